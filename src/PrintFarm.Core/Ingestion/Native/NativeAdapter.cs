@@ -1,0 +1,289 @@
+using System.Text.Json;
+using PrintFarm.Core.Events;
+
+namespace PrintFarm.Core.Ingestion.Native;
+
+/// <summary>
+/// The project's own schema on <c>printfarm/{printer}/event</c> (see <c>docs/schema/native-event.schema.json</c>).
+/// Strict about types — a wrong type is a rejected message, not a guess — and lenient about unknown fields.
+/// </summary>
+public sealed class NativeAdapter : IPrinterAdapter
+{
+    /// <summary>Default topic pattern.</summary>
+    public const string DefaultTopic = "printfarm/{printer}/event";
+
+    /// <summary>The <c>source</c> tag.</summary>
+    public const string SourceName = "native";
+
+    /// <summary>Creates the adapter listening on <paramref name="topics"/> (default <see cref="DefaultTopic"/>).</summary>
+    public NativeAdapter(IEnumerable<string>? topics = null)
+    {
+        var list = topics?.ToList();
+        Topics = (list is { Count: > 0 } ? list : [DefaultTopic]).Select(t => new TopicPattern(t)).ToArray();
+    }
+
+    /// <inheritdoc />
+    public string Source => SourceName;
+
+    /// <inheritdoc />
+    public IReadOnlyList<TopicPattern> Topics { get; }
+
+    /// <inheritdoc />
+    public AdapterResult Process(in InboundMessage message, in TopicMatch match, List<PrinterEvent> output)
+    {
+        var fields = new Fields();
+        try
+        {
+            var reader = new Utf8JsonReader(message.Payload.Span, new JsonReaderOptions { MaxDepth = 16 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a JSON object");
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var error = ReadProperty(ref reader, ref fields);
+                if (error is not null)
+                {
+                    return AdapterResult.Rejected(RejectReasons.InvalidField, error);
+                }
+            }
+
+            // Anything after the root object (or a truncated one) is malformed.
+            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
+            {
+                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a single JSON object");
+            }
+        }
+        catch (JsonException ex)
+        {
+            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Utf8JsonReader reports invalid UTF-8 inside strings this way.
+            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
+        }
+
+        return Build(match.Printer, fields, output);
+    }
+
+    private static AdapterResult Build(string printer, in Fields f, List<PrinterEvent> output)
+    {
+        if (f.Type is null)
+        {
+            return AdapterResult.Rejected(RejectReasons.MissingField, "'type' is required");
+        }
+
+        EventKind kind;
+        switch (f.Type)
+        {
+            case "job_started": kind = EventKind.JobStarted; break;
+            case "job_progress": kind = EventKind.JobProgress; break;
+            case "job_finished": kind = EventKind.JobFinished; break;
+            case "status": kind = EventKind.Status; break;
+            default:
+                return AdapterResult.Rejected(RejectReasons.UnknownType, $"'type' '{Truncate(f.Type)}' is not job_started, job_progress, job_finished or status");
+        }
+
+        if (f.Timestamp is not { } ts)
+        {
+            return AdapterResult.Rejected(RejectReasons.MissingField, "'ts' is required");
+        }
+
+        if (kind == EventKind.JobFinished && f.Outcome is null)
+        {
+            return AdapterResult.Rejected(RejectReasons.MissingField, "'outcome' is required on job_finished");
+        }
+
+        output.Add(new PrinterEvent
+        {
+            Kind = kind,
+            Printer = printer,
+            Source = SourceName,
+            Timestamp = ts,
+            JobId = f.JobId,
+            File = f.File,
+            Toy = f.Toy,
+            Quantity = f.Quantity,
+            Material = f.Material,
+            Outcome = kind == EventKind.JobFinished ? f.Outcome : null,
+            PrintTimeSeconds = f.PrintTime,
+            FilamentGrams = f.FilamentG,
+            FilamentMillimetres = f.FilamentMm,
+            FilamentSource = f.FilamentG is not null || f.FilamentMm is not null ? FilamentSource.Measured : FilamentSource.Unknown,
+            EstimatedTimeSeconds = f.EstimatedTime,
+            ProgressPercent = f.Progress,
+            State = f.State,
+            NozzleCelsius = f.Nozzle,
+            NozzleTargetCelsius = f.NozzleTarget,
+            BedCelsius = f.Bed,
+            BedTargetCelsius = f.BedTarget,
+        });
+        return AdapterResult.Ok;
+    }
+
+    // Returns an error text, or null when the property was read (or skipped as unknown).
+    private static string? ReadProperty(ref Utf8JsonReader reader, ref Fields f)
+    {
+        if (reader.ValueTextEquals("type"u8)) return ReadString(ref reader, "type", out f.Type);
+        if (reader.ValueTextEquals("job_id"u8)) return ReadString(ref reader, "job_id", out f.JobId);
+        if (reader.ValueTextEquals("file"u8)) return ReadString(ref reader, "file", out f.File);
+        if (reader.ValueTextEquals("toy"u8)) return ReadString(ref reader, "toy", out f.Toy);
+        if (reader.ValueTextEquals("material"u8)) return ReadString(ref reader, "material", out f.Material);
+        if (reader.ValueTextEquals("state"u8)) return ReadString(ref reader, "state", out f.State);
+        if (reader.ValueTextEquals("print_time_s"u8)) return ReadNumber(ref reader, "print_time_s", 0, out f.PrintTime);
+        if (reader.ValueTextEquals("filament_g"u8)) return ReadNumber(ref reader, "filament_g", 0, out f.FilamentG);
+        if (reader.ValueTextEquals("filament_mm"u8)) return ReadNumber(ref reader, "filament_mm", 0, out f.FilamentMm);
+        if (reader.ValueTextEquals("estimated_time_s"u8)) return ReadNumber(ref reader, "estimated_time_s", 0, out f.EstimatedTime);
+        if (reader.ValueTextEquals("progress_pct"u8)) return ReadNumber(ref reader, "progress_pct", 0, out f.Progress, max: 100);
+        if (reader.ValueTextEquals("nozzle_c"u8)) return ReadNumber(ref reader, "nozzle_c", -300, out f.Nozzle);
+        if (reader.ValueTextEquals("nozzle_target_c"u8)) return ReadNumber(ref reader, "nozzle_target_c", -300, out f.NozzleTarget);
+        if (reader.ValueTextEquals("bed_c"u8)) return ReadNumber(ref reader, "bed_c", -300, out f.Bed);
+        if (reader.ValueTextEquals("bed_target_c"u8)) return ReadNumber(ref reader, "bed_target_c", -300, out f.BedTarget);
+        if (reader.ValueTextEquals("quantity"u8)) return ReadQuantity(ref reader, ref f);
+        if (reader.ValueTextEquals("outcome"u8)) return ReadOutcome(ref reader, ref f);
+        if (reader.ValueTextEquals("ts"u8)) return ReadTimestamp(ref reader, ref f);
+
+        // Unknown fields are ignored, whatever their shape.
+        reader.Read();
+        reader.Skip();
+        return null;
+    }
+
+    private static string? ReadString(ref Utf8JsonReader reader, string name, out string? value)
+    {
+        reader.Read();
+        value = null;
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            SkipValue(ref reader);
+            return $"'{name}' must be a string";
+        }
+
+        value = reader.GetString();
+        if (value is not null && value.AsSpan().IndexOfAny('\n', '\r') >= 0)
+        {
+            return $"'{name}' must not contain line breaks";
+        }
+
+        if (value is { Length: 0 })
+        {
+            value = null;
+        }
+
+        return null;
+    }
+
+    private static string? ReadNumber(ref Utf8JsonReader reader, string name, double min, out double? value, double max = double.MaxValue)
+    {
+        reader.Read();
+        value = null;
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        if (reader.TokenType != JsonTokenType.Number || !reader.TryGetDouble(out var d) || !double.IsFinite(d))
+        {
+            SkipValue(ref reader);
+            return $"'{name}' must be a number";
+        }
+
+        if (d < min || d > max)
+        {
+            return $"'{name}' is {d}, outside {min}..{max}";
+        }
+
+        value = d;
+        return null;
+    }
+
+    private static string? ReadQuantity(ref Utf8JsonReader reader, ref Fields f)
+    {
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var q) || q < 1)
+        {
+            SkipValue(ref reader);
+            return "'quantity' must be an integer ≥ 1";
+        }
+
+        f.Quantity = q;
+        return null;
+    }
+
+    private static string? ReadOutcome(ref Utf8JsonReader reader, ref Fields f)
+    {
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            SkipValue(ref reader);
+            return "'outcome' must be completed, failed or cancelled";
+        }
+
+        if (reader.ValueTextEquals("completed"u8)) f.Outcome = JobOutcome.Completed;
+        else if (reader.ValueTextEquals("failed"u8)) f.Outcome = JobOutcome.Failed;
+        else if (reader.ValueTextEquals("cancelled"u8) || reader.ValueTextEquals("canceled"u8)) f.Outcome = JobOutcome.Cancelled;
+        else return "'outcome' must be completed, failed or cancelled";
+        return null;
+    }
+
+    private static string? ReadTimestamp(ref Utf8JsonReader reader, ref Fields f)
+    {
+        reader.Read();
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Number when reader.TryGetDouble(out var epoch) && EventTime.TryFromEpoch(epoch, out var fromEpoch):
+                f.Timestamp = fromEpoch;
+                return null;
+            case JsonTokenType.String when EventTime.TryFromIso(reader.GetString(), out var fromIso):
+                f.Timestamp = fromIso;
+                return null;
+            default:
+                SkipValue(ref reader);
+                return "'ts' must be an ISO-8601 string or epoch seconds/milliseconds";
+        }
+    }
+
+    private static void SkipValue(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+        {
+            reader.Skip();
+        }
+    }
+
+    private static string Truncate(string s) => s.Length <= 40 ? s : string.Concat(s.AsSpan(0, 40), "…");
+
+    private struct Fields
+    {
+        public string? Type;
+        public DateTimeOffset? Timestamp;
+        public string? JobId;
+        public string? File;
+        public string? Toy;
+        public int? Quantity;
+        public string? Material;
+        public JobOutcome? Outcome;
+        public double? PrintTime;
+        public double? FilamentG;
+        public double? FilamentMm;
+        public double? EstimatedTime;
+        public double? Progress;
+        public string? State;
+        public double? Nozzle;
+        public double? NozzleTarget;
+        public double? Bed;
+        public double? BedTarget;
+    }
+}

@@ -1,0 +1,263 @@
+using System.Globalization;
+using PrintFarm.Core.Events;
+using PrintFarm.Core.Normalization;
+
+namespace PrintFarm.Core.Jobs;
+
+/// <summary>
+/// Follows every printer's current job: <see cref="EventKind.JobStarted"/> opens it, <see cref="EventKind.JobFinished"/>
+/// closes it into an <see cref="EndedJob"/>. Redelivered or replayed events (MQTT QoS 1 is at-least-once) are
+/// recognised by job key and never end a job twice. State is O(1) per printer: the open job and a small ring of
+/// recently ended job keys.
+/// </summary>
+public sealed class JobTracker
+{
+    /// <summary>How many ended-job keys each printer remembers for de-duplication.</summary>
+    public const int RecentKeysPerPrinter = 32;
+
+    private readonly Dictionary<string, PrinterJobs> _printers = new(StringComparer.Ordinal);
+    private readonly ToyNameRules _toyRules;
+    private readonly MaterialCatalog _materials;
+
+    /// <summary>Creates a tracker that resolves toys and grams with the given rules.</summary>
+    public JobTracker(ToyNameRules toyRules, MaterialCatalog materials)
+    {
+        _toyRules = toyRules;
+        _materials = materials;
+    }
+
+    /// <summary>Printers with an open job.</summary>
+    public int OpenJobs => _printers.Values.Count(p => p.Open is not null);
+
+    /// <summary>Events ignored as duplicates (redelivered start or finish).</summary>
+    public long Duplicates { get; private set; }
+
+    /// <summary>The open job of <paramref name="printer"/>, if any.</summary>
+    public OpenJob? GetOpenJob(string printer) => _printers.TryGetValue(printer, out var p) ? p.Open : null;
+
+    /// <summary>Applies <paramref name="e"/>; jobs it ends are appended to <paramref name="ended"/>.</summary>
+    public void Apply(PrinterEvent e, List<EndedJob> ended)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        var state = GetState(e.Printer);
+        switch (e.Kind)
+        {
+            case EventKind.JobStarted:
+                Start(state, e, ended);
+                break;
+            case EventKind.JobFinished:
+                Finish(state, e, ended);
+                break;
+            case EventKind.JobProgress:
+            case EventKind.Status:
+                if (state.Open is { } open && e.ProgressPercent is { } progress)
+                {
+                    open.LastProgressPercent = progress;
+                }
+
+                break;
+        }
+    }
+
+    private void Start(PrinterJobs state, PrinterEvent e, List<EndedJob> ended)
+    {
+        var key = e.JobId ?? StartKey(e.Printer, e.Timestamp);
+        if (state.Open is { } open)
+        {
+            if (open.Key == key || (e.JobId is null && open.JobId is null && open.Start == e.Timestamp))
+            {
+                Duplicates++;
+                return;
+            }
+
+            // A new start while a job is open: the printer moved on, so the old job was cancelled.
+            ended.Add(Close(state, open, CancelledBy(e, open)));
+        }
+
+        if (state.RecentlyEnded(key))
+        {
+            Duplicates++;
+            return;
+        }
+
+        state.Open = new OpenJob
+        {
+            Key = key,
+            JobId = e.JobId,
+            Source = e.Source,
+            Start = e.Timestamp,
+            File = e.File,
+            Toy = e.Toy,
+            Quantity = e.Quantity,
+            Material = e.Material,
+            EstimatedTimeSeconds = e.EstimatedTimeSeconds,
+            LastProgressPercent = e.ProgressPercent,
+        };
+    }
+
+    private void Finish(PrinterJobs state, PrinterEvent e, List<EndedJob> ended)
+    {
+        var open = state.Open;
+        var belongsToOpen = open is not null
+            && (e.JobId is null || open.JobId is null ? e.Timestamp >= open.Start : e.JobId == open.JobId);
+
+        if (belongsToOpen)
+        {
+            ended.Add(Close(state, open!, e));
+            return;
+        }
+
+        // No matching open job: a redelivery of a job already closed, or a job whose start we never saw
+        // (the worker started mid-print). The latter still counts.
+        var endKey = e.JobId ?? EndKey(e.Timestamp, e.File);
+        if (state.RecentlyEnded(endKey))
+        {
+            Duplicates++;
+            return;
+        }
+
+        var printTime = e.PrintTimeSeconds ?? 0;
+        var orphan = new OpenJob
+        {
+            Key = e.JobId ?? StartKey(e.Printer, e.Timestamp.AddSeconds(-printTime)),
+            JobId = e.JobId,
+            Source = e.Source,
+            Start = e.Timestamp.AddSeconds(-printTime),
+        };
+        ended.Add(Close(state, orphan, e));
+    }
+
+    private EndedJob Close(PrinterJobs state, OpenJob open, PrinterEvent end)
+    {
+        var file = end.File ?? open.File ?? string.Empty;
+        var fromName = _toyRules.Parse(file);
+        var material = _materials.Resolve(end.Material ?? open.Material);
+        var printTime = end.PrintTimeSeconds ?? Math.Max(0, (end.Timestamp - open.Start).TotalSeconds);
+
+        double grams = 0;
+        double? millimetres = end.FilamentMillimetres;
+        var filamentSource = end.FilamentSource;
+        if (end.FilamentGrams is { } g)
+        {
+            grams = g;
+        }
+        else if (millimetres is { } mm)
+        {
+            grams = _materials.GramsFromMillimetres(mm, material);
+        }
+        else
+        {
+            filamentSource = FilamentSource.Unknown;
+        }
+
+        var job = new EndedJob
+        {
+            Printer = end.Printer,
+            Source = open.Source,
+            JobId = open.JobId ?? open.Key,
+            File = file,
+            Toy = end.Toy ?? open.Toy ?? fromName.Toy,
+            Quantity = end.Quantity ?? open.Quantity ?? fromName.Quantity,
+            Material = material,
+            Outcome = end.Outcome ?? JobOutcome.Cancelled,
+            Start = open.Start,
+            End = end.Timestamp,
+            PrintTimeSeconds = printTime,
+            FilamentGrams = grams,
+            FilamentMillimetres = millimetres,
+            FilamentSource = filamentSource,
+            EstimatedTimeSeconds = end.EstimatedTimeSeconds ?? open.EstimatedTimeSeconds,
+        };
+
+        if (ReferenceEquals(state.Open, open))
+        {
+            state.Open = null;
+        }
+
+        state.Remember(open.Key);
+        state.Remember(end.JobId ?? EndKey(end.Timestamp, end.File));
+        return job;
+    }
+
+    private static PrinterEvent CancelledBy(PrinterEvent next, OpenJob open) => new()
+    {
+        Kind = EventKind.JobFinished,
+        Printer = next.Printer,
+        Source = open.Source,
+        Timestamp = next.Timestamp,
+        JobId = open.JobId,
+        Outcome = JobOutcome.Cancelled,
+    };
+
+    private PrinterJobs GetState(string printer)
+    {
+        if (!_printers.TryGetValue(printer, out var state))
+        {
+            state = new PrinterJobs();
+            _printers.Add(printer, state);
+        }
+
+        return state;
+    }
+
+    private static string StartKey(string printer, DateTimeOffset start) =>
+        string.Create(CultureInfo.InvariantCulture, $"{printer}@{start.ToUnixTimeMilliseconds()}");
+
+    private static string EndKey(DateTimeOffset end, string? file) =>
+        string.Create(CultureInfo.InvariantCulture, $"end@{end.ToUnixTimeMilliseconds()}|{file}");
+
+    private sealed class PrinterJobs
+    {
+        private readonly string[] _recent = new string[RecentKeysPerPrinter];
+        private int _next;
+
+        public OpenJob? Open { get; set; }
+
+        public bool RecentlyEnded(string key) => Array.IndexOf(_recent, key) >= 0;
+
+        public void Remember(string key)
+        {
+            if (RecentlyEnded(key))
+            {
+                return;
+            }
+
+            _recent[_next] = key;
+            _next = (_next + 1) % _recent.Length;
+        }
+    }
+}
+
+/// <summary>A job that has started and not yet ended.</summary>
+public sealed class OpenJob
+{
+    /// <summary>De-duplication key: the job id, or printer and start time.</summary>
+    public required string Key { get; init; }
+
+    /// <summary>The printer's job id, when it has one.</summary>
+    public string? JobId { get; init; }
+
+    /// <summary>Adapter that opened the job.</summary>
+    public required string Source { get; init; }
+
+    /// <summary>Event time of the start.</summary>
+    public required DateTimeOffset Start { get; init; }
+
+    /// <summary>G-code file, when known.</summary>
+    public string? File { get; init; }
+
+    /// <summary>Toy, when the start event named it.</summary>
+    public string? Toy { get; init; }
+
+    /// <summary>Quantity, when the start event named it.</summary>
+    public int? Quantity { get; init; }
+
+    /// <summary>Material, when the start event named it.</summary>
+    public string? Material { get; init; }
+
+    /// <summary>Slicer estimate, seconds.</summary>
+    public double? EstimatedTimeSeconds { get; init; }
+
+    /// <summary>Last progress seen, percent.</summary>
+    public double? LastProgressPercent { get; set; }
+}

@@ -1,0 +1,213 @@
+using System.Globalization;
+using System.Text;
+
+namespace PrintFarm.Core.LineProtocol;
+
+/// <summary>
+/// Builds InfluxDB line-protocol lines (<c>measurement,tag=v field=1.5,n=3i,s="x" 1717000000000</c>), escaping as the
+/// protocol requires and formatting numbers with the invariant culture. Timestamps are written in milliseconds
+/// (<see cref="Precision"/>), the coarsest precision every event source needs. One builder is reused line after line;
+/// it is not thread-safe.
+/// </summary>
+/// <remarks>
+/// Rules (InfluxDB line-protocol reference): measurement escapes comma and space; tag keys, tag values and field keys
+/// escape comma, <c>=</c> and space; string field values escape <c>"</c> and <c>\</c>. No element may contain a line
+/// break, names may not start with <c>_</c>, a tag value may not end in <c>\</c> (it would escape the separator),
+/// empty tags are left out (the protocol has no empty tag) and non-finite floats are left out (it has no NaN).
+/// </remarks>
+public sealed class LineBuilder
+{
+    /// <summary>The <c>precision</c> query parameter matching the timestamps this builder writes.</summary>
+    public const string Precision = "ms";
+
+    private readonly StringBuilder _sb = new(256);
+    private Phase _phase = Phase.Empty;
+
+    private enum Phase
+    {
+        Empty,
+        Tags,
+        Fields,
+    }
+
+    /// <summary>Starts a new line.</summary>
+    /// <exception cref="ArgumentException">The name is empty, starts with <c>_</c> or contains a line break.</exception>
+    public LineBuilder Measurement(string name)
+    {
+        CheckName(name, nameof(name));
+        _sb.Clear();
+        Append(name, EscapeSet.Measurement);
+        _phase = Phase.Tags;
+        return this;
+    }
+
+    /// <summary>Adds a tag; a <see langword="null"/> or empty value adds nothing. Tags must come before fields.</summary>
+    public LineBuilder Tag(string key, string? value)
+    {
+        if (_phase != Phase.Tags)
+        {
+            throw new InvalidOperationException("tags go after the measurement and before the first field");
+        }
+
+        if (string.IsNullOrEmpty(value))
+        {
+            return this;
+        }
+
+        CheckName(key, nameof(key));
+        CheckNoLineBreak(value, nameof(value));
+        if (value[^1] == '\\')
+        {
+            throw new ArgumentException($"tag '{key}' value ends with a backslash, which would escape the separator", nameof(value));
+        }
+
+        _sb.Append(',');
+        Append(key, EscapeSet.Key);
+        _sb.Append('=');
+        Append(value, EscapeSet.Key);
+        return this;
+    }
+
+    /// <summary>Adds a float field; <see langword="null"/>, NaN and infinities add nothing.</summary>
+    public LineBuilder Field(string key, double? value)
+    {
+        if (value is not { } v || !double.IsFinite(v))
+        {
+            return this;
+        }
+
+        StartField(key);
+        // "R" round-trips; line protocol accepts the exponent form it may produce (1E+20).
+        _sb.Append(v.ToString("R", CultureInfo.InvariantCulture));
+        return this;
+    }
+
+    /// <summary>Adds a signed integer field (suffix <c>i</c>); <see langword="null"/> adds nothing.</summary>
+    public LineBuilder Field(string key, long? value)
+    {
+        if (value is not { } v)
+        {
+            return this;
+        }
+
+        StartField(key);
+        _sb.Append(v.ToString(CultureInfo.InvariantCulture)).Append('i');
+        return this;
+    }
+
+    /// <summary>Adds a boolean field; <see langword="null"/> adds nothing.</summary>
+    public LineBuilder Field(string key, bool? value)
+    {
+        if (value is not { } v)
+        {
+            return this;
+        }
+
+        StartField(key);
+        _sb.Append(v ? "true" : "false");
+        return this;
+    }
+
+    /// <summary>Adds a string field; <see langword="null"/> adds nothing, an empty string is written as <c>""</c>.</summary>
+    public LineBuilder Field(string key, string? value)
+    {
+        if (value is null)
+        {
+            return this;
+        }
+
+        CheckNoLineBreak(value, nameof(value));
+        StartField(key);
+        _sb.Append('"');
+        Append(value, EscapeSet.StringValue);
+        _sb.Append('"');
+        return this;
+    }
+
+    /// <summary>Ends the line with <paramref name="timestamp"/> (milliseconds) and returns it, without a line break.</summary>
+    /// <exception cref="InvalidOperationException">No field was added: a line needs at least one.</exception>
+    public string Build(DateTimeOffset timestamp)
+    {
+        if (_phase != Phase.Fields)
+        {
+            throw new InvalidOperationException("a line needs a measurement and at least one field");
+        }
+
+        _sb.Append(' ').Append(timestamp.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
+        _phase = Phase.Empty;
+        return _sb.ToString();
+    }
+
+    private void StartField(string key)
+    {
+        CheckName(key, nameof(key));
+        switch (_phase)
+        {
+            case Phase.Tags:
+                _sb.Append(' ');
+                _phase = Phase.Fields;
+                break;
+            case Phase.Fields:
+                _sb.Append(',');
+                break;
+            default:
+                throw new InvalidOperationException("fields go after the measurement");
+        }
+
+        Append(key, EscapeSet.Key);
+        _sb.Append('=');
+    }
+
+    private void Append(string value, EscapeSet set)
+    {
+        foreach (var c in value)
+        {
+            var escape = set switch
+            {
+                EscapeSet.Measurement => c is ',' or ' ',
+                EscapeSet.Key => c is ',' or '=' or ' ',
+                _ => c is '"' or '\\',
+            };
+            if (escape)
+            {
+                _sb.Append('\\');
+            }
+
+            _sb.Append(c);
+        }
+    }
+
+    private static void CheckName(string name, string paramName)
+    {
+        if (string.IsNullOrEmpty(name))
+        {
+            throw new ArgumentException("names must not be empty", paramName);
+        }
+
+        if (name[0] == '_')
+        {
+            throw new ArgumentException($"'{name}': names must not begin with '_' (reserved by InfluxDB)", paramName);
+        }
+
+        CheckNoLineBreak(name, paramName);
+        if (name[^1] == '\\')
+        {
+            throw new ArgumentException($"'{name}': names must not end with a backslash", paramName);
+        }
+    }
+
+    private static void CheckNoLineBreak(string value, string paramName)
+    {
+        if (value.AsSpan().IndexOfAny('\n', '\r') >= 0)
+        {
+            throw new ArgumentException("line protocol does not allow line breaks in any element", paramName);
+        }
+    }
+
+    private enum EscapeSet
+    {
+        Measurement,
+        Key,
+        StringValue,
+    }
+}

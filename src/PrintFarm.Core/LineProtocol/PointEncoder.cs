@@ -1,0 +1,139 @@
+using PrintFarm.Core.Events;
+using PrintFarm.Core.Kpis;
+
+namespace PrintFarm.Core.LineProtocol;
+
+/// <summary>
+/// Encodes the three measurements of the data contract (<c>docs/data-model.md</c>): <c>job</c>, <c>kpi</c> and
+/// <c>printer</c>. Tags are written in key order (InfluxDB's preferred order). Field types never vary between
+/// writes: counts are always integers, measures always floats.
+/// </summary>
+public sealed class PointEncoder
+{
+    private readonly LineBuilder _line = new();
+    private readonly string _farm;
+
+    /// <summary>Creates an encoder that tags every point with <paramref name="farm"/>.</summary>
+    public PointEncoder(string farm)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(farm);
+        _farm = farm;
+    }
+
+    /// <summary>The <c>job</c> point of an ended job, at its end time.</summary>
+    public string Job(EndedJob job)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        return _line.Measurement(Measurements.Job)
+            .Tag("farm", _farm)
+            .Tag("material", job.Material)
+            .Tag("outcome", OutcomeName(job.Outcome))
+            .Tag("printer", job.Printer)
+            .Tag("source", job.Source)
+            .Tag("toy", job.Toy)
+            .Field("job_id", job.JobId)
+            .Field("file", job.File)
+            .Field("print_time_s", job.PrintTimeSeconds)
+            .Field("toys", (long)job.Quantity)
+            .Field("print_time_per_toy_s", job.Outcome == JobOutcome.Completed ? job.PrintTimeSeconds / job.Quantity : null)
+            .Field("filament_g", job.HasFilament ? job.FilamentGrams : null)
+            .Field("filament_mm", job.FilamentMillimetres)
+            .Field("filament_source", FilamentSourceName(job.FilamentSource))
+            .Field("estimated_time_s", job.EstimatedTimeSeconds)
+            .Build(job.End);
+    }
+
+    /// <summary>The <c>kpi</c> point of one window × scope × subject, at the window start.</summary>
+    public string Kpi(in KpiPoint point)
+    {
+        var t = point.Totals;
+        _line.Measurement(Measurements.Kpi).Tag("farm", _farm);
+        switch (point.Scope)
+        {
+            case KpiScope.Material: _line.Tag("material", point.Subject); break;
+            case KpiScope.Printer: _line.Tag("printer", point.Subject); break;
+        }
+
+        _line.Tag("scope", ScopeName(point.Scope));
+        if (point.Scope == KpiScope.Toy)
+        {
+            _line.Tag("toy", point.Subject);
+        }
+
+        return _line.Tag("window", point.Window.Name)
+            .Field("jobs_completed", t.JobsCompleted)
+            .Field("jobs_failed", t.JobsFailed)
+            .Field("jobs_cancelled", t.JobsCancelled)
+            .Field("toys_completed", t.ToysCompleted)
+            .Field("jobs_without_filament", t.JobsWithoutFilament)
+            .Field("print_time_s", t.PrintTimeSeconds)
+            .Field("avg_print_time_per_toy_s", t.AvgPrintTimePerToySeconds)
+            .Field("filament_used_g", t.FilamentUsedGrams)
+            .Field("filament_waste_g", t.FilamentWasteGrams)
+            .Field("material_efficiency", t.MaterialEfficiency)
+            .Field("success_rate", t.SuccessRate)
+            .Build(point.WindowStart);
+    }
+
+    /// <summary>The <c>printer</c> telemetry point of an event, or <see langword="null"/> when it carries no telemetry.</summary>
+    public string? Printer(PrinterEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        if (!e.HasTelemetry)
+        {
+            return null;
+        }
+
+        return _line.Measurement(Measurements.Printer)
+            .Tag("farm", _farm)
+            .Tag("printer", e.Printer)
+            .Tag("source", e.Source)
+            .Field("state", e.State)
+            .Field("progress_pct", e.ProgressPercent)
+            .Field("nozzle_c", e.NozzleCelsius)
+            .Field("nozzle_target_c", e.NozzleTargetCelsius)
+            .Field("bed_c", e.BedCelsius)
+            .Field("bed_target_c", e.BedTargetCelsius)
+            .Field("online", e.Online)
+            .Build(e.Timestamp);
+    }
+
+    /// <summary>The <c>outcome</c> tag value.</summary>
+    public static string OutcomeName(JobOutcome outcome) => outcome switch
+    {
+        JobOutcome.Completed => "completed",
+        JobOutcome.Failed => "failed",
+        _ => "cancelled",
+    };
+
+    /// <summary>The <c>scope</c> tag value.</summary>
+    public static string ScopeName(KpiScope scope) => scope switch
+    {
+        KpiScope.Farm => "farm",
+        KpiScope.Printer => "printer",
+        KpiScope.Toy => "toy",
+        _ => "material",
+    };
+
+    /// <summary>The <c>filament_source</c> field value.</summary>
+    public static string FilamentSourceName(FilamentSource source) => source switch
+    {
+        FilamentSource.Measured => "measured",
+        FilamentSource.Estimated => "estimated",
+        FilamentSource.Prorated => "prorated",
+        _ => "unknown",
+    };
+}
+
+/// <summary>Measurement names of the data contract.</summary>
+public static class Measurements
+{
+    /// <summary>One point per ended job.</summary>
+    public const string Job = "job";
+
+    /// <summary>One point per window × scope × subject.</summary>
+    public const string Kpi = "kpi";
+
+    /// <summary>Printer telemetry samples.</summary>
+    public const string Printer = "printer";
+}

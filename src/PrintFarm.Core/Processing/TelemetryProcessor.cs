@@ -1,0 +1,161 @@
+using PrintFarm.Core.Events;
+using PrintFarm.Core.Ingestion;
+using PrintFarm.Core.Jobs;
+using PrintFarm.Core.Kpis;
+using PrintFarm.Core.LineProtocol;
+
+namespace PrintFarm.Core.Processing;
+
+/// <summary>Settings of the <see cref="TelemetryProcessor"/>.</summary>
+public sealed class TelemetryProcessorOptions
+{
+    /// <summary>Payloads larger than this are rejected as <c>oversize</c>. Default 1 MiB.</summary>
+    public int MaxPayloadBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>
+    /// Events stamped further than this ahead of the receive time are rejected: one printer with a wrong clock
+    /// must not drag the watermark into the future and close every window early. Default 5 min.
+    /// </summary>
+    public TimeSpan MaxClockSkew { get; init; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>What one call to <see cref="TelemetryProcessor"/> produced. Reused across calls: the caller clears it.</summary>
+public sealed class ProcessorOutput
+{
+    /// <summary>Line-protocol lines to write.</summary>
+    public List<string> Lines { get; } = [];
+
+    /// <summary>Jobs that ended.</summary>
+    public List<EndedJob> EndedJobs { get; } = [];
+
+    /// <summary>Jobs that ended after their KPI window had closed (their <c>job</c> point is still written).</summary>
+    public List<EndedJob> LateJobs { get; } = [];
+
+    /// <summary>Empties every list.</summary>
+    public void Clear()
+    {
+        Lines.Clear();
+        EndedJobs.Clear();
+        LateJobs.Clear();
+    }
+}
+
+/// <summary>
+/// The whole pure pipeline: topic routing → adapter → job tracking → KPI windows → line protocol. It does no I/O and
+/// is not thread-safe: one consumer drives it, message by message, and calls <see cref="Flush"/> on a timer.
+/// </summary>
+public sealed class TelemetryProcessor
+{
+    private readonly (TopicPattern Pattern, IPrinterAdapter Adapter)[] _routes;
+    private readonly JobTracker _jobs;
+    private readonly KpiEngine _kpis;
+    private readonly PointEncoder _encoder;
+    private readonly TelemetryProcessorOptions _options;
+    private readonly List<PrinterEvent> _events = [];
+    private readonly List<KpiPoint> _kpiPoints = [];
+
+    /// <summary>Creates the processor.</summary>
+    public TelemetryProcessor(IEnumerable<IPrinterAdapter> adapters, JobTracker jobs, KpiEngine kpis, PointEncoder encoder, TelemetryProcessorOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(adapters);
+        _routes = adapters.SelectMany(a => a.Topics.Select(t => (t, a))).ToArray();
+        _jobs = jobs;
+        _kpis = kpis;
+        _encoder = encoder;
+        _options = options ?? new TelemetryProcessorOptions();
+    }
+
+    /// <summary>The MQTT subscription filters of every adapter, without duplicates.</summary>
+    public IReadOnlyList<string> SubscriptionFilters => _routes.Select(r => r.Pattern.SubscriptionFilter).Distinct(StringComparer.Ordinal).ToArray();
+
+    /// <summary>The job tracker (for inspection and checkpoints).</summary>
+    public JobTracker Jobs => _jobs;
+
+    /// <summary>The KPI engine (for inspection and checkpoints).</summary>
+    public KpiEngine Kpis => _kpis;
+
+    /// <summary>
+    /// Processes one message, appending what it produced to <paramref name="output"/>. Never throws for bad input:
+    /// a message that cannot be used comes back as rejected, with a reason, and changes no state.
+    /// </summary>
+    public AdapterResult Process(in InboundMessage message, ProcessorOutput output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        if (message.Payload.Length > _options.MaxPayloadBytes)
+        {
+            return AdapterResult.Rejected(RejectReasons.Oversize, $"payload is {message.Payload.Length} bytes, the limit is {_options.MaxPayloadBytes}");
+        }
+
+        IPrinterAdapter? adapter = null;
+        TopicMatch match = default;
+        foreach (var (pattern, candidate) in _routes)
+        {
+            if (pattern.TryMatch(message.Topic, out match))
+            {
+                adapter = candidate;
+                break;
+            }
+        }
+
+        if (adapter is null)
+        {
+            return AdapterResult.Rejected(RejectReasons.UnknownTopic, "no adapter's topic pattern matches");
+        }
+
+        _events.Clear();
+        var result = adapter.Process(message, match, _events);
+        if (!result.Accepted)
+        {
+            return result;
+        }
+
+        var latest = message.ReceivedAt + _options.MaxClockSkew;
+        foreach (var e in _events)
+        {
+            if (e.Timestamp > latest)
+            {
+                return AdapterResult.Rejected(RejectReasons.FutureTimestamp, $"event time {e.Timestamp:O} is more than {_options.MaxClockSkew} after the receive time {message.ReceivedAt:O}");
+            }
+        }
+
+        foreach (var e in _events)
+        {
+            Apply(e, output);
+        }
+
+        return result;
+    }
+
+    /// <summary>Appends the <c>kpi</c> points of every window that changed since the last flush, and releases closed windows.</summary>
+    public void Flush(ProcessorOutput output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        _kpiPoints.Clear();
+        _kpis.Collect(_kpiPoints);
+        foreach (var point in _kpiPoints)
+        {
+            output.Lines.Add(_encoder.Kpi(point));
+        }
+    }
+
+    private void Apply(PrinterEvent e, ProcessorOutput output)
+    {
+        _kpis.ObserveEventTime(e.Timestamp);
+        var endedBefore = output.EndedJobs.Count;
+        _jobs.Apply(e, output.EndedJobs);
+        if (_encoder.Printer(e) is { } line)
+        {
+            output.Lines.Add(line);
+        }
+
+        for (var i = endedBefore; i < output.EndedJobs.Count; i++)
+        {
+            var job = output.EndedJobs[i];
+            output.Lines.Add(_encoder.Job(job));
+            if (_kpis.AddJob(job) > 0)
+            {
+                output.LateJobs.Add(job);
+            }
+        }
+    }
+}
