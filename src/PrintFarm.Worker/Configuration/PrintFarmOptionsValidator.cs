@@ -1,0 +1,104 @@
+using Microsoft.Extensions.Options;
+using PrintFarm.Core.Kpis;
+using PrintFarm.Core.Normalization;
+
+namespace PrintFarm.Worker.Configuration;
+
+/// <summary>Checks every setting at start-up; each failure names the key and what is allowed.</summary>
+internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOptions>
+{
+    private const string P = PrintFarmOptions.SectionName;
+
+    public ValidateOptionsResult Validate(string? name, PrintFarmOptions o)
+    {
+        var errors = new List<string>();
+        void Check(bool ok, string key, string allowed, object? value)
+        {
+            if (!ok)
+            {
+                errors.Add($"{P}:{key} is '{value}': {allowed}");
+            }
+        }
+
+        Check(!string.IsNullOrWhiteSpace(o.Farm) && o.Farm.AsSpan().IndexOfAny('\n', '\r') < 0 && !o.Farm.EndsWith('\\'), "Farm", "must be a non-empty single-line name", o.Farm);
+        for (var i = 0; i < o.Windows.Count; i++)
+        {
+            Check(WindowSpec.TryParse(o.Windows[i], out _), $"Windows:{i}", $"must be {WindowSpec.Grammar}", o.Windows[i]);
+        }
+
+        Check(o.FlushInterval >= TimeSpan.FromMilliseconds(50) && o.FlushInterval <= TimeSpan.FromHours(1), "FlushInterval", "must be between 00:00:00.05 and 01:00:00", o.FlushInterval);
+        Check(o.OutOfOrderness >= TimeSpan.Zero && o.OutOfOrderness <= TimeSpan.FromHours(1), "OutOfOrderness", "must be between 00:00:00 and 01:00:00", o.OutOfOrderness);
+        Check(o.AllowedLateness >= TimeSpan.Zero && o.AllowedLateness <= TimeSpan.FromDays(7), "AllowedLateness", "must be between 00:00:00 and 7.00:00:00", o.AllowedLateness);
+        Check(o.MaxClockSkew >= TimeSpan.Zero, "MaxClockSkew", "must not be negative", o.MaxClockSkew);
+        Check(o.MaxPayloadBytes is >= 1024 and <= 256 * 1024 * 1024, "MaxPayloadBytes", "must be between 1024 and 268435456", o.MaxPayloadBytes);
+        Check(o.FilamentDiameterMm is > 0 and < 10, "FilamentDiameterMm", "must be between 0 and 10 (mm), typically 1.75 or 2.85", o.FilamentDiameterMm);
+        Check(!string.IsNullOrWhiteSpace(o.DefaultMaterial), "DefaultMaterial", "must name a material such as PLA", o.DefaultMaterial);
+        foreach (var (material, m) in o.Materials)
+        {
+            Check(m.Density is > 0.5 and < 3, $"Materials:{material}:Density", "must be a density in g/cm³ between 0.5 and 3", m.Density);
+            Check(m.PricePerKg is null or >= 0, $"Materials:{material}:PricePerKg", "must not be negative", m.PricePerKg);
+        }
+
+        for (var i = 0; i < o.ToyNamePatterns.Count; i++)
+        {
+            var problem = ToyNameRules.Validate(o.ToyNamePatterns[i]);
+            Check(problem is null, $"ToyNamePatterns:{i}", $"must be a regular expression with a named group 'toy' ({problem})", o.ToyNamePatterns[i]);
+        }
+
+        Check(!string.IsNullOrWhiteSpace(o.DataFolder), "DataFolder", "must be a folder path", o.DataFolder);
+
+        var mqtt = o.Mqtt;
+        Check(!string.IsNullOrWhiteSpace(mqtt.Host), "Mqtt:Host", "must be a host name or address", mqtt.Host);
+        Check(mqtt.Port is > 0 and <= 65535, "Mqtt:Port", "must be 1–65535", mqtt.Port);
+        Check(!string.IsNullOrWhiteSpace(mqtt.ClientId), "Mqtt:ClientId", "must be a fixed, non-empty client id", mqtt.ClientId);
+        Check(mqtt.SessionExpiry >= TimeSpan.Zero && mqtt.SessionExpiry.TotalSeconds <= uint.MaxValue, "Mqtt:SessionExpiry", "must be a non-negative duration", mqtt.SessionExpiry);
+        Check(mqtt.KeepAlive >= TimeSpan.FromSeconds(1) && mqtt.KeepAlive <= TimeSpan.FromHours(18), "Mqtt:KeepAlive", "must be between 00:00:01 and 18:00:00", mqtt.KeepAlive);
+        Check(mqtt.ReconnectDelay > TimeSpan.Zero && mqtt.ReconnectDelay <= mqtt.ReconnectMaxDelay, "Mqtt:ReconnectDelay", "must be positive and not above Mqtt:ReconnectMaxDelay", mqtt.ReconnectDelay);
+        Check(mqtt.QueueCapacity is >= 1 and <= 10_000_000, "Mqtt:QueueCapacity", "must be between 1 and 10000000", mqtt.QueueCapacity);
+        for (var i = 0; i < mqtt.NativeTopics.Count; i++)
+        {
+            var ok = TryPattern(mqtt.NativeTopics[i], out var why);
+            Check(ok, $"Mqtt:NativeTopics:{i}", $"must be a topic pattern with a {{printer}} level ({why})", mqtt.NativeTopics[i]);
+        }
+
+        var influx = o.Influx;
+        Check(Uri.TryCreate(influx.Url, UriKind.Absolute, out var url) && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps), "Influx:Url", "must be an absolute http:// or https:// URL", influx.Url);
+        var isV2 = string.Equals(influx.ApiVersion, "v2", StringComparison.OrdinalIgnoreCase);
+        Check(influx.IsV1 || isV2, "Influx:ApiVersion", "must be v1 or v2", influx.ApiVersion);
+        if (isV2)
+        {
+            Check(!string.IsNullOrWhiteSpace(influx.Bucket), "Influx:Bucket", "is required with ApiVersion v2", influx.Bucket);
+        }
+
+        if (influx.IsV1)
+        {
+            Check(!string.IsNullOrWhiteSpace(influx.Database), "Influx:Database", "is required with ApiVersion v1", influx.Database);
+        }
+
+        Check(influx.BatchSize is >= 1 and <= 100_000, "Influx:BatchSize", "must be between 1 and 100000", influx.BatchSize);
+        Check(influx.BatchInterval > TimeSpan.Zero, "Influx:BatchInterval", "must be positive", influx.BatchInterval);
+        Check(influx.Timeout > TimeSpan.Zero, "Influx:Timeout", "must be positive", influx.Timeout);
+        Check(influx.MaxRetries is >= 0 and <= 100, "Influx:MaxRetries", "must be between 0 and 100", influx.MaxRetries);
+        Check(influx.RetryDelay > TimeSpan.Zero, "Influx:RetryDelay", "must be positive", influx.RetryDelay);
+        Check(influx.SpoolRetryInterval > TimeSpan.Zero, "Influx:SpoolRetryInterval", "must be positive", influx.SpoolRetryInterval);
+        Check(influx.SpoolMaxBytes >= 1024 * 1024, "Influx:SpoolMaxBytes", "must be at least 1048576", influx.SpoolMaxBytes);
+        Check(influx.QueueCapacity is >= 1 and <= 10_000_000, "Influx:QueueCapacity", "must be between 1 and 10000000", influx.QueueCapacity);
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static bool TryPattern(string pattern, out string? why)
+    {
+        try
+        {
+            _ = new Core.Ingestion.TopicPattern(pattern);
+            why = null;
+            return true;
+        }
+        catch (ArgumentException ex)
+        {
+            why = ex.Message;
+            return false;
+        }
+    }
+}

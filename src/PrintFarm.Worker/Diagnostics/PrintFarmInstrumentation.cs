@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace PrintFarm.Worker.Diagnostics;
+
+/// <summary>
+/// The worker's one <see cref="Meter"/> and <see cref="ActivitySource"/>, with every instrument. Tags are low-cardinality
+/// only (reason, outcome, status): never a printer, job or topic.
+/// </summary>
+public sealed class PrintFarmInstrumentation : IDisposable
+{
+    /// <summary>Meter and activity source name; add it to an OpenTelemetry pipeline to export these.</summary>
+    public const string Name = "PrintFarm.Telemetry";
+
+    /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
+    public PrintFarmInstrumentation(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        Meter = meterFactory.Create(Name);
+        ActivitySource = new ActivitySource(Name);
+        MessagesReceived = Meter.CreateCounter<long>("printfarm.mqtt.messages.received", "{message}", "MQTT messages received.");
+        MessagesRejected = Meter.CreateCounter<long>("printfarm.messages.rejected", "{message}", "Messages dead-lettered, by reason.");
+        MqttConnects = Meter.CreateCounter<long>("printfarm.mqtt.connects", "{connect}", "MQTT connection attempts, by result.");
+        JobsEnded = Meter.CreateCounter<long>("printfarm.jobs.ended", "{job}", "Jobs ended, by outcome.");
+        LateJobs = Meter.CreateCounter<long>("printfarm.kpi.late_events", "{job}", "Jobs that ended after their KPI window closed.");
+        PointsWritten = Meter.CreateCounter<long>("printfarm.influx.points.written", "{point}", "Points accepted by InfluxDB.");
+        PointsRejected = Meter.CreateCounter<long>("printfarm.influx.points.rejected", "{point}", "Points InfluxDB rejected as bad data (dead-lettered).");
+        WriteFailures = Meter.CreateCounter<long>("printfarm.influx.write.failures", "{request}", "Failed write requests, by status.");
+        PointsSpooled = Meter.CreateCounter<long>("printfarm.influx.points.spooled", "{point}", "Points kept in the disk spool while InfluxDB was unavailable.");
+        PointsDroppedSpoolFull = Meter.CreateCounter<long>("printfarm.influx.points.dropped", "{point}", "Points dropped because the spool reached its size limit.");
+        DeadLetterFailures = Meter.CreateCounter<long>("printfarm.deadletter.failures", "{message}", "Messages that could not be written to the dead-letter store.");
+        WriteDuration = Meter.CreateHistogram<double>("printfarm.influx.write.duration", "s", "Duration of write requests to InfluxDB.");
+    }
+
+    /// <summary>The meter.</summary>
+    public Meter Meter { get; }
+
+    /// <summary>The activity source.</summary>
+    public ActivitySource ActivitySource { get; }
+
+    internal Counter<long> MessagesReceived { get; }
+
+    internal Counter<long> MessagesRejected { get; }
+
+    internal Counter<long> MqttConnects { get; }
+
+    internal Counter<long> JobsEnded { get; }
+
+    internal Counter<long> LateJobs { get; }
+
+    internal Counter<long> PointsWritten { get; }
+
+    internal Counter<long> PointsRejected { get; }
+
+    internal Counter<long> WriteFailures { get; }
+
+    internal Counter<long> PointsSpooled { get; }
+
+    internal Counter<long> PointsDroppedSpoolFull { get; }
+
+    internal Counter<long> DeadLetterFailures { get; }
+
+    internal Histogram<double> WriteDuration { get; }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        ActivitySource.Dispose();
+        Meter.Dispose();
+    }
+}

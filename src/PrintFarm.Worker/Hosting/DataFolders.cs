@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using PrintFarm.Worker.Configuration;
+
+namespace PrintFarm.Worker.Hosting;
+
+/// <summary>The worker's folders on disk, resolved once from <see cref="PrintFarmOptions.DataFolder"/>.</summary>
+internal sealed class DataFolders
+{
+    public DataFolders(IOptions<PrintFarmOptions> options, IHostEnvironment environment)
+    {
+        Root = Path.GetFullPath(options.Value.DataFolder, environment.ContentRootPath);
+        DeadLetters = Path.Combine(Root, "deadletter");
+        Spool = Path.Combine(Root, "spool");
+    }
+
+    /// <summary>The data folder.</summary>
+    public string Root { get; }
+
+    /// <summary>Rejected messages and refused batches.</summary>
+    public string DeadLetters { get; }
+
+    /// <summary>Batches waiting for InfluxDB.</summary>
+    public string Spool { get; }
+}

@@ -1,0 +1,124 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using PrintFarm.Core.Ingestion;
+using PrintFarm.Core.Ingestion.Native;
+using PrintFarm.Core.Jobs;
+using PrintFarm.Core.Kpis;
+using PrintFarm.Core.LineProtocol;
+using PrintFarm.Core.Normalization;
+using PrintFarm.Core.Processing;
+using PrintFarm.Worker.Configuration;
+using PrintFarm.Worker.DeadLetters;
+using PrintFarm.Worker.Diagnostics;
+using PrintFarm.Worker.Influx;
+using PrintFarm.Worker.Mqtt;
+using PrintFarm.Worker.Pipeline;
+
+namespace PrintFarm.Worker.Hosting;
+
+/// <summary>Registers the worker's modules. <c>Program.cs</c> calls <see cref="AddPrintFarmTelemetry"/>; tests call it too.</summary>
+public static class PrintFarmHostingExtensions
+{
+    /// <summary>Everything: options, the processing core, MQTT ingestion, the InfluxDB writer and OpenTelemetry.</summary>
+    public static IHostApplicationBuilder AddPrintFarmTelemetry(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddPrintFarmOptions();
+        builder.Services.AddPrintFarmProcessing();
+        // Hosted services stop in reverse order of registration: MQTT first, then the pipeline drains,
+        // then the writer drains. Keep this order.
+        builder.Services.AddInfluxWriter();
+        builder.Services.AddHostedService<TelemetryPipelineService>();
+        builder.Services.AddMqttIngestion();
+        builder.AddPrintFarmOpenTelemetry();
+        return builder;
+    }
+
+    /// <summary>Binds and validates <see cref="PrintFarmOptions"/> at start-up.</summary>
+    public static IServiceCollection AddPrintFarmOptions(this IServiceCollection services)
+    {
+        services.AddOptions<PrintFarmOptions>()
+            .BindConfiguration(PrintFarmOptions.SectionName)
+            .PostConfigure(o =>
+            {
+                if (o.Windows.Count == 0)
+                {
+                    o.Windows.AddRange(["1h", "1d"]);
+                }
+            })
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<PrintFarmOptions>, PrintFarmOptionsValidator>();
+        services.AddSingleton<DataFolders>();
+        services.AddSingleton(TimeProvider.System);
+        return services;
+    }
+
+    /// <summary>The pure processing core, built from options.</summary>
+    public static IServiceCollection AddPrintFarmProcessing(this IServiceCollection services)
+    {
+        services.AddSingleton<PrintFarmInstrumentation>();
+        services.AddSingleton<DeadLetterStore>();
+        services.AddSingleton<PipelineChannels>();
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
+            var materials = new MaterialCatalog(
+                o.Materials.ToDictionary(kv => kv.Key, kv => new MaterialInfo(kv.Value.Density, kv.Value.PricePerKg), StringComparer.OrdinalIgnoreCase),
+                o.DefaultMaterial,
+                o.FilamentDiameterMm);
+            var kpis = new KpiEngine(new KpiEngineOptions
+            {
+                Windows = o.Windows.Select(WindowSpec.Parse).ToArray(),
+                OutOfOrderness = o.OutOfOrderness,
+                AllowedLateness = o.AllowedLateness,
+            });
+            IPrinterAdapter[] adapters = [new NativeAdapter(o.Mqtt.EffectiveNativeTopics)];
+            return new TelemetryProcessor(
+                adapters,
+                new JobTracker(new ToyNameRules(o.ToyNamePatterns), materials),
+                kpis,
+                new PointEncoder(o.Farm),
+                new TelemetryProcessorOptions { MaxPayloadBytes = o.MaxPayloadBytes, MaxClockSkew = o.MaxClockSkew });
+        });
+        return services;
+    }
+
+    /// <summary>The InfluxDB HTTP client and the batching writer.</summary>
+    public static IServiceCollection AddInfluxWriter(this IServiceCollection services)
+    {
+        services.AddHttpClient<InfluxWriteClient>();
+        services.AddHostedService<InfluxWriterService>();
+        return services;
+    }
+
+    /// <summary>The MQTT subscriber.</summary>
+    public static IServiceCollection AddMqttIngestion(this IServiceCollection services)
+    {
+        services.AddHostedService<MqttIngestionService>();
+        return services;
+    }
+
+    /// <summary>
+    /// Metrics and traces of the worker's own instrumentation. Exported over OTLP when
+    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set; otherwise collected in-process only.
+    /// </summary>
+    public static IHostApplicationBuilder AddPrintFarmOpenTelemetry(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var otel = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("printfarm-telemetry"))
+            .WithMetrics(m => m.AddMeter(PrintFarmInstrumentation.Name))
+            .WithTracing(t => t.AddSource(PrintFarmInstrumentation.Name));
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            otel.UseOtlpExporter();
+        }
+
+        return builder;
+    }
+}

@@ -1,0 +1,281 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
+using PrintFarm.Worker.Configuration;
+using PrintFarm.Worker.DeadLetters;
+using PrintFarm.Worker.Diagnostics;
+using PrintFarm.Worker.Hosting;
+using PrintFarm.Worker.Pipeline;
+
+namespace PrintFarm.Worker.Influx;
+
+/// <summary>
+/// Batches lines from the pipeline and writes them to InfluxDB. A batch is sent when it holds
+/// <see cref="InfluxOptions.BatchSize"/> lines or its first line has waited <see cref="InfluxOptions.BatchInterval"/>.
+/// Network errors, 429 and 5xx are retried with exponential back-off (honouring <c>Retry-After</c>); after that, or
+/// on 401/403/404, the batch goes to the disk spool and a replay loop retries it until the database takes it —
+/// across restarts too. 413 splits the batch; 400/422 narrows it down to the bad lines and dead-letters those.
+/// While anything is spooled, new batches queue behind it, so the database receives data in order.
+/// </summary>
+internal sealed class InfluxWriterService : BackgroundService
+{
+    // Below this many lines a batch refused as bad data is dead-lettered whole rather than split further.
+    private const int BadDataSplitFloor = 64;
+
+    private readonly InfluxWriteClient _client;
+    private readonly PipelineChannels _channels;
+    private readonly DeadLetterStore _deadLetters;
+    private readonly PrintFarmInstrumentation _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger<InfluxWriterService> _logger;
+    private readonly InfluxOptions _options;
+    private readonly ResiliencePipeline<WriteResult> _retry;
+    private readonly SemaphoreSlim _spooled = new(0, 1);
+
+    public InfluxWriterService(
+        InfluxWriteClient client,
+        PipelineChannels channels,
+        DeadLetterStore deadLetters,
+        DataFolders folders,
+        PrintFarmInstrumentation metrics,
+        IOptions<PrintFarmOptions> options,
+        TimeProvider time,
+        ILogger<InfluxWriterService> logger)
+    {
+        _client = client;
+        _channels = channels;
+        _deadLetters = deadLetters;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+        _options = options.Value.Influx;
+        Spool = new LineSpool(folders.Spool, _options.SpoolMaxBytes, time);
+        _retry = new ResiliencePipelineBuilder<WriteResult> { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions<WriteResult>
+            {
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Result.Status == WriteStatus.Transient),
+                MaxRetryAttempts = Math.Max(1, _options.MaxRetries),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = _options.RetryDelay,
+                MaxDelay = TimeSpan.FromMinutes(2),
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result.RetryAfter),
+                OnRetry = args =>
+                {
+                    _metrics.WriteFailures.Add(1, new KeyValuePair<string, object?>("status", args.Outcome.Result.StatusText));
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+    }
+
+    /// <summary>The disk spool.</summary>
+    public LineSpool Spool { get; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (Spool.Count > 0)
+        {
+            Log.SpoolFound(_logger, Spool.Count);
+        }
+
+        using var replayCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var replaying = ReplayLoopAsync(replayCts.Token);
+        var reader = _channels.Lines.Reader;
+        var batch = new List<string>(_options.BatchSize);
+
+        // Runs until the pipeline completes the queue: on shutdown every line is written or spooled.
+        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            await FillAsync(reader, batch).ConfigureAwait(false);
+            await WriteOrSpoolAsync(batch, stoppingToken).ConfigureAwait(false);
+            batch.Clear();
+        }
+
+        await replayCts.CancelAsync().ConfigureAwait(false);
+        await replaying.ConfigureAwait(false);
+    }
+
+    public override void Dispose()
+    {
+        _spooled.Dispose();
+        base.Dispose();
+    }
+
+    private async Task FillAsync(System.Threading.Channels.ChannelReader<string> reader, List<string> batch)
+    {
+        var started = _time.GetTimestamp();
+        while (batch.Count < _options.BatchSize)
+        {
+            if (reader.TryRead(out var line))
+            {
+                batch.Add(line);
+                continue;
+            }
+
+            var remaining = _options.BatchInterval - _time.GetElapsedTime(started);
+            if (remaining <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            using var wait = new CancellationTokenSource(remaining, _time);
+            try
+            {
+                if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task WriteOrSpoolAsync(List<string> batch, CancellationToken stoppingToken)
+    {
+        if (Spool.Count == 0 && await DeliverAsync(batch, retry: !stoppingToken.IsCancellationRequested, stoppingToken).ConfigureAwait(false) is null)
+        {
+            return;
+        }
+
+        SpoolBatch(batch);
+    }
+
+    /// <summary>Writes a batch; returns null when it is done with (written, or dead-lettered as bad data), else why it must be kept.</summary>
+    private async Task<WriteResult?> DeliverAsync(IReadOnlyList<string> lines, bool retry, CancellationToken cancellationToken)
+    {
+        using var activity = _metrics.ActivitySource.StartActivity("influx.write");
+        activity?.SetTag("printfarm.lines", lines.Count);
+        var started = _time.GetTimestamp();
+        WriteResult result;
+        try
+        {
+            result = retry
+                ? await _retry.ExecuteAsync(static (state, _) => new ValueTask<WriteResult>(state.Client.WriteAsync(state.Lines, CancellationToken.None)), (Client: _client, Lines: lines), cancellationToken).ConfigureAwait(false)
+                : await _client.WriteAsync(lines, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutting down while waiting to retry: keep the batch.
+            return new WriteResult(WriteStatus.Transient, "stopping", "the worker is stopping", null);
+        }
+
+        _metrics.WriteDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
+        switch (result.Status)
+        {
+            case WriteStatus.Ok:
+                _metrics.PointsWritten.Add(lines.Count);
+                return null;
+
+            case WriteStatus.TooLarge when lines.Count > 1:
+                Log.InfluxSplitting(_logger, lines.Count);
+                return await DeliverHalvesAsync(lines, retry, cancellationToken).ConfigureAwait(false);
+
+            case WriteStatus.BadData when lines.Count > BadDataSplitFloor:
+                // InfluxDB names the first bad line at best; halve until the bad lines are isolated.
+                // Re-writing good lines is harmless: a point with the same series and time is overwritten.
+                return await DeliverHalvesAsync(lines, retry, cancellationToken).ConfigureAwait(false);
+
+            case WriteStatus.BadData:
+            case WriteStatus.TooLarge:
+                _metrics.PointsRejected.Add(lines.Count);
+                _metrics.WriteFailures.Add(1, new KeyValuePair<string, object?>("status", result.StatusText));
+                var path = _deadLetters.WriteRejectedBatch(lines, result.StatusText, result.Error);
+                Log.InfluxRejected(_logger, result.StatusText, result.Error, lines.Count, path);
+                return null;
+
+            default:
+                _metrics.WriteFailures.Add(1, new KeyValuePair<string, object?>("status", result.StatusText));
+                return result;
+        }
+    }
+
+    private async Task<WriteResult?> DeliverHalvesAsync(IReadOnlyList<string> lines, bool retry, CancellationToken cancellationToken)
+    {
+        var half = lines.Count / 2;
+        var first = await DeliverAsync(lines.Take(half).ToArray(), retry, cancellationToken).ConfigureAwait(false);
+        var second = await DeliverAsync(lines.Skip(half).ToArray(), retry, cancellationToken).ConfigureAwait(false);
+        return first ?? second;
+    }
+
+    private void SpoolBatch(List<string> batch)
+    {
+        try
+        {
+            foreach (var (file, lines) in Spool.Append(batch))
+            {
+                _metrics.PointsDroppedSpoolFull.Add(lines);
+                Log.SpoolFull(_logger, Spool.MaxBytes, file, lines);
+            }
+
+            _metrics.PointsSpooled.Add(batch.Count);
+            if (_spooled.CurrentCount == 0)
+            {
+                _spooled.Release();
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _metrics.PointsDroppedSpoolFull.Add(batch.Count);
+            Log.SpoolWriteFailed(_logger, ex, Spool.Folder, batch.Count);
+        }
+    }
+
+    private async Task ReplayLoopAsync(CancellationToken cancellationToken)
+    {
+        var replayed = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            if (Spool.TryPeekOldest(out var name, out var lines))
+            {
+                var failure = await DeliverAsync(lines, retry: false, cancellationToken).ConfigureAwait(false);
+                if (failure is null)
+                {
+                    Spool.Remove(name);
+                    replayed++;
+                    if (Spool.Count == 0)
+                    {
+                        Log.InfluxRecovered(_logger, replayed);
+                        replayed = 0;
+                    }
+
+                    continue;
+                }
+
+                if (replayed == 0)
+                {
+                    Log.InfluxSpooled(_logger, failure.Value.StatusText, failure.Value.Error, Spool.Count, _options.SpoolRetryInterval);
+                }
+
+                await DelayAsync(_options.SpoolRetryInterval, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            try
+            {
+                await _spooled.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+}

@@ -1,0 +1,191 @@
+using System.Buffers;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MQTTnet;
+using MQTTnet.Protocol;
+using PrintFarm.Core.Ingestion;
+using PrintFarm.Core.Processing;
+using PrintFarm.Worker.Configuration;
+using PrintFarm.Worker.Diagnostics;
+using PrintFarm.Worker.Pipeline;
+
+namespace PrintFarm.Worker.Mqtt;
+
+/// <summary>
+/// Keeps one MQTT session with the broker: a fixed client id, clean start off and a session expiry, so QoS 1
+/// messages published while the worker is away wait at the broker. Reconnects with exponential back-off and
+/// re-subscribes. The receive handler only copies the message into the bounded inbound queue; when that queue is
+/// full the handler waits, and MQTTnet sends the acknowledgement only after it returns.
+/// </summary>
+internal sealed class MqttIngestionService : BackgroundService
+{
+    private readonly MqttOptions _options;
+    private readonly IReadOnlyList<string> _filters;
+    private readonly PipelineChannels _channels;
+    private readonly PrintFarmInstrumentation _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger<MqttIngestionService> _logger;
+    private readonly IMqttClient _client;
+    private readonly SemaphoreSlim _disconnected = new(0, 1);
+
+    public MqttIngestionService(
+        IOptions<PrintFarmOptions> options,
+        TelemetryProcessor processor,
+        PipelineChannels channels,
+        PrintFarmInstrumentation metrics,
+        TimeProvider time,
+        ILogger<MqttIngestionService> logger)
+    {
+        _options = options.Value.Mqtt;
+        _filters = processor.SubscriptionFilters;
+        _channels = channels;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+        _client = new MqttClientFactory().CreateMqttClient();
+        _client.ApplicationMessageReceivedAsync += OnMessageAsync;
+        _client.DisconnectedAsync += OnDisconnectedAsync;
+    }
+
+    /// <summary>True while connected and subscribed.</summary>
+    public bool IsConnected => _client.IsConnected;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var delay = _options.ReconnectDelay;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            if (!_client.IsConnected)
+            {
+                try
+                {
+                    await ConnectAsync(stoppingToken).ConfigureAwait(false);
+                    _metrics.MqttConnects.Add(1, new KeyValuePair<string, object?>("result", "ok"));
+                    delay = _options.ReconnectDelay;
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (Exception ex)
+                {
+                    // Any failure to connect is worth another try: the broker may be restarting or unreachable.
+                    _metrics.MqttConnects.Add(1, new KeyValuePair<string, object?>("result", "failed"));
+                    Log.MqttConnectFailed(_logger, _options.Host, _options.Port, ex.Message, delay);
+                    await Task.Delay(delay, _time, stoppingToken).ConfigureAwait(false);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.ReconnectMaxDelay.Ticks));
+                    continue;
+                }
+            }
+
+            // Wake on a disconnect, or check the connection every keep-alive period.
+            try
+            {
+                await _disconnected.WaitAsync(_options.KeepAlive, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await base.StopAsync(cancellationToken).ConfigureAwait(false);
+            if (_client.IsConnected)
+            {
+                await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            // Nothing more will arrive: let the pipeline drain what is queued and stop.
+            _channels.Inbound.Writer.TryComplete();
+        }
+    }
+
+    public override void Dispose()
+    {
+        _client.Dispose();
+        _disconnected.Dispose();
+        base.Dispose();
+    }
+
+    private async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        var builder = new MqttClientOptionsBuilder()
+            .WithTcpServer(_options.Host, _options.Port)
+            .WithClientId(_options.ClientId)
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+            .WithCleanStart(false)
+            .WithSessionExpiryInterval((uint)_options.SessionExpiry.TotalSeconds)
+            .WithKeepAlivePeriod(_options.KeepAlive)
+            .WithTimeout(TimeSpan.FromSeconds(10));
+        if (!string.IsNullOrEmpty(_options.Username))
+        {
+            builder.WithCredentials(_options.Username, _options.Password);
+        }
+
+        if (_options.UseTls)
+        {
+            builder.WithTlsOptions(o => o.UseTls());
+        }
+
+        var result = await _client.ConnectAsync(builder.Build(), cancellationToken).ConfigureAwait(false);
+
+        // Subscribe on every connect: cheap, and correct whether or not the broker kept the session.
+        var subscribe = new MqttClientSubscribeOptionsBuilder();
+        foreach (var filter in _filters)
+        {
+            subscribe.WithTopicFilter(f => f.WithTopic(filter).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce));
+        }
+
+        var subscribed = await _client.SubscribeAsync(subscribe.Build(), cancellationToken).ConfigureAwait(false);
+        foreach (var item in subscribed.Items)
+        {
+            if (item.ResultCode > MqttClientSubscribeResultCode.GrantedQoS2)
+            {
+                throw new InvalidOperationException($"the broker refused the subscription to '{item.TopicFilter.Topic}': {item.ResultCode}");
+            }
+        }
+
+        Log.MqttConnected(_logger, _options.Host, _options.Port, _options.ClientId, result.IsSessionPresent, string.Join(", ", _filters));
+    }
+
+    private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
+    {
+        var message = e.ApplicationMessage;
+        _metrics.MessagesReceived.Add(1);
+
+        // MQTTnet reuses its buffers once the handler returns: copy.
+        var payload = message.Payload.IsEmpty ? [] : message.Payload.ToArray();
+        var inbound = new InboundMessage(message.Topic, payload, message.Retain, _time.GetUtcNow());
+        await _channels.Inbound.Writer.WriteAsync(inbound).ConfigureAwait(false);
+    }
+
+    private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs e)
+    {
+        if (e.ClientWasConnected)
+        {
+            Log.MqttDisconnected(_logger, e.ReasonString ?? e.Reason.ToString());
+        }
+
+        if (_disconnected.CurrentCount == 0)
+        {
+            try
+            {
+                _disconnected.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Already signalled.
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+}
