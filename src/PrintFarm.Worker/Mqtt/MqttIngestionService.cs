@@ -28,6 +28,7 @@ internal sealed class MqttIngestionService : BackgroundService
     private readonly ILogger<MqttIngestionService> _logger;
     private readonly IMqttClient _client;
     private readonly SemaphoreSlim _disconnected = new(0, 1);
+    private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public MqttIngestionService(
         IOptions<PrintFarmOptions> options,
@@ -48,8 +49,11 @@ internal sealed class MqttIngestionService : BackgroundService
         _client.DisconnectedAsync += OnDisconnectedAsync;
     }
 
-    /// <summary>True while connected and subscribed.</summary>
+    /// <summary>True while connected.</summary>
     public bool IsConnected => _client.IsConnected;
+
+    /// <summary>Completes when the first subscription is in place (tests and health checks wait on it).</summary>
+    public Task Subscribed => _subscribed.Task;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -154,6 +158,7 @@ internal sealed class MqttIngestionService : BackgroundService
         }
 
         Log.MqttConnected(_logger, _options.Host, _options.Port, _options.ClientId, result.IsSessionPresent, string.Join(", ", _filters));
+        _subscribed.TrySetResult();
     }
 
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)

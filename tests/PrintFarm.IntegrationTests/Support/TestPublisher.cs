@@ -1,0 +1,56 @@
+using System.Text;
+using System.Text.Json;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace PrintFarm.IntegrationTests.Support;
+
+/// <summary>A real MQTT client standing in for the printers: publishes QoS 1 messages to the test broker.</summary>
+public sealed class TestPublisher : IAsyncDisposable
+{
+    private readonly IMqttClient _client;
+
+    private TestPublisher(IMqttClient client) => _client = client;
+
+    public static async Task<TestPublisher> ConnectAsync(MosquittoServer broker)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        var options = new MqttClientOptionsBuilder()
+            .WithTcpServer(broker.Host, broker.Port)
+            .WithClientId("printer-sim-" + Guid.NewGuid().ToString("N"))
+            .Build();
+        await client.ConnectAsync(options);
+        return new TestPublisher(client);
+    }
+
+    public Task PublishJsonAsync(string topic, object payload, bool retain = false) =>
+        PublishAsync(topic, JsonSerializer.SerializeToUtf8Bytes(payload), retain);
+
+    public Task PublishTextAsync(string topic, string payload, bool retain = false) =>
+        PublishAsync(topic, Encoding.UTF8.GetBytes(payload), retain);
+
+    public async Task PublishAsync(string topic, byte[] payload, bool retain = false)
+    {
+        var message = new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayload(payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithRetainFlag(retain)
+            .Build();
+        var result = await _client.PublishAsync(message);
+        if (!result.IsSuccess)
+        {
+            throw new InvalidOperationException($"publish to {topic} failed: {result.ReasonCode} {result.ReasonString}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client.IsConnected)
+        {
+            await _client.DisconnectAsync();
+        }
+
+        _client.Dispose();
+    }
+}
