@@ -79,3 +79,17 @@ public static class RejectReasons
     /// <summary>An unexpected exception while processing; a bug, but ingestion goes on.</summary>
     public const string ProcessingError = "processing_error";
 }
+
+/// <summary>
+/// An adapter that keeps per-printer state needed to finish a job (Moonraker's merged <c>print_stats</c>, Bambu's
+/// last <c>gcode_state</c>, OctoPrint's filament estimates). The worker checkpoints that state with the open jobs and
+/// KPI windows, so a restart does not lose a job in progress.
+/// </summary>
+public interface ICheckpointableAdapter
+{
+    /// <summary>The adapter's state as JSON; <see langword="null"/> when it holds none.</summary>
+    System.Text.Json.Nodes.JsonNode? SaveState();
+
+    /// <summary>Replaces the adapter's state with one saved by <see cref="SaveState"/> (possibly by an older build: tolerate missing members).</summary>
+    void RestoreState(System.Text.Json.Nodes.JsonNode state);
+}
