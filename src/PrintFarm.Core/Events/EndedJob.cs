@@ -51,6 +51,9 @@ public sealed record EndedJob
     /// <summary>Slicer estimate, seconds, when known.</summary>
     public double? EstimatedTimeSeconds { get; init; }
 
+    /// <summary>Cost of the filament used, when its material has a price and the filament is known (farm currency).</summary>
+    public double? MaterialCost { get; init; }
+
     /// <summary>Toys this job delivered: its quantity when completed, otherwise none.</summary>
     public int ToysCompleted => Outcome == JobOutcome.Completed ? Quantity : 0;
 

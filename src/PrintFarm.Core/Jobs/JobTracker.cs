@@ -150,6 +150,10 @@ public sealed class JobTracker
             filamentSource = FilamentSource.Unknown;
         }
 
+        double? cost = filamentSource != FilamentSource.Unknown && _materials.Info(material).PricePerKg is { } pricePerKg
+            ? grams / 1000.0 * pricePerKg
+            : null;
+
         var job = new EndedJob
         {
             Printer = end.Printer,
@@ -167,6 +171,7 @@ public sealed class JobTracker
             FilamentMillimetres = millimetres,
             FilamentSource = filamentSource,
             EstimatedTimeSeconds = end.EstimatedTimeSeconds ?? open.EstimatedTimeSeconds,
+            MaterialCost = cost,
         };
 
         if (ReferenceEquals(state.Open, open))
@@ -177,6 +182,32 @@ public sealed class JobTracker
         state.Remember(open.Key);
         state.Remember(end.JobId ?? EndKey(end.Timestamp, end.File));
         return job;
+    }
+
+    /// <summary>Open jobs and recently ended keys of every printer, for a checkpoint.</summary>
+    public JobTrackerState SaveState() => new()
+    {
+        Printers = _printers
+            .Where(kv => kv.Value.Open is not null || kv.Value.HasRecent)
+            .Select(kv => new JobTrackerState.PrinterState { Printer = kv.Key, Open = kv.Value.Open, RecentlyEnded = kv.Value.Recent().ToList() })
+            .ToList(),
+    };
+
+    /// <summary>Replaces the tracker's state with a saved one.</summary>
+    public void RestoreState(JobTrackerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        _printers.Clear();
+        foreach (var p in state.Printers)
+        {
+            var printer = new PrinterJobs { Open = p.Open };
+            foreach (var key in p.RecentlyEnded)
+            {
+                printer.Remember(key);
+            }
+
+            _printers[p.Printer] = printer;
+        }
     }
 
     private static PrinterEvent CancelledBy(PrinterEvent next, OpenJob open) => new()
@@ -213,7 +244,22 @@ public sealed class JobTracker
 
         public OpenJob? Open { get; set; }
 
+        public bool HasRecent => _recent[0] is not null;
+
         public bool RecentlyEnded(string key) => Array.IndexOf(_recent, key) >= 0;
+
+        // Oldest first, so restoring by Remember() in this order rebuilds the same ring.
+        public IEnumerable<string> Recent()
+        {
+            for (var i = 0; i < _recent.Length; i++)
+            {
+                var key = _recent[(_next + i) % _recent.Length];
+                if (key is not null)
+                {
+                    yield return key;
+                }
+            }
+        }
 
         public void Remember(string key)
         {
@@ -260,4 +306,24 @@ public sealed class OpenJob
 
     /// <summary>Last progress seen, percent.</summary>
     public double? LastProgressPercent { get; set; }
+}
+
+/// <summary>A checkpoint of the <see cref="JobTracker"/>: plain data, serialized as JSON by the host.</summary>
+public sealed class JobTrackerState
+{
+    /// <summary>Printers with an open job or recently ended ones.</summary>
+    public List<PrinterState> Printers { get; set; } = [];
+
+    /// <summary>One printer's jobs.</summary>
+    public sealed class PrinterState
+    {
+        /// <summary>Printer id.</summary>
+        public string Printer { get; set; } = string.Empty;
+
+        /// <summary>The open job, if any.</summary>
+        public OpenJob? Open { get; set; }
+
+        /// <summary>Keys of recently ended jobs, oldest first.</summary>
+        public List<string> RecentlyEnded { get; set; } = [];
+    }
 }

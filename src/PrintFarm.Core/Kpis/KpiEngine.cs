@@ -21,39 +21,65 @@ public enum KpiScope
 /// <summary>One KPI series value: a window of one size, for one scope and subject.</summary>
 /// <param name="Window">Window size.</param>
 /// <param name="WindowStart">Window start (the point's timestamp).</param>
+/// <param name="WindowEnd">Window end, exclusive.</param>
 /// <param name="Scope">Scope.</param>
 /// <param name="Subject">Printer, toy or material; empty for <see cref="KpiScope.Farm"/>.</param>
 /// <param name="Totals">Aggregates so far.</param>
-public readonly record struct KpiPoint(WindowSpec Window, DateTimeOffset WindowStart, KpiScope Scope, string Subject, KpiTotals Totals);
+public readonly record struct KpiPoint(WindowSpec Window, DateTimeOffset WindowStart, DateTimeOffset WindowEnd, KpiScope Scope, string Subject, KpiTotals Totals)
+{
+    /// <summary>Printing time ÷ window length: per printer, or the mean over printers seen for the farm; none for toy and material.</summary>
+    public double? Utilization => Scope switch
+    {
+        KpiScope.Farm => Totals.Utilization(WindowEnd - WindowStart, Totals.PrintersSeen),
+        KpiScope.Printer => Totals.Utilization(WindowEnd - WindowStart, 1),
+        _ => null,
+    };
+}
 
 /// <summary>Settings of the <see cref="KpiEngine"/>.</summary>
 public sealed class KpiEngineOptions
 {
-    /// <summary>Window sizes; default <c>1h</c> and <c>1d</c>.</summary>
+    /// <summary>Window sizes; default <c>1h</c> and <c>1d</c> (UTC).</summary>
     public IReadOnlyList<WindowSpec> Windows { get; init; } = [WindowSpec.Parse("1h"), WindowSpec.Parse("1d")];
 
-    /// <summary>Bound on out-of-orderness: the watermark trails the newest event time by this much. Default 30 s.</summary>
+    /// <summary>Bound on out-of-orderness: a source's watermark trails its newest event time by this much. Default 30 s.</summary>
     public TimeSpan OutOfOrderness { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long after its end (by watermark) a window still accepts late jobs. Default 10 min.</summary>
     public TimeSpan AllowedLateness { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// A source that has sent nothing for this long (by receive time, relative to the newest message of any source)
+    /// no longer holds the farm's watermark back. Default 5 min.
+    /// </summary>
+    public TimeSpan SourceIdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>
-/// Tumbling event-time windows over ended jobs, for every configured size and every scope. A job counts in the
-/// window that contains its end time. The watermark (newest event time minus the out-of-orderness bound) closes a
-/// window once it passes the window's end plus the allowed lateness; a job for a closed window is late: it is not
-/// folded into a wrong window, it is reported to the caller to count. Open windows report their totals on each
-/// <see cref="Collect"/> after they change, so dashboards see them live; closed windows are released, so memory
-/// stays bounded.
+/// Tumbling event-time windows over ended jobs and printing time, for every configured size and every scope.
 /// </summary>
+/// <remarks>
+/// <para>A job counts in the window that contains its end. Printing time (for utilization) is the job's interval
+/// clipped to each window it spans, accrued as the watermark advances while the job runs, so a long job also fills the
+/// windows that close before it ends.</para>
+/// <para>Each source (native, octoprint, …) has a watermark: its newest event time minus the out-of-orderness bound.
+/// The farm's watermark is the lowest of the sources that are not idle, and never goes back. A window closes when the
+/// watermark passes its end plus the allowed lateness; until then late events still correct it. A job for a closed
+/// window is late: it changes nothing and is reported to the caller to count and log.</para>
+/// <para>Open windows report their totals on each <see cref="Collect"/> after they change, so dashboards see them
+/// live; closed windows are released, so memory is bounded by the open windows, and per-printer state is O(1).</para>
+/// </remarks>
 public sealed class KpiEngine
 {
     private readonly Dictionary<WindowKey, Window> _windows = [];
     private readonly List<WindowKey> _dirty = [];
+    private readonly Dictionary<string, SourceClock> _sources = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PrinterState> _printers = new(StringComparer.Ordinal);
     private readonly WindowSpec[] _specs;
     private readonly KpiEngineOptions _options;
-    private long _maxEventTicks = long.MinValue;
+    private long _watermark = long.MinValue;
+    private long _latestReceived = long.MinValue;
+    private long _nextClose = long.MinValue;
 
     /// <summary>Creates an engine.</summary>
     public KpiEngine(KpiEngineOptions? options = null)
@@ -67,53 +93,116 @@ public sealed class KpiEngine
         _specs = _options.Windows.Distinct().ToArray();
     }
 
-    /// <summary>Newest event time minus the out-of-orderness bound; <see langword="null"/> before any event.</summary>
-    public DateTimeOffset? Watermark =>
-        _maxEventTicks == long.MinValue ? null : new DateTimeOffset(Math.Max(0, _maxEventTicks - _options.OutOfOrderness.Ticks), TimeSpan.Zero);
+    /// <summary>The window sizes.</summary>
+    public IReadOnlyList<WindowSpec> Windows => _specs;
+
+    /// <summary>The farm's watermark; <see langword="null"/> before any event.</summary>
+    public DateTimeOffset? Watermark => _watermark == long.MinValue ? null : new DateTimeOffset(_watermark, TimeSpan.Zero);
 
     /// <summary>Window × scope × subject series held in memory.</summary>
     public int OpenSeries => _windows.Count;
 
-    /// <summary>Moves the watermark with the time of any event (job or telemetry).</summary>
-    public void ObserveEventTime(DateTimeOffset time)
+    /// <summary>Jobs that arrived after one of their windows had closed.</summary>
+    public long LateJobs { get; private set; }
+
+    /// <summary>
+    /// Notes any event: moves its source's watermark (and so perhaps the farm's) and marks the printer as seen in the
+    /// windows containing <paramref name="eventTime"/>, for utilization.
+    /// </summary>
+    public void Observe(string source, string printer, DateTimeOffset eventTime, DateTimeOffset receivedAt)
     {
-        if (time.UtcTicks > _maxEventTicks)
+        if (!_sources.TryGetValue(source, out var clock))
         {
-            _maxEventTicks = time.UtcTicks;
+            clock = new SourceClock();
+            _sources.Add(source, clock);
         }
+
+        var received = receivedAt.UtcTicks;
+        clock.LastReceived = Math.Max(clock.LastReceived, received);
+        _latestReceived = Math.Max(_latestReceived, received);
+        if (eventTime.UtcTicks > clock.MaxEvent)
+        {
+            clock.MaxEvent = eventTime.UtcTicks;
+        }
+
+        AdvanceWatermark();
+        MarkSeen(GetPrinter(printer), printer, eventTime);
+    }
+
+    /// <summary>A job started on <paramref name="printer"/>: its printing time accrues from <paramref name="start"/>.</summary>
+    public void JobOpened(string printer, DateTimeOffset start)
+    {
+        var state = GetPrinter(printer);
+        state.OpenSince = start.UtcTicks;
+        state.AccruedUntil = start.UtcTicks;
     }
 
     /// <summary>Adds an ended job to its windows. Returns how many window sizes had already closed for it (0: on time).</summary>
     public int AddJob(EndedJob job)
     {
         ArgumentNullException.ThrowIfNull(job);
-        ObserveEventTime(job.End);
-        var watermark = Watermark!.Value;
+        var state = GetPrinter(job.Printer);
+        var start = job.Start.UtcTicks;
+        var end = job.End.UtcTicks;
+        if (state.OpenSince == start)
+        {
+            // Printing time up to AccruedUntil is in already; settle the rest (or take back an over-accrual when the
+            // end arrived later than the watermark had moved past it).
+            if (end > state.AccruedUntil)
+            {
+                Accrue(job.Printer, state.AccruedUntil, end, +1);
+            }
+            else if (end < state.AccruedUntil)
+            {
+                Accrue(job.Printer, end, state.AccruedUntil, -1);
+            }
+        }
+        else
+        {
+            Accrue(job.Printer, start, end, +1);
+        }
+
+        state.OpenSince = null;
         var late = 0;
         foreach (var spec in _specs)
         {
-            var start = spec.StartOf(job.End);
-            if (start + spec.Size + _options.AllowedLateness <= watermark)
+            var windowStart = spec.StartOf(job.End);
+            var windowEnd = spec.EndOf(windowStart);
+            if (IsClosed(windowEnd.UtcTicks))
             {
                 late++;
                 continue;
             }
 
-            Add(new WindowKey(spec, start.UtcTicks, KpiScope.Farm, string.Empty), job);
-            Add(new WindowKey(spec, start.UtcTicks, KpiScope.Printer, job.Printer), job);
-            Add(new WindowKey(spec, start.UtcTicks, KpiScope.Toy, job.Toy), job);
-            Add(new WindowKey(spec, start.UtcTicks, KpiScope.Material, job.Material), job);
+            var ticks = windowStart.UtcTicks;
+            Get(new WindowKey(spec, ticks, KpiScope.Farm, string.Empty), windowEnd).Totals.Add(job);
+            Get(new WindowKey(spec, ticks, KpiScope.Printer, job.Printer), windowEnd).Totals.Add(job);
+            Get(new WindowKey(spec, ticks, KpiScope.Toy, job.Toy), windowEnd).Totals.Add(job);
+            Get(new WindowKey(spec, ticks, KpiScope.Material, job.Material), windowEnd).Totals.Add(job);
+            Get(new WindowKey(spec, ticks, KpiScope.Farm, string.Empty), windowEnd).Printers!.Add(job.Printer);
+        }
+
+        if (late > 0)
+        {
+            LateJobs++;
         }
 
         return late;
     }
 
     /// <summary>
-    /// Appends every series that changed since the last call, then releases every window the watermark has passed by
-    /// more than the allowed lateness (its last change was emitted just before).
+    /// Accrues running jobs' printing time up to the watermark, appends every series that changed since the last call,
+    /// then releases every window the watermark has passed by more than the allowed lateness (its last change was
+    /// emitted just before).
     /// </summary>
     public void Collect(List<KpiPoint> output)
     {
+        ArgumentNullException.ThrowIfNull(output);
+        if (_watermark != long.MinValue)
+        {
+            AccrueRunningJobs(_watermark);
+        }
+
         foreach (var key in _dirty)
         {
             var w = _windows[key];
@@ -122,40 +211,236 @@ public sealed class KpiEngine
         }
 
         _dirty.Clear();
-        if (Watermark is not { } watermark)
+        if (_watermark == long.MinValue)
         {
             return;
         }
 
         List<WindowKey>? closed = null;
-        foreach (var key in _windows.Keys)
+        foreach (var (key, w) in _windows)
         {
-            if (new DateTimeOffset(key.StartTicks, TimeSpan.Zero) + key.Spec.Size + _options.AllowedLateness <= watermark)
+            if (IsClosed(w.End))
             {
                 (closed ??= []).Add(key);
             }
         }
 
-        if (closed is null)
+        if (closed is not null)
+        {
+            foreach (var key in closed)
+            {
+                _windows.Remove(key);
+            }
+        }
+    }
+
+    /// <summary>Everything needed to carry on after a restart: watermarks, open windows and running jobs' accrual.</summary>
+    public KpiEngineState SaveState() => new()
+    {
+        Watermark = _watermark,
+        LatestReceived = _latestReceived,
+        LateJobs = LateJobs,
+        Sources = _sources.Select(kv => new KpiEngineState.SourceState { Source = kv.Key, MaxEvent = kv.Value.MaxEvent, LastReceived = kv.Value.LastReceived }).ToList(),
+        Printers = _printers.Where(kv => kv.Value.OpenSince is not null)
+            .Select(kv => new KpiEngineState.PrinterState { Printer = kv.Key, OpenSince = kv.Value.OpenSince!.Value, AccruedUntil = kv.Value.AccruedUntil }).ToList(),
+        Windows = _windows.Select(kv => new KpiEngineState.WindowState
+        {
+            Window = kv.Key.Spec.Name,
+            Start = kv.Key.StartTicks,
+            End = kv.Value.End,
+            Scope = kv.Key.Scope,
+            Subject = kv.Key.Subject,
+            Totals = kv.Value.Totals,
+            Printers = kv.Value.Printers?.Order(StringComparer.Ordinal).ToList(),
+        }).ToList(),
+    };
+
+    /// <summary>
+    /// Replaces this engine's state with a saved one. Windows of sizes no longer configured are dropped (their count
+    /// is returned). Every restored window is marked changed, so the next <see cref="Collect"/> rewrites it.
+    /// </summary>
+    public int RestoreState(KpiEngineState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        _windows.Clear();
+        _dirty.Clear();
+        _sources.Clear();
+        _printers.Clear();
+        _watermark = state.Watermark;
+        _latestReceived = state.LatestReceived;
+        _nextClose = _watermark == long.MinValue ? long.MinValue : NextClose(_watermark);
+        LateJobs = state.LateJobs;
+        foreach (var s in state.Sources)
+        {
+            _sources[s.Source] = new SourceClock { MaxEvent = s.MaxEvent, LastReceived = s.LastReceived };
+        }
+
+        foreach (var p in state.Printers)
+        {
+            _printers[p.Printer] = new PrinterState(_specs.Length) { OpenSince = p.OpenSince, AccruedUntil = p.AccruedUntil };
+        }
+
+        var dropped = 0;
+        foreach (var w in state.Windows)
+        {
+            var spec = Array.Find(_specs, s => s.Name == w.Window);
+            if (spec is null)
+            {
+                dropped++;
+                continue;
+            }
+
+            var key = new WindowKey(spec, w.Start, w.Scope, w.Subject);
+            var window = new Window(w.End, w.Scope == KpiScope.Farm) { Totals = w.Totals, Dirty = true };
+            if (w.Printers is not null)
+            {
+                window.Printers?.UnionWith(w.Printers);
+            }
+
+            _windows[key] = window;
+            _dirty.Add(key);
+        }
+
+        return dropped;
+    }
+
+    private void AdvanceWatermark()
+    {
+        var idleBefore = _latestReceived - _options.SourceIdleTimeout.Ticks;
+        var lowest = long.MaxValue;
+        foreach (var clock in _sources.Values)
+        {
+            if (clock.LastReceived >= idleBefore && clock.MaxEvent < lowest)
+            {
+                lowest = clock.MaxEvent;
+            }
+        }
+
+        if (lowest != long.MaxValue)
+        {
+            var candidate = Math.Max(0, lowest - _options.OutOfOrderness.Ticks);
+            if (candidate > _watermark)
+            {
+                // About to close a window: running jobs' printing time must be in it first. Without this, a burst of
+                // events (a backlog after a reconnect) would close windows between two Collect calls with their
+                // printing time missing. Crossing a close is rare (once per smallest window), so this stays cheap.
+                if (_watermark != long.MinValue && candidate >= _nextClose)
+                {
+                    AccrueRunningJobs(candidate);
+                }
+
+                _watermark = candidate;
+                _nextClose = NextClose(candidate);
+            }
+        }
+    }
+
+    // The first moment after `watermark` at which some window closes: the window containing watermark − lateness
+    // ends after that instant, so it closes after `watermark`, and no earlier window is still open.
+    private long NextClose(long watermark)
+    {
+        var lateness = _options.AllowedLateness.Ticks;
+        var open = new DateTimeOffset(Math.Max(0, watermark - lateness), TimeSpan.Zero);
+        var next = long.MaxValue;
+        foreach (var spec in _specs)
+        {
+            next = Math.Min(next, spec.EndOf(spec.StartOf(open)).UtcTicks + lateness);
+        }
+
+        return next;
+    }
+
+    private void AccrueRunningJobs(long until)
+    {
+        foreach (var (printer, state) in _printers)
+        {
+            if (state.OpenSince is not null && until > state.AccruedUntil)
+            {
+                Accrue(printer, state.AccruedUntil, until, +1);
+                state.AccruedUntil = until;
+            }
+        }
+    }
+
+    private bool IsClosed(long windowEndTicks) =>
+        _watermark != long.MinValue && windowEndTicks + _options.AllowedLateness.Ticks <= _watermark;
+
+    private void MarkSeen(PrinterState state, string printer, DateTimeOffset time)
+    {
+        for (var i = 0; i < _specs.Length; i++)
+        {
+            var spec = _specs[i];
+            var start = spec.StartOf(time);
+            if (state.SeenWindow[i] == start.UtcTicks)
+            {
+                continue;
+            }
+
+            var end = spec.EndOf(start);
+            if (IsClosed(end.UtcTicks))
+            {
+                continue;
+            }
+
+            state.SeenWindow[i] = start.UtcTicks;
+            if (Get(new WindowKey(spec, start.UtcTicks, KpiScope.Farm, string.Empty), end, markDirty: false).Printers!.Add(printer))
+            {
+                MarkDirty(new WindowKey(spec, start.UtcTicks, KpiScope.Farm, string.Empty));
+            }
+
+            Get(new WindowKey(spec, start.UtcTicks, KpiScope.Printer, printer), end);
+        }
+    }
+
+    // Adds sign × (the part of [from, to) inside each window) to the printer's and the farm's busy time.
+    private void Accrue(string printer, long from, long to, int sign)
+    {
+        if (to <= from)
         {
             return;
         }
 
-        foreach (var key in closed)
+        var fromTime = new DateTimeOffset(from, TimeSpan.Zero);
+        foreach (var spec in _specs)
         {
-            _windows.Remove(key);
+            for (var start = spec.StartOf(fromTime); start.UtcTicks < to;)
+            {
+                var end = spec.EndOf(start);
+                if (!IsClosed(end.UtcTicks))
+                {
+                    var seconds = sign * TimeSpan.FromTicks(Math.Min(to, end.UtcTicks) - Math.Max(from, start.UtcTicks)).TotalSeconds;
+                    var farm = Get(new WindowKey(spec, start.UtcTicks, KpiScope.Farm, string.Empty), end);
+                    farm.Totals.AddBusy(seconds);
+                    farm.Printers!.Add(printer);
+                    Get(new WindowKey(spec, start.UtcTicks, KpiScope.Printer, printer), end).Totals.AddBusy(seconds);
+                }
+
+                start = end;
+            }
         }
     }
 
-    private void Add(WindowKey key, EndedJob job)
+    private Window Get(WindowKey key, DateTimeOffset end, bool markDirty = true)
     {
         if (!_windows.TryGetValue(key, out var w))
         {
-            w = new Window();
+            w = new Window(end.UtcTicks, key.Scope == KpiScope.Farm);
             _windows.Add(key, w);
+            markDirty = true;
         }
 
-        w.Totals.Add(job);
+        if (markDirty && !w.Dirty)
+        {
+            w.Dirty = true;
+            _dirty.Add(key);
+        }
+
+        return w;
+    }
+
+    private void MarkDirty(WindowKey key)
+    {
+        var w = _windows[key];
         if (!w.Dirty)
         {
             w.Dirty = true;
@@ -163,14 +448,48 @@ public sealed class KpiEngine
         }
     }
 
-    private static KpiPoint ToPoint(WindowKey key, Window w) =>
-        new(key.Spec, new DateTimeOffset(key.StartTicks, TimeSpan.Zero), key.Scope, key.Subject, w.Totals);
+    private PrinterState GetPrinter(string printer)
+    {
+        if (!_printers.TryGetValue(printer, out var state))
+        {
+            state = new PrinterState(_specs.Length);
+            _printers.Add(printer, state);
+        }
+
+        return state;
+    }
+
+    private static KpiPoint ToPoint(WindowKey key, Window w)
+    {
+        var totals = w.Totals;
+        totals.PrintersSeen = w.Printers?.Count ?? 1;
+        return new(key.Spec, new DateTimeOffset(key.StartTicks, TimeSpan.Zero), new DateTimeOffset(w.End, TimeSpan.Zero), key.Scope, key.Subject, totals);
+    }
 
     private readonly record struct WindowKey(WindowSpec Spec, long StartTicks, KpiScope Scope, string Subject);
 
-    private sealed class Window
+    private sealed class Window(long end, bool isFarm)
     {
         public KpiTotals Totals;
         public bool Dirty;
+
+        public long End { get; } = end;
+
+        // Farm scope only: the printers seen in the window, the denominator of farm utilization.
+        public HashSet<string>? Printers { get; } = isFarm ? new HashSet<string>(StringComparer.Ordinal) : null;
+    }
+
+    private sealed class SourceClock
+    {
+        public long MaxEvent = long.MinValue;
+        public long LastReceived = long.MinValue;
+    }
+
+    private sealed class PrinterState(int windows)
+    {
+        // Start of the window (per size) the printer was last marked seen in: skips repeat work on every sample.
+        public readonly long[] SeenWindow = Enumerable.Repeat(long.MinValue, windows).ToArray();
+        public long? OpenSince;
+        public long AccruedUntil;
     }
 }

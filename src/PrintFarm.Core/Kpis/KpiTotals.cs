@@ -1,37 +1,70 @@
+using System.Text.Json.Serialization;
 using PrintFarm.Core.Events;
 
 namespace PrintFarm.Core.Kpis;
 
-/// <summary>What a KPI aggregates in one window for one subject. Raw sums only; ratios are derived on read.</summary>
+/// <summary>
+/// What a KPI aggregates in one window for one subject. Raw sums only, so merging is addition and a checkpoint is
+/// exact; ratios are derived on read.
+/// </summary>
 public struct KpiTotals
 {
     /// <summary>Jobs that completed.</summary>
+    [JsonInclude]
     public long JobsCompleted { readonly get; private set; }
 
     /// <summary>Jobs that failed.</summary>
+    [JsonInclude]
     public long JobsFailed { readonly get; private set; }
 
     /// <summary>Jobs that were cancelled.</summary>
+    [JsonInclude]
     public long JobsCancelled { readonly get; private set; }
 
     /// <summary>Toys of completed jobs.</summary>
+    [JsonInclude]
     public long ToysCompleted { readonly get; private set; }
 
     /// <summary>Print time of every ended job, seconds.</summary>
+    [JsonInclude]
     public double PrintTimeSeconds { readonly get; private set; }
 
     /// <summary>Filament of every ended job with known filament, grams.</summary>
+    [JsonInclude]
     public double FilamentUsedGrams { readonly get; private set; }
 
     /// <summary>Filament of failed and cancelled jobs with known filament, grams.</summary>
+    [JsonInclude]
     public double FilamentWasteGrams { readonly get; private set; }
 
     /// <summary>Ended jobs whose filament is unknown (left out of material efficiency).</summary>
+    [JsonInclude]
     public long JobsWithoutFilament { readonly get; private set; }
 
-    /// <summary>Adds an ended job.</summary>
+    /// <summary>Print time of completed jobs that had a slicer estimate, seconds.</summary>
+    [JsonInclude]
+    public double EstimatedJobsActualSeconds { readonly get; private set; }
+
+    /// <summary>Slicer estimates of those same jobs, seconds.</summary>
+    [JsonInclude]
+    public double EstimatedJobsEstimateSeconds { readonly get; private set; }
+
+    /// <summary>Material cost of ended jobs whose material has a price, farm currency.</summary>
+    [JsonInclude]
+    public double MaterialCost { readonly get; private set; }
+
+    /// <summary>Seconds printers spent printing within the window (job intervals clipped to it), summed over printers.</summary>
+    [JsonInclude]
+    public double BusySeconds { readonly get; private set; }
+
+    /// <summary>Printers seen in the window (any event or busy time); set by the engine on read, for the farm scope.</summary>
+    [JsonIgnore]
+    public int PrintersSeen { readonly get; internal set; }
+
+    /// <summary>Adds an ended job's outcome, toys, time, filament and cost (not its busy time: see <see cref="AddBusy"/>).</summary>
     public void Add(EndedJob job)
     {
+        ArgumentNullException.ThrowIfNull(job);
         switch (job.Outcome)
         {
             case JobOutcome.Completed: JobsCompleted++; break;
@@ -41,6 +74,17 @@ public struct KpiTotals
 
         ToysCompleted += job.ToysCompleted;
         PrintTimeSeconds += job.PrintTimeSeconds;
+        if (job.Outcome == JobOutcome.Completed && job.EstimatedTimeSeconds is > 0)
+        {
+            EstimatedJobsActualSeconds += job.PrintTimeSeconds;
+            EstimatedJobsEstimateSeconds += job.EstimatedTimeSeconds.Value;
+        }
+
+        if (job.MaterialCost is { } cost)
+        {
+            MaterialCost += cost;
+        }
+
         if (!job.HasFilament)
         {
             JobsWithoutFilament++;
@@ -54,6 +98,9 @@ public struct KpiTotals
         }
     }
 
+    /// <summary>Adds (or, negative, takes back) printing time within the window.</summary>
+    public void AddBusy(double seconds) => BusySeconds = Math.Max(0, BusySeconds + seconds);
+
     /// <summary>Jobs that ended in the window, whatever the outcome.</summary>
     public readonly long JobsEnded => JobsCompleted + JobsFailed + JobsCancelled;
 
@@ -65,4 +112,14 @@ public struct KpiTotals
 
     /// <summary>Completed ÷ ended, 0–1; <see langword="null"/> while no job ended.</summary>
     public readonly double? SuccessRate => JobsEnded > 0 ? (double)JobsCompleted / JobsEnded : null;
+
+    /// <summary>Actual ÷ estimated print time of completed jobs with an estimate; <see langword="null"/> without any.</summary>
+    public readonly double? EstimateRatio => EstimatedJobsEstimateSeconds > 0 ? EstimatedJobsActualSeconds / EstimatedJobsEstimateSeconds : null;
+
+    /// <summary>Material cost ÷ toys completed; <see langword="null"/> while no toy completed or no cost is known.</summary>
+    public readonly double? MaterialCostPerToy => ToysCompleted > 0 && MaterialCost > 0 ? MaterialCost / ToysCompleted : null;
+
+    /// <summary>Busy time ÷ (window length × printers), 0–1; <see langword="null"/> while no printer was seen.</summary>
+    public readonly double? Utilization(TimeSpan windowLength, int printers) =>
+        printers > 0 && windowLength > TimeSpan.Zero ? Math.Min(1, BusySeconds / (windowLength.TotalSeconds * printers)) : null;
 }

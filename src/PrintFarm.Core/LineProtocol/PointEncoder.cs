@@ -40,6 +40,8 @@ public sealed class PointEncoder
             .Field("filament_mm", job.FilamentMillimetres)
             .Field("filament_source", FilamentSourceName(job.FilamentSource))
             .Field("estimated_time_s", job.EstimatedTimeSeconds)
+            .Field("estimate_ratio", job.Outcome == JobOutcome.Completed && job.EstimatedTimeSeconds is > 0 ? job.PrintTimeSeconds / job.EstimatedTimeSeconds : null)
+            .Field("material_cost", job.MaterialCost)
             .Build(job.End);
     }
 
@@ -72,6 +74,12 @@ public sealed class PointEncoder
             .Field("filament_waste_g", t.FilamentWasteGrams)
             .Field("material_efficiency", t.MaterialEfficiency)
             .Field("success_rate", t.SuccessRate)
+            .Field("estimate_ratio", t.EstimateRatio)
+            .Field("material_cost", t.MaterialCost > 0 ? t.MaterialCost : null)
+            .Field("material_cost_per_toy", t.MaterialCostPerToy)
+            .Field("printing_s", point.Scope is KpiScope.Farm or KpiScope.Printer ? t.BusySeconds : null)
+            .Field("utilization", point.Utilization)
+            .Field("printers_seen", point.Scope == KpiScope.Farm ? (long?)t.PrintersSeen : null)
             .Build(point.WindowStart);
     }
 

@@ -120,7 +120,7 @@ public sealed class TelemetryProcessor
 
         foreach (var e in _events)
         {
-            Apply(e, output);
+            Apply(e, message.ReceivedAt, output);
         }
 
         return result;
@@ -138,10 +138,48 @@ public sealed class TelemetryProcessor
         }
     }
 
-    private void Apply(PrinterEvent e, ProcessorOutput output)
+    /// <summary>The whole state as a checkpoint document (see <see cref="Checkpoint"/>).</summary>
+    public System.Text.Json.Nodes.JsonObject SaveCheckpoint(DateTimeOffset savedAt)
     {
-        _kpis.ObserveEventTime(e.Timestamp);
+        var adapters = new System.Text.Json.Nodes.JsonObject();
+        foreach (var adapter in _routes.Select(r => r.Adapter).Distinct())
+        {
+            if (adapter is ICheckpointableAdapter stateful && stateful.SaveState() is { } state)
+            {
+                adapters[adapter.Source] = state;
+            }
+        }
+
+        return Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), adapters);
+    }
+
+    /// <summary>
+    /// Restores a checkpoint made by <see cref="SaveCheckpoint"/>. Returns the number of windows dropped because their
+    /// size is no longer configured.
+    /// </summary>
+    /// <exception cref="CheckpointException">The document is of another version or not a valid checkpoint; nothing was changed.</exception>
+    public int RestoreCheckpoint(System.Text.Json.Nodes.JsonObject checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        var (jobs, kpis, adapters) = Checkpoint.Read(checkpoint);
+        _jobs.RestoreState(jobs);
+        var dropped = _kpis.RestoreState(kpis);
+        foreach (var adapter in _routes.Select(r => r.Adapter).Distinct())
+        {
+            if (adapter is ICheckpointableAdapter stateful && adapters?[adapter.Source] is { } state)
+            {
+                stateful.RestoreState(state.DeepClone());
+            }
+        }
+
+        return dropped;
+    }
+
+    private void Apply(PrinterEvent e, DateTimeOffset receivedAt, ProcessorOutput output)
+    {
+        _kpis.Observe(e.Source, e.Printer, e.Timestamp, receivedAt);
         var endedBefore = output.EndedJobs.Count;
+        var openBefore = _jobs.GetOpenJob(e.Printer);
         _jobs.Apply(e, output.EndedJobs);
         if (_encoder.Printer(e) is { } line)
         {
@@ -156,6 +194,12 @@ public sealed class TelemetryProcessor
             {
                 output.LateJobs.Add(job);
             }
+        }
+
+        // After the ended jobs, so a job replaced by a new start settles its printing time first.
+        if (_jobs.GetOpenJob(e.Printer) is { } open && !ReferenceEquals(open, openBefore))
+        {
+            _kpis.JobOpened(e.Printer, open.Start);
         }
     }
 }

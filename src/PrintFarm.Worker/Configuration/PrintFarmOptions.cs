@@ -24,6 +24,18 @@ public sealed class PrintFarmOptions
     /// <summary>How long after its end a window still accepts late jobs. Default 10 min.</summary>
     public TimeSpan AllowedLateness { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// IANA time zone (for example <c>Europe/Berlin</c>) whose midnight starts whole-day KPI windows, so "today" is the
+    /// operator's day. Sub-day windows stay UTC-aligned. Default <c>UTC</c>.
+    /// </summary>
+    public string TimeZone { get; set; } = "UTC";
+
+    /// <summary>A source silent for this long stops holding the farm's watermark back. Default 5 min.</summary>
+    public TimeSpan SourceIdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often open jobs, KPI windows and adapter state are checkpointed to disk (also on shutdown). Default 5 s.</summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Events stamped further ahead of the receive time are rejected. Default 5 min.</summary>
     public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMinutes(5);
 

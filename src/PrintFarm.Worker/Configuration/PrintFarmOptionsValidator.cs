@@ -29,6 +29,9 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         Check(o.FlushInterval >= TimeSpan.FromMilliseconds(50) && o.FlushInterval <= TimeSpan.FromHours(1), "FlushInterval", "must be between 00:00:00.05 and 01:00:00", o.FlushInterval);
         Check(o.OutOfOrderness >= TimeSpan.Zero && o.OutOfOrderness <= TimeSpan.FromHours(1), "OutOfOrderness", "must be between 00:00:00 and 01:00:00", o.OutOfOrderness);
         Check(o.AllowedLateness >= TimeSpan.Zero && o.AllowedLateness <= TimeSpan.FromDays(7), "AllowedLateness", "must be between 00:00:00 and 7.00:00:00", o.AllowedLateness);
+        Check(TryTimeZone(o.TimeZone, out _), "TimeZone", "must be an IANA time zone id such as UTC or Europe/Berlin", o.TimeZone);
+        Check(o.SourceIdleTimeout > TimeSpan.Zero, "SourceIdleTimeout", "must be positive", o.SourceIdleTimeout);
+        Check(o.CheckpointInterval >= TimeSpan.FromMilliseconds(100) && o.CheckpointInterval <= TimeSpan.FromHours(1), "CheckpointInterval", "must be between 00:00:00.1 and 01:00:00", o.CheckpointInterval);
         Check(o.MaxClockSkew >= TimeSpan.Zero, "MaxClockSkew", "must not be negative", o.MaxClockSkew);
         Check(o.MaxPayloadBytes is >= 1024 and <= 256 * 1024 * 1024, "MaxPayloadBytes", "must be between 1024 and 268435456", o.MaxPayloadBytes);
         Check(o.FilamentDiameterMm is > 0 and < 10, "FilamentDiameterMm", "must be between 0 and 10 (mm), typically 1.75 or 2.85", o.FilamentDiameterMm);
@@ -85,6 +88,26 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         Check(influx.QueueCapacity is >= 1 and <= 10_000_000, "Influx:QueueCapacity", "must be between 1 and 10000000", influx.QueueCapacity);
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>Resolves an IANA (or Windows) time zone id.</summary>
+    public static bool TryTimeZone(string? id, out TimeZoneInfo? zone)
+    {
+        zone = null;
+        if (string.IsNullOrWhiteSpace(id))
+        {
+            return false;
+        }
+
+        try
+        {
+            zone = TimeZoneInfo.FindSystemTimeZoneById(id);
+            return true;
+        }
+        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
+        {
+            return false;
+        }
     }
 
     private static bool TryPattern(string pattern, out string? why)

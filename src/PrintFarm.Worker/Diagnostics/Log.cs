@@ -46,4 +46,16 @@ internal static partial class Log
 
     [LoggerMessage(26, LogLevel.Error, "Writing to the InfluxDB spool {Path} failed: {Lines} lines are lost")]
     public static partial void SpoolWriteFailed(ILogger logger, Exception exception, string path, int lines);
+
+    [LoggerMessage(30, LogLevel.Information, "Restored checkpoint {Path} saved at {SavedAt}: {OpenJobs} open jobs, {Series} KPI series, watermark {Watermark:O}")]
+    public static partial void CheckpointRestored(ILogger logger, string path, string savedAt, int openJobs, int series, DateTimeOffset? watermark);
+
+    [LoggerMessage(31, LogLevel.Error, "Checkpoint {Path} cannot be used ({Reason}); moved to {Aside}, starting with empty state")]
+    public static partial void CheckpointUnusable(ILogger logger, string path, string reason, string aside);
+
+    [LoggerMessage(32, LogLevel.Error, "Writing the checkpoint {Path} failed; will retry at the next interval")]
+    public static partial void CheckpointSaveFailed(ILogger logger, Exception exception, string path);
+
+    [LoggerMessage(33, LogLevel.Warning, "Checkpoint held {Windows} KPI series of window sizes no longer configured; they were dropped")]
+    public static partial void CheckpointWindowsDropped(ILogger logger, int windows);
 }

@@ -12,6 +12,7 @@ internal sealed class DataFolders
         Root = Path.GetFullPath(options.Value.DataFolder, environment.ContentRootPath);
         DeadLetters = Path.Combine(Root, "deadletter");
         Spool = Path.Combine(Root, "spool");
+        Checkpoint = Path.Combine(Root, "checkpoint");
     }
 
     /// <summary>The data folder.</summary>
@@ -22,4 +23,7 @@ internal sealed class DataFolders
 
     /// <summary>Batches waiting for InfluxDB.</summary>
     public string Spool { get; }
+
+    /// <summary>The processor's checkpoint.</summary>
+    public string Checkpoint { get; }
 }

@@ -64,6 +64,7 @@ public static class PrintFarmHostingExtensions
         services.AddSingleton<PrintFarmInstrumentation>();
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<PipelineChannels>();
+        services.AddSingleton<Checkpoints.CheckpointStore>();
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
@@ -71,11 +72,13 @@ public static class PrintFarmHostingExtensions
                 o.Materials.ToDictionary(kv => kv.Key, kv => new MaterialInfo(kv.Value.Density, kv.Value.PricePerKg), StringComparer.OrdinalIgnoreCase),
                 o.DefaultMaterial,
                 o.FilamentDiameterMm);
+            PrintFarmOptionsValidator.TryTimeZone(o.TimeZone, out var zone);
             var kpis = new KpiEngine(new KpiEngineOptions
             {
-                Windows = o.Windows.Select(WindowSpec.Parse).ToArray(),
+                Windows = o.Windows.Select(w => WindowSpec.Parse(w, zone)).ToArray(),
                 OutOfOrderness = o.OutOfOrderness,
                 AllowedLateness = o.AllowedLateness,
+                SourceIdleTimeout = o.SourceIdleTimeout,
             });
             IPrinterAdapter[] adapters = [new NativeAdapter(o.Mqtt.EffectiveNativeTopics)];
             return new TelemetryProcessor(

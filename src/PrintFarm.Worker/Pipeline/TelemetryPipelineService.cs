@@ -5,6 +5,7 @@ using PrintFarm.Core.Events;
 using PrintFarm.Core.Ingestion;
 using PrintFarm.Core.LineProtocol;
 using PrintFarm.Core.Processing;
+using PrintFarm.Worker.Checkpoints;
 using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.DeadLetters;
 using PrintFarm.Worker.Diagnostics;
@@ -28,11 +29,15 @@ internal sealed class TelemetryPipelineService : BackgroundService
     private readonly ILogger<TelemetryPipelineService> _logger;
     private readonly LogThrottle _throttle;
     private readonly TimeSpan _flushInterval;
+    private readonly TimeSpan _checkpointInterval;
+    private readonly CheckpointStore _checkpoints;
+    private long _lastCheckpoint;
 
     public TelemetryPipelineService(
         TelemetryProcessor processor,
         PipelineChannels channels,
         DeadLetterStore deadLetters,
+        CheckpointStore checkpoints,
         PrintFarmInstrumentation metrics,
         IOptions<PrintFarmOptions> options,
         TimeProvider time,
@@ -46,6 +51,63 @@ internal sealed class TelemetryPipelineService : BackgroundService
         _logger = logger;
         _throttle = new LogThrottle(time, TimeSpan.FromSeconds(10));
         _flushInterval = options.Value.FlushInterval;
+        _checkpointInterval = options.Value.CheckpointInterval;
+        _checkpoints = checkpoints;
+    }
+
+    // Restoring belongs in StartAsync: it must be done before the MQTT service (started after this one) subscribes,
+    // and from .NET 10 ExecuteAsync runs wholly on the thread pool, concurrently with the next service's start.
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        Restore();
+        _lastCheckpoint = _time.GetTimestamp();
+        return base.StartAsync(cancellationToken);
+    }
+
+    private void Restore()
+    {
+        if (_checkpoints.TryLoad() is not { } checkpoint)
+        {
+            return;
+        }
+
+        try
+        {
+            lock (_gate)
+            {
+                var dropped = _processor.RestoreCheckpoint(checkpoint);
+                if (dropped > 0)
+                {
+                    Log.CheckpointWindowsDropped(_logger, dropped);
+                }
+            }
+
+            Log.CheckpointRestored(_logger, _checkpoints.Path, checkpoint["saved_at"]?.ToString() ?? "?", _processor.Jobs.OpenJobs, _processor.Kpis.OpenSeries, _processor.Kpis.Watermark);
+        }
+        catch (Exception ex) when (ex is CheckpointException or InvalidOperationException or FormatException or System.Text.Json.JsonException)
+        {
+            _checkpoints.MoveAside(ex.Message);
+        }
+    }
+
+    private void SaveCheckpoint()
+    {
+        System.Text.Json.Nodes.JsonObject checkpoint;
+        lock (_gate)
+        {
+            checkpoint = _processor.SaveCheckpoint(_time.GetUtcNow());
+        }
+
+        try
+        {
+            _checkpoints.Save(checkpoint);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.CheckpointSaveFailed(_logger, ex, _checkpoints.Path);
+        }
+
+        _lastCheckpoint = _time.GetTimestamp();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -69,6 +131,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
             }
 
             await PublishAsync(output).ConfigureAwait(false);
+            SaveCheckpoint();
             _channels.Lines.Writer.TryComplete();
         }
     }
@@ -163,6 +226,10 @@ internal sealed class TelemetryPipelineService : BackgroundService
                 }
 
                 await PublishAsync(output).ConfigureAwait(false);
+                if (_time.GetElapsedTime(_lastCheckpoint) >= _checkpointInterval)
+                {
+                    SaveCheckpoint();
+                }
             }
         }
         catch (OperationCanceledException)

@@ -75,13 +75,24 @@ public sealed class NativeEndToEndTests(ServicesFixture services)
         AssertKpis(day, farmDay[0]);
         Assert.Equal(Day, farmDay[0].Time());
 
-        // kpi, hourly per printer: the 10:00 window of p1 holds only its failed castle.
+        // kpi, hourly per printer. p1 printed A 08:00–09:30 and B 09:40–10:10, so it was busy
+        // 60 min in the 08:00 window, 30 + 20 = 50 min in the 09:00 window and 10 min in the 10:00 window;
+        // the 10:00 window holds only its failed castle.
         var p1 = trace.Prefix + "-p1";
         var hourly = await Eventually.Until(
             () => services.Influx.QueryAsync(database, $"SELECT * FROM kpi WHERE \"window\" = '1h' AND \"scope\" = 'printer' AND \"printer\" = '{p1}'"),
-            rows => rows.Count == 2,
-            "two hourly windows for p1",
+            rows => rows.Count == 3 && rows.Any(r => r.Time() == Day.AddHours(10) && r.Number("jobs_failed") == 1),
+            "three hourly windows for p1",
             describe: rows => rows.Format());
+        var p1Jobs = trace.Jobs.Where(j => j.Printer == p1).ToList();
+        foreach (var row in hourly)
+        {
+            var windowStart = row.Time();
+            var busy = p1Jobs.Sum(j => Math.Max(0, (Min(j.End, windowStart.AddHours(1)) - Max(j.Start, windowStart)).TotalSeconds));
+            Assert.Equal(busy, row.Number("printing_s"), 6);
+            Assert.Equal(busy / 3600, row.Number("utilization"), 9);
+        }
+
         var tenOClock = Assert.Single(hourly, r => r.Time() == Day.AddHours(10));
         Assert.Equal(1, tenOClock.Number("jobs_failed"));
         Assert.Equal(0, tenOClock.Number("toys_completed"));
@@ -100,6 +111,10 @@ public sealed class NativeEndToEndTests(ServicesFixture services)
         Assert.Equal(trace.Jobs.Count, worker.Counter("printfarm.jobs.ended"));
         Assert.Empty(worker.Logs.AtLeast(Microsoft.Extensions.Logging.LogLevel.Warning));
     }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     private static void AssertKpis(ExpectedKpis expected, Dictionary<string, System.Text.Json.JsonElement> row)
     {

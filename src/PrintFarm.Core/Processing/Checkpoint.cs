@@ -1,0 +1,74 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using PrintFarm.Core.Jobs;
+using PrintFarm.Core.Kpis;
+
+namespace PrintFarm.Core.Processing;
+
+/// <summary>
+/// The processor's state as one JSON document: open jobs and recently ended keys, KPI windows and watermarks, and
+/// each stateful adapter's state. The host writes it to disk; restoring it after a restart carries every open job and
+/// window on. Times inside are UTC ticks.
+/// </summary>
+public static class Checkpoint
+{
+    /// <summary>Format version; a checkpoint of another version is refused rather than misread.</summary>
+    public const int Version = 1;
+
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        Converters = { new JsonStringEnumConverter() },
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    internal static JsonObject Create(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters) => new()
+    {
+        ["version"] = Version,
+        ["saved_at"] = savedAt.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        ["jobs"] = JsonSerializer.SerializeToNode(jobs, Json),
+        ["kpis"] = JsonSerializer.SerializeToNode(kpis, Json),
+        ["adapters"] = adapters,
+    };
+
+    internal static (JobTrackerState Jobs, KpiEngineState Kpis, JsonObject? Adapters) Read(JsonObject checkpoint)
+    {
+        var version = checkpoint["version"]?.GetValue<int>();
+        if (version != Version)
+        {
+            throw new CheckpointException($"checkpoint version {version?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(none)"} is not {Version}");
+        }
+
+        try
+        {
+            var jobs = checkpoint["jobs"].Deserialize<JobTrackerState>(Json) ?? throw new CheckpointException("checkpoint has no 'jobs'");
+            var kpis = checkpoint["kpis"].Deserialize<KpiEngineState>(Json) ?? throw new CheckpointException("checkpoint has no 'kpis'");
+            return (jobs, kpis, checkpoint["adapters"] as JsonObject);
+        }
+        catch (JsonException ex)
+        {
+            throw new CheckpointException("checkpoint content is invalid: " + ex.Message, ex);
+        }
+    }
+}
+
+/// <summary>A checkpoint that cannot be used: wrong version or invalid content.</summary>
+public sealed class CheckpointException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public CheckpointException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public CheckpointException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public CheckpointException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

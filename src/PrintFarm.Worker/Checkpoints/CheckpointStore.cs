@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using PrintFarm.Worker.Diagnostics;
+using PrintFarm.Worker.Hosting;
+
+namespace PrintFarm.Worker.Checkpoints;
+
+/// <summary>
+/// The processor's checkpoint on disk: <c>{DataFolder}/checkpoint/state.json</c>, replaced atomically (written to a
+/// temporary file, flushed, renamed) so a crash leaves either the old or the new one. A file that cannot be read is
+/// moved aside as <c>state.json.bad-{time}</c> with a log line, and the worker starts empty rather than not at all.
+/// </summary>
+internal sealed class CheckpointStore
+{
+    private readonly TimeProvider _time;
+    private readonly ILogger<CheckpointStore> _logger;
+
+    public CheckpointStore(DataFolders folders, TimeProvider time, ILogger<CheckpointStore> logger)
+    {
+        Folder = folders.Checkpoint;
+        Path = System.IO.Path.Combine(Folder, "state.json");
+        _time = time;
+        _logger = logger;
+    }
+
+    public string Folder { get; }
+
+    public string Path { get; }
+
+    /// <summary>Reads the checkpoint, or returns null when there is none or it is unreadable (then moved aside).</summary>
+    public JsonObject? TryLoad()
+    {
+        if (!File.Exists(Path))
+        {
+            return null;
+        }
+
+        try
+        {
+            using var stream = File.OpenRead(Path);
+            return JsonNode.Parse(stream) as JsonObject ?? throw new JsonException("the checkpoint is not a JSON object");
+        }
+        catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            MoveAside(ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Moves an unusable checkpoint aside so the next start does not trip on it again.</summary>
+    public void MoveAside(string reason)
+    {
+        var aside = Path + ".bad-" + _time.GetUtcNow().UtcDateTime.ToString("yyyyMMddTHHmmss", CultureInfo.InvariantCulture);
+        try
+        {
+            File.Move(Path, aside, overwrite: true);
+            Log.CheckpointUnusable(_logger, Path, reason, aside);
+        }
+        catch (IOException ex)
+        {
+            Log.CheckpointUnusable(_logger, Path, reason + "; moving it aside failed too: " + ex.Message, Path);
+        }
+    }
+
+    /// <summary>Writes the checkpoint atomically.</summary>
+    public void Save(JsonObject checkpoint)
+    {
+        Directory.CreateDirectory(Folder);
+        var tmp = Path + ".tmp";
+        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            using (var writer = new Utf8JsonWriter(stream))
+            {
+                checkpoint.WriteTo(writer);
+            }
+
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(tmp, Path, overwrite: true);
+    }
+}
