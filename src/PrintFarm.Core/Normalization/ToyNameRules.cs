@@ -68,7 +68,17 @@ public sealed partial class ToyNameRules
 
         foreach (var regex in _patterns)
         {
-            var match = regex.Match(stem);
+            Match match;
+            try
+            {
+                match = regex.Match(stem);
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                // A pathological configured pattern must not stop ingestion: treat it as no match.
+                continue;
+            }
+
             if (!match.Success)
             {
                 continue;
@@ -117,7 +127,7 @@ public sealed partial class ToyNameRules
 
     private static Regex Compile(string pattern)
     {
-        var regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.ExplicitCapture, TimeSpan.FromMilliseconds(50));
+        var regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.ExplicitCapture, TimeSpan.FromMilliseconds(250));
         if (Array.IndexOf(regex.GetGroupNames(), "toy") < 0)
         {
             throw new ArgumentException($"pattern '{pattern}' has no named group 'toy'", nameof(pattern));
@@ -126,6 +136,6 @@ public sealed partial class ToyNameRules
         return regex;
     }
 
-    [GeneratedRegex(DefaultPattern, RegexOptions.CultureInvariant | RegexOptions.ExplicitCapture, matchTimeoutMilliseconds: 50)]
+    [GeneratedRegex(DefaultPattern, RegexOptions.CultureInvariant | RegexOptions.ExplicitCapture, matchTimeoutMilliseconds: 250)]
     private static partial Regex DefaultRegex();
 }
