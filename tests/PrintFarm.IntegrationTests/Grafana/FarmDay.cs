@@ -1,0 +1,208 @@
+using System.Globalization;
+using System.Text;
+using PrintFarm.Core.Events;
+using PrintFarm.Core.Kpis;
+using PrintFarm.Core.LineProtocol;
+
+namespace PrintFarm.IntegrationTests.Grafana;
+
+/// <summary>
+/// One day of a small farm, as the worker would write it: three printers, three toys, two materials, jobs ending
+/// in every hour from 08:00 to 14:00 and telemetry every ten minutes. The hours are shaped for the benchmark
+/// bands and alert thresholds: 08–09 efficient (≥ 95 %), 10–11 typical (60–70 %), 12–13 poor (&lt; 60 %), then a
+/// single perfect job at 14:00 and a single failure at 15:00 (an hour without any toy). Points are encoded by the worker's own <see cref="PointEncoder"/> and
+/// the KPI points by its <see cref="KpiEngine"/> (re-emitted as each window changes, as the worker does); every
+/// expected figure is computed here straight from the job list, independently of both.
+/// </summary>
+internal sealed class FarmDay
+{
+    public static readonly DateTimeOffset Day = new(2026, 3, 2, 0, 0, 0, TimeSpan.Zero);
+
+    public static readonly IReadOnlyList<string> Printers = ["mk4-01", "mk4-02", "x1c-01"];
+
+    public FarmDay(string farm)
+    {
+        Farm = farm;
+        Jobs =
+        [
+            // 08:00 — all completed: efficiency 100 %, success 100 %.
+            Job(8, 0, "dragon", 4, "PLA", JobOutcome.Completed, 5400, 120),
+            Job(8, 1, "castle", 1, "PETG", JobOutcome.Completed, 9000, 95),
+            Job(8, 2, "rocket", 2, "PLA", JobOutcome.Completed, 7200, 60),
+
+            // 09:00 — one short failure and one job without a filament figure: ≈ 95.6 %.
+            Job(9, 0, "dragon", 4, "PLA", JobOutcome.Completed, 5400, 118),
+            Job(9, 1, "castle", 1, "PETG", JobOutcome.Completed, 9000, 97),
+            Job(9, 2, "rocket", 2, "PLA", JobOutcome.Completed, 7000, null),
+            Job(9, 0, "dragon", 1, "PLA", JobOutcome.Failed, 600, 10, minute: 50),
+
+            // 10:00 and 11:00 — typical: ≈ 69.5 % and ≈ 63.2 %, together ≈ 66.8 %.
+            Job(10, 0, "dragon", 4, "PLA", JobOutcome.Completed, 5400, 120),
+            Job(10, 1, "castle", 1, "PETG", JobOutcome.Failed, 5000, 80),
+            Job(10, 2, "rocket", 2, "PLA", JobOutcome.Completed, 7200, 62),
+            Job(11, 0, "dragon", 4, "PLA", JobOutcome.Completed, 5400, 120),
+            Job(11, 1, "castle", 1, "PETG", JobOutcome.Cancelled, 3000, 50),
+            Job(11, 2, "rocket", 2, "PLA", JobOutcome.Failed, 2000, 20),
+
+            // 12:00 and 13:00 — poor: ≈ 52.8 % and ≈ 44.4 %, together ≈ 47.8 %.
+            Job(12, 0, "dragon", 4, "PLA", JobOutcome.Failed, 3000, 70),
+            Job(12, 1, "castle", 1, "PETG", JobOutcome.Completed, 9000, 95),
+            Job(12, 2, "rocket", 2, "PLA", JobOutcome.Cancelled, 1200, 15),
+            Job(13, 0, "dragon", 4, "PLA", JobOutcome.Completed, 5400, 120),
+            Job(13, 1, "castle", 1, "PETG", JobOutcome.Failed, 6000, 110),
+            Job(13, 2, "rocket", 2, "PETG", JobOutcome.Failed, 3000, 40),
+
+            // 14:00 — one perfect job; 15:00 — one failure and no toy at all.
+            Job(14, 0, "dragon", 4, "PLA", JobOutcome.Completed, 5400, 121, minute: 10),
+            Job(15, 1, "castle", 1, "PETG", JobOutcome.Failed, 1800, 25, minute: 5),
+        ];
+        Telemetry = MakeTelemetry();
+    }
+
+    public string Farm { get; }
+
+    public IReadOnlyList<EndedJob> Jobs { get; }
+
+    public IReadOnlyList<PrinterEvent> Telemetry { get; }
+
+    /// <summary>The dashboard's time range for the day.</summary>
+    public static (DateTimeOffset From, DateTimeOffset To) Range => (Day, Day.AddDays(1).AddMilliseconds(-1));
+
+    /// <summary>Start of the hourly window <paramref name="hour"/>.</summary>
+    public static DateTimeOffset Hour(int hour) => Day.AddHours(hour);
+
+    /// <summary>Every line the worker would have written, in the order it would have written them.</summary>
+    public string LineProtocol()
+    {
+        var encoder = new PointEncoder(Farm);
+        var engine = new KpiEngine();
+        var lines = new List<string>();
+        var kpis = new List<KpiPoint>();
+        var events = Jobs.Select(j => (j.End, Job: (EndedJob?)j, Sample: (PrinterEvent?)null))
+            .Concat(Telemetry.Select(t => (End: t.Timestamp, Job: (EndedJob?)null, Sample: (PrinterEvent?)t)))
+            .OrderBy(e => e.End);
+        foreach (var (time, job, sample) in events)
+        {
+            if (job is not null)
+            {
+                Assert.Equal(0, engine.AddJob(job));
+                lines.Add(encoder.Job(job));
+            }
+            else
+            {
+                engine.ObserveEventTime(time);
+                lines.Add(encoder.Printer(sample!) ?? throw new InvalidOperationException("a sample without telemetry"));
+            }
+
+            kpis.Clear();
+            engine.Collect(kpis);
+            lines.AddRange(kpis.Select(k => encoder.Kpi(k)));
+        }
+
+        return string.Join('\n', lines);
+    }
+
+    /// <summary>Writes <see cref="LineProtocol"/> to a database through the v1 write API, millisecond precision.</summary>
+    public async Task WriteAsync(string influxUrl, string database)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        using var body = new StringContent(LineProtocol(), Encoding.UTF8, "text/plain");
+        var uri = new Uri($"{influxUrl}/write?db={Uri.EscapeDataString(database)}&precision={LineBuilder.Precision}");
+        using var response = await http.PostAsync(uri, body);
+        Assert.True(response.IsSuccessStatusCode, $"write failed with {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+
+    /// <summary>KPI totals of a set of jobs, computed from the contract's definitions.</summary>
+    public static Totals Expect(IEnumerable<EndedJob> jobs) => new(jobs.ToList());
+
+    public Totals ExpectHours(int fromHour, int toHourInclusive) =>
+        Expect(Jobs.Where(j => j.End >= Hour(fromHour) && j.End < Hour(toHourInclusive + 1)));
+
+    private static EndedJob Job(int hour, int printer, string toy, int quantity, string material, JobOutcome outcome, double printTime, double? grams, int? minute = null)
+    {
+        // Printers finish a few minutes apart inside each hour.
+        var end = Hour(hour).AddMinutes(minute ?? 15 + (12 * printer));
+        var id = string.Create(CultureInfo.InvariantCulture, $"{Printers[printer]}-{end:HHmm}");
+        return new EndedJob
+        {
+            Printer = Printers[printer],
+            Source = printer == 2 ? "bambu" : "moonraker",
+            JobId = id,
+            File = quantity > 1 ? $"{toy}_x{quantity}.gcode" : $"{toy}.gcode",
+            Toy = toy,
+            Quantity = quantity,
+            Material = material,
+            Outcome = outcome,
+            Start = end.AddSeconds(-printTime),
+            End = end,
+            PrintTimeSeconds = printTime,
+            FilamentGrams = grams ?? 0,
+            FilamentMillimetres = grams is { } g ? Math.Round(g / 1.24 / (Math.PI * 0.875 * 0.875) * 1000, 1) : null,
+            FilamentSource = grams is null ? FilamentSource.Unknown : outcome == JobOutcome.Completed ? FilamentSource.Measured : FilamentSource.Prorated,
+            EstimatedTimeSeconds = Math.Round(printTime * 1.05),
+        };
+    }
+
+    private List<PrinterEvent> MakeTelemetry()
+    {
+        var samples = new List<PrinterEvent>();
+        for (var p = 0; p < Printers.Count; p++)
+        {
+            var printer = Printers[p];
+            for (var t = Hour(7); t <= Hour(14).AddMinutes(50); t = t.AddMinutes(10))
+            {
+                var running = Jobs.FirstOrDefault(j => j.Printer == printer && j.Start <= t && t < j.End);
+                // The Bambu printer drops off the network after its last job.
+                var offline = p == 2 && t >= Hour(14).AddMinutes(30);
+                var hot = running is not null;
+                var petg = running?.Material == "PETG";
+                samples.Add(new PrinterEvent
+                {
+                    Kind = EventKind.Status,
+                    Printer = printer,
+                    Source = p == 2 ? "bambu" : "moonraker",
+                    Timestamp = t,
+                    State = offline ? "offline" : hot ? "printing" : "idle",
+                    Online = !offline,
+                    ProgressPercent = running is null ? 0 : Math.Round((t - running.Start) / (running.End - running.Start) * 100, 1),
+                    NozzleCelsius = hot ? (petg ? 239.5 : 214.5) : 28 + p,
+                    NozzleTargetCelsius = hot ? (petg ? 240 : 215) : 0,
+                    BedCelsius = hot ? (petg ? 79.5 : 59.5) : 26 + p,
+                    BedTargetCelsius = hot ? (petg ? 80 : 60) : 0,
+                });
+            }
+        }
+
+        return samples;
+    }
+}
+
+/// <summary>Expected KPI figures of a set of ended jobs, from the data contract's definitions.</summary>
+internal sealed class Totals(List<EndedJob> jobs)
+{
+    public int Completed => jobs.Count(j => j.Outcome == JobOutcome.Completed);
+
+    public int Failed => jobs.Count(j => j.Outcome == JobOutcome.Failed);
+
+    public int Cancelled => jobs.Count(j => j.Outcome == JobOutcome.Cancelled);
+
+    public int Ended => jobs.Count;
+
+    public int Toys => jobs.Where(j => j.Outcome == JobOutcome.Completed).Sum(j => j.Quantity);
+
+    public double PrintTimeSeconds => jobs.Sum(j => j.PrintTimeSeconds);
+
+    public int WithoutFilament => jobs.Count(j => j.FilamentSource == FilamentSource.Unknown);
+
+    public double FilamentUsed => jobs.Where(j => j.FilamentSource != FilamentSource.Unknown).Sum(j => j.FilamentGrams);
+
+    public double FilamentWasted => jobs.Where(j => j.FilamentSource != FilamentSource.Unknown && j.Outcome != JobOutcome.Completed).Sum(j => j.FilamentGrams);
+
+    /// <summary>(used − waste) ÷ used.</summary>
+    public double Efficiency => (FilamentUsed - FilamentWasted) / FilamentUsed;
+
+    /// <summary>All print time ÷ toys completed, in hours.</summary>
+    public double HoursPerToy => PrintTimeSeconds / Toys / 3600;
+
+    public double SuccessRate => (double)Completed / Ended;
+}
