@@ -33,10 +33,14 @@ public sealed class CheckpointRestartTests(ServicesFixture services)
 
             // The last checkpoint written while the worker ran is all a kill -9 would leave behind.
             var checkpoint = Path.Combine(worker.DataFolder, "checkpoint", "state.json");
+            // Wait for one written after the whole first half: A ended (its key remembered) and C still printing.
+            var a = trace.Jobs[0];
             var saved = await Eventually.Until(
                 () => Task.FromResult(File.Exists(checkpoint) ? JsonNode.Parse(File.ReadAllText(checkpoint)) : null),
-                node => node?["jobs"]?["Printers"]?.AsArray().Any(p => p?["Open"] is not null) == true,
-                "a checkpoint holding C, the job in progress");
+                node => node?["jobs"]?["Printers"]?.AsArray() is { } printers
+                    && printers.Any(p => (string?)p?["Printer"] == trace.Prefix + "-p2" && p?["Open"] is not null)
+                    && printers.Any(p => (string?)p?["Printer"] == a.Printer && p?["RecentlyEnded"]?.AsArray().Any(k => (string?)k == a.JobId) == true),
+                "a checkpoint holding A as ended and C as printing");
             Directory.CreateDirectory(Path.Combine(crashFolder, "checkpoint"));
             File.WriteAllText(Path.Combine(crashFolder, "checkpoint", "state.json"), saved!.ToJsonString());
         }

@@ -188,11 +188,15 @@ public sealed class DashboardQueryTests(ServicesFixture services)
         Assert.Equal(hoursWithToys.Select(FarmDay.Hour), perToy.Select(r => r.Time()));
         Assert.Equal(hoursWithToys.Select(h => day.ExpectHours(h, h).HoursPerToy), perToy.Select(r => r.Number("hours per toy")), new Near(9));
 
+        // Count panels also show the windows where printers were busy but no job ended, as zeros.
+        var windows = day.WindowHours();
+        Assert.True(windows.Count > hours.Length);
         var jobs = await RunAsync(database, Panel("Jobs per window"), t);
-        Assert.Equal(hours.Select(h => day.ExpectHours(h, h).Failed), jobs.Select(r => (int)r.Number("failed")));
+        Assert.Equal(windows.Select(FarmDay.Hour), jobs.Select(r => r.Time()));
+        Assert.Equal(windows.Select(h => day.ExpectHours(h, h).Failed), jobs.Select(r => (int)r.Number("failed")));
 
         var toys = await RunAsync(database, Panel("Toys completed per window"), t);
-        Assert.Equal(hours.Select(h => day.ExpectHours(h, h).Toys), toys.Select(r => (int)r.Number("toys")));
+        Assert.Equal(windows.Select(h => day.ExpectHours(h, h).Toys), toys.Select(r => (int)r.Number("toys")));
 
         var success = await RunAsync(database, Panel("Success rate per window"), t);
         Assert.Equal(hours.Select(h => day.ExpectHours(h, h).SuccessRate), success.Select(r => r.Number("success rate")), new Near(9));

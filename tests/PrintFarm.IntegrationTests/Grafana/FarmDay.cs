@@ -68,6 +68,17 @@ internal sealed class FarmDay
     /// <summary>The dashboard's time range for the day.</summary>
     public static (DateTimeOffset From, DateTimeOffset To) Range => (Day, Day.AddDays(1).AddMilliseconds(-1));
 
+    /// <summary>
+    /// Hours that have a <c>kpi</c> window: a printer was seen in it (telemetry), a job ended in it, or a job was
+    /// printing in it and the window was still open when the job's end arrived (its start is not in this trace, so
+    /// printing time goes only into windows the watermark — the end time minus 30 s — has not closed, 10 min after
+    /// their end).
+    /// </summary>
+    public IReadOnlyList<int> WindowHours() => Enumerable.Range(0, 24)
+        .Where(h => Telemetry.Any(t => t.Timestamp >= Hour(h) && t.Timestamp < Hour(h + 1))
+            || Jobs.Any(j => j.Start < Hour(h + 1) && j.End >= Hour(h) && Hour(h + 1).AddMinutes(10) > j.End.AddSeconds(-30)))
+        .ToList();
+
     /// <summary>Start of the hourly window <paramref name="hour"/>.</summary>
     public static DateTimeOffset Hour(int hour) => Day.AddHours(hour);
 
@@ -90,7 +101,7 @@ internal sealed class FarmDay
             }
             else
             {
-                engine.ObserveEventTime(time);
+                engine.Observe(sample!.Source, sample.Printer, time, time);
                 lines.Add(encoder.Printer(sample!) ?? throw new InvalidOperationException("a sample without telemetry"));
             }
 
