@@ -1,0 +1,236 @@
+using System.Globalization;
+using PrintFarm.Core.Events;
+using PrintFarm.Core.Kpis;
+using PrintFarm.Core.LineProtocol;
+using PrintFarm.Core.Tests.Support;
+
+namespace PrintFarm.Core.Tests.LineProtocol;
+
+public sealed class PointEncoderTests
+{
+    private const string Farm = "farm-a";
+
+    private readonly PointEncoder _encoder = new(Farm);
+
+    private static string F(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static long Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
+
+    [Fact]
+    public void Job_CompletedWithMeasuredFilament_MatchesTheDataContract()
+    {
+        var job = Some.Job(Some.At(9, 30), JobOutcome.Completed, printTime: 5400, quantity: 4, grams: 120, jobId: "A-1",
+            file: "dragon_x4.gcode", millimetres: 40000, estimatedTime: 5500);
+
+        var line = _encoder.Job(job);
+
+        // Tags in key order: farm, material, outcome, printer, source, toy. print_time_per_toy_s = print time ÷ quantity.
+        Assert.Equal(
+            $"job,farm={Farm},material=PLA,outcome=completed,printer={Some.Printer},source={Some.Source},toy=dragon "
+            + $"job_id=\"A-1\",file=\"dragon_x4.gcode\",print_time_s={F(5400)},toys=4i,print_time_per_toy_s={F(5400.0 / 4)},"
+            + $"filament_g={F(120)},filament_mm={F(40000)},filament_source=\"measured\",estimated_time_s={F(5500)} {Ms(job.End)}",
+            line);
+    }
+
+    [Theory]
+    [InlineData(JobOutcome.Failed, "failed")]
+    [InlineData(JobOutcome.Cancelled, "cancelled")]
+    public void Job_NotCompleted_HasOutcomeTagAndNoPrintTimePerToy(JobOutcome outcome, string tag)
+    {
+        var job = Some.Job(Some.At(10), outcome, printTime: 1800, quantity: 2, grams: 15.5, jobId: "B-2", file: "castle_x2.gcode", toy: "castle");
+
+        var line = _encoder.Job(job);
+
+        Assert.Equal(
+            $"job,farm={Farm},material=PLA,outcome={tag},printer={Some.Printer},source={Some.Source},toy=castle "
+            + $"job_id=\"B-2\",file=\"castle_x2.gcode\",print_time_s={F(1800)},toys=2i,"
+            + $"filament_g={F(15.5)},filament_source=\"measured\" {Ms(job.End)}",
+            line);
+        Assert.DoesNotContain("print_time_per_toy_s", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Job_UnknownFilament_HasNoFilamentGramsAndSourceUnknown()
+    {
+        var job = Some.Job(Some.At(10), grams: null);
+
+        var line = _encoder.Job(job);
+
+        Assert.DoesNotContain("filament_g=", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("filament_mm=", line, StringComparison.Ordinal);
+        Assert.Contains("filament_source=\"unknown\"", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(FilamentSource.Measured, "measured")]
+    [InlineData(FilamentSource.Estimated, "estimated")]
+    [InlineData(FilamentSource.Prorated, "prorated")]
+    [InlineData(FilamentSource.Unknown, "unknown")]
+    public void Job_FilamentSource_IsAStringField(FilamentSource source, string written)
+    {
+        var job = Some.Job(Some.At(10), grams: 5, filamentSource: source);
+
+        var line = _encoder.Job(job);
+
+        Assert.Contains($",filament_source=\"{written}\"", line, StringComparison.Ordinal);
+        Assert.Equal(written, PointEncoder.FilamentSourceName(source));
+    }
+
+    [Fact]
+    public void Job_NamesWithSpecialCharacters_AreEscaped()
+    {
+        var job = Some.Job(Some.At(10), toy: "big dragon,v2", file: @"C:\plates\say ""hi"".gcode");
+
+        var line = _encoder.Job(job);
+
+        Assert.Contains(@",toy=big\ dragon\,v2 ", line, StringComparison.Ordinal);
+        Assert.Contains(@"file=""C:\\plates\\say \""hi\"".gcode""", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Kpi_FarmScope_HasFarmScopeAndWindowTagsAndAllFields()
+    {
+        var totals = new KpiTotals();
+        totals.Add(Some.Job(Some.At(9), JobOutcome.Completed, printTime: 3600, quantity: 4, grams: 100));
+        totals.Add(Some.Job(Some.At(9), JobOutcome.Failed, printTime: 600, quantity: 2, grams: 20));
+        totals.Add(Some.Job(Some.At(9), JobOutcome.Cancelled, printTime: 300, grams: null));
+        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.At(9), KpiScope.Farm, string.Empty, totals);
+
+        var line = _encoder.Kpi(point);
+
+        // Sums: 1 completed, 1 failed, 1 cancelled; 4 toys; 1 job without filament; 3600+600+300 s;
+        // used 100+20 g, waste 20 g (the failed job's); ratios derived as in KpiTotals.
+        Assert.Equal(
+            $"kpi,farm={Farm},scope=farm,window=1h "
+            + "jobs_completed=1i,jobs_failed=1i,jobs_cancelled=1i,toys_completed=4i,jobs_without_filament=1i,"
+            + $"print_time_s={F(3600 + 600 + 300)},avg_print_time_per_toy_s={F((3600.0 + 600 + 300) / 4)},"
+            + $"filament_used_g={F(100 + 20)},filament_waste_g={F(20)},material_efficiency={F((120.0 - 20) / 120)},"
+            + $"success_rate={F(1.0 / 3)} {Ms(Some.At(9))}",
+            line);
+    }
+
+    [Fact]
+    public void Kpi_PrinterScope_HasPrinterTagBeforeScope()
+    {
+        var point = new KpiPoint(WindowSpec.Parse("1d"), Some.Day, KpiScope.Printer, "p7", Totals());
+
+        var line = _encoder.Kpi(point);
+
+        Assert.StartsWith($"kpi,farm={Farm},printer=p7,scope=printer,window=1d ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Kpi_MaterialScope_HasMaterialTagBeforeScope()
+    {
+        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.Day, KpiScope.Material, "PETG", Totals());
+
+        var line = _encoder.Kpi(point);
+
+        Assert.StartsWith($"kpi,farm={Farm},material=PETG,scope=material,window=1h ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Kpi_ToyScope_HasToyTagBetweenScopeAndWindow()
+    {
+        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.Day, KpiScope.Toy, "dragon", Totals());
+
+        var line = _encoder.Kpi(point);
+
+        Assert.StartsWith($"kpi,farm={Farm},scope=toy,toy=dragon,window=1h ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Kpi_RatiosWithoutDenominator_AreOmittedButCountsAreAlwaysWritten()
+    {
+        var totals = new KpiTotals();
+        totals.Add(Some.Job(Some.At(9), JobOutcome.Failed, printTime: 600, grams: null));
+        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.At(9), KpiScope.Farm, string.Empty, totals);
+
+        var line = _encoder.Kpi(point);
+
+        // No toy completed and no filament known: avg per toy and material efficiency are undefined.
+        Assert.DoesNotContain("avg_print_time_per_toy_s", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("material_efficiency", line, StringComparison.Ordinal);
+        Assert.Contains("jobs_completed=0i,jobs_failed=1i,jobs_cancelled=0i,toys_completed=0i,jobs_without_filament=1i,", line, StringComparison.Ordinal);
+        Assert.Contains($"filament_used_g=0,filament_waste_g=0,success_rate=0 ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Kpi_Timestamp_IsTheWindowStart()
+    {
+        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.At(14), KpiScope.Farm, string.Empty, Totals());
+
+        var line = _encoder.Kpi(point);
+
+        Assert.EndsWith($" {Ms(Some.At(14))}", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Printer_FullTelemetry_MatchesTheDataContract()
+    {
+        var e = new PrinterEvent
+        {
+            Kind = EventKind.JobProgress,
+            Printer = "p2",
+            Source = "native",
+            Timestamp = Some.At(8, 5),
+            State = "printing",
+            ProgressPercent = 10.5,
+            NozzleCelsius = 210.2,
+            NozzleTargetCelsius = 210,
+            BedCelsius = 59.8,
+            BedTargetCelsius = 60,
+            Online = true,
+        };
+
+        var line = _encoder.Printer(e);
+
+        Assert.Equal(
+            $"printer,farm={Farm},printer=p2,source=native state=\"printing\",progress_pct={F(10.5)},nozzle_c={F(210.2)},"
+            + $"nozzle_target_c={F(210)},bed_c={F(59.8)},bed_target_c={F(60)},online=true {Ms(e.Timestamp)}",
+            line);
+    }
+
+    [Fact]
+    public void Printer_OnlyPresence_WritesOnlineField()
+    {
+        var e = new PrinterEvent { Kind = EventKind.Status, Printer = "p2", Source = "native", Timestamp = Some.At(8), Online = false };
+
+        var line = _encoder.Printer(e);
+
+        Assert.Equal($"printer,farm={Farm},printer=p2,source=native online=false {Ms(e.Timestamp)}", line);
+    }
+
+    [Fact]
+    public void Printer_EventWithoutTelemetry_GivesNoLine()
+    {
+        var e = Some.Finished(Some.At(9), grams: 10);
+
+        Assert.Null(_encoder.Printer(e));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(" ")]
+    public void Constructor_BlankFarm_Throws(string farm)
+    {
+        Assert.ThrowsAny<ArgumentException>(() => new PointEncoder(farm));
+    }
+
+    [Theory]
+    [InlineData(KpiScope.Farm, "farm")]
+    [InlineData(KpiScope.Printer, "printer")]
+    [InlineData(KpiScope.Toy, "toy")]
+    [InlineData(KpiScope.Material, "material")]
+    public void ScopeName_EachScope_IsItsTagValue(KpiScope scope, string name)
+    {
+        Assert.Equal(name, PointEncoder.ScopeName(scope));
+    }
+
+    private static KpiTotals Totals()
+    {
+        var totals = new KpiTotals();
+        totals.Add(Some.Job(Some.At(9)));
+        return totals;
+    }
+}
