@@ -106,10 +106,10 @@ public sealed class KpiEngine
     public long LateJobs { get; private set; }
 
     /// <summary>
-    /// Notes any event: moves its source's watermark (and so perhaps the farm's) and marks the printer as seen in the
-    /// windows containing <paramref name="eventTime"/>, for utilization.
+    /// Notes any event: moves its source's watermark (and so perhaps the farm's) and marks the printer (when given) as
+    /// seen in the windows containing <paramref name="eventTime"/>, for utilization.
     /// </summary>
-    public void Observe(string source, string printer, DateTimeOffset eventTime, DateTimeOffset receivedAt)
+    public void Observe(string source, string? printer, DateTimeOffset eventTime, DateTimeOffset receivedAt)
     {
         if (!_sources.TryGetValue(source, out var clock))
         {
@@ -126,7 +126,10 @@ public sealed class KpiEngine
         }
 
         AdvanceWatermark();
-        MarkSeen(GetPrinter(printer), printer, eventTime);
+        if (printer is not null)
+        {
+            MarkSeen(GetPrinter(printer), printer, eventTime);
+        }
     }
 
     /// <summary>A job started on <paramref name="printer"/>: its printing time accrues from <paramref name="start"/>.</summary>

@@ -414,7 +414,7 @@ public sealed class KpiEngineTests
     {
         var engine = new KpiEngine(new KpiEngineOptions { Windows = [Hour] });
         engine.AddJob(Some.Job(Some.At(8, 30)));
-        var sentinel = new KpiPoint(Day, Some.Day, KpiScope.Farm, "", default);
+        var sentinel = new KpiPoint(Day, Some.Day, Some.Day + Day.Size, KpiScope.Farm, "", default);
         var points = new List<KpiPoint> { sentinel };
 
         engine.Collect(points);

@@ -94,7 +94,7 @@ public sealed class PointEncoderTests
         totals.Add(Some.Job(Some.At(9), JobOutcome.Completed, printTime: 3600, quantity: 4, grams: 100));
         totals.Add(Some.Job(Some.At(9), JobOutcome.Failed, printTime: 600, quantity: 2, grams: 20));
         totals.Add(Some.Job(Some.At(9), JobOutcome.Cancelled, printTime: 300, grams: null));
-        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.At(9), KpiScope.Farm, string.Empty, totals);
+        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.At(9), Some.At(9) + WindowSpec.Parse("1h").Size, KpiScope.Farm, string.Empty, totals);
 
         var line = _encoder.Kpi(point);
 
@@ -112,7 +112,7 @@ public sealed class PointEncoderTests
     [Fact]
     public void Kpi_PrinterScope_HasPrinterTagBeforeScope()
     {
-        var point = new KpiPoint(WindowSpec.Parse("1d"), Some.Day, KpiScope.Printer, "p7", Totals());
+        var point = new KpiPoint(WindowSpec.Parse("1d"), Some.Day, Some.Day + WindowSpec.Parse("1d").Size, KpiScope.Printer, "p7", Totals());
 
         var line = _encoder.Kpi(point);
 
@@ -122,7 +122,7 @@ public sealed class PointEncoderTests
     [Fact]
     public void Kpi_MaterialScope_HasMaterialTagBeforeScope()
     {
-        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.Day, KpiScope.Material, "PETG", Totals());
+        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.Day, Some.Day + WindowSpec.Parse("1h").Size, KpiScope.Material, "PETG", Totals());
 
         var line = _encoder.Kpi(point);
 
@@ -132,7 +132,7 @@ public sealed class PointEncoderTests
     [Fact]
     public void Kpi_ToyScope_HasToyTagBetweenScopeAndWindow()
     {
-        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.Day, KpiScope.Toy, "dragon", Totals());
+        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.Day, Some.Day + WindowSpec.Parse("1h").Size, KpiScope.Toy, "dragon", Totals());
 
         var line = _encoder.Kpi(point);
 
@@ -144,7 +144,7 @@ public sealed class PointEncoderTests
     {
         var totals = new KpiTotals();
         totals.Add(Some.Job(Some.At(9), JobOutcome.Failed, printTime: 600, grams: null));
-        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.At(9), KpiScope.Farm, string.Empty, totals);
+        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.At(9), Some.At(9) + WindowSpec.Parse("1h").Size, KpiScope.Farm, string.Empty, totals);
 
         var line = _encoder.Kpi(point);
 
@@ -158,7 +158,7 @@ public sealed class PointEncoderTests
     [Fact]
     public void Kpi_Timestamp_IsTheWindowStart()
     {
-        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.At(14), KpiScope.Farm, string.Empty, Totals());
+        var point = new KpiPoint(WindowSpec.Parse("1h"), Some.At(14), Some.At(14) + WindowSpec.Parse("1h").Size, KpiScope.Farm, string.Empty, Totals());
 
         var line = _encoder.Kpi(point);
 

@@ -12,6 +12,9 @@ internal static class Some
 
     public const string Source = "native";
 
+    /// <summary>Moves the engine's watermark with an event time, as an event from no particular printer would.</summary>
+    public static void ObserveEventTime(this Core.Kpis.KpiEngine engine, DateTimeOffset time) => engine.Observe(Source, null, time, time);
+
     /// <summary><see cref="Day"/> plus hours and minutes.</summary>
     public static DateTimeOffset At(int hours, int minutes = 0, int seconds = 0) =>
         Day.AddHours(hours).AddMinutes(minutes).AddSeconds(seconds);
