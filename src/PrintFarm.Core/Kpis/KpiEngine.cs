@@ -144,6 +144,10 @@ public sealed class KpiEngine
     public int AddJob(EndedJob job)
     {
         ArgumentNullException.ThrowIfNull(job);
+
+        // The end is an event time of the job's source like any other (the processor has observed it already; a
+        // direct caller may not have).
+        Observe(job.Source, null, job.End, job.End);
         var state = GetPrinter(job.Printer);
         var start = job.Start.UtcTicks;
         var end = job.End.UtcTicks;
