@@ -28,10 +28,22 @@ public static class EventTime
         return true;
     }
 
+    // Date and time are both required: a bare time would take today's date from the wall clock and leak processing
+    // time into event time. Fractions of a second are optional; an offset (or Z) is optional, UTC when absent.
+    private static readonly string[] IsoFormats =
+    [
+        "yyyy-MM-dd'T'HH:mm:ssK",
+        "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK",
+        "yyyy-MM-dd'T'HH:mm:ss",
+        "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF",
+        "yyyy-MM-dd'T'HH:mmK",
+        "yyyy-MM-dd'T'HH:mm",
+    ];
+
     /// <summary>An ISO-8601 date-time (with offset or <c>Z</c>; without one it is taken as UTC) to a UTC time.</summary>
     public static bool TryFromIso(string? value, out DateTimeOffset time)
     {
-        if (value is not null && DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out time))
+        if (value is not null && DateTimeOffset.TryParseExact(value.Trim(), IsoFormats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out time))
         {
             return true;
         }

@@ -62,6 +62,15 @@ public sealed class JobTracker
     private void Start(PrinterJobs state, PrinterEvent e, List<EndedJob> ended)
     {
         var key = e.JobId ?? StartKey(e.Printer, e.Timestamp);
+
+        // A redelivered start of a job that already ended, or a stale one older than the running job, must not touch
+        // the running job.
+        if (state.RecentlyEnded(key) || (state.Open is { } running && e.Timestamp < running.Start))
+        {
+            Duplicates++;
+            return;
+        }
+
         if (state.Open is { } open)
         {
             if (open.Key == key || (e.JobId is null && open.JobId is null && open.Start == e.Timestamp))
@@ -72,12 +81,6 @@ public sealed class JobTracker
 
             // A new start while a job is open: the printer moved on, so the old job was cancelled.
             ended.Add(Close(state, open, CancelledBy(e, open)));
-        }
-
-        if (state.RecentlyEnded(key))
-        {
-            Duplicates++;
-            return;
         }
 
         state.Open = new OpenJob
@@ -97,6 +100,15 @@ public sealed class JobTracker
 
     private void Finish(PrinterJobs state, PrinterEvent e, List<EndedJob> ended)
     {
+        // A redelivered finish is recognised before anything else: stamped in the second the next job started, it
+        // would otherwise look like that job's finish.
+        var endKey = e.JobId ?? EndKey(e.Timestamp, e.File);
+        if (state.RecentlyEnded(endKey))
+        {
+            Duplicates++;
+            return;
+        }
+
         var open = state.Open;
         var belongsToOpen = open is not null
             && (e.JobId is null || open.JobId is null ? e.Timestamp >= open.Start : e.JobId == open.JobId);
@@ -107,16 +119,9 @@ public sealed class JobTracker
             return;
         }
 
-        // No matching open job: a redelivery of a job already closed, or a job whose start we never saw
-        // (the worker started mid-print). The latter still counts.
-        var endKey = e.JobId ?? EndKey(e.Timestamp, e.File);
-        if (state.RecentlyEnded(endKey))
-        {
-            Duplicates++;
-            return;
-        }
-
-        var printTime = e.PrintTimeSeconds ?? 0;
+        // No matching open job: a job whose start we never saw (the worker started mid-print). It still counts.
+        // The print time cannot reach back before the calendar's start.
+        var printTime = Math.Min(e.PrintTimeSeconds ?? 0, (e.Timestamp - DateTimeOffset.MinValue).TotalSeconds);
         var orphan = new OpenJob
         {
             Key = e.JobId ?? StartKey(e.Printer, e.Timestamp.AddSeconds(-printTime)),
@@ -131,7 +136,7 @@ public sealed class JobTracker
     {
         var file = end.File ?? open.File ?? string.Empty;
         var fromName = _toyRules.Parse(file);
-        var material = _materials.Resolve(end.Material ?? open.Material);
+        var material = TagValue.Clean(_materials.Resolve(end.Material ?? open.Material), _materials.DefaultMaterial);
         var printTime = end.PrintTimeSeconds ?? Math.Max(0, (end.Timestamp - open.Start).TotalSeconds);
 
         double grams = 0;
@@ -160,7 +165,7 @@ public sealed class JobTracker
             Source = open.Source,
             JobId = open.JobId ?? open.Key,
             File = file,
-            Toy = end.Toy ?? open.Toy ?? fromName.Toy,
+            Toy = TagValue.Clean(end.Toy ?? open.Toy ?? fromName.Toy),
             Quantity = end.Quantity ?? open.Quantity ?? fromName.Quantity,
             Material = material,
             Outcome = end.Outcome ?? JobOutcome.Cancelled,

@@ -3,6 +3,7 @@ using PrintFarm.Core.Ingestion;
 using PrintFarm.Core.Jobs;
 using PrintFarm.Core.Kpis;
 using PrintFarm.Core.LineProtocol;
+using PrintFarm.Core.Normalization;
 
 namespace PrintFarm.Core.Processing;
 
@@ -100,6 +101,11 @@ public sealed class TelemetryProcessor
         if (adapter is null)
         {
             return AdapterResult.Rejected(RejectReasons.UnknownTopic, "no adapter's topic pattern matches");
+        }
+
+        if (!TagValue.IsValid(match.Printer))
+        {
+            return AdapterResult.Rejected(RejectReasons.UnknownTopic, "the printer id in the topic has control characters, surrounding spaces or a trailing backslash");
         }
 
         _events.Clear();

@@ -15,6 +15,9 @@ public sealed class NativeAdapter : IPrinterAdapter
     /// <summary>The <c>source</c> tag.</summary>
     public const string SourceName = "native";
 
+    // No print runs for a year; a larger duration is a unit mistake (milliseconds sent as seconds).
+    private const double MaxDurationSeconds = 365 * 24 * 3600;
+
     /// <summary>Creates the adapter listening on <paramref name="topics"/> (default <see cref="DefaultTopic"/>).</summary>
     public NativeAdapter(IEnumerable<string>? topics = null)
     {
@@ -31,6 +34,12 @@ public sealed class NativeAdapter : IPrinterAdapter
     /// <inheritdoc />
     public AdapterResult Process(in InboundMessage message, in TopicMatch match, List<PrinterEvent> output)
     {
+        // Utf8JsonReader only checks the strings it is asked to decode; bad bytes in an ignored field would pass.
+        if (!System.Text.Unicode.Utf8.IsValid(message.Payload.Span))
+        {
+            return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not valid UTF-8");
+        }
+
         var fields = new Fields();
         try
         {
@@ -132,10 +141,10 @@ public sealed class NativeAdapter : IPrinterAdapter
         if (reader.ValueTextEquals("toy"u8)) return ReadString(ref reader, "toy", out f.Toy);
         if (reader.ValueTextEquals("material"u8)) return ReadString(ref reader, "material", out f.Material);
         if (reader.ValueTextEquals("state"u8)) return ReadString(ref reader, "state", out f.State);
-        if (reader.ValueTextEquals("print_time_s"u8)) return ReadNumber(ref reader, "print_time_s", 0, out f.PrintTime);
+        if (reader.ValueTextEquals("print_time_s"u8)) return ReadNumber(ref reader, "print_time_s", 0, out f.PrintTime, max: MaxDurationSeconds);
         if (reader.ValueTextEquals("filament_g"u8)) return ReadNumber(ref reader, "filament_g", 0, out f.FilamentG);
         if (reader.ValueTextEquals("filament_mm"u8)) return ReadNumber(ref reader, "filament_mm", 0, out f.FilamentMm);
-        if (reader.ValueTextEquals("estimated_time_s"u8)) return ReadNumber(ref reader, "estimated_time_s", 0, out f.EstimatedTime);
+        if (reader.ValueTextEquals("estimated_time_s"u8)) return ReadNumber(ref reader, "estimated_time_s", 0, out f.EstimatedTime, max: MaxDurationSeconds);
         if (reader.ValueTextEquals("progress_pct"u8)) return ReadNumber(ref reader, "progress_pct", 0, out f.Progress, max: 100);
         if (reader.ValueTextEquals("nozzle_c"u8)) return ReadNumber(ref reader, "nozzle_c", -300, out f.Nozzle);
         if (reader.ValueTextEquals("nozzle_target_c"u8)) return ReadNumber(ref reader, "nozzle_target_c", -300, out f.NozzleTarget);
