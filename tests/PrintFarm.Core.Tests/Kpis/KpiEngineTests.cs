@@ -478,7 +478,14 @@ public sealed class KpiEngineTests
 
         engine.AddJob(Some.Job(Some.At(8)));
 
-        Assert.Equal(4, engine.OpenSeries);
+        // The job prints 07:00–08:00 (3600 s) and ends at 08:00 exactly. Its end counts in the 08:00 hour: farm, p1,
+        // dragon, PLA = 4 series. Its printing time all falls in the 07:00 hour, still open (it closes at a watermark of
+        // 08:10, and the watermark is 07:59:30): busy-time series farm and p1 = 2 more. Were "1H" a second size, both
+        // would double to 12.
+        Assert.Equal(4 + 2, engine.OpenSeries);
+        var points = new List<KpiPoint>();
+        engine.Collect(points);
+        Assert.Equal(3600.0, Assert.Single(points, p => p.WindowStart == Some.At(7) && p.Scope == KpiScope.Printer).Totals.BusySeconds);
     }
 
     [Fact]

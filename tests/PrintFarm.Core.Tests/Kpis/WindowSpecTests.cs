@@ -120,4 +120,79 @@ public sealed class WindowSpecTests
             }
         }
     }
+
+    // ---- Whole days in the farm's time zone ---------------------------------------------------------------------
+
+    private static TimeZoneInfo Berlin => TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
+
+    [Theory]
+    // Summer (CEST, UTC+2): local midnight is 22:00 UTC the day before.
+    [InlineData("2024-06-01T12:00:00Z", "2024-05-31T22:00:00Z")]
+    [InlineData("2024-06-01T21:59:59.999Z", "2024-05-31T22:00:00Z")]
+    [InlineData("2024-06-01T22:00:00Z", "2024-06-01T22:00:00Z")]
+    // Winter (CET, UTC+1): local midnight is 23:00 UTC the day before.
+    [InlineData("2026-01-15T12:00:00Z", "2026-01-14T23:00:00Z")]
+    [InlineData("2026-01-15T22:59:59Z", "2026-01-14T23:00:00Z")]
+    [InlineData("2026-01-15T23:00:00Z", "2026-01-15T23:00:00Z")]
+    // The DST days start at the offset of their midnight: the spring day in CET, the autumn day in CEST.
+    [InlineData("2026-03-29T12:00:00Z", "2026-03-28T23:00:00Z")]
+    [InlineData("2026-10-25T12:00:00Z", "2026-10-24T22:00:00Z")]
+    public void StartOf_DayInAFarmTimeZone_IsLocalMidnight(string time, string start)
+    {
+        var spec = WindowSpec.Parse("1d", Berlin);
+        var t = DateTimeOffset.Parse(time, System.Globalization.CultureInfo.InvariantCulture);
+
+        var s = spec.StartOf(t);
+
+        Assert.Equal(DateTimeOffset.Parse(start, System.Globalization.CultureInfo.InvariantCulture), s);
+        Assert.Equal(TimeSpan.Zero, s.Offset);
+        Assert.Equal(TimeSpan.Zero, TimeZoneInfo.ConvertTime(s, Berlin).TimeOfDay);
+    }
+
+    [Theory]
+    // Spring 2026-03-29: 02:00 CET → 03:00 CEST; the day runs 03-28 23:00 UTC – 03-29 22:00 UTC.
+    [InlineData("2026-03-29T12:00:00Z", "2026-03-29T22:00:00Z", 23)]
+    // Autumn 2026-10-25: 03:00 CEST → 02:00 CET; the day runs 10-24 22:00 UTC – 10-25 23:00 UTC.
+    [InlineData("2026-10-25T12:00:00Z", "2026-10-25T23:00:00Z", 25)]
+    [InlineData("2026-03-28T12:00:00Z", "2026-03-28T23:00:00Z", 24)]
+    [InlineData("2026-06-01T12:00:00Z", "2026-06-01T22:00:00Z", 24)]
+    public void EndOf_DayInAFarmTimeZone_IsTheNextLocalMidnightSoTheDSTDaysLast23And25Hours(string time, string end, int hours)
+    {
+        var spec = WindowSpec.Parse("1d", Berlin);
+        var start = spec.StartOf(DateTimeOffset.Parse(time, System.Globalization.CultureInfo.InvariantCulture));
+
+        var e = spec.EndOf(start);
+
+        Assert.Equal(DateTimeOffset.Parse(end, System.Globalization.CultureInfo.InvariantCulture), e);
+        Assert.Equal(TimeSpan.FromHours(hours), e - start);
+        Assert.Equal(e, spec.StartOf(e)); // the next day starts where this one ends: days tile
+        Assert.Equal(TimeSpan.FromDays(1), spec.Size); // the nominal size does not change
+    }
+
+    [Fact]
+    public void Parse_DayWithAFarmTimeZone_KeepsTheZoneAndName()
+    {
+        var spec = WindowSpec.Parse("1d", Berlin);
+
+        Assert.Equal("1d", spec.Name);
+        Assert.Equal(Berlin.Id, spec.TimeZone?.Id);
+        Assert.Null(WindowSpec.Parse("1d").TimeZone);
+        Assert.Null(WindowSpec.Parse("1d", TimeZoneInfo.Utc).TimeZone);
+    }
+
+    [Theory]
+    [InlineData("1h", "2026-03-29T01:30:00Z", "2026-03-29T01:00:00Z")] // across the spring change
+    [InlineData("1h", "2026-10-25T00:45:00Z", "2026-10-25T00:00:00Z")] // in the autumn's repeated local hour
+    [InlineData("6h", "2024-06-01T23:30:00Z", "2024-06-01T18:00:00Z")] // UTC quarter-days, not local ones
+    [InlineData("15m", "2024-06-01T22:07:00Z", "2024-06-01T22:00:00Z")]
+    public void StartOf_SubDayWindowWithAFarmTimeZone_IgnoresTheZone(string window, string time, string start)
+    {
+        var spec = WindowSpec.Parse(window, Berlin);
+        var t = DateTimeOffset.Parse(time, System.Globalization.CultureInfo.InvariantCulture);
+
+        Assert.Null(spec.TimeZone);
+        Assert.Equal(WindowSpec.Parse(window), spec);
+        Assert.Equal(DateTimeOffset.Parse(start, System.Globalization.CultureInfo.InvariantCulture), spec.StartOf(t));
+        Assert.Equal(spec.StartOf(t) + spec.Size, spec.EndOf(spec.StartOf(t)));
+    }
 }

@@ -149,12 +149,34 @@ public sealed class TelemetryProcessorTests
         _output.Clear();
         processor.Flush(_output);
 
-        // One job: farm, printer, toy and material series in each of the two default windows.
-        Assert.Equal(4 * 2, _output.Lines.Count);
-        Assert.All(_output.Lines, l => Assert.StartsWith($"kpi,farm={Pipeline.Farm},", l, StringComparison.Ordinal));
-        Assert.Contains(_output.Lines, l => l.StartsWith($"kpi,farm={Pipeline.Farm},printer=mk4-03,scope=printer,window=1h ", StringComparison.Ordinal));
-        Assert.Contains(_output.Lines, l => l.StartsWith($"kpi,farm={Pipeline.Farm},material=PETG,scope=material,window=1d ", StringComparison.Ordinal));
-        Assert.Contains(_output.Lines, l => l.StartsWith($"kpi,farm={Pipeline.Farm},scope=toy,toy=dragon,window=1h ", StringComparison.Ordinal));
+        // The printer is seen at 05:55 (idle), starts at 06:00:00.250 and ends at 07:30:00.750 (print time 5400.5 s).
+        //   1h 05:00  farm, printer          seen by the status sample: printing 0 s
+        //   1h 06:00  farm, printer          printing 06:00:00.250–07:00 = 3599.75 s, no job ended
+        //   1h 07:00  farm, printer, toy, material: the job; printing 07:00–07:30:00.750 = 1800.75 s
+        //   1d        farm, printer, toy, material: the job; printing 5400.5 s
+        // So 2 + 2 + 4 + 4 = 12 series, each written once (ToDictionary would throw on a repeat).
+        var series = _output.Lines.ToDictionary(SeriesOf, StringComparer.Ordinal);
+        const string Farm = "scope=farm", Printer = "printer=mk4-03,scope=printer", Toy = "scope=toy,toy=dragon", Material = "material=PETG,scope=material";
+        string[] expected =
+        [
+            Kpi(Farm, "1h", 5), Kpi(Printer, "1h", 5),
+            Kpi(Farm, "1h", 6), Kpi(Printer, "1h", 6),
+            Kpi(Farm, "1h", 7), Kpi(Printer, "1h", 7), Kpi(Toy, "1h", 7), Kpi(Material, "1h", 7),
+            Kpi(Farm, "1d", 0), Kpi(Printer, "1d", 0), Kpi(Toy, "1d", 0), Kpi(Material, "1d", 0),
+        ];
+        Assert.Equal(expected.Order(StringComparer.Ordinal), series.Keys.Order(StringComparer.Ordinal));
+
+        Assert.Contains("jobs_completed=0i,", series[Kpi(Printer, "1h", 5)], StringComparison.Ordinal);
+        Assert.Contains(",printing_s=0,utilization=0 ", series[Kpi(Printer, "1h", 5)], StringComparison.Ordinal);
+        Assert.Contains(",printing_s=0,utilization=0,printers_seen=1i ", series[Kpi(Farm, "1h", 5)], StringComparison.Ordinal);
+        Assert.Contains("jobs_completed=0i,", series[Kpi(Printer, "1h", 6)], StringComparison.Ordinal);
+        Assert.Contains($",printing_s={F(3599.75)},utilization={F(3599.75 / 3600)} ", series[Kpi(Printer, "1h", 6)], StringComparison.Ordinal);
+        Assert.Contains($",printing_s={F(3599.75)},utilization={F(3599.75 / 3600)},printers_seen=1i ", series[Kpi(Farm, "1h", 6)], StringComparison.Ordinal);
+        Assert.Contains("jobs_completed=1i,", series[Kpi(Printer, "1h", 7)], StringComparison.Ordinal);
+        Assert.Contains($",printing_s={F(1800.75)},utilization={F(1800.75 / 3600)} ", series[Kpi(Printer, "1h", 7)], StringComparison.Ordinal);
+        Assert.Contains("jobs_completed=1i,", series[Kpi(Toy, "1h", 7)], StringComparison.Ordinal);
+        Assert.Contains($",printing_s={F(5400.5)},utilization={F(5400.5 / 86400)} ", series[Kpi(Printer, "1d", 0)], StringComparison.Ordinal);
+        Assert.Contains("jobs_completed=1i,", series[Kpi(Material, "1d", 0)], StringComparison.Ordinal);
 
         // Nothing changed since: the next flush writes nothing.
         _output.Clear();
@@ -194,8 +216,21 @@ public sealed class TelemetryProcessorTests
         Assert.Single(_output.Lines, l => l.StartsWith("job,", StringComparison.Ordinal));
         _output.Clear();
         processor.Flush(_output);
-        Assert.DoesNotContain(_output.Lines, l => l.Contains("window=1h", StringComparison.Ordinal));
-        Assert.Equal(4, _output.Lines.Count(l => l.Contains("window=1d", StringComparison.Ordinal)));
+
+        // The job (06:50, no print time, so no printing time either) is in no 1h window: the closed 06:00 hour writes
+        // nothing. The only 1h series are the 07:00 farm and p1 ones the status sample (07:10:30) marked p1 seen in:
+        // no job, no printing time.
+        var hourLines = _output.Lines.Where(l => l.Contains("window=1h", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, hourLines.Count);
+        Assert.All(hourLines, l => Assert.EndsWith($" {new DateTimeOffset(2024, 6, 1, 7, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds()}", l, StringComparison.Ordinal));
+        Assert.All(hourLines, l => Assert.Contains("jobs_completed=0i,jobs_failed=0i,jobs_cancelled=0i,", l, StringComparison.Ordinal));
+        Assert.All(hourLines, l => Assert.Contains(",printing_s=0,", l, StringComparison.Ordinal));
+
+        // The 1d window is still open: the job counts there in all four scopes.
+        var dayLines = _output.Lines.Where(l => l.Contains("window=1d", StringComparison.Ordinal)).ToList();
+        Assert.Equal(4, dayLines.Count);
+        Assert.All(dayLines, l => Assert.Contains("jobs_completed=1i,", l, StringComparison.Ordinal));
+        Assert.Equal(2 + 4, _output.Lines.Count);
     }
 
     [Fact]
@@ -223,6 +258,14 @@ public sealed class TelemetryProcessorTests
         Assert.Empty(_output.EndedJobs);
         Assert.Empty(_output.LateJobs);
     }
+
+    private static string F(double value) => value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+
+    // A kpi line's series: measurement and tags, and the timestamp (the window start), without the fields.
+    private static string SeriesOf(string line) => line[..line.IndexOf(' ', StringComparison.Ordinal)] + line[line.LastIndexOf(' ')..];
+
+    private static string Kpi(string tags, string window, int startHour) =>
+        $"kpi,farm={Pipeline.Farm},{tags},window={window} {new DateTimeOffset(2024, 6, 1, startHour, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds()}";
 
     // ---- Bad input that gets past the adapter must still not throw ----------------------------------------------
 
