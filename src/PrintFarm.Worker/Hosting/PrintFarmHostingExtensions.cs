@@ -64,6 +64,7 @@ public static class PrintFarmHostingExtensions
         services.AddSingleton<PrintFarmInstrumentation>();
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<PipelineChannels>();
+        services.AddSingleton(sp => new PrinterAdapters(sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value));
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
@@ -77,10 +78,9 @@ public static class PrintFarmHostingExtensions
                 OutOfOrderness = o.OutOfOrderness,
                 AllowedLateness = o.AllowedLateness,
             });
-            IPrinterAdapter[] adapters = [new NativeAdapter(o.Mqtt.EffectiveNativeTopics)];
             return new TelemetryProcessor(
-                adapters,
-                new JobTracker(new ToyNameRules(o.ToyNamePatterns), materials),
+                sp.GetRequiredService<PrinterAdapters>().All,
+                new JobTracker(new ToyNameRules(o.ToyNamePatterns), materials, o.PrinterMaterials),
                 kpis,
                 new PointEncoder(o.Farm),
                 new TelemetryProcessorOptions { MaxPayloadBytes = o.MaxPayloadBytes, MaxClockSkew = o.MaxClockSkew });
