@@ -42,6 +42,12 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
     /// <inheritdoc />
     public AdapterResult Process(in InboundMessage message, in TopicMatch match, List<PrinterEvent> output)
     {
+        if (message.Payload.IsEmpty)
+        {
+            // A zero-length publish is how MQTT clears a retained message: not a report, not bad data.
+            return AdapterResult.Ok;
+        }
+
         var printer = _names.TryGetValue(match.Printer, out var name) ? name : match.Printer;
         var payload = PayloadText.Utf8OrLatin1(message.Payload);
         var r = default(Report);

@@ -48,6 +48,12 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
     /// <inheritdoc />
     public AdapterResult Process(in InboundMessage message, in TopicMatch match, List<PrinterEvent> output)
     {
+        if (message.Payload.IsEmpty)
+        {
+            // A zero-length publish is how MQTT clears a retained message: not a report, not bad data.
+            return AdapterResult.Ok;
+        }
+
         var delta = default(Delta);
         var error = match["object"] is { } obj && match["field"] is { } field
             ? ParseSplit(message.Payload.Span, obj, field, ref delta)

@@ -41,6 +41,12 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
     /// <inheritdoc />
     public AdapterResult Process(in InboundMessage message, in TopicMatch match, List<PrinterEvent> output)
     {
+        if (message.Payload.IsEmpty)
+        {
+            // A zero-length publish is how MQTT clears a retained message: not a report, not bad data.
+            return AdapterResult.Ok;
+        }
+
         if (match["event"] is { } eventName)
         {
             return OnEvent(message, match.Printer, eventName, output);
