@@ -13,6 +13,12 @@ internal static class JsonValues
     /// <summary>Maximum nesting the adapters accept; printer payloads are at most four or five levels deep.</summary>
     public const int MaxDepth = 32;
 
+    /// <summary>
+    /// Longest duration accepted, seconds (ten years). Anything longer is corrupt, and would overflow the
+    /// date arithmetic that derives a start from an end and a print time.
+    /// </summary>
+    public const double MaxDurationSeconds = 10 * 366 * 86400.0;
+
     public static JsonReaderOptions ReaderOptions => new() { MaxDepth = MaxDepth };
 
     /// <summary>Reads a finite number.</summary>

@@ -482,9 +482,9 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
                 d.HasFilename = true;
                 return null;
             case KlipperObject.PrintStats when field.SequenceEqual("total_duration"u8):
-                return NonNegative(ref reader, "print_stats.total_duration", out d.TotalDuration);
+                return Duration(ref reader, "print_stats.total_duration", out d.TotalDuration);
             case KlipperObject.PrintStats when field.SequenceEqual("print_duration"u8):
-                return NonNegative(ref reader, "print_stats.print_duration", out d.PrintDuration);
+                return Duration(ref reader, "print_stats.print_duration", out d.PrintDuration);
             case KlipperObject.PrintStats when field.SequenceEqual("filament_used"u8):
                 return NonNegative(ref reader, "print_stats.filament_used", out d.FilamentUsed);
             case KlipperObject.VirtualSdcard or KlipperObject.DisplayStatus when field.SequenceEqual("progress"u8):
@@ -540,6 +540,9 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
 
     private static string? NonNegative(ref Utf8JsonReader reader, string name, out double? value) =>
         JsonValues.TryNumber(ref reader, out value) && value is null or >= 0 ? null : $"'{name}' must be a non-negative number";
+
+    private static string? Duration(ref Utf8JsonReader reader, string name, out double? value) =>
+        JsonValues.TryNumber(ref reader, out value) && value is null or (>= 0 and <= JsonValues.MaxDurationSeconds) ? null : $"'{name}' must be a duration in seconds";
 
     private static string? Temperature(ref Utf8JsonReader reader, string name, out double? value) =>
         JsonValues.TryNumber(ref reader, out value) && value is null or (>= -300 and <= 2000) ? null : $"'{name}' must be a temperature in °C";

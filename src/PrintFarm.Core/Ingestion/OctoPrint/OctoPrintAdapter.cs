@@ -483,7 +483,7 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
         if (reader.ValueTextEquals("time"u8))
         {
             // OctoPrint 1.11 may send null (getPrintTime() before the job had a start time).
-            if (!JsonValues.TryNumber(ref reader, out f.PrintTime) || f.PrintTime is < 0)
+            if (!JsonValues.TryNumber(ref reader, out f.PrintTime) || f.PrintTime is < 0 or > JsonValues.MaxDurationSeconds)
             {
                 return "'time' must be a non-negative number of seconds";
             }
@@ -566,7 +566,7 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
         {
             if (reader.ValueTextEquals("estimatedPrintTime"u8))
             {
-                if (!JsonValues.TryNumber(ref reader, out seconds) || seconds is < 0)
+                if (!JsonValues.TryNumber(ref reader, out seconds) || seconds is < 0 or > JsonValues.MaxDurationSeconds)
                 {
                     return $"'{name}.estimatedPrintTime' must be a non-negative number";
                 }

@@ -193,6 +193,7 @@ public sealed class MoonrakerAdapterTests
     [InlineData(Status, """{"eventtime":1.0,"status":{"virtual_sdcard":{"progress":3.5}}}""", RejectReasons.InvalidField)]
     [InlineData(Status, """{"eventtime":1.0,"status":{"print_stats":{"filament_used":-2}}}""", RejectReasons.InvalidField)]
     [InlineData(Status, "{\"eventtime\":1.0,\"status\":{", RejectReasons.InvalidJson)]
+    [InlineData(Status, """{"eventtime":1.0,"status":{"print_stats":{"state":"cancelled","total_duration":1e308}}}""", RejectReasons.InvalidField)]
     [InlineData(Server, """{"server":"sleeping"}""", RejectReasons.InvalidField)]
     [InlineData("k1/klipper/state/print_stats/state", """{"eventtime":1.0}""", RejectReasons.MissingField)]
     [InlineData("k1/klipper/state/extruder/temperature", """{"eventtime":1.0,"value":"warm"}""", RejectReasons.InvalidField)]

@@ -212,6 +212,7 @@ public sealed class OctoPrintAdapterTests
     [InlineData("progress/printing", """{"path":"a.gcode","progress":140,"_timestamp":1767600000}""", RejectReasons.InvalidField)]
     [InlineData("temperature/tool0", """{"actual":"hot","_timestamp":1767600000}""", RejectReasons.InvalidField)]
     [InlineData("mqtt", "maybe", RejectReasons.InvalidField)]
+    [InlineData("event/PrintDone", """{"path":"a.gcode","time":1e308,"_timestamp":1767600000}""", RejectReasons.InvalidField)]
     [InlineData("event/PrintStarted", """{"path":"a.gcode"} {}""", RejectReasons.InvalidJson)]
     public void Bad_payloads_are_rejected_with_a_reason(string topic, string payload, string reason)
     {
