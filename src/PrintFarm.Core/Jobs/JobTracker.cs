@@ -18,12 +18,20 @@ public sealed class JobTracker
     private readonly Dictionary<string, PrinterJobs> _printers = new(StringComparer.Ordinal);
     private readonly ToyNameRules _toyRules;
     private readonly MaterialCatalog _materials;
+    private readonly IReadOnlyDictionary<string, string>? _printerMaterials;
 
     /// <summary>Creates a tracker that resolves toys and grams with the given rules.</summary>
-    public JobTracker(ToyNameRules toyRules, MaterialCatalog materials)
+    /// <param name="toyRules">Toy name and quantity from file names.</param>
+    /// <param name="materials">Material names, densities and the default material.</param>
+    /// <param name="printerMaterials">
+    /// Material loaded on each printer (printer id → material), used when neither the events nor the file name
+    /// (<see cref="MaterialFromFileName"/>) name one; <see langword="null"/> or a missing printer means the default material.
+    /// </param>
+    public JobTracker(ToyNameRules toyRules, MaterialCatalog materials, IReadOnlyDictionary<string, string>? printerMaterials = null)
     {
         _toyRules = toyRules;
         _materials = materials;
+        _printerMaterials = printerMaterials;
     }
 
     /// <summary>Printers with an open job.</summary>
@@ -136,7 +144,7 @@ public sealed class JobTracker
     {
         var file = end.File ?? open.File ?? string.Empty;
         var fromName = _toyRules.Parse(file);
-        var material = TagValue.Clean(_materials.Resolve(end.Material ?? open.Material), _materials.DefaultMaterial);
+        var material = TagValue.Clean(_materials.Resolve(end.Material ?? open.Material ?? FallbackMaterial(end.Printer, file)), _materials.DefaultMaterial);
         var printTime = end.PrintTimeSeconds ?? Math.Max(0, (end.Timestamp - open.Start).TotalSeconds);
 
         double grams = 0;
@@ -214,6 +222,12 @@ public sealed class JobTracker
             _printers[p.Printer] = printer;
         }
     }
+
+    // Material precedence after the events' own: a token in the file name, then the printer's configured material;
+    // null lets the catalog fall back to the default material.
+    private string? FallbackMaterial(string printer, string file) =>
+        MaterialFromFileName.Find(file)
+        ?? (_printerMaterials is not null && _printerMaterials.TryGetValue(printer, out var configured) ? configured : null);
 
     private static PrinterEvent CancelledBy(PrinterEvent next, OpenJob open) => new()
     {

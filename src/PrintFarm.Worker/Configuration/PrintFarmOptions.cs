@@ -66,6 +66,17 @@ public sealed class PrintFarmOptions
 
     /// <summary>InfluxDB connection and write behaviour.</summary>
     public InfluxOptions Influx { get; set; } = new();
+
+    // --- Printer adapters (issue 3) ---
+
+    /// <summary>Printer formats and their topics (<c>PrintFarm:Adapters</c>).</summary>
+    public AdaptersOptions Adapters { get; set; } = new();
+
+    /// <summary>
+    /// Material loaded on each printer (printer id → material, <c>PrintFarm:PrinterMaterials:op1 = PETG</c>), used when
+    /// neither the event nor a material token in the file name names one. Default empty (the default material).
+    /// </summary>
+    public Dictionary<string, string> PrinterMaterials { get; set; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>A material's constants.</summary>

@@ -87,6 +87,8 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         Check(influx.SpoolMaxBytes >= 1024 * 1024, "Influx:SpoolMaxBytes", "must be at least 1048576", influx.SpoolMaxBytes);
         Check(influx.QueueCapacity is >= 1 and <= 10_000_000, "Influx:QueueCapacity", "must be between 1 and 10000000", influx.QueueCapacity);
 
+        AdaptersOptionsValidator.Validate(o, errors);
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

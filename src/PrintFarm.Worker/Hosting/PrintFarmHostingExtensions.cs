@@ -65,6 +65,7 @@ public static class PrintFarmHostingExtensions
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<PipelineChannels>();
         services.AddSingleton<Checkpoints.CheckpointStore>();
+        services.AddSingleton(sp => new PrinterAdapters(sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value));
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
@@ -80,10 +81,9 @@ public static class PrintFarmHostingExtensions
                 AllowedLateness = o.AllowedLateness,
                 SourceIdleTimeout = o.SourceIdleTimeout,
             });
-            IPrinterAdapter[] adapters = [new NativeAdapter(o.Mqtt.EffectiveNativeTopics)];
             return new TelemetryProcessor(
-                adapters,
-                new JobTracker(new ToyNameRules(o.ToyNamePatterns), materials),
+                sp.GetRequiredService<PrinterAdapters>().All,
+                new JobTracker(new ToyNameRules(o.ToyNamePatterns), materials, o.PrinterMaterials),
                 kpis,
                 new PointEncoder(o.Farm),
                 new TelemetryProcessorOptions { MaxPayloadBytes = o.MaxPayloadBytes, MaxClockSkew = o.MaxClockSkew });

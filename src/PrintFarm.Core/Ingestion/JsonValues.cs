@@ -1,0 +1,136 @@
+using System.Buffers.Text;
+using System.Text.Json;
+
+namespace PrintFarm.Core.Ingestion;
+
+/// <summary>
+/// Small readers over <see cref="Utf8JsonReader"/> shared by the printer adapters. Each is called with the reader on a
+/// property name, reads (or skips) the value and reports whether it had the expected type. A JSON <c>null</c> is
+/// always accepted as "absent". Nothing here allocates except the strings callers ask for.
+/// </summary>
+internal static class JsonValues
+{
+    /// <summary>Maximum nesting the adapters accept; printer payloads are at most four or five levels deep.</summary>
+    public const int MaxDepth = 32;
+
+    /// <summary>
+    /// Longest duration accepted, seconds (ten years). Anything longer is corrupt, and would overflow the
+    /// date arithmetic that derives a start from an end and a print time.
+    /// </summary>
+    public const double MaxDurationSeconds = 10 * 366 * 86400.0;
+
+    public static JsonReaderOptions ReaderOptions => new() { MaxDepth = MaxDepth };
+
+    /// <summary>Reads a finite number.</summary>
+    public static bool TryNumber(ref Utf8JsonReader reader, out double? value)
+    {
+        reader.Read();
+        value = null;
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Null:
+                return true;
+            case JsonTokenType.Number when reader.TryGetDouble(out var d) && double.IsFinite(d):
+                value = d;
+                return true;
+            default:
+                SkipValue(ref reader);
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// Reads a number, or a string holding one. Bambu firmware sends some numbers as strings
+    /// (<c>gcode_start_time</c>, <c>fail_reason</c>) and the type has changed between firmware versions.
+    /// </summary>
+    public static bool TryNumberOrNumericString(ref Utf8JsonReader reader, out double? value)
+    {
+        reader.Read();
+        value = null;
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Null:
+                return true;
+            case JsonTokenType.Number when reader.TryGetDouble(out var d) && double.IsFinite(d):
+                value = d;
+                return true;
+            case JsonTokenType.String when !reader.ValueIsEscaped && !reader.HasValueSequence:
+                var span = reader.ValueSpan;
+                if (span.IsEmpty)
+                {
+                    return true;
+                }
+
+                if (Utf8Parser.TryParse(span, out double parsed, out var consumed) && consumed == span.Length && double.IsFinite(parsed))
+                {
+                    value = parsed;
+                    return true;
+                }
+
+                return false;
+            default:
+                SkipValue(ref reader);
+                return false;
+        }
+    }
+
+    /// <summary>Reads a string; an empty string counts as absent.</summary>
+    public static bool TryString(ref Utf8JsonReader reader, out string? value)
+    {
+        reader.Read();
+        value = null;
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Null:
+                return true;
+            case JsonTokenType.String:
+                var s = reader.GetString();
+                value = string.IsNullOrEmpty(s) ? null : s;
+                return true;
+            default:
+                SkipValue(ref reader);
+                return false;
+        }
+    }
+
+    /// <summary>Reads a string or a number as text (ids that firmware sends either way).</summary>
+    public static bool TryId(ref Utf8JsonReader reader, out string? value)
+    {
+        reader.Read();
+        value = null;
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Null:
+                return true;
+            case JsonTokenType.String:
+                var s = reader.GetString();
+                value = string.IsNullOrWhiteSpace(s) ? null : s.Trim();
+                return true;
+            case JsonTokenType.Number:
+                value = System.Text.Encoding.UTF8.GetString(reader.ValueSpan);
+                return true;
+            default:
+                SkipValue(ref reader);
+                return false;
+        }
+    }
+
+    /// <summary>Skips the value of the current property, whatever its shape.</summary>
+    public static void SkipProperty(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        reader.Skip();
+    }
+
+    /// <summary>After reading a value token: skips it if it opened an object or array.</summary>
+    public static void SkipValue(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+        {
+            reader.Skip();
+        }
+    }
+
+    /// <summary>True when a string would break a line-protocol field or a log line.</summary>
+    public static bool HasLineBreak(string? s) => s is not null && s.AsSpan().IndexOfAny('\n', '\r') >= 0;
+}

@@ -1,0 +1,592 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PrintFarm.Core.Events;
+
+namespace PrintFarm.Core.Ingestion.Moonraker;
+
+/// <summary>
+/// Klipper through Moonraker's <c>[mqtt]</c> component. Status messages carry only the fields that changed, so the
+/// adapter merges them into per-printer <c>print_stats</c> state and derives job boundaries from its
+/// <c>state</c> transitions, the way Moonraker's own history does (<c>components/job_state.py</c>, <c>history.py</c>).
+/// Event time is the receive time: <c>eventtime</c> is Klipper's monotonic clock, not epoch.
+/// </summary>
+public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
+{
+    /// <summary>The <c>source</c> tag.</summary>
+    public const string SourceName = "moonraker";
+
+    private static readonly JsonSerializerOptions StateJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
+    private readonly Dictionary<string, MoonrakerPrinterState> _printers = new(StringComparer.Ordinal);
+
+    /// <summary>Creates the adapter.</summary>
+    /// <exception cref="ArgumentException">A topic pattern is invalid.</exception>
+    public MoonrakerAdapter(MoonrakerAdapterOptions? options = null)
+    {
+        Topics = (options ?? new MoonrakerAdapterOptions()).BuildTopics();
+    }
+
+    private enum KlipperObject
+    {
+        Other,
+        PrintStats,
+        VirtualSdcard,
+        DisplayStatus,
+        Extruder,
+        HeaterBed,
+        ExcludeObject,
+    }
+
+    /// <inheritdoc />
+    public string Source => SourceName;
+
+    /// <inheritdoc />
+    public IReadOnlyList<TopicPattern> Topics { get; }
+
+    /// <inheritdoc />
+    public AdapterResult Process(in InboundMessage message, in TopicMatch match, List<PrinterEvent> output)
+    {
+        if (message.Payload.IsEmpty)
+        {
+            // A zero-length publish is how MQTT clears a retained message: not a report, not bad data.
+            return AdapterResult.Ok;
+        }
+
+        var delta = default(Delta);
+        var error = match["object"] is { } obj && match["field"] is { } field
+            ? ParseSplit(message.Payload.Span, obj, field, ref delta)
+            : ParseStatus(message.Payload.Span, ref delta);
+        if (error is not null)
+        {
+            return error.Value;
+        }
+
+        if (delta.ServerOnline is { } online)
+        {
+            // Retained and the last will: the copy replayed on subscribe is the current presence. An open job stays
+            // open while Moonraker is offline; the printer may well still be printing.
+            output.Add(new PrinterEvent { Kind = EventKind.Status, Printer = match.Printer, Source = SourceName, Timestamp = message.ReceivedAt, Online = online });
+            return AdapterResult.Ok;
+        }
+
+        Apply(match.Printer, message.ReceivedAt, message.Retained, delta, output);
+        return AdapterResult.Ok;
+    }
+
+    /// <inheritdoc />
+    public JsonNode? SaveState() => _printers.Count == 0 ? null : JsonSerializer.SerializeToNode(_printers, StateJson);
+
+    /// <inheritdoc />
+    public void RestoreState(JsonNode state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var restored = state.Deserialize<Dictionary<string, MoonrakerPrinterState>>(StateJson);
+        _printers.Clear();
+        foreach (var (printer, s) in restored ?? [])
+        {
+            _printers[printer] = s;
+        }
+    }
+
+    private void Apply(string printer, DateTimeOffset now, bool retained, in Delta d, List<PrinterEvent> output)
+    {
+        if (!_printers.TryGetValue(printer, out var s))
+        {
+            s = new MoonrakerPrinterState();
+            _printers.Add(printer, s);
+        }
+
+        // Klipper resets print_stats (and exclude_object) in the same update that reports standby after
+        // SDCARD_RESET_FILE, so a job ended by →standby is described by the values from before this message.
+        var before = new Figures(s);
+        if (d.HasFilename) s.Filename = d.Filename;
+        if (d.TotalDuration is { } total) s.TotalDuration = total;
+        if (d.PrintDuration is { } print) s.PrintDuration = print;
+        if (d.FilamentUsed is { } filament) s.FilamentUsed = filament;
+        if (d.HasObjects) s.ObjectCount = d.ObjectCount;
+        if (s.Job is { } running && s.Filename is { } name && running.Filename != name && d.State is null)
+        {
+            // Split status publishes one field per message; a filename arriving just after the state belongs to the job.
+            running.Filename = name;
+        }
+
+        var old = s.State;
+        if (d.State is { } newState && newState != old)
+        {
+            s.State = newState;
+            Transition(printer, now, retained, old, newState, before, s, d, output);
+        }
+
+        // Split values replayed on subscribe are old samples: merged above, but not written as telemetry.
+        if (!retained && (d.State is not null || d.Progress is not null || d.NozzleCelsius is not null || d.NozzleTargetCelsius is not null || d.BedCelsius is not null || d.BedTargetCelsius is not null))
+        {
+            output.Add(new PrinterEvent
+            {
+                Kind = s.Job is null ? EventKind.Status : EventKind.JobProgress,
+                Printer = printer,
+                Source = SourceName,
+                Timestamp = now,
+                JobId = s.Job?.JobId,
+                State = d.State,
+                ProgressPercent = d.Progress * 100,
+                NozzleCelsius = d.NozzleCelsius,
+                NozzleTargetCelsius = d.NozzleTargetCelsius,
+                BedCelsius = d.BedCelsius,
+                BedTargetCelsius = d.BedTargetCelsius,
+            });
+        }
+    }
+
+    private static void Transition(string printer, DateTimeOffset now, bool retained, string? old, string next, in Figures before, MoonrakerPrinterState s, in Delta d, List<PrinterEvent> output)
+    {
+        var fromIdle = IsIdle(old);
+        switch (next)
+        {
+            case "printing":
+                if (old == "paused" && s.Job is { } paused)
+                {
+                    // paused → printing is a resume only with the same file and a total_duration that did not go
+                    // back (Moonraker job_state.py). With deltas an unchanged total is simply not resent, so only a
+                    // decrease (a fresh print_stats) or another file means a new job.
+                    var sameFile = s.Filename is null || paused.Filename is null || s.Filename == paused.Filename;
+                    var notReset = s.TotalDuration is null || paused.PausedTotalDuration is null || s.TotalDuration >= paused.PausedTotalDuration;
+                    if (sameFile && notReset)
+                    {
+                        paused.PausedTotalDuration = null;
+                        return;
+                    }
+
+                    End(printer, now, JobOutcome.Cancelled, before, s, output);
+                    Start(printer, now, s, d, output);
+                    return;
+                }
+
+                if ((fromIdle || old is null || old == "paused") && !retained)
+                {
+                    Start(printer, now, s, d, output);
+                }
+
+                return;
+
+            case "paused":
+                if (s.Job is null && (fromIdle || old is null) && !retained)
+                {
+                    // Idle → paused: the printing state was missed; the job started all the same.
+                    Start(printer, now, s, d, output);
+                }
+
+                if (s.Job is { } job)
+                {
+                    job.PausedTotalDuration = s.TotalDuration;
+                }
+
+                return;
+
+            case "complete":
+            case "cancelled":
+            case "error":
+                var outcome = next switch { "complete" => JobOutcome.Completed, "error" => JobOutcome.Failed, _ => JobOutcome.Cancelled };
+                if (s.Job is not null)
+                {
+                    End(printer, now, outcome, new Figures(s), s, output);
+                }
+                else if (!retained && old is not null)
+                {
+                    // The start was missed: printing/paused seen only as a retained replay (the worker came up
+                    // mid-print), or idle → ended with the printing state never reaching us. The job still ended.
+                    // From an unknown state nothing is known (it may be an old job), so nothing is counted.
+                    End(printer, now, outcome, new Figures(s), s, output);
+                }
+
+                return;
+
+            case "standby":
+                // printing/paused → standby is a cancel (CLEAR_PAUSE / SDCARD_RESET_FILE, as Moonraker's history
+                // treats it). complete/cancelled/error → standby is the file reset after a job already counted.
+                if (s.Job is not null)
+                {
+                    End(printer, now, JobOutcome.Cancelled, before, s, output);
+                }
+
+                return;
+        }
+    }
+
+    private static void Start(string printer, DateTimeOffset now, MoonrakerPrinterState s, in Delta d, List<PrinterEvent> output)
+    {
+        if (!d.HasObjects)
+        {
+            // exclude_object from the previous file may linger until the new file defines its objects.
+            s.ObjectCount = null;
+        }
+
+        s.Job = new MoonrakerOpenJob
+        {
+            JobId = string.Create(CultureInfo.InvariantCulture, $"{s.Filename}@{now.ToUnixTimeSeconds()}"),
+            Filename = s.Filename,
+            Start = now,
+        };
+        output.Add(new PrinterEvent
+        {
+            Kind = EventKind.JobStarted,
+            Printer = printer,
+            Source = SourceName,
+            Timestamp = now,
+            JobId = s.Job.JobId,
+            File = s.Filename,
+        });
+    }
+
+    // Ends the open job (or, with none open, a job whose start was missed) using the figures in `values`.
+    private static void End(string printer, DateTimeOffset now, JobOutcome outcome, in Figures values, MoonrakerPrinterState s, List<PrinterEvent> output)
+    {
+        var job = s.Job;
+        var file = job?.Filename ?? values.Filename;
+        var jobId = job?.JobId
+            ?? string.Create(CultureInfo.InvariantCulture, $"{file}@{(now - TimeSpan.FromSeconds(values.TotalDuration ?? 0)).ToUnixTimeSeconds()}");
+        output.Add(new PrinterEvent
+        {
+            Kind = EventKind.JobFinished,
+            Printer = printer,
+            Source = SourceName,
+            Timestamp = now,
+            JobId = jobId,
+            File = file,
+            Outcome = outcome,
+            Quantity = values.ObjectCount is > 0 ? values.ObjectCount : null,
+            PrintTimeSeconds = values.PrintDuration,
+            FilamentMillimetres = values.FilamentUsed,
+            FilamentSource = values.FilamentUsed is null ? FilamentSource.Unknown : FilamentSource.Measured,
+        });
+        s.Job = null;
+    }
+
+    private static bool IsIdle(string? state) => state is "standby" or "complete" or "cancelled" or "error";
+
+    private static AdapterResult? ParseStatus(ReadOnlySpan<byte> payload, ref Delta d)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(payload, JsonValues.ReaderOptions);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a JSON object");
+            }
+
+            var sawStatus = false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                string? bad;
+                if (reader.ValueTextEquals("status"u8))
+                {
+                    sawStatus = true;
+                    bad = ReadStatus(ref reader, ref d);
+                }
+                else if (reader.ValueTextEquals("server"u8))
+                {
+                    bad = ReadServer(ref reader, ref d);
+                }
+                else if (reader.ValueTextEquals("eventtime"u8))
+                {
+                    // Klipper's monotonic reactor clock: validated, never used as a time.
+                    bad = JsonValues.TryNumber(ref reader, out _) ? null : "'eventtime' must be a number";
+                }
+                else
+                {
+                    JsonValues.SkipProperty(ref reader);
+                    bad = null;
+                }
+
+                if (bad is not null)
+                {
+                    return AdapterResult.Rejected(RejectReasons.InvalidField, bad);
+                }
+            }
+
+            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
+            {
+                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a single JSON object");
+            }
+
+            if (!sawStatus && d.ServerOnline is null)
+            {
+                return AdapterResult.Rejected(RejectReasons.MissingField, "expected 'status' (klipper/status) or 'server' (moonraker/status)");
+            }
+        }
+        catch (JsonException ex)
+        {
+            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
+        }
+        catch (InvalidOperationException ex)
+        {
+            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
+        }
+
+        return null;
+    }
+
+    private static AdapterResult? ParseSplit(ReadOnlySpan<byte> payload, string obj, string field, ref Delta d)
+    {
+        var kind = ObjectOf(Encoding.UTF8.GetBytes(obj));
+        Span<byte> fieldName = stackalloc byte[64];
+        if (!Encoding.UTF8.TryGetBytes(field, fieldName, out var length))
+        {
+            length = 0;
+        }
+
+        fieldName = fieldName[..length];
+        try
+        {
+            var reader = new Utf8JsonReader(payload, JsonValues.ReaderOptions);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a JSON object");
+            }
+
+            var sawValue = false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                string? bad = null;
+                if (reader.ValueTextEquals("value"u8))
+                {
+                    sawValue = true;
+                    bad = ReadField(ref reader, kind, fieldName, ref d);
+                }
+                else if (reader.ValueTextEquals("eventtime"u8))
+                {
+                    bad = JsonValues.TryNumber(ref reader, out _) ? null : "'eventtime' must be a number";
+                }
+                else
+                {
+                    JsonValues.SkipProperty(ref reader);
+                }
+
+                if (bad is not null)
+                {
+                    return AdapterResult.Rejected(RejectReasons.InvalidField, bad);
+                }
+            }
+
+            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
+            {
+                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a single JSON object");
+            }
+
+            if (!sawValue)
+            {
+                return AdapterResult.Rejected(RejectReasons.MissingField, "split status needs 'value'");
+            }
+        }
+        catch (JsonException ex)
+        {
+            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
+        }
+        catch (InvalidOperationException ex)
+        {
+            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
+        }
+
+        return null;
+    }
+
+    private static string? ReadServer(ref Utf8JsonReader reader, ref Delta d)
+    {
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("online"u8))
+        {
+            d.ServerOnline = true;
+            return null;
+        }
+
+        if (reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("offline"u8))
+        {
+            d.ServerOnline = false;
+            return null;
+        }
+
+        JsonValues.SkipValue(ref reader);
+        return "'server' must be online or offline";
+    }
+
+    // {"print_stats": {...}, "extruder": {...}, …}: one object per Klipper object, only changed fields inside.
+    private static string? ReadStatus(ref Utf8JsonReader reader, ref Delta d)
+    {
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            JsonValues.SkipValue(ref reader);
+            return "'status' must be an object";
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var kind = ObjectOf(reader.HasValueSequence || reader.ValueIsEscaped ? Encoding.UTF8.GetBytes(reader.GetString()!) : reader.ValueSpan);
+            reader.Read();
+            if (reader.TokenType == JsonTokenType.Null)
+            {
+                continue;
+            }
+
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                JsonValues.SkipValue(ref reader);
+                return "each Klipper object in 'status' must be an object";
+            }
+
+            if (kind == KlipperObject.Other)
+            {
+                reader.Skip();
+                continue;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var name = reader.HasValueSequence || reader.ValueIsEscaped ? Encoding.UTF8.GetBytes(reader.GetString()!) : reader.ValueSpan;
+                var bad = ReadField(ref reader, kind, name, ref d);
+                if (bad is not null)
+                {
+                    return bad;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    // The reader is on the property whose value is the field's value. Unknown fields are skipped.
+    private static string? ReadField(ref Utf8JsonReader reader, KlipperObject kind, scoped ReadOnlySpan<byte> field, ref Delta d)
+    {
+        switch (kind)
+        {
+            case KlipperObject.PrintStats when field.SequenceEqual("state"u8):
+                if (!JsonValues.TryString(ref reader, out var state) || state is null)
+                {
+                    return "'print_stats.state' must be a string";
+                }
+
+                if (state is not ("standby" or "printing" or "paused" or "complete" or "cancelled" or "error"))
+                {
+                    return $"'print_stats.state' '{PayloadText.Excerpt(state)}' is not standby, printing, paused, complete, cancelled or error";
+                }
+
+                d.State = state;
+                return null;
+            case KlipperObject.PrintStats when field.SequenceEqual("filename"u8):
+                if (!JsonValues.TryString(ref reader, out d.Filename) || JsonValues.HasLineBreak(d.Filename))
+                {
+                    return "'print_stats.filename' must be a single-line string";
+                }
+
+                d.HasFilename = true;
+                return null;
+            case KlipperObject.PrintStats when field.SequenceEqual("total_duration"u8):
+                return Duration(ref reader, "print_stats.total_duration", out d.TotalDuration);
+            case KlipperObject.PrintStats when field.SequenceEqual("print_duration"u8):
+                return Duration(ref reader, "print_stats.print_duration", out d.PrintDuration);
+            case KlipperObject.PrintStats when field.SequenceEqual("filament_used"u8):
+                return NonNegative(ref reader, "print_stats.filament_used", out d.FilamentUsed);
+            case KlipperObject.VirtualSdcard or KlipperObject.DisplayStatus when field.SequenceEqual("progress"u8):
+                // A 0–1 fraction in both objects.
+                if (!JsonValues.TryNumber(ref reader, out var progress) || progress is < 0 or > 1)
+                {
+                    return "'progress' must be a fraction between 0 and 1";
+                }
+
+                d.Progress ??= progress;
+                return null;
+            case KlipperObject.Extruder when field.SequenceEqual("temperature"u8):
+                return Temperature(ref reader, "extruder.temperature", out d.NozzleCelsius);
+            case KlipperObject.Extruder when field.SequenceEqual("target"u8):
+                return Temperature(ref reader, "extruder.target", out d.NozzleTargetCelsius);
+            case KlipperObject.HeaterBed when field.SequenceEqual("temperature"u8):
+                return Temperature(ref reader, "heater_bed.temperature", out d.BedCelsius);
+            case KlipperObject.HeaterBed when field.SequenceEqual("target"u8):
+                return Temperature(ref reader, "heater_bed.target", out d.BedTargetCelsius);
+            case KlipperObject.ExcludeObject when field.SequenceEqual("objects"u8):
+                return ReadObjects(ref reader, ref d);
+            default:
+                JsonValues.SkipProperty(ref reader);
+                return null;
+        }
+    }
+
+    private static string? ReadObjects(ref Utf8JsonReader reader, ref Delta d)
+    {
+        reader.Read();
+        d.HasObjects = true;
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            JsonValues.SkipValue(ref reader);
+            return "'exclude_object.objects' must be an array";
+        }
+
+        var count = 0;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            count++;
+            JsonValues.SkipValue(ref reader);
+        }
+
+        d.ObjectCount = count > 0 ? count : null;
+        return null;
+    }
+
+    private static string? NonNegative(ref Utf8JsonReader reader, string name, out double? value) =>
+        JsonValues.TryNumber(ref reader, out value) && value is null or >= 0 ? null : $"'{name}' must be a non-negative number";
+
+    private static string? Duration(ref Utf8JsonReader reader, string name, out double? value) =>
+        JsonValues.TryNumber(ref reader, out value) && value is null or (>= 0 and <= JsonValues.MaxDurationSeconds) ? null : $"'{name}' must be a duration in seconds";
+
+    private static string? Temperature(ref Utf8JsonReader reader, string name, out double? value) =>
+        JsonValues.TryNumber(ref reader, out value) && value is null or (>= -300 and <= 2000) ? null : $"'{name}' must be a temperature in °C";
+
+    private static KlipperObject ObjectOf(ReadOnlySpan<byte> name)
+    {
+        if (name.SequenceEqual("print_stats"u8)) return KlipperObject.PrintStats;
+        if (name.SequenceEqual("virtual_sdcard"u8)) return KlipperObject.VirtualSdcard;
+        if (name.SequenceEqual("display_status"u8)) return KlipperObject.DisplayStatus;
+        if (name.SequenceEqual("extruder"u8)) return KlipperObject.Extruder;
+        if (name.SequenceEqual("heater_bed"u8)) return KlipperObject.HeaterBed;
+        if (name.SequenceEqual("exclude_object"u8)) return KlipperObject.ExcludeObject;
+        return KlipperObject.Other;
+    }
+
+    // The print_stats figures that describe a job at its end.
+    private readonly struct Figures(MoonrakerPrinterState s)
+    {
+        public string? Filename { get; } = s.Filename;
+
+        public double? TotalDuration { get; } = s.TotalDuration;
+
+        public double? PrintDuration { get; } = s.PrintDuration;
+
+        public double? FilamentUsed { get; } = s.FilamentUsed;
+
+        public int? ObjectCount { get; } = s.ObjectCount;
+    }
+
+    private struct Delta
+    {
+        public string? State;
+        public bool HasFilename;
+        public string? Filename;
+        public double? TotalDuration;
+        public double? PrintDuration;
+        public double? FilamentUsed;
+        public double? Progress;
+        public double? NozzleCelsius;
+        public double? NozzleTargetCelsius;
+        public double? BedCelsius;
+        public double? BedTargetCelsius;
+        public bool HasObjects;
+        public int? ObjectCount;
+        public bool? ServerOnline;
+    }
+}

@@ -1,0 +1,42 @@
+namespace PrintFarm.Core.Ingestion.Moonraker;
+
+// Per-printer state of the Moonraker adapter: Klipper sends only changed fields, so the adapter keeps the merged
+// print_stats (and the few other fields it uses). Plain properties, so System.Text.Json can checkpoint it.
+
+/// <summary>The merged Klipper status of one printer and its open job.</summary>
+internal sealed class MoonrakerPrinterState
+{
+    /// <summary><c>print_stats.state</c>; null until first seen.</summary>
+    public string? State { get; set; }
+
+    /// <summary><c>print_stats.filename</c>, relative to the gcodes folder; null when empty.</summary>
+    public string? Filename { get; set; }
+
+    /// <summary><c>print_stats.total_duration</c>, seconds, pauses included.</summary>
+    public double? TotalDuration { get; set; }
+
+    /// <summary><c>print_stats.print_duration</c>, seconds, without pauses and heat-up.</summary>
+    public double? PrintDuration { get; set; }
+
+    /// <summary><c>print_stats.filament_used</c>, mm of filament.</summary>
+    public double? FilamentUsed { get; set; }
+
+    /// <summary>Number of <c>exclude_object.objects</c>; null when the file defines none.</summary>
+    public int? ObjectCount { get; set; }
+
+    /// <summary>The open job.</summary>
+    public MoonrakerOpenJob? Job { get; set; }
+}
+
+/// <summary>A Moonraker job between its start and end transitions.</summary>
+internal sealed class MoonrakerOpenJob
+{
+    public string JobId { get; set; } = string.Empty;
+
+    public string? Filename { get; set; }
+
+    public DateTimeOffset Start { get; set; }
+
+    /// <summary><c>total_duration</c> when the job paused: a resume must not go backwards.</summary>
+    public double? PausedTotalDuration { get; set; }
+}

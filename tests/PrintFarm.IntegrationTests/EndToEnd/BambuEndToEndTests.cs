@@ -1,0 +1,63 @@
+using System.Text;
+using PrintFarm.IntegrationTests.Support;
+
+namespace PrintFarm.IntegrationTests.EndToEnd;
+
+/// <summary>Bambu Lab reports through a real Mosquitto and the real worker into a real InfluxDB 1.x.</summary>
+[Collection(ServicesCollection.Name)]
+public sealed class BambuEndToEndTests(ServicesFixture services)
+{
+    [Fact]
+    public async Task A_Bambu_trace_lands_as_exact_job_points_without_filament()
+    {
+        var (database, settings) = await AdapterEndToEnd.NewDatabaseAsync(services);
+        var serial = "01P00A" + Guid.NewGuid().ToString("N")[..9].ToUpperInvariant();
+        var printer = "bambu-" + serial[^4..];
+        settings[$"PrintFarm:Adapters:Bambu:Printers:{serial}"] = printer;
+        var report = $"device/{serial}/report";
+        var sequence = 0;
+        object Print(object fields) => new Dictionary<string, object> { ["print"] = fields };
+
+        await using var worker = await WorkerHost.StartAsync(settings);
+        await using (var bambu = await TestPublisher.ConnectAsync(services.Mqtt))
+        {
+            await bambu.PublishJsonAsync(report, Print(new { command = "push_status", msg = 0, sequence_id = $"{++sequence}", gcode_state = "IDLE", print_error = 0, task_id = "0", subtask_id = "0" }));
+
+            // 1. A cloud print of four dragons, completed; FINISH redelivered.
+            await bambu.PublishJsonAsync(report, Print(new { command = "push_status", msg = 1, sequence_id = $"{++sequence}", gcode_state = "PREPARE", task_id = "700000001", subtask_id = "700000002", subtask_name = "dragon_x4" }));
+            await bambu.PublishJsonAsync(report, Print(new { command = "push_status", msg = 1, sequence_id = $"{++sequence}", gcode_state = "RUNNING", mc_percent = 3, nozzle_temper = 220.1, nozzle_target_temper = 220 }));
+            await bambu.PublishTextAsync(report, "{\"print\": {\"command\": \"push_status\", \"mc_perc");
+            var finish = Print(new { command = "push_status", msg = 1, sequence_id = $"{++sequence}", gcode_state = "FINISH", mc_percent = 100 });
+            await bambu.PublishJsonAsync(report, finish);
+            await bambu.PublishJsonAsync(report, finish);
+
+            // 2. A LAN print with a Latin-1 name, cancelled: print_error 50348044, then FAILED.
+            await bambu.PublishAsync(report, Encoding.Latin1.GetBytes("{\"print\": {\"command\": \"push_status\", \"gcode_state\": \"PREPARE\", \"task_id\": \"0\", \"subtask_id\": \"0\", \"subtask_name\": \"Bär_PETG\"}}"));
+            await bambu.PublishJsonAsync(report, Print(new { command = "push_status", msg = 1, sequence_id = $"{++sequence}", gcode_state = "RUNNING" }));
+            await bambu.PublishJsonAsync(report, Print(new { command = "push_status", msg = 1, sequence_id = $"{++sequence}", print_error = 50348044 }));
+            await bambu.PublishJsonAsync(report, Print(new { command = "push_status", msg = 1, sequence_id = $"{++sequence}", gcode_state = "FAILED", fail_reason = "50348044" }));
+            await bambu.PublishJsonAsync(report, new { info = new { command = "get_version", sequence_id = "0", module = Array.Empty<object>() } });
+        }
+
+        var jobs = await AdapterEndToEnd.JobsAsync(services, database, printer, 2);
+        var dragon = Assert.Single(jobs, r => r.Text("toy") == "dragon");
+        Assert.Equal(("completed", "bambu", "PLA"), (dragon.Text("outcome"), dragon.Text("source"), dragon.Text("material")));
+        Assert.Equal("700000001/700000002", dragon.Text("job_id"));
+        Assert.Equal(4, dragon.Number("toys"));
+        Assert.InRange(dragon.Number("print_time_s"), 0, 600);
+        Assert.Null(dragon.OptionalNumber("filament_g"));
+        Assert.Equal("unknown", dragon.Text("filament_source"));
+
+        var bear = Assert.Single(jobs, r => r.Text("toy") == "Bär_PETG");
+        Assert.Equal(("cancelled", "bambu", "PETG"), (bear.Text("outcome"), bear.Text("source"), bear.Text("material")));
+        Assert.Equal(1, bear.Number("toys"));
+        Assert.Null(bear.OptionalNumber("filament_g"));
+        Assert.Equal("unknown", bear.Text("filament_source"));
+
+        var nozzle = await services.Influx.QueryAsync(database, $"SELECT \"nozzle_c\", \"state\" FROM printer WHERE \"printer\" = '{printer}' AND \"nozzle_c\" > 0");
+        Assert.Equal(220.1, Assert.Single(nozzle).Number("nozzle_c"), 6);
+
+        await AdapterEndToEnd.AssertDeadLetteredAsync(worker, report, "invalid_json");
+        Assert.Equal(2, worker.Counter("printfarm.jobs.ended"));
+    }
+}
