@@ -25,7 +25,7 @@ for (var c = 0; c < options.Connections; c++)
 
 var published = 0L;
 var stopwatch = Stopwatch.StartNew();
-await Task.WhenAll(clients.Select((client, c) => PublishShareAsync(client, c)));
+await PublishAllAsync();
 var publishSeconds = stopwatch.Elapsed.TotalSeconds;
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"published {published} messages in {publishSeconds:F2} s = {published / publishSeconds:F0} msg/s (QoS 1, acknowledged by the broker)"));
 
@@ -61,21 +61,28 @@ foreach (var client in clients)
 
 return jobsLanded >= totalJobs && farmJobs >= totalJobs ? 0 : 1;
 
-async Task PublishShareAsync(IMqttClient client, int connection)
+// A farm publishes in (roughly) event-time order across printers, each printer on its own connection: messages are
+// merged by event time, a printer always uses the same connection (MQTT keeps order per connection), and at most
+// `in-flight` × connections publishes await their acknowledgement at once.
+async Task PublishAllAsync()
 {
-    using var inFlight = new SemaphoreSlim(options.InFlight);
-    var pending = new List<Task>();
-    for (var p = connection; p < options.Printers; p += options.Connections)
+    var all = new List<(DateTimeOffset At, int Printer, byte[] Payload)>(totalMessages);
+    for (var p = 0; p < options.Printers; p++)
     {
-        var printer = $"load-{p:D4}";
-        var topic = $"printfarm/{printer}/event";
-        var t = origin.AddSeconds(p * 7 % 600);
-        foreach (var payload in Messages(printer, t))
+        foreach (var (at, payload) in Messages($"load-{p:D4}", origin.AddSeconds(p * 7 % 600)))
         {
-            await inFlight.WaitAsync();
-            var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
-            pending.Add(PublishOneAsync(client, message, inFlight));
+            all.Add((at, p, payload));
         }
+    }
+
+    all.Sort((a, b) => a.At.CompareTo(b.At));
+    using var inFlight = new SemaphoreSlim(options.InFlight * clients.Count);
+    var pending = new List<Task>(all.Count);
+    foreach (var (_, p, payload) in all)
+    {
+        await inFlight.WaitAsync();
+        var message = new MqttApplicationMessageBuilder().WithTopic($"printfarm/load-{p:D4}/event").WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
+        pending.Add(PublishOneAsync(clients[p % clients.Count], message, inFlight));
     }
 
     await Task.WhenAll(pending);
@@ -94,7 +101,7 @@ async Task PublishOneAsync(IMqttClient client, MqttApplicationMessage message, S
     }
 }
 
-IEnumerable<byte[]> Messages(string printer, DateTimeOffset start)
+IEnumerable<(DateTimeOffset At, byte[] Payload)> Messages(string printer, DateTimeOffset start)
 {
     string[] toys = ["dragon_x4", "castle", "owl_x2", "robot_x3"];
     string[] outcomes = ["completed", "completed", "completed", "completed", "failed", "cancelled"];
@@ -104,14 +111,14 @@ IEnumerable<byte[]> Messages(string printer, DateTimeOffset start)
         var id = $"{printer}-{j}";
         var minutes = 20 + (j * 37 % 180);
         var end = t.AddMinutes(minutes);
-        yield return JsonSerializer.SerializeToUtf8Bytes(new { type = "job_started", ts = t.ToUnixTimeMilliseconds(), job_id = id, file = toys[j % toys.Length] + ".gcode", material = j % 3 == 0 ? "PETG" : "PLA" });
+        yield return (t, JsonSerializer.SerializeToUtf8Bytes(new { type = "job_started", ts = t.ToUnixTimeMilliseconds(), job_id = id, file = toys[j % toys.Length] + ".gcode", material = j % 3 == 0 ? "PETG" : "PLA" }));
         for (var s = 1; s <= options.Progress; s++)
         {
             var at = t.AddMinutes(minutes * s / (options.Progress + 1.0));
-            yield return JsonSerializer.SerializeToUtf8Bytes(new { type = "job_progress", ts = at.ToUnixTimeMilliseconds(), job_id = id, progress_pct = 100.0 * s / (options.Progress + 1), state = "printing", nozzle_c = 210.3, nozzle_target_c = 210.0, bed_c = 60.1, bed_target_c = 60.0 });
+            yield return (at, JsonSerializer.SerializeToUtf8Bytes(new { type = "job_progress", ts = at.ToUnixTimeMilliseconds(), job_id = id, progress_pct = 100.0 * s / (options.Progress + 1), state = "printing", nozzle_c = 210.3, nozzle_target_c = 210.0, bed_c = 60.1, bed_target_c = 60.0 }));
         }
 
-        yield return JsonSerializer.SerializeToUtf8Bytes(new { type = "job_finished", ts = end.ToUnixTimeMilliseconds(), job_id = id, outcome = outcomes[j % outcomes.Length], print_time_s = minutes * 60.0, filament_g = 5.0 + (j % 40) });
+        yield return (end, JsonSerializer.SerializeToUtf8Bytes(new { type = "job_finished", ts = end.ToUnixTimeMilliseconds(), job_id = id, outcome = outcomes[j % outcomes.Length], print_time_s = minutes * 60.0, filament_g = 5.0 + (j % 40) }));
         t = end.AddMinutes(3);
     }
 }

@@ -181,7 +181,8 @@ public sealed class TelemetryProcessor
         return dropped;
     }
 
-    private void Apply(PrinterEvent e, DateTimeOffset receivedAt, ProcessorOutput output)
+    // Internal for the engine benchmark, which feeds canonical events without parsing.
+    internal void Apply(PrinterEvent e, DateTimeOffset receivedAt, ProcessorOutput output)
     {
         _kpis.Observe(e.Source, e.Printer, e.Timestamp, receivedAt);
         var endedBefore = output.EndedJobs.Count;
