@@ -43,16 +43,20 @@ public sealed class JobTracker
     /// <summary>The open job of <paramref name="printer"/>, if any.</summary>
     public OpenJob? GetOpenJob(string printer) => _printers.TryGetValue(printer, out var p) ? p.Open : null;
 
-    /// <summary>Applies <paramref name="e"/>; jobs it ends are appended to <paramref name="ended"/>.</summary>
-    public void Apply(PrinterEvent e, List<EndedJob> ended)
+    /// <summary>
+    /// Applies <paramref name="e"/>; jobs it ends are appended to <paramref name="ended"/>. Returns the job it opened,
+    /// if it opened one (so the caller needs no second look-up on the hot path).
+    /// </summary>
+    public OpenJob? Apply(PrinterEvent e, List<EndedJob> ended)
     {
         ArgumentNullException.ThrowIfNull(e);
         var state = GetState(e.Printer);
         switch (e.Kind)
         {
             case EventKind.JobStarted:
+                var before = state.Open;
                 Start(state, e, ended);
-                break;
+                return ReferenceEquals(state.Open, before) ? null : state.Open;
             case EventKind.JobFinished:
                 Finish(state, e, ended);
                 break;
@@ -65,6 +69,8 @@ public sealed class JobTracker
 
                 break;
         }
+
+        return null;
     }
 
     private void Start(PrinterJobs state, PrinterEvent e, List<EndedJob> ended)

@@ -171,10 +171,10 @@ public sealed class KpiEngine
 
         state.OpenSince = null;
         var late = 0;
-        foreach (var spec in _specs)
+        for (var i = 0; i < _specs.Length; i++)
         {
-            var windowStart = spec.StartOf(job.End);
-            var windowEnd = spec.EndOf(windowStart);
+            var windowStart = _specs[i].StartOf(job.End);
+            var windowEnd = _specs[i].EndOf(windowStart);
             if (IsClosed(windowEnd.UtcTicks))
             {
                 late++;
@@ -182,11 +182,12 @@ public sealed class KpiEngine
             }
 
             var ticks = windowStart.UtcTicks;
-            Get(new WindowKey(spec, ticks, KpiScope.Farm, string.Empty), windowEnd).Totals.Add(job);
-            Get(new WindowKey(spec, ticks, KpiScope.Printer, job.Printer), windowEnd).Totals.Add(job);
-            Get(new WindowKey(spec, ticks, KpiScope.Toy, job.Toy), windowEnd).Totals.Add(job);
-            Get(new WindowKey(spec, ticks, KpiScope.Material, job.Material), windowEnd).Totals.Add(job);
-            Get(new WindowKey(spec, ticks, KpiScope.Farm, string.Empty), windowEnd).Printers!.Add(job.Printer);
+            var farm = Get(new WindowKey(i, ticks, KpiScope.Farm, string.Empty), windowEnd);
+            farm.Totals.Add(job);
+            farm.Printers!.Add(job.Printer);
+            Get(new WindowKey(i, ticks, KpiScope.Printer, job.Printer), windowEnd).Totals.Add(job);
+            Get(new WindowKey(i, ticks, KpiScope.Toy, job.Toy), windowEnd).Totals.Add(job);
+            Get(new WindowKey(i, ticks, KpiScope.Material, job.Material), windowEnd).Totals.Add(job);
         }
 
         if (late > 0)
@@ -252,7 +253,7 @@ public sealed class KpiEngine
             .Select(kv => new KpiEngineState.PrinterState { Printer = kv.Key, OpenSince = kv.Value.OpenSince!.Value, AccruedUntil = kv.Value.AccruedUntil }).ToList(),
         Windows = _windows.Select(kv => new KpiEngineState.WindowState
         {
-            Window = kv.Key.Spec.Name,
+            Window = _specs[kv.Key.Spec].Name,
             Start = kv.Key.StartTicks,
             End = kv.Value.End,
             Scope = kv.Key.Scope,
@@ -290,8 +291,8 @@ public sealed class KpiEngine
         var dropped = 0;
         foreach (var w in state.Windows)
         {
-            var spec = Array.Find(_specs, s => s.Name == w.Window);
-            if (spec is null)
+            var spec = Array.FindIndex(_specs, s => s.Name == w.Window);
+            if (spec < 0)
             {
                 dropped++;
                 continue;
@@ -390,12 +391,12 @@ public sealed class KpiEngine
             }
 
             state.SeenWindow[i] = start.UtcTicks;
-            if (Get(new WindowKey(spec, start.UtcTicks, KpiScope.Farm, string.Empty), end, markDirty: false).Printers!.Add(printer))
+            if (Get(new WindowKey(i, start.UtcTicks, KpiScope.Farm, string.Empty), end, markDirty: false).Printers!.Add(printer))
             {
-                MarkDirty(new WindowKey(spec, start.UtcTicks, KpiScope.Farm, string.Empty));
+                MarkDirty(new WindowKey(i, start.UtcTicks, KpiScope.Farm, string.Empty));
             }
 
-            Get(new WindowKey(spec, start.UtcTicks, KpiScope.Printer, printer), end);
+            Get(new WindowKey(i, start.UtcTicks, KpiScope.Printer, printer), end);
         }
     }
 
@@ -408,18 +409,19 @@ public sealed class KpiEngine
         }
 
         var fromTime = new DateTimeOffset(from, TimeSpan.Zero);
-        foreach (var spec in _specs)
+        for (var i = 0; i < _specs.Length; i++)
         {
+            var spec = _specs[i];
             for (var start = spec.StartOf(fromTime); start.UtcTicks < to;)
             {
                 var end = spec.EndOf(start);
                 if (!IsClosed(end.UtcTicks))
                 {
                     var seconds = sign * TimeSpan.FromTicks(Math.Min(to, end.UtcTicks) - Math.Max(from, start.UtcTicks)).TotalSeconds;
-                    var farm = Get(new WindowKey(spec, start.UtcTicks, KpiScope.Farm, string.Empty), end);
+                    var farm = Get(new WindowKey(i, start.UtcTicks, KpiScope.Farm, string.Empty), end);
                     farm.Totals.AddBusy(seconds);
                     farm.Printers!.Add(printer);
-                    Get(new WindowKey(spec, start.UtcTicks, KpiScope.Printer, printer), end).Totals.AddBusy(seconds);
+                    Get(new WindowKey(i, start.UtcTicks, KpiScope.Printer, printer), end).Totals.AddBusy(seconds);
                 }
 
                 start = end;
@@ -466,14 +468,15 @@ public sealed class KpiEngine
         return state;
     }
 
-    private static KpiPoint ToPoint(WindowKey key, Window w)
+    private KpiPoint ToPoint(WindowKey key, Window w)
     {
         var totals = w.Totals;
         totals.PrintersSeen = w.Printers?.Count ?? 1;
-        return new(key.Spec, new DateTimeOffset(key.StartTicks, TimeSpan.Zero), new DateTimeOffset(w.End, TimeSpan.Zero), key.Scope, key.Subject, totals);
+        return new(_specs[key.Spec], new DateTimeOffset(key.StartTicks, TimeSpan.Zero), new DateTimeOffset(w.End, TimeSpan.Zero), key.Scope, key.Subject, totals);
     }
 
-    private readonly record struct WindowKey(WindowSpec Spec, long StartTicks, KpiScope Scope, string Subject);
+    // The size is an index into _specs: hashing and comparing an int is far cheaper than a WindowSpec record.
+    private readonly record struct WindowKey(int Spec, long StartTicks, KpiScope Scope, string Subject);
 
     private sealed class Window(long end, bool isFarm)
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 
@@ -20,6 +21,10 @@ public sealed class LineBuilder
     /// <summary>The <c>precision</c> query parameter matching the timestamps this builder writes.</summary>
     public const string Precision = "ms";
 
+    private static readonly SearchValues<char> MeasurementEscapes = SearchValues.Create(", ");
+    private static readonly SearchValues<char> KeyEscapes = SearchValues.Create(",= ");
+    private static readonly SearchValues<char> StringEscapes = SearchValues.Create("\"\\");
+
     private readonly StringBuilder _sb = new(256);
     private Phase _phase = Phase.Empty;
 
@@ -36,7 +41,7 @@ public sealed class LineBuilder
     {
         CheckName(name, nameof(name));
         _sb.Clear();
-        Append(name, EscapeSet.Measurement);
+        Append(name, MeasurementEscapes);
         _phase = Phase.Tags;
         return this;
     }
@@ -62,9 +67,9 @@ public sealed class LineBuilder
         }
 
         _sb.Append(',');
-        Append(key, EscapeSet.Key);
+        Append(key, KeyEscapes);
         _sb.Append('=');
-        Append(value, EscapeSet.Key);
+        Append(value, KeyEscapes);
         return this;
     }
 
@@ -78,7 +83,9 @@ public sealed class LineBuilder
 
         StartField(key);
         // "R" round-trips; line protocol accepts the exponent form it may produce (1E+20).
-        _sb.Append(v.ToString("R", CultureInfo.InvariantCulture));
+        Span<char> buffer = stackalloc char[32];
+        _ = v.TryFormat(buffer, out var written, "R", CultureInfo.InvariantCulture);
+        _sb.Append(buffer[..written]);
         return this;
     }
 
@@ -91,7 +98,8 @@ public sealed class LineBuilder
         }
 
         StartField(key);
-        _sb.Append(v.ToString(CultureInfo.InvariantCulture)).Append('i');
+        AppendInteger(v);
+        _sb.Append('i');
         return this;
     }
 
@@ -119,7 +127,7 @@ public sealed class LineBuilder
         CheckNoLineBreak(value, nameof(value));
         StartField(key);
         _sb.Append('"');
-        Append(value, EscapeSet.StringValue);
+        Append(value, StringEscapes);
         _sb.Append('"');
         return this;
     }
@@ -133,7 +141,8 @@ public sealed class LineBuilder
             throw new InvalidOperationException("a line needs a measurement and at least one field");
         }
 
-        _sb.Append(' ').Append(timestamp.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
+        _sb.Append(' ');
+        AppendInteger(timestamp.ToUnixTimeMilliseconds());
         _phase = Phase.Empty;
         return _sb.ToString();
     }
@@ -154,27 +163,32 @@ public sealed class LineBuilder
                 throw new InvalidOperationException("fields go after the measurement");
         }
 
-        Append(key, EscapeSet.Key);
+        Append(key, KeyEscapes);
         _sb.Append('=');
     }
 
-    private void Append(string value, EscapeSet set)
+    private void Append(string value, SearchValues<char> escapes)
     {
-        foreach (var c in value)
+        var rest = value.AsSpan();
+        while (true)
         {
-            var escape = set switch
+            var i = rest.IndexOfAny(escapes);
+            if (i < 0)
             {
-                EscapeSet.Measurement => c is ',' or ' ',
-                EscapeSet.Key => c is ',' or '=' or ' ',
-                _ => c is '"' or '\\',
-            };
-            if (escape)
-            {
-                _sb.Append('\\');
+                _sb.Append(rest);
+                return;
             }
 
-            _sb.Append(c);
+            _sb.Append(rest[..i]).Append('\\').Append(rest[i]);
+            rest = rest[(i + 1)..];
         }
+    }
+
+    private void AppendInteger(long value)
+    {
+        Span<char> buffer = stackalloc char[20];
+        _ = value.TryFormat(buffer, out var written, default, CultureInfo.InvariantCulture);
+        _sb.Append(buffer[..written]);
     }
 
     private static void CheckName(string name, string paramName)
@@ -202,12 +216,5 @@ public sealed class LineBuilder
         {
             throw new ArgumentException("line protocol does not allow line breaks in any element", paramName);
         }
-    }
-
-    private enum EscapeSet
-    {
-        Measurement,
-        Key,
-        StringValue,
     }
 }

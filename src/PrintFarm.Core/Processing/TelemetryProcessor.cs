@@ -186,8 +186,7 @@ public sealed class TelemetryProcessor
     {
         _kpis.Observe(e.Source, e.Printer, e.Timestamp, receivedAt);
         var endedBefore = output.EndedJobs.Count;
-        var openBefore = _jobs.GetOpenJob(e.Printer);
-        _jobs.Apply(e, output.EndedJobs);
+        var opened = _jobs.Apply(e, output.EndedJobs);
         if (_encoder.Printer(e) is { } line)
         {
             output.Lines.Add(line);
@@ -204,9 +203,9 @@ public sealed class TelemetryProcessor
         }
 
         // After the ended jobs, so a job replaced by a new start settles its printing time first.
-        if (_jobs.GetOpenJob(e.Printer) is { } open && !ReferenceEquals(open, openBefore))
+        if (opened is not null)
         {
-            _kpis.JobOpened(e.Printer, open.Start);
+            _kpis.JobOpened(e.Printer, opened.Start);
         }
     }
 }

@@ -78,17 +78,16 @@ public class EngineBenchmarks
         {
             var (e, receivedAt) = _events[i];
             _kpis.Observe(e.Source, e.Printer, e.Timestamp, receivedAt);
-            var before = _jobs.GetOpenJob(e.Printer);
             _ended.Clear();
-            _jobs.Apply(e, _ended);
+            var opened = _jobs.Apply(e, _ended);
             foreach (var job in _ended)
             {
                 _kpis.AddJob(job);
             }
 
-            if (_jobs.GetOpenJob(e.Printer) is { } open && !ReferenceEquals(open, before))
+            if (opened is not null)
             {
-                _kpis.JobOpened(e.Printer, open.Start);
+                _kpis.JobOpened(e.Printer, opened.Start);
             }
 
             if (i % CollectEvery == CollectEvery - 1)
