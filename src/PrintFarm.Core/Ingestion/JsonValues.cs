@@ -10,6 +10,10 @@ namespace PrintFarm.Core.Ingestion;
 /// </summary>
 internal static class JsonValues
 {
+    /// <summary>Reads one top-level property (the reader is on its name); returns an error text, or null.</summary>
+    public delegate string? PropertyReader<TState>(ref Utf8JsonReader reader, ref TState state)
+        where TState : struct;
+
     /// <summary>Maximum nesting the adapters accept; printer payloads are at most four or five levels deep.</summary>
     public const int MaxDepth = 32;
 
@@ -20,6 +24,50 @@ internal static class JsonValues
     public const double MaxDurationSeconds = 10 * 366 * 86400.0;
 
     public static JsonReaderOptions ReaderOptions => new() { MaxDepth = MaxDepth };
+
+    /// <summary>
+    /// Reads a payload that must be exactly one JSON object, handing each top-level property to
+    /// <paramref name="readProperty"/>. Returns null when it was read, or the rejection: <c>invalid_json</c> for
+    /// anything malformed (including invalid UTF-8 in a string), <c>invalid_field</c> with the reader's error text.
+    /// </summary>
+    public static AdapterResult? ReadObject<TState>(ReadOnlySpan<byte> payload, ref TState state, PropertyReader<TState> readProperty)
+        where TState : struct
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(payload, ReaderOptions);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a JSON object");
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var bad = readProperty(ref reader, ref state);
+                if (bad is not null)
+                {
+                    return AdapterResult.Rejected(RejectReasons.InvalidField, bad);
+                }
+            }
+
+            // Anything after the root object (or a truncated one) is malformed.
+            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
+            {
+                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a single JSON object");
+            }
+        }
+        catch (JsonException ex)
+        {
+            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Utf8JsonReader reports invalid UTF-8 inside strings this way.
+            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
+        }
+
+        return null;
+    }
 
     /// <summary>Reads a finite number.</summary>
     public static bool TryNumber(ref Utf8JsonReader reader, out double? value)

@@ -227,52 +227,23 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
 
     private static bool IsLifecycle(string state) => IsActive(state) || IsIdle(state);
 
-    private static AdapterResult? Parse(ReadOnlySpan<byte> payload, ref Report r)
+    private static AdapterResult? Parse(ReadOnlySpan<byte> payload, ref Report r) =>
+        JsonValues.ReadObject(payload, ref r, ReadTop);
+
+    // {"print": {...}} is a status report; {"event": {...}} a cloud presence change; other report types are skipped.
+    private static string? ReadTop(ref Utf8JsonReader reader, ref Report r)
     {
-        try
+        if (reader.ValueTextEquals("print"u8))
         {
-            var reader = new Utf8JsonReader(payload, JsonValues.ReaderOptions);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a JSON object");
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                string? bad = null;
-                if (reader.ValueTextEquals("print"u8))
-                {
-                    bad = ReadPrint(ref reader, ref r);
-                }
-                else if (reader.ValueTextEquals("event"u8))
-                {
-                    bad = ReadEvent(ref reader, ref r);
-                }
-                else
-                {
-                    JsonValues.SkipProperty(ref reader);
-                }
-
-                if (bad is not null)
-                {
-                    return AdapterResult.Rejected(RejectReasons.InvalidField, bad);
-                }
-            }
-
-            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
-            {
-                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a single JSON object");
-            }
-        }
-        catch (JsonException ex)
-        {
-            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
-        }
-        catch (InvalidOperationException ex)
-        {
-            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
+            return ReadPrint(ref reader, ref r);
         }
 
+        if (reader.ValueTextEquals("event"u8))
+        {
+            return ReadEvent(ref reader, ref r);
+        }
+
+        JsonValues.SkipProperty(ref reader);
         return null;
     }
 

@@ -267,128 +267,84 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
 
     private static AdapterResult? ParseStatus(ReadOnlySpan<byte> payload, ref Delta d)
     {
-        try
+        var read = new StatusRead { Delta = d };
+        var rejected = JsonValues.ReadObject(payload, ref read, ReadStatusProperty);
+        d = read.Delta;
+        if (rejected is not null)
         {
-            var reader = new Utf8JsonReader(payload, JsonValues.ReaderOptions);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a JSON object");
-            }
-
-            var sawStatus = false;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                string? bad;
-                if (reader.ValueTextEquals("status"u8))
-                {
-                    sawStatus = true;
-                    bad = ReadStatus(ref reader, ref d);
-                }
-                else if (reader.ValueTextEquals("server"u8))
-                {
-                    bad = ReadServer(ref reader, ref d);
-                }
-                else if (reader.ValueTextEquals("eventtime"u8))
-                {
-                    // Klipper's monotonic reactor clock: validated, never used as a time.
-                    bad = JsonValues.TryNumber(ref reader, out _) ? null : "'eventtime' must be a number";
-                }
-                else
-                {
-                    JsonValues.SkipProperty(ref reader);
-                    bad = null;
-                }
-
-                if (bad is not null)
-                {
-                    return AdapterResult.Rejected(RejectReasons.InvalidField, bad);
-                }
-            }
-
-            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
-            {
-                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a single JSON object");
-            }
-
-            if (!sawStatus && d.ServerOnline is null)
-            {
-                return AdapterResult.Rejected(RejectReasons.MissingField, "expected 'status' (klipper/status) or 'server' (moonraker/status)");
-            }
-        }
-        catch (JsonException ex)
-        {
-            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
-        }
-        catch (InvalidOperationException ex)
-        {
-            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
+            return rejected;
         }
 
+        return read.SawStatus || d.ServerOnline is not null
+            ? null
+            : AdapterResult.Rejected(RejectReasons.MissingField, "expected 'status' (klipper/status) or 'server' (moonraker/status)");
+    }
+
+    private static string? ReadStatusProperty(ref Utf8JsonReader reader, ref StatusRead read)
+    {
+        if (reader.ValueTextEquals("status"u8))
+        {
+            read.SawStatus = true;
+            return ReadStatus(ref reader, ref read.Delta);
+        }
+
+        if (reader.ValueTextEquals("server"u8))
+        {
+            return ReadServer(ref reader, ref read.Delta);
+        }
+
+        if (reader.ValueTextEquals("eventtime"u8))
+        {
+            // Klipper's monotonic reactor clock: validated, never used as a time.
+            return JsonValues.TryNumber(ref reader, out _) ? null : "'eventtime' must be a number";
+        }
+
+        JsonValues.SkipProperty(ref reader);
         return null;
     }
 
     private static AdapterResult? ParseSplit(ReadOnlySpan<byte> payload, string obj, string field, ref Delta d)
     {
-        var kind = ObjectOf(Encoding.UTF8.GetBytes(obj));
-        Span<byte> fieldName = stackalloc byte[64];
-        if (!Encoding.UTF8.TryGetBytes(field, fieldName, out var length))
+        var read = new SplitRead { Delta = d, Kind = ObjectOf(Encoding.UTF8.GetBytes(obj)), Field = Encoding.UTF8.GetBytes(field) };
+        var rejected = JsonValues.ReadObject(payload, ref read, ReadSplitProperty);
+        d = read.Delta;
+        if (rejected is not null)
         {
-            length = 0;
+            return rejected;
         }
 
-        fieldName = fieldName[..length];
-        try
+        return read.SawValue ? null : AdapterResult.Rejected(RejectReasons.MissingField, "split status needs 'value'");
+    }
+
+    private static string? ReadSplitProperty(ref Utf8JsonReader reader, ref SplitRead read)
+    {
+        if (reader.ValueTextEquals("value"u8))
         {
-            var reader = new Utf8JsonReader(payload, JsonValues.ReaderOptions);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a JSON object");
-            }
-
-            var sawValue = false;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                string? bad = null;
-                if (reader.ValueTextEquals("value"u8))
-                {
-                    sawValue = true;
-                    bad = ReadField(ref reader, kind, fieldName, ref d);
-                }
-                else if (reader.ValueTextEquals("eventtime"u8))
-                {
-                    bad = JsonValues.TryNumber(ref reader, out _) ? null : "'eventtime' must be a number";
-                }
-                else
-                {
-                    JsonValues.SkipProperty(ref reader);
-                }
-
-                if (bad is not null)
-                {
-                    return AdapterResult.Rejected(RejectReasons.InvalidField, bad);
-                }
-            }
-
-            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
-            {
-                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a single JSON object");
-            }
-
-            if (!sawValue)
-            {
-                return AdapterResult.Rejected(RejectReasons.MissingField, "split status needs 'value'");
-            }
-        }
-        catch (JsonException ex)
-        {
-            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
-        }
-        catch (InvalidOperationException ex)
-        {
-            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
+            read.SawValue = true;
+            return ReadField(ref reader, read.Kind, read.Field, ref read.Delta);
         }
 
+        if (reader.ValueTextEquals("eventtime"u8))
+        {
+            return JsonValues.TryNumber(ref reader, out _) ? null : "'eventtime' must be a number";
+        }
+
+        JsonValues.SkipProperty(ref reader);
         return null;
+    }
+
+    private struct StatusRead
+    {
+        public Delta Delta;
+        public bool SawStatus;
+    }
+
+    private struct SplitRead
+    {
+        public Delta Delta;
+        public KlipperObject Kind;
+        public byte[] Field;
+        public bool SawValue;
     }
 
     private static string? ReadServer(ref Utf8JsonReader reader, ref Delta d)

@@ -41,37 +41,9 @@ public sealed class NativeAdapter : IPrinterAdapter
         }
 
         var fields = new Fields();
-        try
+        if (JsonValues.ReadObject(message.Payload.Span, ref fields, ReadProperty) is { } rejected)
         {
-            var reader = new Utf8JsonReader(message.Payload.Span, new JsonReaderOptions { MaxDepth = 16 });
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a JSON object");
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var error = ReadProperty(ref reader, ref fields);
-                if (error is not null)
-                {
-                    return AdapterResult.Rejected(RejectReasons.InvalidField, error);
-                }
-            }
-
-            // Anything after the root object (or a truncated one) is malformed.
-            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
-            {
-                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a single JSON object");
-            }
-        }
-        catch (JsonException ex)
-        {
-            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
-        }
-        catch (InvalidOperationException ex)
-        {
-            // Utf8JsonReader reports invalid UTF-8 inside strings this way.
-            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
+            return rejected;
         }
 
         return Build(match.Printer, fields, output);

@@ -419,39 +419,7 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
     private static AdapterResult? Parse(ReadOnlySpan<byte> payload, out Fields f)
     {
         f = default;
-        try
-        {
-            var reader = new Utf8JsonReader(payload, JsonValues.ReaderOptions);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a JSON object");
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var bad = ReadProperty(ref reader, ref f);
-                if (bad is not null)
-                {
-                    return AdapterResult.Rejected(RejectReasons.InvalidField, bad);
-                }
-            }
-
-            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
-            {
-                return AdapterResult.Rejected(RejectReasons.InvalidJson, "payload is not a single JSON object");
-            }
-        }
-        catch (JsonException ex)
-        {
-            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
-        }
-        catch (InvalidOperationException ex)
-        {
-            // Utf8JsonReader reports invalid UTF-8 inside strings this way.
-            return AdapterResult.Rejected(RejectReasons.InvalidJson, ex.Message);
-        }
-
-        return null;
+        return JsonValues.ReadObject(payload, ref f, ReadProperty);
     }
 
     private static string? ReadProperty(ref Utf8JsonReader reader, ref Fields f)

@@ -390,9 +390,11 @@ public sealed class NativeAdapterTests
     }
 
     [Fact]
-    public void Process_NestingDeeperThanSixteen_IsRejectedAsInvalidJson()
+    public void Process_NestingDeeperThanTheAdaptersLimit_IsRejectedAsInvalidJson()
     {
-        var deep = new string('[', 20) + new string(']', 20);
+        // One level past the limit every adapter shares (the root object is the first level).
+        var levels = PrintFarm.Core.Ingestion.JsonValues.MaxDepth;
+        var deep = new string('[', levels) + new string(']', levels);
 
         NativeRun.Rejected($$"""{"type":"status",{{Ts}},"x":{{deep}}}""", RejectReasons.InvalidJson);
     }
