@@ -19,9 +19,7 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
     /// <summary><c>print_error</c> a user's cancel reports just before <c>FAILED</c>: Bambu has no cancelled state (ha-bambulab models.py).</summary>
     public const long CancelledPrintError = 50348044;
 
-    private static readonly JsonSerializerOptions StateJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
-
-    private readonly Dictionary<string, BambuPrinterState> _printers = new(StringComparer.Ordinal);
+    private readonly PrinterStates<BambuPrinterState> _printers = new();
     private readonly Dictionary<string, string> _names;
 
     /// <summary>Creates the adapter.</summary>
@@ -73,27 +71,14 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
     }
 
     /// <inheritdoc />
-    public JsonNode? SaveState() => _printers.Count == 0 ? null : JsonSerializer.SerializeToNode(_printers, StateJson);
+    public JsonNode? SaveState() => _printers.Save();
 
     /// <inheritdoc />
-    public void RestoreState(JsonNode state)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        var restored = state.Deserialize<Dictionary<string, BambuPrinterState>>(StateJson);
-        _printers.Clear();
-        foreach (var (printer, s) in restored ?? [])
-        {
-            _printers[printer] = s;
-        }
-    }
+    public void RestoreState(JsonNode state) => _printers.Restore(state);
 
     private void Apply(string printer, DateTimeOffset now, bool retained, in Report r, List<PrinterEvent> output)
     {
-        if (!_printers.TryGetValue(printer, out var s))
-        {
-            s = new BambuPrinterState();
-            _printers.Add(printer, s);
-        }
+        var s = _printers.Get(printer);
 
         // P1/A1 send only changed fields, X1 the whole object: merging handles both.
         if (r.SubtaskName is not null) s.SubtaskName = r.SubtaskName;

@@ -17,9 +17,7 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
     /// <summary>The <c>source</c> tag.</summary>
     public const string SourceName = "moonraker";
 
-    private static readonly JsonSerializerOptions StateJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
-
-    private readonly Dictionary<string, MoonrakerPrinterState> _printers = new(StringComparer.Ordinal);
+    private readonly PrinterStates<MoonrakerPrinterState> _printers = new();
 
     /// <summary>Creates the adapter.</summary>
     /// <exception cref="ArgumentException">A topic pattern is invalid.</exception>
@@ -76,27 +74,14 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
     }
 
     /// <inheritdoc />
-    public JsonNode? SaveState() => _printers.Count == 0 ? null : JsonSerializer.SerializeToNode(_printers, StateJson);
+    public JsonNode? SaveState() => _printers.Save();
 
     /// <inheritdoc />
-    public void RestoreState(JsonNode state)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        var restored = state.Deserialize<Dictionary<string, MoonrakerPrinterState>>(StateJson);
-        _printers.Clear();
-        foreach (var (printer, s) in restored ?? [])
-        {
-            _printers[printer] = s;
-        }
-    }
+    public void RestoreState(JsonNode state) => _printers.Restore(state);
 
     private void Apply(string printer, DateTimeOffset now, bool retained, in Delta d, List<PrinterEvent> output)
     {
-        if (!_printers.TryGetValue(printer, out var s))
-        {
-            s = new MoonrakerPrinterState();
-            _printers.Add(printer, s);
-        }
+        var s = _printers.Get(printer);
 
         // Klipper resets print_stats (and exclude_object) in the same update that reports standby after
         // SDCARD_RESET_FILE, so a job ended by →standby is described by the values from before this message.

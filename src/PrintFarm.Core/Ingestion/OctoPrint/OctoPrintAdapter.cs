@@ -21,9 +21,7 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
     // seconds of the last end is that pair's second half or a redelivery, never a new job.
     private const long SameEndToleranceSeconds = 60;
 
-    private static readonly JsonSerializerOptions StateJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
-
-    private readonly Dictionary<string, OctoPrintPrinterState> _printers = new(StringComparer.Ordinal);
+    private readonly PrinterStates<OctoPrintPrinterState> _printers = new(s => s.Estimates ??= []);
 
     /// <summary>Creates the adapter.</summary>
     /// <exception cref="ArgumentException">A topic pattern is invalid.</exception>
@@ -66,25 +64,10 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
     }
 
     /// <inheritdoc />
-    public JsonNode? SaveState() => _printers.Count == 0 ? null : JsonSerializer.SerializeToNode(_printers, StateJson);
+    public JsonNode? SaveState() => _printers.Save();
 
     /// <inheritdoc />
-    public void RestoreState(JsonNode state)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        var restored = state.Deserialize<Dictionary<string, OctoPrintPrinterState>>(StateJson);
-        _printers.Clear();
-        if (restored is null)
-        {
-            return;
-        }
-
-        foreach (var (printer, s) in restored)
-        {
-            s.Estimates ??= [];
-            _printers[printer] = s;
-        }
-    }
+    public void RestoreState(JsonNode state) => _printers.Restore(state);
 
     private AdapterResult OnEvent(in InboundMessage message, string printer, string eventName, List<PrinterEvent> output)
     {
@@ -404,16 +387,7 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
     // _timestamp is int(time.time()) (octoprint_mqtt mqtt_publish_with_timestamp): whole epoch seconds.
     private static DateTimeOffset Time(long epochSeconds) => DateTimeOffset.FromUnixTimeSeconds(epochSeconds);
 
-    private OctoPrintPrinterState GetState(string printer)
-    {
-        if (!_printers.TryGetValue(printer, out var state))
-        {
-            state = new OctoPrintPrinterState();
-            _printers.Add(printer, state);
-        }
-
-        return state;
-    }
+    private OctoPrintPrinterState GetState(string printer) => _printers.Get(printer);
 
     // One reader for every JSON payload of the plugin: the few fields used are read, the rest skipped.
     private static AdapterResult? Parse(ReadOnlySpan<byte> payload, out Fields f)
