@@ -6,18 +6,19 @@ namespace PrintFarm.IntegrationTests.Support;
 
 /// <summary>
 /// A real InfluxDB 1.x (Debian package <c>influxdb</c>, 1.6): the v1 write API and InfluxQL, on a free loopback port
-/// with its data in a temp folder.
+/// with its data in a temp folder; or the <c>influxdb:1.8</c> image where the package is missing and Docker is there
+/// (<see cref="ContainerFallback"/>).
 /// </summary>
 public sealed class InfluxDbServer : IAsyncDisposable
 {
-    private readonly ServerProcess _process;
+    private readonly IAsyncDisposable _server;
     private readonly HttpClient _http;
 
-    private InfluxDbServer(ServerProcess process, int port)
+    private InfluxDbServer(IAsyncDisposable server, string host, int port)
     {
-        _process = process;
+        _server = server;
         Port = port;
-        Url = $"http://127.0.0.1:{port}";
+        Url = $"http://{host}:{port}";
         _http = new HttpClient { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromSeconds(30) };
     }
 
@@ -28,8 +29,21 @@ public sealed class InfluxDbServer : IAsyncDisposable
     /// <summary>Starts a server; on <paramref name="port"/> when given (to bring one back on a known port).</summary>
     public static async Task<InfluxDbServer> StartAsync(int? port = null)
     {
-        var executable = ServerProcess.Find("influxd")
-            ?? throw new InvalidOperationException("influxd is not installed: run ./build.sh test, which installs it (apt-get install influxdb)");
+        var executable = ServerProcess.Find("influxd");
+        if (executable is null)
+        {
+            if (!ContainerFallback.DockerAvailable)
+            {
+                throw ContainerFallback.Missing("influxd", "influxdb");
+            }
+
+            using var containerProbe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            var (container, host, mapped) = await ContainerFallback.StartAsync(
+                "influxdb:1.8", 8086, port, [], new Dictionary<string, string> { ["INFLUXDB_REPORTING_DISABLED"] = "true" },
+                async (h, p) => (await containerProbe.GetAsync(new Uri($"http://{h}:{p}/ping"))).StatusCode == HttpStatusCode.NoContent);
+            return new InfluxDbServer(container, host, mapped);
+        }
+
         var folder = ServerProcess.NewFolder("influxdb");
         var httpPort = port ?? ServerProcess.FreePort();
         var rpcPort = ServerProcess.FreePort();
@@ -60,7 +74,7 @@ public sealed class InfluxDbServer : IAsyncDisposable
             folder,
             async () => (await probe.GetAsync(new Uri($"http://127.0.0.1:{httpPort}/ping"))).StatusCode == HttpStatusCode.NoContent,
             TimeSpan.FromSeconds(60));
-        return new InfluxDbServer(process, httpPort);
+        return new InfluxDbServer(process, "127.0.0.1", httpPort);
     }
 
     /// <summary>Creates a database (InfluxQL <c>CREATE DATABASE</c>).</summary>
@@ -124,13 +138,10 @@ public sealed class InfluxDbServer : IAsyncDisposable
         return rows;
     }
 
-    /// <summary>Stops the server (as <c>kill -9</c> would).</summary>
-    public Task KillAsync() => _process.KillAsync();
-
     public async ValueTask DisposeAsync()
     {
         _http.Dispose();
-        await _process.DisposeAsync();
+        await _server.DisposeAsync();
     }
 }
 

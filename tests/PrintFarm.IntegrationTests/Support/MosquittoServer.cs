@@ -1,24 +1,41 @@
+using System.Net.Sockets;
+
 namespace PrintFarm.IntegrationTests.Support;
 
-/// <summary>A real Mosquitto 2 broker on a free loopback port (Debian package <c>mosquitto</c>).</summary>
+/// <summary>
+/// A real Mosquitto 2 broker on a free loopback port: the Debian package <c>mosquitto</c>, or the
+/// <c>eclipse-mosquitto:2</c> image where the package is missing and Docker is there (<see cref="ContainerFallback"/>).
+/// </summary>
 public sealed class MosquittoServer : IAsyncDisposable
 {
-    private readonly ServerProcess _process;
+    private readonly IAsyncDisposable _server;
 
-    private MosquittoServer(ServerProcess process, int port)
+    private MosquittoServer(IAsyncDisposable server, string host, int port)
     {
-        _process = process;
+        _server = server;
+        Host = host;
         Port = port;
     }
 
-    public string Host => "127.0.0.1";
+    public string Host { get; }
 
     public int Port { get; }
 
     public static async Task<MosquittoServer> StartAsync()
     {
-        var executable = ServerProcess.Find("mosquitto")
-            ?? throw new InvalidOperationException("mosquitto is not installed: run ./build.sh test, which installs it (apt-get install mosquitto)");
+        var executable = ServerProcess.Find("mosquitto");
+        if (executable is null)
+        {
+            if (!ContainerFallback.DockerAvailable)
+            {
+                throw ContainerFallback.Missing("mosquitto", "mosquitto");
+            }
+
+            var (container, host, mappedPort) = await ContainerFallback.StartAsync(
+                "eclipse-mosquitto:2", 1883, null, ["mosquitto", "-c", "/mosquitto-no-auth.conf"], new Dictionary<string, string>(), AcceptsTcpAsync);
+            return new MosquittoServer(container, host, mappedPort);
+        }
+
         var folder = ServerProcess.NewFolder("mosquitto");
         var port = ServerProcess.FreePort();
         var config = Path.Combine(folder, "mosquitto.conf");
@@ -33,8 +50,15 @@ public sealed class MosquittoServer : IAsyncDisposable
             max_inflight_messages 100
             """);
         var process = await ServerProcess.StartAsync(executable, ["-c", config], folder, () => ServerProcess.AcceptsTcpAsync(port), TimeSpan.FromSeconds(20));
-        return new MosquittoServer(process, port);
+        return new MosquittoServer(process, "127.0.0.1", port);
     }
 
-    public ValueTask DisposeAsync() => _process.DisposeAsync();
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    private static async Task<bool> AcceptsTcpAsync(string host, int port)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(host, port);
+        return true;
+    }
 }

@@ -6,17 +6,18 @@ namespace PrintFarm.IntegrationTests.Support;
 /// <summary>
 /// A real VictoriaMetrics (Debian package <c>victoria-metrics</c>): it accepts the InfluxDB v2 write API
 /// (<c>/api/v2/write</c>), so the worker's v2 path is tested against a server that speaks it. Read back through
-/// <c>/api/v1/export</c>, where each field is a series named <c>measurement_field</c>.
+/// <c>/api/v1/export</c>, where each field is a series named <c>measurement_field</c>. Where the package is missing
+/// and Docker is there, the <c>victoriametrics/victoria-metrics</c> image (<see cref="ContainerFallback"/>).
 /// </summary>
 public sealed class VictoriaMetricsServer : IAsyncDisposable
 {
-    private readonly ServerProcess _process;
+    private readonly IAsyncDisposable _server;
     private readonly HttpClient _http;
 
-    private VictoriaMetricsServer(ServerProcess process, int port)
+    private VictoriaMetricsServer(IAsyncDisposable server, string host, int port)
     {
-        _process = process;
-        Url = $"http://127.0.0.1:{port}";
+        _server = server;
+        Url = $"http://{host}:{port}";
         _http = new HttpClient { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromSeconds(30) };
     }
 
@@ -24,8 +25,21 @@ public sealed class VictoriaMetricsServer : IAsyncDisposable
 
     public static async Task<VictoriaMetricsServer> StartAsync()
     {
-        var executable = ServerProcess.Find("victoria-metrics")
-            ?? throw new InvalidOperationException("victoria-metrics is not installed: run ./build.sh test, which installs it (apt-get install victoria-metrics)");
+        var executable = ServerProcess.Find("victoria-metrics");
+        if (executable is null)
+        {
+            if (!ContainerFallback.DockerAvailable)
+            {
+                throw ContainerFallback.Missing("victoria-metrics", "victoria-metrics");
+            }
+
+            using var containerProbe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            var (container, host, mapped) = await ContainerFallback.StartAsync(
+                "victoriametrics/victoria-metrics:v1.79.5", 8428, null, ["-retentionPeriod=100y", "-loggerLevel=ERROR"], new Dictionary<string, string>(),
+                async (h, p) => (await containerProbe.GetAsync(new Uri($"http://{h}:{p}/health"))).StatusCode == HttpStatusCode.OK);
+            return new VictoriaMetricsServer(container, host, mapped);
+        }
+
         var folder = ServerProcess.NewFolder("victoria-metrics");
         var port = ServerProcess.FreePort();
         using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
@@ -40,7 +54,7 @@ public sealed class VictoriaMetricsServer : IAsyncDisposable
             folder,
             async () => (await probe.GetAsync(new Uri($"http://127.0.0.1:{port}/health"))).StatusCode == HttpStatusCode.OK,
             TimeSpan.FromSeconds(30));
-        return new VictoriaMetricsServer(process, port);
+        return new VictoriaMetricsServer(process, "127.0.0.1", port);
     }
 
     /// <summary>Exported samples of every series matching <paramref name="selector"/>: labels and the values by timestamp.</summary>
@@ -75,6 +89,6 @@ public sealed class VictoriaMetricsServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _http.Dispose();
-        await _process.DisposeAsync();
+        await _server.DisposeAsync();
     }
 }
