@@ -1,5 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.Hosting;
 using Serilog;
 
@@ -12,7 +14,12 @@ try
         .Enrich.FromLogContext()
         .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture));
     builder.AddPrintFarmTelemetry();
-    await builder.Build().RunAsync();
+    var host = builder.Build();
+
+    // Validate before the host starts its services: a bad setting then ends here, as one line, instead of in the
+    // middle of a service's constructor with the host's own "Hosting failed to start" trace.
+    _ = host.Services.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
+    await host.RunAsync();
     return 0;
 }
 catch (OptionsValidationException ex)

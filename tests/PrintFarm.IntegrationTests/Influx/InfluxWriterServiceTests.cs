@@ -1,0 +1,239 @@
+using System.Collections.Concurrent;
+using System.IO.Compression;
+using System.Net;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting.Internal;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using PrintFarm.IntegrationTests.Support;
+using PrintFarm.Worker.Configuration;
+using PrintFarm.Worker.DeadLetters;
+using PrintFarm.Worker.Diagnostics;
+using PrintFarm.Worker.Hosting;
+using PrintFarm.Worker.Influx;
+using PrintFarm.Worker.Pipeline;
+
+namespace PrintFarm.IntegrationTests.Influx;
+
+/// <summary>
+/// The writer's error handling, answer by answer, with a stubbed HTTP handler and a fake clock (retry back-off and
+/// spool intervals advance without waiting). That it works against real servers is shown by the InfluxDB 1.x,
+/// VictoriaMetrics and outage tests; here the point is every branch: retry, spool, replay, 413 split, 400 narrowing.
+/// </summary>
+public sealed class InfluxWriterServiceTests
+{
+    [Fact]
+    public async Task Transient_failures_are_retried_then_spooled_and_replayed_in_order_once_the_database_recovers()
+    {
+        var down = true;
+        await using var h = await Harness.StartAsync(lines => down ? HttpStatusCode.ServiceUnavailable : HttpStatusCode.NoContent);
+        var first = Lines("a", 5);
+        await h.WriteAsync(first);
+
+        // One attempt plus MaxRetries (2), then the batch is on disk.
+        await h.Until(() => h.SpoolFiles().Length, n => n == 1, "the batch to be spooled");
+        Assert.True(h.Requests.Count >= 3);
+        Assert.Equal(first.Count, h.Counter("printfarm.influx.points.spooled"));
+
+        // While the spool holds anything, new batches queue behind it rather than overtaking it.
+        var second = Lines("b", 3);
+        await h.WriteAsync(second);
+        await h.Until(() => h.SpoolFiles().Length, n => n == 2, "the second batch to queue behind the first");
+
+        down = false;
+        await h.Until(() => h.SpoolFiles().Length, n => n == 0, "the spool to be replayed");
+        var delivered = h.Delivered();
+        Assert.Equal(first.Concat(second), delivered);
+        Assert.Equal(first.Count + second.Count, h.Counter("printfarm.influx.points.written"));
+    }
+
+    [Fact]
+    public async Task A_request_too_large_is_split_until_each_part_fits()
+    {
+        // The stub takes at most 2 lines per request.
+        await using var h = await Harness.StartAsync(lines => lines.Count > 2 ? HttpStatusCode.RequestEntityTooLarge : HttpStatusCode.NoContent);
+        var lines = Lines("x", 8);
+        await h.WriteAsync(lines);
+
+        await h.Until(() => h.Counter("printfarm.influx.points.written"), n => n == lines.Count, "every line to be written");
+        Assert.Equal(lines.Order(StringComparer.Ordinal), h.Delivered().Order(StringComparer.Ordinal));
+        Assert.All(h.Requests.Where(r => r.Status == HttpStatusCode.NoContent), r => Assert.True(r.Lines.Count <= 2));
+        Assert.Empty(h.SpoolFiles());
+        Assert.Empty(h.DeadLetterFiles());
+    }
+
+    [Fact]
+    public async Task Bad_data_is_narrowed_down_and_only_the_part_holding_the_bad_line_is_dead_lettered()
+    {
+        // 200 lines, one of them refused. Halving: 200 → 100 → 50; parts of 64 lines or fewer are kept whole.
+        await using var h = await Harness.StartAsync(lines => lines.Any(l => l.Contains("bad", StringComparison.Ordinal)) ? HttpStatusCode.BadRequest : HttpStatusCode.NoContent, batchSize: 1000);
+        var lines = Lines("y", 200);
+        lines[120] = "m,tag=bad v=1 1";
+        await h.WriteAsync(lines);
+
+        await h.Until(() => h.DeadLetterFiles().Length, n => n == 1, "the bad part to be dead-lettered");
+        await h.Until(() => h.Counter("printfarm.influx.points.written"), n => n == 150, "the good parts to be written");
+        var kept = File.ReadAllLines(h.DeadLetterFiles()[0]);
+        Assert.StartsWith("# rejected by InfluxDB", kept[0], StringComparison.Ordinal);
+        Assert.Equal(lines.Skip(100).Take(50), kept.Skip(1));
+        Assert.Equal(50, h.Counter("printfarm.influx.points.rejected"));
+        Assert.Empty(h.SpoolFiles());
+    }
+
+    [Fact]
+    public async Task A_refused_write_is_kept_in_the_spool_not_dropped()
+    {
+        // A full batch is sent at once; the clock stands still, so a retry (which waits for back-off) could not happen
+        // before the batch reaches the spool: 401 goes there without retries.
+        await using var h = await Harness.StartAsync(_ => HttpStatusCode.Unauthorized, batchSize: 4);
+        await h.WriteAsync(Lines("z", 4));
+
+        await h.Until(() => h.SpoolFiles().Length, n => n == 1, "the batch to be spooled", advanceClock: false);
+        Assert.Equal(4, File.ReadAllText(h.SpoolFiles()[0]).Split('\n').Length);
+        Assert.Empty(h.DeadLetterFiles());
+    }
+
+    private static List<string> Lines(string prefix, int count) =>
+        Enumerable.Range(0, count).Select(i => $"m,p={prefix} v={i}i {1767600000000 + i}").ToList();
+
+    private sealed record Request(IReadOnlyList<string> Lines, HttpStatusCode Status);
+
+    private sealed class Harness : IAsyncDisposable
+    {
+        private readonly ServiceProvider _services;
+        private readonly PipelineChannels _channels;
+        private readonly InfluxWriterService _writer;
+        private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+        private readonly ConcurrentDictionary<string, long> _counters = new();
+        private readonly string _folder;
+
+        private Harness(ServiceProvider services, PipelineChannels channels, InfluxWriterService writer, FakeTimeProvider time, ConcurrentQueue<Request> requests, string folder)
+        {
+            _services = services;
+            _channels = channels;
+            _writer = writer;
+            Time = time;
+            RequestLog = requests;
+            _folder = folder;
+            _listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == PrintFarmInstrumentation.Name)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => _counters.AddOrUpdate(instrument.Name, value, (_, v) => v + value));
+            _listener.Start();
+        }
+
+        public FakeTimeProvider Time { get; }
+
+        private ConcurrentQueue<Request> RequestLog { get; }
+
+        public IReadOnlyList<Request> Requests => RequestLog.ToArray();
+
+        public static async Task<Harness> StartAsync(Func<IReadOnlyList<string>, HttpStatusCode> respond, int batchSize = 10)
+        {
+            var folder = ServerProcess.NewFolder("writer");
+            var options = Options.Create(new PrintFarmOptions
+            {
+                DataFolder = folder,
+                Influx = new InfluxOptions
+                {
+                    Url = "http://influx.invalid:8086",
+                    ApiVersion = "v1",
+                    Database = "db",
+                    BatchSize = batchSize,
+                    BatchInterval = TimeSpan.FromSeconds(1),
+                    MaxRetries = 2,
+                    RetryDelay = TimeSpan.FromSeconds(1),
+                    SpoolRetryInterval = TimeSpan.FromSeconds(5),
+                },
+            });
+            var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero));
+            var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+            var metrics = new PrintFarmInstrumentation(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+            var folders = new DataFolders(options, new HostingEnvironment { ContentRootPath = folder });
+            var requests = new ConcurrentQueue<Request>();
+            var http = new HttpClient(new StubHandler(respond, requests));
+            var channels = new PipelineChannels(options);
+            var writer = new InfluxWriterService(
+                new InfluxWriteClient(http, options),
+                channels,
+                new DeadLetterStore(folders, time, metrics, NullLogger<DeadLetterStore>.Instance),
+                folders,
+                metrics,
+                options,
+                time,
+                NullLogger<InfluxWriterService>.Instance);
+            var harness = new Harness(services, channels, writer, time, requests, folder);
+            await writer.StartAsync(CancellationToken.None);
+            return harness;
+        }
+
+        public long Counter(string name) => _counters.TryGetValue(name, out var v) ? v : 0;
+
+        public string[] SpoolFiles() => Directory.Exists(Path.Combine(_folder, "spool")) ? Directory.GetFiles(Path.Combine(_folder, "spool"), "*.lp").Order(StringComparer.Ordinal).ToArray() : [];
+
+        public string[] DeadLetterFiles() => Directory.Exists(Path.Combine(_folder, "deadletter")) ? Directory.GetFiles(Path.Combine(_folder, "deadletter"), "influx-rejected-*.lp") : [];
+
+        public IEnumerable<string> Delivered() => Requests.Where(r => r.Status == HttpStatusCode.NoContent).SelectMany(r => r.Lines);
+
+        public async Task WriteAsync(IEnumerable<string> lines)
+        {
+            foreach (var line in lines)
+            {
+                await _channels.Lines.Writer.WriteAsync(line);
+            }
+        }
+
+        // Polls with a deadline; each poll also moves the fake clock on, so batch intervals, back-off and spool
+        // retries elapse without real waiting.
+        public Task<T> Until<T>(Func<T> probe, Func<T, bool> done, string what, bool advanceClock = true) =>
+            Eventually.Until(
+                () =>
+                {
+                    if (advanceClock)
+                    {
+                        Time.Advance(TimeSpan.FromMilliseconds(500));
+                    }
+
+                    return Task.FromResult(probe());
+                },
+                done,
+                what,
+                TimeSpan.FromSeconds(30));
+
+        public async ValueTask DisposeAsync()
+        {
+            _channels.Lines.Writer.TryComplete();
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await _writer.StopAsync(stop.Token);
+            _writer.Dispose();
+            _listener.Dispose();
+            await _services.DisposeAsync();
+        }
+    }
+
+    private sealed class StubHandler(Func<IReadOnlyList<string>, HttpStatusCode> respond, ConcurrentQueue<Request> requests) : HttpMessageHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var body = await request.Content!.ReadAsByteArrayAsync(cancellationToken);
+            if (request.Content.Headers.ContentEncoding.Contains("gzip"))
+            {
+                using var gzip = new GZipStream(new MemoryStream(body), CompressionMode.Decompress);
+                using var plain = new MemoryStream();
+                await gzip.CopyToAsync(plain, cancellationToken);
+                body = plain.ToArray();
+            }
+
+            var lines = Encoding.UTF8.GetString(body).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            var status = respond(lines);
+            requests.Enqueue(new Request(lines, status));
+            return new HttpResponseMessage(status) { Content = new StringContent(status == HttpStatusCode.NoContent ? string.Empty : "{\"error\":\"stub\"}") };
+        }
+    }
+}
