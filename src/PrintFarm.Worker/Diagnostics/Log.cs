@@ -26,8 +26,8 @@ internal static partial class Log
     [LoggerMessage(13, LogLevel.Warning, "Late job {JobId} on {Printer} ended at {End:O}, after its KPI window closed (watermark {Watermark:O}); its job point is written, the window is not changed")]
     public static partial void LateJob(ILogger logger, string jobId, string printer, DateTimeOffset end, DateTimeOffset? watermark);
 
-    [LoggerMessage(20, LogLevel.Warning, "InfluxDB write failed ({Status}): {Error}; {Lines} lines kept in the spool, retried every {Interval}")]
-    public static partial void InfluxSpooled(ILogger logger, string status, string error, int lines, TimeSpan interval);
+    [LoggerMessage(20, LogLevel.Warning, "InfluxDB write failed ({Status}): {Error}; {Batches} batches kept in the spool, retried every {Interval}")]
+    public static partial void InfluxSpooled(ILogger logger, string status, string error, int batches, TimeSpan interval);
 
     [LoggerMessage(21, LogLevel.Error, "InfluxDB rejected a batch as bad data ({Status}): {Error}; {Lines} lines kept in {Path}")]
     public static partial void InfluxRejected(ILogger logger, string status, string error, int lines, string path);

@@ -42,11 +42,13 @@ internal sealed class InfluxWriteClient
 {
     private readonly HttpClient _http;
     private readonly InfluxOptions _options;
+    private readonly TimeProvider _time;
     private readonly Uri _writeUri;
 
-    public InfluxWriteClient(HttpClient http, IOptions<PrintFarmOptions> options)
+    public InfluxWriteClient(HttpClient http, IOptions<PrintFarmOptions> options, TimeProvider time)
     {
         _http = http;
+        _time = time;
         _options = options.Value.Influx;
         _http.Timeout = _options.Timeout;
         _writeUri = BuildWriteUri(_options);
@@ -114,7 +116,7 @@ internal sealed class InfluxWriteClient
                 HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.NotFound => WriteStatus.Refused,
                 _ => WriteStatus.Transient,
             };
-            return new WriteResult(status, text, error, RetryAfter(response));
+            return new WriteResult(status, text, error, RetryAfter(response, _time.GetUtcNow()));
         }
         catch (HttpRequestException ex)
         {
@@ -150,7 +152,7 @@ internal sealed class InfluxWriteClient
         return content;
     }
 
-    private static TimeSpan? RetryAfter(HttpResponseMessage response)
+    private static TimeSpan? RetryAfter(HttpResponseMessage response, DateTimeOffset now)
     {
         var header = response.Headers.RetryAfter;
         if (header?.Delta is { } delta)
@@ -160,7 +162,7 @@ internal sealed class InfluxWriteClient
 
         if (header?.Date is { } date)
         {
-            var wait = date - DateTimeOffset.UtcNow;
+            var wait = date - now;
             return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
         }
 

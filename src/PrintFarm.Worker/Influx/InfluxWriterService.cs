@@ -33,6 +33,7 @@ internal sealed class InfluxWriterService : BackgroundService
     private readonly InfluxOptions _options;
     private readonly ResiliencePipeline<WriteResult> _retry;
     private readonly SemaphoreSlim _spooled = new(0, 1);
+    private readonly LogThrottle _throttle;
 
     public InfluxWriterService(
         InfluxWriteClient client,
@@ -51,6 +52,7 @@ internal sealed class InfluxWriterService : BackgroundService
         _time = time;
         _logger = logger;
         _options = options.Value.Influx;
+        _throttle = new LogThrottle(time, TimeSpan.FromMinutes(1));
         Spool = new LineSpool(folders.Spool, _options.SpoolMaxBytes, time);
         _retry = new ResiliencePipelineBuilder<WriteResult> { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions<WriteResult>
@@ -247,7 +249,8 @@ internal sealed class InfluxWriterService : BackgroundService
                     continue;
                 }
 
-                if (replayed == 0)
+                // One line a minute while the outage lasts, not one per retry.
+                if (_throttle.ShouldLog("spool", out _))
                 {
                     Log.InfluxSpooled(_logger, failure.Value.StatusText, failure.Value.Error, Spool.Count, _options.SpoolRetryInterval);
                 }

@@ -109,7 +109,7 @@ public sealed class InfluxWriterServiceTests
         private readonly ConcurrentDictionary<string, long> _counters = new();
         private readonly string _folder;
 
-        private Harness(ServiceProvider services, PipelineChannels channels, InfluxWriterService writer, FakeTimeProvider time, ConcurrentQueue<Request> requests, string folder)
+        private Harness(ServiceProvider services, PipelineChannels channels, InfluxWriterService writer, PrintFarmInstrumentation metrics, FakeTimeProvider time, ConcurrentQueue<Request> requests, string folder)
         {
             _services = services;
             _channels = channels;
@@ -119,7 +119,8 @@ public sealed class InfluxWriterServiceTests
             _folder = folder;
             _listener.InstrumentPublished = (instrument, l) =>
             {
-                if (instrument.Meter.Name == PrintFarmInstrumentation.Name)
+                // This harness's meter only: tests running in parallel have meters of the same name.
+                if (ReferenceEquals(instrument.Meter, metrics.Meter))
                 {
                     l.EnableMeasurementEvents(instrument);
                 }
@@ -160,7 +161,7 @@ public sealed class InfluxWriterServiceTests
             var http = new HttpClient(new StubHandler(respond, requests));
             var channels = new PipelineChannels(options);
             var writer = new InfluxWriterService(
-                new InfluxWriteClient(http, options),
+                new InfluxWriteClient(http, options, time),
                 channels,
                 new DeadLetterStore(folders, time, metrics, NullLogger<DeadLetterStore>.Instance),
                 folders,
@@ -168,7 +169,7 @@ public sealed class InfluxWriterServiceTests
                 options,
                 time,
                 NullLogger<InfluxWriterService>.Instance);
-            var harness = new Harness(services, channels, writer, time, requests, folder);
+            var harness = new Harness(services, channels, writer, metrics, time, requests, folder);
             await writer.StartAsync(CancellationToken.None);
             return harness;
         }

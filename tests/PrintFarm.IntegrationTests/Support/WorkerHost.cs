@@ -23,9 +23,11 @@ public sealed class WorkerHost : IAsyncDisposable
         Host = host;
         DataFolder = dataFolder;
         Logs = logs;
+        // Only this host's meter: other hosts (and writer harnesses) in the same test process use the same meter name.
+        var meter = host.Services.GetRequiredService<Worker.Diagnostics.PrintFarmInstrumentation>().Meter;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == Worker.Diagnostics.PrintFarmInstrumentation.Name)
+            if (ReferenceEquals(instrument.Meter, meter))
             {
                 listener.EnableMeasurementEvents(instrument);
             }
