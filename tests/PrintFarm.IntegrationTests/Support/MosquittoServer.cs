@@ -21,7 +21,8 @@ public sealed class MosquittoServer : IAsyncDisposable
 
     public int Port { get; }
 
-    public static async Task<MosquittoServer> StartAsync()
+    /// <summary>Starts a broker; on <paramref name="port"/> when given (to bring one back where clients expect it).</summary>
+    public static async Task<MosquittoServer> StartAsync(int? port = null)
     {
         var executable = ServerProcess.Find("mosquitto");
         if (executable is null)
@@ -32,15 +33,15 @@ public sealed class MosquittoServer : IAsyncDisposable
             }
 
             var (container, host, mappedPort) = await ContainerFallback.StartAsync(
-                "eclipse-mosquitto:2", 1883, null, ["mosquitto", "-c", "/mosquitto-no-auth.conf"], new Dictionary<string, string>(), AcceptsTcpAsync);
+                "eclipse-mosquitto:2", 1883, port, ["mosquitto", "-c", "/mosquitto-no-auth.conf"], new Dictionary<string, string>(), AcceptsTcpAsync);
             return new MosquittoServer(container, host, mappedPort);
         }
 
         var folder = ServerProcess.NewFolder("mosquitto");
-        var port = ServerProcess.FreePort();
+        var listenPort = port ?? ServerProcess.FreePort();
         var config = Path.Combine(folder, "mosquitto.conf");
         await File.WriteAllTextAsync(config, $"""
-            listener {port} 127.0.0.1
+            listener {listenPort} 127.0.0.1
             allow_anonymous true
             persistence false
             log_dest stdout
@@ -49,8 +50,8 @@ public sealed class MosquittoServer : IAsyncDisposable
             max_queued_messages 100000
             max_inflight_messages 100
             """);
-        var process = await ServerProcess.StartAsync(executable, ["-c", config], folder, () => ServerProcess.AcceptsTcpAsync(port), TimeSpan.FromSeconds(20));
-        return new MosquittoServer(process, "127.0.0.1", port);
+        var process = await ServerProcess.StartAsync(executable, ["-c", config], folder, () => ServerProcess.AcceptsTcpAsync(listenPort), TimeSpan.FromSeconds(20));
+        return new MosquittoServer(process, "127.0.0.1", listenPort);
     }
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();
