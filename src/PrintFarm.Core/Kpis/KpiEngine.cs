@@ -141,13 +141,19 @@ public sealed class KpiEngine
     }
 
     /// <summary>Adds an ended job to its windows. Returns how many window sizes had already closed for it (0: on time).</summary>
-    public int AddJob(EndedJob job)
+    /// <param name="job">The job.</param>
+    /// <param name="receivedAt">
+    /// When the message that ended it was received. The job's end is an event time and never moves processing time: a
+    /// printer clock running ahead must not mark other sources idle or close windows early. A direct caller without a
+    /// receive time (tests, benchmarks) passes none, and the end stands in for it.
+    /// </param>
+    public int AddJob(EndedJob job, DateTimeOffset? receivedAt = null)
     {
         ArgumentNullException.ThrowIfNull(job);
 
         // The end is an event time of the job's source like any other (the processor has observed it already; a
         // direct caller may not have).
-        Observe(job.Source, null, job.End, job.End);
+        Observe(job.Source, null, job.End, receivedAt ?? job.End);
         var state = GetPrinter(job.Printer);
         var start = job.Start.UtcTicks;
         var end = job.End.UtcTicks;

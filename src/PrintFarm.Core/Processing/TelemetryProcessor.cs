@@ -55,6 +55,9 @@ public sealed class TelemetryProcessor
     private readonly List<PrinterEvent> _events = [];
     private readonly List<KpiPoint> _kpiPoints = [];
 
+    // The state of a new processor, for putting everything back when a restore fails part-way.
+    private readonly System.Text.Json.Nodes.JsonObject _empty;
+
     /// <summary>Creates the processor.</summary>
     public TelemetryProcessor(IEnumerable<IPrinterAdapter> adapters, JobTracker jobs, KpiEngine kpis, PointEncoder encoder, TelemetryProcessorOptions? options = null)
     {
@@ -64,6 +67,7 @@ public sealed class TelemetryProcessor
         _kpis = kpis;
         _encoder = encoder;
         _options = options ?? new TelemetryProcessorOptions();
+        _empty = SaveCheckpoint(DateTimeOffset.UnixEpoch);
     }
 
     /// <summary>The MQTT subscription filters of every adapter, without duplicates.</summary>
@@ -160,21 +164,37 @@ public sealed class TelemetryProcessor
     }
 
     /// <summary>
-    /// Restores a checkpoint made by <see cref="SaveCheckpoint"/>. Returns the number of windows dropped because their
-    /// size is no longer configured.
+    /// Restores a checkpoint made by <see cref="SaveCheckpoint"/>, all or nothing. Returns the number of windows dropped
+    /// because their size is no longer configured.
     /// </summary>
     /// <exception cref="CheckpointException">The document is of another version or not a valid checkpoint; nothing was changed.</exception>
+    /// <remarks>Any other failure part-way leaves the processor empty and consistent, never half-restored, and is rethrown.</remarks>
     public int RestoreCheckpoint(System.Text.Json.Nodes.JsonObject checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         var (jobs, kpis, adapters) = Checkpoint.Read(checkpoint);
+        try
+        {
+            return Restore(jobs, kpis, adapters);
+        }
+        catch
+        {
+            var (emptyJobs, emptyKpis, emptyAdapters) = Checkpoint.Read(_empty);
+            Restore(emptyJobs, emptyKpis, emptyAdapters);
+            throw;
+        }
+    }
+
+    private int Restore(JobTrackerState jobs, KpiEngineState kpis, System.Text.Json.Nodes.JsonObject? adapters)
+    {
         _jobs.RestoreState(jobs);
         var dropped = _kpis.RestoreState(kpis);
         foreach (var adapter in _routes.Select(r => r.Adapter).Distinct())
         {
-            if (adapter is ICheckpointableAdapter stateful && adapters?[adapter.Source] is { } state)
+            if (adapter is ICheckpointableAdapter stateful)
             {
-                stateful.RestoreState(state.DeepClone());
+                // An adapter without state in the checkpoint starts empty: nothing of what it held before survives.
+                stateful.RestoreState(adapters?[adapter.Source]?.DeepClone() ?? new System.Text.Json.Nodes.JsonObject());
             }
         }
 
@@ -196,7 +216,7 @@ public sealed class TelemetryProcessor
         {
             var job = output.EndedJobs[i];
             output.Lines.Add(_encoder.Job(job));
-            if (_kpis.AddJob(job) > 0)
+            if (_kpis.AddJob(job, receivedAt) > 0)
             {
                 output.LateJobs.Add(job);
             }

@@ -33,8 +33,12 @@ public sealed class PrintFarmOptions
     /// <summary>A source silent for this long stops holding the farm's watermark back. Default 5 min.</summary>
     public TimeSpan SourceIdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>How often open jobs, KPI windows and adapter state are checkpointed to disk (also on shutdown). Default 5 s.</summary>
-    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How often open jobs, KPI windows and adapter state are checkpointed to disk (also on shutdown). A checkpoint is
+    /// written only once every line produced before it is in InfluxDB or the spool; the journal is replayed from it
+    /// after a crash, so the interval bounds replay time and journal size, not loss. Default 10 s.
+    /// </summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Events stamped further ahead of the receive time are rejected. Default 5 min.</summary>
     public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMinutes(5);
@@ -58,7 +62,7 @@ public sealed class PrintFarmOptions
     /// </summary>
     public List<string> ToyNamePatterns { get; set; } = [];
 
-    /// <summary>Folder for dead letters and the InfluxDB spool; relative paths are under the content root. Default <c>data</c>.</summary>
+    /// <summary>Folder for the journal, the checkpoint, dead letters and the InfluxDB spool; relative paths are under the content root. Default <c>data</c>.</summary>
     public string DataFolder { get; set; } = "data";
 
     /// <summary>MQTT connection.</summary>
@@ -66,6 +70,9 @@ public sealed class PrintFarmOptions
 
     /// <summary>InfluxDB connection and write behaviour.</summary>
     public InfluxOptions Influx { get; set; } = new();
+
+    /// <summary>The write-ahead journal of received messages (<c>PrintFarm:Journal</c>).</summary>
+    public JournalOptions Journal { get; set; } = new();
 
     // --- Printer adapters (issue 3) ---
 
@@ -122,8 +129,15 @@ public sealed class MqttOptions
     /// <summary>Longest reconnect delay. Default 30 s.</summary>
     public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Messages buffered between the MQTT client and the pipeline; when full, the client waits (back-pressure). Default 10000.</summary>
+    /// <summary>Messages waiting for the journal's next group commit; when full, the client waits (back-pressure). Default 10000.</summary>
     public int QueueCapacity { get; set; } = 10_000;
+
+    /// <summary>
+    /// QoS 1 messages the broker may send before the worker acknowledges them (MQTT 5 Receive Maximum). A message is
+    /// acknowledged once it is in the journal on disk, so this bounds what is in flight, not what can be lost. Mosquitto
+    /// also caps it with <c>max_inflight_messages</c> (20 by default; the shipped configuration sets 1000). Default 1000.
+    /// </summary>
+    public int ReceiveMaximum { get; set; } = 1000;
 
     /// <summary>Topic patterns of the native schema. Default <c>printfarm/{printer}/event</c>.</summary>
     public List<string> NativeTopics { get; set; } = [];
@@ -191,4 +205,18 @@ public sealed class InfluxOptions
 
     /// <summary>True for the v1 API.</summary>
     public bool IsV1 => string.Equals(ApiVersion, "v1", StringComparison.OrdinalIgnoreCase);
+}
+
+/// <summary>Settings under <c>PrintFarm:Journal</c>: the write-ahead log of received MQTT messages.</summary>
+public sealed class JournalOptions
+{
+    /// <summary>A segment file is closed and a new one started past this size, bytes. Default 64 MiB (67108864).</summary>
+    public long SegmentBytes { get; set; } = 64L << 20;
+
+    /// <summary>
+    /// Disk the journal may use, bytes. It grows only while the pipeline is behind the broker; at the limit the worker
+    /// stops acknowledging QoS 1 messages (the broker holds them) and drops QoS 0 messages, counted and logged.
+    /// Default 2 GiB (2147483648).
+    /// </summary>
+    public long MaxBytes { get; set; } = 2L << 30;
 }

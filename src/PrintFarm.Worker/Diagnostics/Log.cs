@@ -44,8 +44,8 @@ internal static partial class Log
     [LoggerMessage(25, LogLevel.Information, "Found {Files} spooled batches from an earlier run: they will be replayed")]
     public static partial void SpoolFound(ILogger logger, int files);
 
-    [LoggerMessage(26, LogLevel.Error, "Writing to the InfluxDB spool {Path} failed: {Lines} lines are lost")]
-    public static partial void SpoolWriteFailed(ILogger logger, Exception exception, string path, int lines);
+    [LoggerMessage(26, LogLevel.Error, "Writing to the InfluxDB spool {Path} failed: {Lines} lines are held and retried every {Interval}; until then the pipeline waits and the journal keeps their messages")]
+    public static partial void SpoolWriteFailed(ILogger logger, Exception exception, string path, int lines, TimeSpan interval);
 
     [LoggerMessage(30, LogLevel.Information, "Restored checkpoint {Path} saved at {SavedAt}: {OpenJobs} open jobs, {Series} KPI series, watermark {Watermark:O}")]
     public static partial void CheckpointRestored(ILogger logger, string path, string savedAt, int openJobs, int series, DateTimeOffset? watermark);
@@ -58,4 +58,40 @@ internal static partial class Log
 
     [LoggerMessage(33, LogLevel.Warning, "Checkpoint held {Windows} KPI series of window sizes no longer configured; they were dropped")]
     public static partial void CheckpointWindowsDropped(ILogger logger, int windows);
+
+    [LoggerMessage(40, LogLevel.Warning, "Journal segment {Path} ended in a partial write (a crash during a group commit): cut {Bytes} bytes after offset {Offset}; none of it had been acknowledged")]
+    public static partial void JournalTruncated(ILogger logger, string path, long bytes, long offset);
+
+    [LoggerMessage(41, LogLevel.Warning, "The checkpoint's journal position {Position} is not in the journal (kept {Start} to {End}); reading from there instead")]
+    public static partial void JournalPositionMissing(ILogger logger, string position, string start, string end);
+
+    [LoggerMessage(42, LogLevel.Warning, "Could not delete the journal segment {Path}; it is retried at the next checkpoint")]
+    public static partial void JournalDeleteFailed(ILogger logger, Exception exception, string path);
+
+    [LoggerMessage(43, LogLevel.Error, "Writing the journal in {Folder} failed: {Messages} messages are not acknowledged until it succeeds; retrying in {Delay} ({Suppressed} similar lines suppressed)")]
+    public static partial void JournalWriteFailed(ILogger logger, Exception exception, string folder, int messages, TimeSpan delay, long suppressed);
+
+    [LoggerMessage(44, LogLevel.Error, "The journal in {Folder} holds {Bytes} bytes, its limit is {MaxBytes}: the pipeline is behind; QoS 1 messages wait at the broker, QoS 0 messages are dropped and counted")]
+    public static partial void JournalFull(ILogger logger, string folder, long bytes, long maxBytes);
+
+    [LoggerMessage(45, LogLevel.Warning, "Could not acknowledge a journaled message ({Reason}): the broker will send it again ({Suppressed} similar lines suppressed)")]
+    public static partial void JournalAckFailed(ILogger logger, string reason, long suppressed);
+
+    [LoggerMessage(46, LogLevel.Error, "The journal returned {Bytes} durable bytes that fail their checksum (disk corruption) before {Position}; they were skipped")]
+    public static partial void JournalCorrupt(ILogger logger, long bytes, string position);
+
+    [LoggerMessage(47, LogLevel.Warning, "QoS 0 message on {Topic} dropped: the journal is full ({Suppressed} similar lines suppressed)")]
+    public static partial void JournalDroppedQos0(ILogger logger, string topic, long suppressed);
+
+    [LoggerMessage(48, LogLevel.Information, "Journal: resuming at {Position}; {Bytes} bytes to replay before live messages")]
+    public static partial void JournalResuming(ILogger logger, string position, long bytes);
+
+    [LoggerMessage(49, LogLevel.Error, "The {Loop} loop failed ({Reason}); it carries on after {Delay}")]
+    public static partial void LoopFailed(ILogger logger, Exception exception, string loop, string reason, TimeSpan delay);
+
+    [LoggerMessage(50, LogLevel.Warning, "The checkpoint was not written: lines produced before it were not yet in InfluxDB or the spool within {Timeout}; the journal keeps their messages for replay")]
+    public static partial void CheckpointBarrierTimedOut(ILogger logger, TimeSpan timeout);
+
+    [LoggerMessage(51, LogLevel.Error, "Restoring the checkpoint {Path} failed ({Reason}); starting with empty state and replaying the whole journal")]
+    public static partial void CheckpointRestoreFailed(ILogger logger, string path, string reason);
 }

@@ -29,6 +29,15 @@ public sealed class PrintFarmInstrumentation : IDisposable
         PointsSpooled = Meter.CreateCounter<long>("printfarm.influx.points.spooled", "{point}", "Points kept in the disk spool while InfluxDB was unavailable.");
         PointsDroppedSpoolFull = Meter.CreateCounter<long>("printfarm.influx.points.dropped", "{point}", "Points dropped because the spool reached its size limit.");
         DeadLetterFailures = Meter.CreateCounter<long>("printfarm.deadletter.failures", "{message}", "Messages that could not be written to the dead-letter store.");
+        JournalAppended = Meter.CreateCounter<long>("printfarm.journal.appended", "{message}", "Messages made durable in the journal.");
+        JournalCommits = Meter.CreateCounter<long>("printfarm.journal.commits", "{commit}", "Group commits (one fsync each) of the journal.");
+        JournalFailures = Meter.CreateCounter<long>("printfarm.journal.failures", "{commit}", "Journal group commits that failed and were retried.");
+        JournalAckFailures = Meter.CreateCounter<long>("printfarm.journal.ack_failures", "{message}", "Acknowledgements that could not be sent (the broker redelivers those messages).");
+        MessagesDroppedJournalFull = Meter.CreateCounter<long>("printfarm.journal.qos0_dropped", "{message}", "QoS 0 messages dropped because the journal reached its size limit.");
+        JournalCorruptBytes = Meter.CreateCounter<long>("printfarm.journal.corrupt_bytes", "By", "Durable journal bytes skipped because they failed their checksum.");
+        SpoolFailures = Meter.CreateCounter<long>("printfarm.influx.spool.failures", "{batch}", "Attempts to spool a batch that failed (the batch is held and retried).");
+        LoopFailures = Meter.CreateCounter<long>("printfarm.loop.failures", "{pass}", "Background loop passes that failed and were retried, by loop.");
+        CheckpointDuration = Meter.CreateHistogram<double>("printfarm.checkpoint.duration", "s", "Time to take a checkpoint snapshot (under the pipeline gate).");
         WriteDuration = Meter.CreateHistogram<double>("printfarm.influx.write.duration", "s", "Duration of write requests to InfluxDB.");
     }
 
@@ -61,6 +70,24 @@ public sealed class PrintFarmInstrumentation : IDisposable
     internal Counter<long> DeadLetterFailures { get; }
 
     internal Histogram<double> WriteDuration { get; }
+
+    internal Counter<long> JournalAppended { get; }
+
+    internal Counter<long> JournalCommits { get; }
+
+    internal Counter<long> JournalFailures { get; }
+
+    internal Counter<long> JournalAckFailures { get; }
+
+    internal Counter<long> MessagesDroppedJournalFull { get; }
+
+    internal Counter<long> JournalCorruptBytes { get; }
+
+    internal Counter<long> LoopFailures { get; }
+
+    internal Counter<long> SpoolFailures { get; }
+
+    internal Histogram<double> CheckpointDuration { get; }
 
     /// <inheritdoc />
     public void Dispose()

@@ -13,6 +13,7 @@ internal sealed class DataFolders
         DeadLetters = Path.Combine(Root, "deadletter");
         Spool = Path.Combine(Root, "spool");
         Checkpoint = Path.Combine(Root, "checkpoint");
+        Journal = Path.Combine(Root, "journal");
     }
 
     /// <summary>The data folder.</summary>
@@ -26,4 +27,7 @@ internal sealed class DataFolders
 
     /// <summary>The processor's checkpoint.</summary>
     public string Checkpoint { get; }
+
+    /// <summary>The write-ahead journal of received messages.</summary>
+    public string Journal { get; }
 }

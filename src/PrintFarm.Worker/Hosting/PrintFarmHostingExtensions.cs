@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -16,6 +17,7 @@ using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.DeadLetters;
 using PrintFarm.Worker.Diagnostics;
 using PrintFarm.Worker.Influx;
+using PrintFarm.Worker.Journal;
 using PrintFarm.Worker.Mqtt;
 using PrintFarm.Worker.Pipeline;
 
@@ -65,6 +67,19 @@ public static class PrintFarmHostingExtensions
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<PipelineChannels>();
         services.AddSingleton<Checkpoints.CheckpointStore>();
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
+            var journal = new MessageJournal(
+                sp.GetRequiredService<DataFolders>().Journal,
+                o.Journal,
+                o.Mqtt.QueueCapacity,
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<PrintFarmInstrumentation>(),
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<MessageJournal>());
+            journal.StartWriting();
+            return journal;
+        });
         services.AddSingleton(sp => new PrinterAdapters(sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value));
         services.AddSingleton(sp =>
         {

@@ -17,7 +17,9 @@ namespace PrintFarm.Worker.Influx;
 /// Network errors, 429 and 5xx are retried with exponential back-off (honouring <c>Retry-After</c>); after that, or
 /// on 401/403/404, the batch goes to the disk spool and a replay loop retries it until the database takes it —
 /// across restarts too. 413 splits the batch; 400/422 narrows it down to the bad lines and dead-letters those.
-/// While anything is spooled, new batches queue behind it, so the database receives data in order.
+/// While anything is spooled, new batches queue behind it, so the database receives data in order. When the spool
+/// itself cannot be written, the batch is held and retried: the pipeline then waits, and the journal keeps the
+/// messages. A checkpoint barrier in the queue is completed only once every line before it is written or spooled.
 /// </summary>
 internal sealed class InfluxWriterService : BackgroundService
 {
@@ -86,14 +88,29 @@ internal sealed class InfluxWriterService : BackgroundService
         using var replayCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var replaying = ReplayLoopAsync(replayCts.Token);
         var reader = _channels.Lines.Reader;
-        var batch = new List<string>(_options.BatchSize);
+        var batch = new List<string>(_options.BatchSize + PipelineChannels.LinesPerBatch);
+        var barriers = new List<TaskCompletionSource>();
 
         // Runs until the pipeline completes the queue: on shutdown every line is written or spooled.
         while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            await FillAsync(reader, batch).ConfigureAwait(false);
-            await WriteOrSpoolAsync(batch, stoppingToken).ConfigureAwait(false);
+            await FillAsync(reader, batch, barriers).ConfigureAwait(false);
+            if (batch.Count > 0 && !await WriteOrSpoolAsync(batch, stoppingToken).ConfigureAwait(false))
+            {
+                // Stopping while neither the database nor the spool takes the batch: its barriers stay open, so no
+                // checkpoint claims these lines, and the journal replays their messages at the next start.
+                batch.Clear();
+                barriers.Clear();
+                continue;
+            }
+
             batch.Clear();
+            foreach (var barrier in barriers)
+            {
+                barrier.TrySetResult();
+            }
+
+            barriers.Clear();
         }
 
         await replayCts.CancelAsync().ConfigureAwait(false);
@@ -106,14 +123,22 @@ internal sealed class InfluxWriterService : BackgroundService
         base.Dispose();
     }
 
-    private async Task FillAsync(System.Threading.Channels.ChannelReader<string> reader, List<string> batch)
+    // Fills a batch up to BatchSize lines or BatchInterval; a barrier ends the batch early, so a checkpoint never
+    // waits for a batch to fill.
+    private async Task FillAsync(System.Threading.Channels.ChannelReader<LineBatch> reader, List<string> batch, List<TaskCompletionSource> barriers)
     {
         var started = _time.GetTimestamp();
         while (batch.Count < _options.BatchSize)
         {
-            if (reader.TryRead(out var line))
+            if (reader.TryRead(out var item))
             {
-                batch.Add(line);
+                if (item.Barrier is { } barrier)
+                {
+                    barriers.Add(barrier);
+                    return;
+                }
+
+                batch.AddRange(item.Lines);
                 continue;
             }
 
@@ -138,14 +163,37 @@ internal sealed class InfluxWriterService : BackgroundService
         }
     }
 
-    private async Task WriteOrSpoolAsync(List<string> batch, CancellationToken stoppingToken)
+    /// <summary>Writes the batch, or spools it; holds it and tries again while neither works. False only when stopping first.</summary>
+    private async Task<bool> WriteOrSpoolAsync(List<string> batch, CancellationToken stoppingToken)
     {
-        if (Spool.Count == 0 && await DeliverAsync(batch, retry: !stoppingToken.IsCancellationRequested, stoppingToken).ConfigureAwait(false) is null)
+        while (true)
         {
-            return;
-        }
+            try
+            {
+                if (Spool.Count == 0 && await DeliverAsync(batch, retry: !stoppingToken.IsCancellationRequested, stoppingToken).ConfigureAwait(false) is null)
+                {
+                    return true;
+                }
 
-        SpoolBatch(batch);
+                if (SpoolBatch(batch))
+                {
+                    return true;
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Supervised: an unexpected failure is logged and counted, and the batch is tried again.
+                _metrics.LoopFailures.Add(1, new KeyValuePair<string, object?>("loop", "influx-writer"));
+                Log.LoopFailed(_logger, ex, "InfluxDB writer", ex.Message, _options.SpoolRetryInterval);
+            }
+
+            if (stoppingToken.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            await DelayAsync(_options.SpoolRetryInterval, stoppingToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Writes a batch; returns null when it is done with (written, or dead-lettered as bad data), else why it must be kept.</summary>
@@ -205,7 +253,7 @@ internal sealed class InfluxWriterService : BackgroundService
         return first ?? second;
     }
 
-    private void SpoolBatch(List<string> batch)
+    private bool SpoolBatch(List<string> batch)
     {
         try
         {
@@ -220,11 +268,18 @@ internal sealed class InfluxWriterService : BackgroundService
             {
                 _spooled.Release();
             }
+
+            return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            _metrics.PointsDroppedSpoolFull.Add(batch.Count);
-            Log.SpoolWriteFailed(_logger, ex, Spool.Folder, batch.Count);
+            _metrics.SpoolFailures.Add(1);
+            if (_throttle.ShouldLog("spool-write", out _))
+            {
+                Log.SpoolWriteFailed(_logger, ex, Spool.Folder, batch.Count, _options.SpoolRetryInterval);
+            }
+
+            return false;
         }
     }
 
@@ -233,39 +288,50 @@ internal sealed class InfluxWriterService : BackgroundService
         var replayed = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
-            if (Spool.TryPeekOldest(out var name, out var lines))
+            try
             {
-                var failure = await DeliverAsync(lines, retry: false, cancellationToken).ConfigureAwait(false);
-                if (failure is null)
+                if (Spool.TryPeekOldest(out var name, out var lines))
                 {
-                    Spool.Remove(name);
-                    replayed++;
-                    if (Spool.Count == 0)
+                    var failure = await DeliverAsync(lines, retry: false, cancellationToken).ConfigureAwait(false);
+                    if (failure is null)
                     {
-                        Log.InfluxRecovered(_logger, replayed);
-                        replayed = 0;
+                        Spool.Remove(name);
+                        replayed++;
+                        if (Spool.Count == 0)
+                        {
+                            Log.InfluxRecovered(_logger, replayed);
+                            replayed = 0;
+                        }
+
+                        continue;
                     }
 
+                    // One line a minute while the outage lasts, not one per retry.
+                    if (_throttle.ShouldLog("spool", out _))
+                    {
+                        Log.InfluxSpooled(_logger, failure.Value.StatusText, failure.Value.Error, Spool.Count, _options.SpoolRetryInterval);
+                    }
+
+                    await DelayAsync(_options.SpoolRetryInterval, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
 
-                // One line a minute while the outage lasts, not one per retry.
-                if (_throttle.ShouldLog("spool", out _))
+                await _spooled.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // Supervised: a spooled file that cannot be read (or deleted) now may be readable later.
+                _metrics.LoopFailures.Add(1, new KeyValuePair<string, object?>("loop", "spool-replay"));
+                if (_throttle.ShouldLog("spool-replay", out _))
                 {
-                    Log.InfluxSpooled(_logger, failure.Value.StatusText, failure.Value.Error, Spool.Count, _options.SpoolRetryInterval);
+                    Log.LoopFailed(_logger, ex, "spool replay", ex.Message, _options.SpoolRetryInterval);
                 }
 
                 await DelayAsync(_options.SpoolRetryInterval, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-
-            try
-            {
-                await _spooled.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
             }
         }
     }

@@ -32,7 +32,14 @@ internal sealed class LineSpool
 
         foreach (var tmp in Directory.EnumerateFiles(folder, "*.tmp"))
         {
-            File.Delete(tmp);
+            // Half-written by a crash before its rename: the batch is still in the journal.
+            try
+            {
+                File.Delete(tmp);
+            }
+            catch (IOException)
+            {
+            }
         }
     }
 
@@ -88,7 +95,7 @@ internal sealed class LineSpool
         return dropped ?? (IReadOnlyList<(string, int)>)[];
     }
 
-    /// <summary>The oldest batch, if any.</summary>
+    /// <summary>The oldest batch, if any. Throws when the file is there but cannot be read (the caller retries later).</summary>
     public bool TryPeekOldest(out string name, out IReadOnlyList<string> lines)
     {
         lock (_gate)
@@ -131,7 +138,15 @@ internal sealed class LineSpool
             _bytes -= length;
         }
 
-        File.Delete(Path.Combine(Folder, name));
+        try
+        {
+            File.Delete(Path.Combine(Folder, name));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Not lost: the file stays on disk and the next start replays it again; a point written twice is the
+            // same point, which InfluxDB overwrites.
+        }
     }
 
     private static int CountLines(string path)

@@ -8,21 +8,23 @@ using PrintFarm.Core.Ingestion;
 using PrintFarm.Core.Processing;
 using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.Diagnostics;
-using PrintFarm.Worker.Pipeline;
+using PrintFarm.Worker.Journal;
 
 namespace PrintFarm.Worker.Mqtt;
 
 /// <summary>
 /// Keeps one MQTT session with the broker: a fixed client id, clean start off and a session expiry, so QoS 1
 /// messages published while the worker is away wait at the broker. Reconnects with exponential back-off and
-/// re-subscribes. The receive handler only copies the message into the bounded inbound queue; when that queue is
-/// full the handler waits, and MQTTnet sends the acknowledgement only after it returns.
+/// re-subscribes. The receive handler only copies the message into the journal's queue; the journal acknowledges a
+/// QoS 1 message once it is on disk (manual acknowledgement), and the broker sends at most
+/// <see cref="MqttOptions.ReceiveMaximum"/> unacknowledged messages, so MQTTnet's own receive queue stays bounded.
 /// </summary>
 internal sealed class MqttIngestionService : BackgroundService
 {
     private readonly MqttOptions _options;
     private readonly IReadOnlyList<string> _filters;
-    private readonly PipelineChannels _channels;
+    private readonly MessageJournal _journal;
+    private readonly LogThrottle _throttle;
     private readonly PrintFarmInstrumentation _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<MqttIngestionService> _logger;
@@ -33,14 +35,15 @@ internal sealed class MqttIngestionService : BackgroundService
     public MqttIngestionService(
         IOptions<PrintFarmOptions> options,
         TelemetryProcessor processor,
-        PipelineChannels channels,
+        MessageJournal journal,
         PrintFarmInstrumentation metrics,
         TimeProvider time,
         ILogger<MqttIngestionService> logger)
     {
         _options = options.Value.Mqtt;
         _filters = processor.SubscriptionFilters;
-        _channels = channels;
+        _journal = journal;
+        _throttle = new LogThrottle(time, TimeSpan.FromSeconds(10));
         _metrics = metrics;
         _time = time;
         _logger = logger;
@@ -107,8 +110,9 @@ internal sealed class MqttIngestionService : BackgroundService
         }
         finally
         {
-            // Nothing more will arrive: let the pipeline drain what is queued and stop.
-            _channels.Inbound.Writer.TryComplete();
+            // Nothing more will arrive: make what is queued durable (and acknowledge what the connection still allows),
+            // so the pipeline can read the journal to its end and stop.
+            await _journal.CompleteAsync().ConfigureAwait(false);
         }
     }
 
@@ -128,6 +132,7 @@ internal sealed class MqttIngestionService : BackgroundService
             .WithCleanStart(false)
             .WithSessionExpiryInterval((uint)_options.SessionExpiry.TotalSeconds)
             .WithKeepAlivePeriod(_options.KeepAlive)
+            .WithReceiveMaximum((ushort)Math.Clamp(_options.ReceiveMaximum, 1, ushort.MaxValue))
             .WithTimeout(TimeSpan.FromSeconds(10));
         if (!string.IsNullOrEmpty(_options.Username))
         {
@@ -165,11 +170,30 @@ internal sealed class MqttIngestionService : BackgroundService
     {
         var message = e.ApplicationMessage;
         _metrics.MessagesReceived.Add(1);
+        var qos = (byte)message.QualityOfServiceLevel;
+        if (qos == 0 && _journal.IsFull)
+        {
+            // The broker cannot be asked to hold QoS 0 messages: count and say what is lost.
+            _metrics.MessagesDroppedJournalFull.Add(1);
+            if (_throttle.ShouldLog("qos0-dropped", out var suppressed))
+            {
+                Log.JournalDroppedQos0(_logger, message.Topic, suppressed);
+            }
+
+            return;
+        }
+
+        Func<CancellationToken, Task>? acknowledge = null;
+        if (qos > 0)
+        {
+            // Acknowledged by the journal once the message is on disk, not when this handler returns.
+            e.AutoAcknowledge = false;
+            acknowledge = e.AcknowledgeAsync;
+        }
 
         // MQTTnet reuses its buffers once the handler returns: copy.
         var payload = message.Payload.IsEmpty ? [] : message.Payload.ToArray();
-        var inbound = new InboundMessage(message.Topic, payload, message.Retain, _time.GetUtcNow());
-        await _channels.Inbound.Writer.WriteAsync(inbound).ConfigureAwait(false);
+        await _journal.AppendAsync(new JournalEntry(message.Topic, payload, message.Retain, qos, _time.GetUtcNow(), acknowledge)).ConfigureAwait(false);
     }
 
     private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs e)

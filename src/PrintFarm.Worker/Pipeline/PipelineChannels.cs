@@ -1,27 +1,45 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
-using PrintFarm.Core.Ingestion;
 using PrintFarm.Worker.Configuration;
 
 namespace PrintFarm.Worker.Pipeline;
 
 /// <summary>
-/// The two bounded queues of the worker: MQTT → pipeline (<see cref="Inbound"/>) and pipeline → InfluxDB writer
-/// (<see cref="Lines"/>). Both wait when full, so a slow database slows the pipeline, which slows the MQTT client,
-/// which leaves messages with the broker: back-pressure instead of loss.
+/// Lines of one processing pass on their way to the InfluxDB writer, or a barrier: the writer completes a barrier once
+/// every line queued before it is in InfluxDB or in the spool on disk, which is what a checkpoint waits for.
+/// </summary>
+internal sealed class LineBatch
+{
+    private LineBatch(List<string> lines, TaskCompletionSource? barrier)
+    {
+        Lines = lines;
+        Barrier = barrier;
+    }
+
+    /// <summary>Line-protocol lines (empty for a barrier).</summary>
+    public List<string> Lines { get; }
+
+    /// <summary>Set for a barrier.</summary>
+    public TaskCompletionSource? Barrier { get; }
+
+    public static LineBatch Of(List<string> lines) => new(lines, null);
+
+    public static LineBatch ForBarrier(TaskCompletionSource barrier) => new([], barrier);
+}
+
+/// <summary>
+/// The bounded queue from the pipeline to the InfluxDB writer. It waits when full, so a slow database slows the
+/// pipeline, which then reads the journal more slowly: the backlog stays on disk, not in memory.
 /// </summary>
 internal sealed class PipelineChannels
 {
+    /// <summary>Lines per batch the pipeline hands over at most; the queue's capacity is counted in these.</summary>
+    public const int LinesPerBatch = 1024;
+
     public PipelineChannels(IOptions<PrintFarmOptions> options)
     {
         var o = options.Value;
-        Inbound = Channel.CreateBounded<InboundMessage>(new BoundedChannelOptions(o.Mqtt.QueueCapacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = true,
-        });
-        Lines = Channel.CreateBounded<string>(new BoundedChannelOptions(o.Influx.QueueCapacity)
+        Lines = Channel.CreateBounded<LineBatch>(new BoundedChannelOptions(Math.Max(2, o.Influx.QueueCapacity / LinesPerBatch))
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
@@ -29,9 +47,18 @@ internal sealed class PipelineChannels
         });
     }
 
-    /// <summary>Messages as received from the broker.</summary>
-    public Channel<InboundMessage> Inbound { get; }
+    /// <summary>Batches of line-protocol lines waiting to be written, and checkpoint barriers.</summary>
+    public Channel<LineBatch> Lines { get; }
 
-    /// <summary>Line-protocol lines waiting to be written.</summary>
-    public Channel<string> Lines { get; }
+    /// <summary>Queues lines for the writer (any producer: the pipeline, health points, alerts). Takes ownership of the list.</summary>
+    public ValueTask PublishAsync(List<string> lines, CancellationToken cancellationToken = default)
+    {
+        if (lines.Count == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var batch = LineBatch.Of(lines);
+        return Lines.Writer.TryWrite(batch) ? ValueTask.CompletedTask : Lines.Writer.WriteAsync(batch, cancellationToken);
+    }
 }

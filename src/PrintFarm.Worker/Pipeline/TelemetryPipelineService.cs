@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,20 +10,32 @@ using PrintFarm.Worker.Checkpoints;
 using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.DeadLetters;
 using PrintFarm.Worker.Diagnostics;
+using PrintFarm.Worker.Journal;
 
 namespace PrintFarm.Worker.Pipeline;
 
 /// <summary>
-/// Drives the pure <see cref="TelemetryProcessor"/>: one loop takes messages off the inbound queue, another flushes
-/// changed KPI windows every <see cref="PrintFarmOptions.FlushInterval"/>. The processor is single-threaded, so both
-/// take a lock around it; the lines it produces go to the writer's queue outside the lock. A message the processor
-/// rejects — or that makes it throw — is dead-lettered, counted and logged; the loop goes on.
+/// Drives the pure <see cref="TelemetryProcessor"/> from the journal: one loop reads durable messages in order and
+/// processes them, another flushes changed KPI windows every <see cref="PrintFarmOptions.FlushInterval"/> and takes a
+/// checkpoint every <see cref="PrintFarmOptions.CheckpointInterval"/>. Both hold an async gate around the processor
+/// and hand their lines to the writer inside it, so the writer sees lines in processing order.
+/// <para>
+/// A checkpoint is the processor's state plus the journal position it reflects. It is written only once the writer
+/// has put every line produced before it into InfluxDB or the spool (a barrier in the lines queue) and the dead
+/// letters are on disk; then the journal segments before it are deleted. A restart restores the checkpoint and reads
+/// the journal from its position: every message is reflected exactly once in the state, and lines written twice are
+/// the same points, which InfluxDB overwrites.
+/// </para>
+/// A message the processor rejects — or that makes it throw — is dead-lettered, counted and logged; the loop goes on.
 /// </summary>
 internal sealed class TelemetryPipelineService : BackgroundService
 {
-    private readonly object _gate = new();
+    private const int SliceSize = 1024;
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly TelemetryProcessor _processor;
     private readonly PipelineChannels _channels;
+    private readonly MessageJournal _journal;
     private readonly DeadLetterStore _deadLetters;
     private readonly PrintFarmInstrumentation _metrics;
     private readonly TimeProvider _time;
@@ -31,11 +44,15 @@ internal sealed class TelemetryPipelineService : BackgroundService
     private readonly TimeSpan _flushInterval;
     private readonly TimeSpan _checkpointInterval;
     private readonly CheckpointStore _checkpoints;
+    private readonly List<Rejected> _rejected = [];
+    private JournalReader? _reader;
+    private JournalPosition _processed;
     private long _lastCheckpoint;
 
     public TelemetryPipelineService(
         TelemetryProcessor processor,
         PipelineChannels channels,
+        MessageJournal journal,
         DeadLetterStore deadLetters,
         CheckpointStore checkpoints,
         PrintFarmInstrumentation metrics,
@@ -45,6 +62,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
     {
         _processor = processor;
         _channels = channels;
+        _journal = journal;
         _deadLetters = deadLetters;
         _metrics = metrics;
         _time = time;
@@ -55,59 +73,62 @@ internal sealed class TelemetryPipelineService : BackgroundService
         _checkpoints = checkpoints;
     }
 
+    /// <summary>How long shutdown waits for the final checkpoint's lines to reach InfluxDB or the spool.</summary>
+    internal static TimeSpan FinalCheckpointTimeout { get; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>The journal position the processor's state reflects.</summary>
+    public JournalPosition Processed => _processed;
+
     // Restoring belongs in StartAsync: it must be done before the MQTT service (started after this one) subscribes,
     // and from .NET 10 ExecuteAsync runs wholly on the thread pool, concurrently with the next service's start.
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        Restore();
+        var position = Restore();
+        _reader = _journal.OpenReader(position);
+        _processed = _reader.Position;
+        var backlog = _journal.End.Segment == _processed.Segment ? _journal.End.Offset - _processed.Offset : _journal.Bytes;
+        if (backlog > 0)
+        {
+            Log.JournalResuming(_logger, _processed.ToString(), backlog);
+        }
+
         _lastCheckpoint = _time.GetTimestamp();
         return base.StartAsync(cancellationToken);
     }
 
-    private void Restore()
+    public override void Dispose()
+    {
+        _reader?.Dispose();
+        _gate.Dispose();
+        base.Dispose();
+    }
+
+    private JournalPosition? Restore()
     {
         if (_checkpoints.TryLoad() is not { } checkpoint)
         {
-            return;
+            return null;
         }
 
         try
         {
-            lock (_gate)
+            var position = JournalPosition.FromJson(checkpoint["journal"]);
+            var dropped = _processor.RestoreCheckpoint(checkpoint);
+            if (dropped > 0)
             {
-                var dropped = _processor.RestoreCheckpoint(checkpoint);
-                if (dropped > 0)
-                {
-                    Log.CheckpointWindowsDropped(_logger, dropped);
-                }
+                Log.CheckpointWindowsDropped(_logger, dropped);
             }
 
             Log.CheckpointRestored(_logger, _checkpoints.Path, checkpoint["saved_at"]?.ToString() ?? "?", _processor.Jobs.OpenJobs, _processor.Kpis.OpenSeries, _processor.Kpis.Watermark);
+            return position;
         }
         catch (Exception ex) when (ex is CheckpointException or InvalidOperationException or FormatException or System.Text.Json.JsonException)
         {
+            // The processor is left empty and consistent; the journal is replayed from its oldest record.
+            Log.CheckpointRestoreFailed(_logger, _checkpoints.Path, ex.Message);
             _checkpoints.MoveAside(ex.Message);
+            return null;
         }
-    }
-
-    private void SaveCheckpoint()
-    {
-        System.Text.Json.Nodes.JsonObject checkpoint;
-        lock (_gate)
-        {
-            checkpoint = _processor.SaveCheckpoint(_time.GetUtcNow());
-        }
-
-        try
-        {
-            _checkpoints.Save(checkpoint);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            Log.CheckpointSaveFailed(_logger, ex, _checkpoints.Path);
-        }
-
-        _lastCheckpoint = _time.GetTimestamp();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -116,44 +137,77 @@ internal sealed class TelemetryPipelineService : BackgroundService
         var flushing = FlushLoopAsync(flushCts.Token);
         try
         {
-            await ProcessLoopAsync().ConfigureAwait(false);
+            await ProcessLoopAsync(stoppingToken).ConfigureAwait(false);
         }
         finally
         {
             await flushCts.CancelAsync().ConfigureAwait(false);
             await flushing.ConfigureAwait(false);
-
-            // Last flush, so the open windows' latest state reaches the writer before it stops.
-            var output = new ProcessorOutput();
-            lock (_gate)
+            try
             {
-                _processor.Flush(output);
+                // Last flush and checkpoint, so the open windows' latest state reaches the writer and a restart
+                // replays nothing. If the lines cannot be made durable in time, the journal keeps the messages.
+                using var timeout = new CancellationTokenSource(FinalCheckpointTimeout, _time);
+                await CheckpointAsync(timeout.Token).ConfigureAwait(false);
             }
-
-            await PublishAsync(output).ConfigureAwait(false);
-            SaveCheckpoint();
-            _channels.Lines.Writer.TryComplete();
+            catch (OperationCanceledException)
+            {
+                Log.CheckpointBarrierTimedOut(_logger, FinalCheckpointTimeout);
+            }
+            catch (Exception ex)
+            {
+                _metrics.LoopFailures.Add(1, new KeyValuePair<string, object?>("loop", "checkpoint"));
+                Log.LoopFailed(_logger, ex, "final checkpoint", ex.Message, TimeSpan.Zero);
+            }
+            finally
+            {
+                _channels.Lines.Writer.TryComplete();
+            }
         }
     }
 
-    // Runs until the inbound queue is completed (by the MQTT service on stop) and drained: messages the broker has
-    // already handed over are not abandoned on shutdown.
-    private async Task ProcessLoopAsync()
+    // Runs until the journal is completed (by the MQTT service on stop) and read to its end, or until stopped: what
+    // is not processed then stays in the journal, and the next start reads it.
+    private async Task ProcessLoopAsync(CancellationToken stoppingToken)
     {
-        var reader = _channels.Inbound.Reader;
+        var reader = _reader!;
         var output = new ProcessorOutput();
-        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        while (true)
         {
-            lock (_gate)
+            try
             {
-                // Take a bounded slice so the lines of a burst reach the writer steadily.
-                for (var i = 0; i < 1024 && reader.TryRead(out var message); i++)
+                if (!await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
                 {
-                    ProcessOne(message, output);
+                    return;
                 }
             }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
 
-            await PublishAsync(output).ConfigureAwait(false);
+            await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                for (var i = 0; i < SliceSize && reader.TryRead(out var record); i++)
+                {
+                    ProcessOne(new InboundMessage(record.Topic, record.Payload, record.Retained, record.ReceivedAt), output);
+                }
+
+                _processed = reader.Position;
+                if (reader.CorruptionSkipped > 0)
+                {
+                    _metrics.JournalCorruptBytes.Add(reader.CorruptionSkipped);
+                    Log.JournalCorrupt(_logger, reader.CorruptionSkipped, reader.Position.ToString());
+                    reader.CorruptionSkipped = 0;
+                }
+
+                await HandOverAsync(output, CancellationToken.None).ConfigureAwait(false);
+            }
+            finally
+            {
+                _gate.Release();
+            }
         }
     }
 
@@ -209,46 +263,114 @@ internal sealed class TelemetryPipelineService : BackgroundService
     private void Reject(in InboundMessage message, string reason, string detail)
     {
         _metrics.MessagesRejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
-        _deadLetters.Write(message.Topic, message.Payload, message.Retained, message.ReceivedAt, reason, detail);
+        _rejected.Add(new Rejected(message, reason, detail));
     }
 
     private async Task FlushLoopAsync(CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(_flushInterval, _time);
         var output = new ProcessorOutput();
-        try
+        while (true)
         {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            try
             {
-                lock (_gate)
+                if (!await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    _processor.Flush(output);
+                    return;
                 }
 
-                await PublishAsync(output).ConfigureAwait(false);
                 if (_time.GetElapsedTime(_lastCheckpoint) >= _checkpointInterval)
                 {
-                    SaveCheckpoint();
+                    await CheckpointAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    _processor.Flush(output);
+                    await HandOverAsync(output, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _gate.Release();
                 }
             }
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopping.
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // Supervised: a failed pass is logged, counted and tried again at the next tick.
+                _metrics.LoopFailures.Add(1, new KeyValuePair<string, object?>("loop", "flush"));
+                Log.LoopFailed(_logger, ex, "flush and checkpoint", ex.Message, _flushInterval);
+            }
         }
     }
 
-    private async Task PublishAsync(ProcessorOutput output)
+    /// <summary>
+    /// Flushes the windows, snapshots the state and its journal position, and — once every line and dead letter
+    /// produced up to there is durable — writes the checkpoint and deletes the journal segments it covers.
+    /// </summary>
+    private async Task CheckpointAsync(CancellationToken cancellationToken)
     {
-        var writer = _channels.Lines.Writer;
-        foreach (var line in output.Lines)
+        var output = new ProcessorOutput();
+        var barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        JsonObject snapshot;
+        JournalPosition position;
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            if (!writer.TryWrite(line))
-            {
-                await writer.WriteAsync(line).ConfigureAwait(false);
-            }
+            var started = _time.GetTimestamp();
+            _processor.Flush(output);
+            snapshot = _processor.SaveCheckpoint(_time.GetUtcNow());
+            position = _processed;
+            _metrics.CheckpointDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
+            await HandOverAsync(output, cancellationToken).ConfigureAwait(false);
+            await _channels.Lines.Writer.WriteAsync(LineBatch.ForBarrier(barrier), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        // Outside the gate: processing goes on while the writer catches up to the barrier.
+        await _deadLetters.FlushAsync(cancellationToken).ConfigureAwait(false);
+        await barrier.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        snapshot["journal"] = position.ToJson();
+        try
+        {
+            _checkpoints.Save(snapshot);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.CheckpointSaveFailed(_logger, ex, _checkpoints.Path);
+            return;
+        }
+
+        _lastCheckpoint = _time.GetTimestamp();
+        _journal.DeleteBefore(position);
+    }
+
+    // Inside the gate: lines and dead letters leave in processing order.
+    private async ValueTask HandOverAsync(ProcessorOutput output, CancellationToken cancellationToken)
+    {
+        foreach (var rejected in _rejected)
+        {
+            var m = rejected.Message;
+            await _deadLetters.WriteAsync(m.Topic, m.Payload, m.Retained, m.ReceivedAt, rejected.Reason, rejected.Detail).ConfigureAwait(false);
+        }
+
+        _rejected.Clear();
+        for (var i = 0; i < output.Lines.Count; i += PipelineChannels.LinesPerBatch)
+        {
+            var count = Math.Min(PipelineChannels.LinesPerBatch, output.Lines.Count - i);
+            await _channels.PublishAsync(output.Lines.GetRange(i, count), cancellationToken).ConfigureAwait(false);
         }
 
         output.Clear();
     }
+
+    private readonly record struct Rejected(InboundMessage Message, string Reason, string Detail);
 }

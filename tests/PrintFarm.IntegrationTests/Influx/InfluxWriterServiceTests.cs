@@ -186,7 +186,7 @@ public sealed class InfluxWriterServiceTests
         {
             foreach (var line in lines)
             {
-                await _channels.Lines.Writer.WriteAsync(line);
+                await _channels.PublishAsync([line]);
             }
         }
 

@@ -1,0 +1,145 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Text;
+
+namespace PrintFarm.Worker.Journal;
+
+/// <summary>One received MQTT message as it is kept in the journal.</summary>
+internal readonly record struct JournalRecord(long Sequence, string Topic, byte[] Payload, bool Retained, byte QoS, DateTimeOffset ReceivedAt);
+
+/// <summary>
+/// The journal's record format, little-endian: <c>u32 body length, u32 CRC-32 of the body, body</c>, the body being
+/// <c>u64 sequence, i64 receive time (UTC ticks), u8 flags (bit 0 retained, bits 1-2 QoS), u16 topic length, topic
+/// (UTF-8), payload</c>. The checksum lets a restart find where a crash cut the last group short.
+/// </summary>
+internal static class JournalCodec
+{
+    /// <summary>Bytes before the body.</summary>
+    public const int HeaderBytes = 8;
+
+    private const int FixedBodyBytes = 8 + 8 + 1 + 2;
+
+    /// <summary>Bodies above this are taken for corruption, not data (MQTT's own limit is 256 MiB).</summary>
+    public const int MaxBodyBytes = 256 * 1024 * 1024 + FixedBodyBytes + ushort.MaxValue;
+
+    /// <summary>Appends one record to <paramref name="buffer"/>; returns its length.</summary>
+    public static int Write(IBufferWriter<byte> buffer, long sequence, string topic, ReadOnlySpan<byte> payload, bool retained, byte qos, DateTimeOffset receivedAt)
+    {
+        var topicBytes = Encoding.UTF8.GetByteCount(topic);
+        if (topicBytes > ushort.MaxValue)
+        {
+            throw new ArgumentException("topic is longer than 65535 bytes", nameof(topic));
+        }
+
+        var body = FixedBodyBytes + topicBytes + payload.Length;
+        var span = buffer.GetSpan(HeaderBytes + body);
+        var b = span.Slice(HeaderBytes, body);
+        BinaryPrimitives.WriteInt64LittleEndian(b, sequence);
+        BinaryPrimitives.WriteInt64LittleEndian(b[8..], receivedAt.UtcTicks);
+        b[16] = (byte)((retained ? 1 : 0) | ((qos & 3) << 1));
+        BinaryPrimitives.WriteUInt16LittleEndian(b[17..], (ushort)topicBytes);
+        Encoding.UTF8.GetBytes(topic, b.Slice(FixedBodyBytes, topicBytes));
+        payload.CopyTo(b[(FixedBodyBytes + topicBytes)..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)body);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[4..], Crc32.HashToUInt32(b));
+        buffer.Advance(HeaderBytes + body);
+        return HeaderBytes + body;
+    }
+
+    /// <summary>Reads the body length from a header; false when it cannot be a record.</summary>
+    public static bool TryReadLength(ReadOnlySpan<byte> header, out int bodyLength)
+    {
+        var length = BinaryPrimitives.ReadUInt32LittleEndian(header);
+        bodyLength = (int)Math.Min(length, int.MaxValue);
+        return length is >= FixedBodyBytes and <= MaxBodyBytes;
+    }
+
+    /// <summary>Checks and decodes one whole record (header and body); false when the checksum or the layout is wrong.</summary>
+    public static bool TryDecode(ReadOnlySpan<byte> record, TopicCache? topics, out JournalRecord result)
+    {
+        result = default;
+        if (record.Length < HeaderBytes || !TryReadLength(record, out var length) || record.Length != HeaderBytes + length)
+        {
+            return false;
+        }
+
+        var body = record[HeaderBytes..];
+        if (Crc32.HashToUInt32(body) != BinaryPrimitives.ReadUInt32LittleEndian(record[4..]))
+        {
+            return false;
+        }
+
+        var topicLength = BinaryPrimitives.ReadUInt16LittleEndian(body[17..]);
+        if (FixedBodyBytes + topicLength > body.Length)
+        {
+            return false;
+        }
+
+        var ticks = BinaryPrimitives.ReadInt64LittleEndian(body[8..]);
+        if (ticks < DateTimeOffset.MinValue.UtcTicks || ticks > DateTimeOffset.MaxValue.UtcTicks)
+        {
+            return false;
+        }
+
+        var topicSpan = body.Slice(FixedBodyBytes, topicLength);
+        var topic = topics is null ? Encoding.UTF8.GetString(topicSpan) : topics.Get(topicSpan);
+        result = new JournalRecord(
+            BinaryPrimitives.ReadInt64LittleEndian(body),
+            topic,
+            body[(FixedBodyBytes + topicLength)..].ToArray(),
+            (body[16] & 1) != 0,
+            (byte)((body[16] >> 1) & 3),
+            new DateTimeOffset(ticks, TimeSpan.Zero));
+        return true;
+    }
+}
+
+/// <summary>
+/// Reuses the string of a topic seen before: a farm has a few topics per printer, and one string each, instead of one
+/// per message, keeps the garbage collector out of the hot path. Bounded: past its capacity it starts afresh.
+/// </summary>
+internal sealed class TopicCache(int capacity = 65_536)
+{
+    private readonly Dictionary<int, string[]> _byHash = [];
+    private int _count;
+
+    public string Get(ReadOnlySpan<byte> utf8)
+    {
+        var hash = (int)XxHash32.HashToUInt32(utf8);
+        if (_byHash.TryGetValue(hash, out var candidates))
+        {
+            foreach (var candidate in candidates)
+            {
+                if (Matches(candidate, utf8))
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        var topic = Encoding.UTF8.GetString(utf8);
+        if (_count >= capacity)
+        {
+            _byHash.Clear();
+            _count = 0;
+            candidates = null;
+        }
+
+        _byHash[hash] = candidates is null ? [topic] : [.. candidates, topic];
+        _count++;
+        return topic;
+    }
+
+    private static bool Matches(string candidate, ReadOnlySpan<byte> utf8)
+    {
+        Span<byte> buffer = stackalloc byte[256];
+        if (candidate.Length > utf8.Length || Encoding.UTF8.GetMaxByteCount(candidate.Length) > buffer.Length)
+        {
+            return candidate.Length <= utf8.Length && Encoding.UTF8.GetBytes(candidate).AsSpan().SequenceEqual(utf8);
+        }
+
+        var written = Encoding.UTF8.GetBytes(candidate, buffer);
+        return buffer[..written].SequenceEqual(utf8);
+    }
+}

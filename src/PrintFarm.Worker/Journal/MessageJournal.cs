@@ -1,0 +1,513 @@
+using System.Buffers;
+using System.Globalization;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using PrintFarm.Worker.Configuration;
+using PrintFarm.Worker.Diagnostics;
+
+namespace PrintFarm.Worker.Journal;
+
+/// <summary>A message handed to the journal, with the acknowledgement to send once it is on disk (QoS 1 and 2).</summary>
+internal readonly record struct JournalEntry(string Topic, byte[] Payload, bool Retained, byte QoS, DateTimeOffset ReceivedAt, Func<CancellationToken, Task>? Acknowledge);
+
+/// <summary>
+/// The write-ahead log of received MQTT messages: append-only segment files <c>{journal}/{first sequence:D20}.log</c>
+/// of checksummed records (<see cref="JournalCodec"/>). One writer task takes whatever messages are queued, appends
+/// them as one group, makes the group durable with one <c>fsync</c>, and only then acknowledges the QoS 1 messages
+/// in it to the broker (group commit). The pipeline reads the journal with a <see cref="JournalReader"/>; a checkpoint
+/// records the reader's position, and segments wholly before that position are deleted. After a crash the last group
+/// may be cut short: opening the journal truncates it at its last whole record (nothing of it had been acknowledged).
+/// </summary>
+internal sealed class MessageJournal : IAsyncDisposable, IDisposable
+{
+    private const string Extension = ".log";
+    private const int MaxGroupMessages = 4096;
+    private const int MaxGroupBytes = 4 * 1024 * 1024;
+
+    private readonly JournalOptions _options;
+    private readonly TimeProvider _time;
+    private readonly PrintFarmInstrumentation _metrics;
+    private readonly ILogger _logger;
+    private readonly LogThrottle _throttle;
+    private readonly Channel<JournalEntry> _queue;
+    private readonly Channel<Func<CancellationToken, Task>> _acks = Channel.CreateUnbounded<Func<CancellationToken, Task>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly object _segmentsGate = new();
+    private readonly SortedList<long, long> _segments = [];
+    private readonly SemaphoreSlim _spaceFreed = new(0, 1);
+    private readonly CancellationTokenSource _disposing = new();
+    private FileStream _current;
+    private long _currentSegment;
+    private long _nextSequence;
+    private long _bytes;
+    private Committed _committed;
+    private TaskCompletionSource _committedSignal = NewSignal();
+    private Task? _writer;
+    private Task? _acker;
+
+    public MessageJournal(string folder, JournalOptions options, int queueCapacity, TimeProvider time, PrintFarmInstrumentation metrics, ILogger logger)
+    {
+        Folder = folder;
+        _options = options;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _throttle = new LogThrottle(time, TimeSpan.FromMinutes(1));
+        _queue = Channel.CreateBounded<JournalEntry>(new BoundedChannelOptions(queueCapacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = false,
+        });
+
+        Directory.CreateDirectory(folder);
+        foreach (var path in Directory.EnumerateFiles(folder, "*" + Extension))
+        {
+            if (long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out var first))
+            {
+                var length = new FileInfo(path).Length;
+                _segments.Add(first, length);
+                _bytes += length;
+            }
+        }
+
+        if (_segments.Count == 0)
+        {
+            _segments.Add(0, 0);
+        }
+
+        _currentSegment = _segments.Keys[^1];
+        _current = new FileStream(SegmentPath(_currentSegment), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+        var (end, next, cut) = Recover(_current, _currentSegment);
+        if (cut > 0)
+        {
+            Log.JournalTruncated(_logger, SegmentPath(_currentSegment), cut, end);
+        }
+
+        _bytes -= _segments[_currentSegment] - end;
+        _segments[_currentSegment] = end;
+        _current.Position = end;
+        _nextSequence = next;
+        _committed = new Committed(_currentSegment, end, next);
+    }
+
+    /// <summary>The journal's folder.</summary>
+    public string Folder { get; }
+
+    /// <summary>Bytes on disk.</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>True while the journal holds <see cref="JournalOptions.MaxBytes"/> or more: the pipeline is that far behind.</summary>
+    public bool IsFull => Bytes >= _options.MaxBytes;
+
+    /// <summary>Messages queued for the next group commit.</summary>
+    public int Queued => _queue.Reader.Count;
+
+    /// <summary>The start of the oldest segment kept.</summary>
+    public JournalPosition Start
+    {
+        get
+        {
+            lock (_segmentsGate)
+            {
+                var first = _segments.Keys[0];
+                return new JournalPosition(first, 0, first);
+            }
+        }
+    }
+
+    /// <summary>The end of what is durable: every record before it is on disk.</summary>
+    public JournalPosition End => Volatile.Read(ref _committed).Position;
+
+    internal bool IsCompleted => Volatile.Read(ref _committed).Completed;
+
+    internal Task CommittedSignal => Volatile.Read(ref _committedSignal).Task;
+
+    /// <summary>Starts the writer. Idempotent.</summary>
+    public void StartWriting()
+    {
+        lock (_segmentsGate)
+        {
+            _writer ??= Task.Run(WriteLoopAsync);
+            _acker ??= Task.Run(AckLoopAsync);
+        }
+    }
+
+    /// <summary>Queues a message; waits while the queue is full (back-pressure on the MQTT client).</summary>
+    public ValueTask AppendAsync(in JournalEntry entry, CancellationToken cancellationToken = default) =>
+        _queue.Writer.WriteAsync(entry, cancellationToken);
+
+    /// <summary>No more messages: writes what is queued, sends its acknowledgements, and stops the writer.</summary>
+    public async Task CompleteAsync()
+    {
+        _queue.Writer.TryComplete();
+        if (_writer is not null)
+        {
+            await _writer.ConfigureAwait(false);
+        }
+        else
+        {
+            MarkCompleted();
+        }
+
+        if (_acker is not null)
+        {
+            await _acker.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A reader from <paramref name="from"/> (a checkpoint's position), or from the oldest record kept.</summary>
+    public JournalReader OpenReader(JournalPosition? from)
+    {
+        var start = Start;
+        var end = End;
+        var position = from ?? start;
+        if (from is { } p && (p < start || p > end || !SegmentExists(p.Segment)))
+        {
+            // The checkpoint and the journal disagree (the journal was removed or replaced by hand): read what is there.
+            Log.JournalPositionMissing(_logger, p.ToString(), start.ToString(), end.ToString());
+            position = p > end ? end : start;
+        }
+
+        return new JournalReader(this, position);
+    }
+
+    /// <summary>Deletes the segments wholly before <paramref name="position"/>: a checkpoint covers every record in them.</summary>
+    public int DeleteBefore(JournalPosition position)
+    {
+        List<long> doomed = [];
+        lock (_segmentsGate)
+        {
+            foreach (var (first, _) in _segments)
+            {
+                if (first < position.Segment && first != _currentSegment)
+                {
+                    doomed.Add(first);
+                }
+            }
+        }
+
+        var deleted = 0;
+        foreach (var first in doomed)
+        {
+            try
+            {
+                File.Delete(SegmentPath(first));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Kept for now: the next checkpoint tries again, and a restart reads past it from the checkpoint's position.
+                Log.JournalDeleteFailed(_logger, ex, SegmentPath(first));
+                continue;
+            }
+
+            lock (_segmentsGate)
+            {
+                if (_segments.Remove(first, out var length))
+                {
+                    Interlocked.Add(ref _bytes, -length);
+                }
+            }
+
+            deleted++;
+        }
+
+        if (deleted > 0 && _spaceFreed.CurrentCount == 0)
+        {
+            try
+            {
+                _spaceFreed.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Already signalled.
+            }
+        }
+
+        return deleted;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _disposing.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await CompleteAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposed while a commit was failing: what is not on disk was not acknowledged.
+        }
+
+        await _current.DisposeAsync().ConfigureAwait(false);
+        _spaceFreed.Dispose();
+        _disposing.Dispose();
+    }
+
+    // The host may dispose synchronously.
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    internal string SegmentPath(long first) => Path.Combine(Folder, first.ToString("D20", CultureInfo.InvariantCulture) + Extension);
+
+    /// <summary>The segment after <paramref name="segment"/>, if any.</summary>
+    internal long? NextSegment(long segment)
+    {
+        lock (_segmentsGate)
+        {
+            var index = _segments.IndexOfKey(segment);
+            if (index < 0)
+            {
+                // Deleted under the reader (cannot happen for unread segments): go to the first one after it.
+                foreach (var first in _segments.Keys)
+                {
+                    if (first > segment)
+                    {
+                        return first;
+                    }
+                }
+
+                return null;
+            }
+
+            return index + 1 < _segments.Count ? _segments.Keys[index + 1] : null;
+        }
+    }
+
+    internal long SegmentLength(long segment)
+    {
+        lock (_segmentsGate)
+        {
+            return _segments.TryGetValue(segment, out var length) ? length : 0;
+        }
+    }
+
+    private bool SegmentExists(long segment)
+    {
+        lock (_segmentsGate)
+        {
+            return _segments.ContainsKey(segment);
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Finds the end of the last whole record of the segment a crash may have cut short, and cuts the rest off.
+    private static (long End, long NextSequence, long CutBytes) Recover(FileStream file, long first)
+    {
+        var length = file.Length;
+        var header = new byte[JournalCodec.HeaderBytes];
+        byte[] record = [];
+        long offset = 0;
+        var next = first;
+        file.Position = 0;
+        while (offset + JournalCodec.HeaderBytes <= length)
+        {
+            file.ReadExactly(header);
+            if (!JournalCodec.TryReadLength(header, out var body) || offset + JournalCodec.HeaderBytes + body > length)
+            {
+                break;
+            }
+
+            var total = JournalCodec.HeaderBytes + body;
+            if (record.Length < total)
+            {
+                record = new byte[Math.Max(total, record.Length * 2)];
+            }
+
+            header.CopyTo(record, 0);
+            file.ReadExactly(record, JournalCodec.HeaderBytes, body);
+            if (!JournalCodec.TryDecode(record.AsSpan(0, total), null, out var decoded))
+            {
+                break;
+            }
+
+            offset += total;
+            next = decoded.Sequence + 1;
+        }
+
+        if (offset < length)
+        {
+            file.SetLength(offset);
+            file.Flush(flushToDisk: true);
+        }
+
+        return (offset, next, length - offset);
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var reader = _queue.Reader;
+        var group = new List<JournalEntry>(256);
+        var buffer = new ArrayBufferWriter<byte>(1024 * 1024);
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                await WaitForSpaceAsync().ConfigureAwait(false);
+                group.Clear();
+                buffer.ResetWrittenCount();
+                while (group.Count < MaxGroupMessages && buffer.WrittenCount < MaxGroupBytes && reader.TryRead(out var entry))
+                {
+                    JournalCodec.Write(buffer, _nextSequence + group.Count, entry.Topic, entry.Payload, entry.Retained, entry.QoS, entry.ReceivedAt);
+                    group.Add(entry);
+                }
+
+                await CommitAsync(buffer.WrittenMemory, group.Count).ConfigureAwait(false);
+                foreach (var entry in group)
+                {
+                    if (entry.Acknowledge is { } ack)
+                    {
+                        _acks.Writer.TryWrite(ack);
+                    }
+                }
+
+                if (buffer.Capacity > 4 * MaxGroupBytes)
+                {
+                    buffer = new ArrayBufferWriter<byte>(1024 * 1024);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_disposing.IsCancellationRequested)
+        {
+            // Disposed while the disk was failing: nothing of the group was acknowledged.
+        }
+        finally
+        {
+            _acks.Writer.TryComplete();
+            MarkCompleted();
+        }
+    }
+
+    // Writes one group and fsyncs it; on a disk error cuts the partial write off and tries again until it succeeds:
+    // nothing in the group is acknowledged or read before it is durable.
+    private async Task CommitAsync(ReadOnlyMemory<byte> group, int messages)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                if (_current.Length >= _options.SegmentBytes)
+                {
+                    Roll();
+                }
+
+                var start = _current.Length;
+                try
+                {
+                    _current.Position = start;
+                    _current.Write(group.Span);
+                    _current.Flush(flushToDisk: true);
+                }
+                catch
+                {
+                    TryCut(start);
+                    throw;
+                }
+
+                lock (_segmentsGate)
+                {
+                    _segments[_currentSegment] = start + group.Length;
+                }
+
+                Interlocked.Add(ref _bytes, group.Length);
+                _nextSequence += messages;
+                Publish(new Committed(_currentSegment, start + group.Length, _nextSequence));
+                _metrics.JournalAppended.Add(messages);
+                _metrics.JournalCommits.Add(1);
+                return;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _metrics.JournalFailures.Add(1);
+                if (_throttle.ShouldLog("commit", out var suppressed))
+                {
+                    Log.JournalWriteFailed(_logger, ex, Folder, messages, delay, suppressed);
+                }
+
+                await Task.Delay(delay, _time, _disposing.Token).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+            }
+        }
+    }
+
+    private void TryCut(long length)
+    {
+        try
+        {
+            _current.SetLength(length);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The next attempt writes at the committed end again; a restart cuts whatever is past the last whole record.
+        }
+    }
+
+    private void Roll()
+    {
+        var next = new FileStream(SegmentPath(_nextSequence), FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+        var old = _current;
+        lock (_segmentsGate)
+        {
+            _segments[_nextSequence] = 0;
+            _current = next;
+            _currentSegment = _nextSequence;
+        }
+
+        old.Dispose();
+    }
+
+    private async Task WaitForSpaceAsync()
+    {
+        while (IsFull)
+        {
+            if (_throttle.ShouldLog("full", out _))
+            {
+                Log.JournalFull(_logger, Folder, Bytes, _options.MaxBytes);
+            }
+
+            await _spaceFreed.WaitAsync(TimeSpan.FromSeconds(1), _disposing.Token).ConfigureAwait(false);
+        }
+    }
+
+    private async Task AckLoopAsync()
+    {
+        var reader = _acks.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var ack))
+            {
+                try
+                {
+                    await ack(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    // The connection dropped before the acknowledgement went out: the broker sends the message again
+                    // and the job tracker's de-duplication keeps it from counting twice.
+                    _metrics.JournalAckFailures.Add(1);
+                    if (_throttle.ShouldLog("ack", out var suppressed))
+                    {
+                        Log.JournalAckFailed(_logger, ex.Message, suppressed);
+                    }
+                }
+            }
+        }
+    }
+
+    private void Publish(Committed committed)
+    {
+        Volatile.Write(ref _committed, committed);
+        Interlocked.Exchange(ref _committedSignal, NewSignal()).TrySetResult();
+    }
+
+    private void MarkCompleted()
+    {
+        var last = Volatile.Read(ref _committed);
+        Publish(last with { Completed = true });
+    }
+
+    private sealed record Committed(long Segment, long Offset, long NextSequence, bool Completed = false)
+    {
+        public JournalPosition Position => new(Segment, Offset, NextSequence);
+    }
+}
