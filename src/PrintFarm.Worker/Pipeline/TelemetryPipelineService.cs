@@ -76,6 +76,9 @@ internal sealed class TelemetryPipelineService : BackgroundService
     /// <summary>How long shutdown waits for the final checkpoint's lines to reach InfluxDB or the spool.</summary>
     internal static TimeSpan FinalCheckpointTimeout { get; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How long shutdown goes on processing what the journal holds before leaving the rest for the next start.</summary>
+    internal static TimeSpan ShutdownDrainTime { get; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The journal position the processor's state reflects.</summary>
     public JournalPosition Processed => _processed;
 
@@ -166,14 +169,24 @@ internal sealed class TelemetryPipelineService : BackgroundService
         }
     }
 
-    // Runs until the journal is completed (by the MQTT service on stop) and read to its end, or until stopped: what
-    // is not processed then stays in the journal, and the next start reads it.
+    // Runs until the journal is completed (by the MQTT service on stop) and read to its end; once stopping, for at most
+    // ShutdownDrainTime more: what is not processed then stays in the journal, and the next start reads it.
     private async Task ProcessLoopAsync(CancellationToken stoppingToken)
     {
         var reader = _reader!;
         var output = new ProcessorOutput();
+        long? drainStarted = null;
         while (true)
         {
+            if (stoppingToken.IsCancellationRequested)
+            {
+                drainStarted ??= _time.GetTimestamp();
+                if (_time.GetElapsedTime(drainStarted.Value) > ShutdownDrainTime)
+                {
+                    return;
+                }
+            }
+
             try
             {
                 if (!await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
