@@ -31,6 +31,18 @@ public static class Checkpoint
         ["adapters"] = adapters,
     };
 
+    internal static void Write(Utf8JsonWriter writer, DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters)
+    {
+        writer.WriteNumber("version", Version);
+        writer.WriteString("saved_at", savedAt.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        writer.WritePropertyName("jobs");
+        JsonSerializer.Serialize(writer, jobs, Json);
+        writer.WritePropertyName("kpis");
+        JsonSerializer.Serialize(writer, kpis, Json);
+        writer.WritePropertyName("adapters");
+        adapters.WriteTo(writer);
+    }
+
     internal static (JobTrackerState Jobs, KpiEngineState Kpis, JsonObject? Adapters) Read(JsonObject checkpoint)
     {
         var version = checkpoint["version"]?.GetValue<int>();
@@ -49,6 +61,41 @@ public static class Checkpoint
         {
             throw new CheckpointException("checkpoint content is invalid: " + ex.Message, ex);
         }
+    }
+}
+
+/// <summary>
+/// The processor's state captured for a checkpoint: plain copies of the job tracker's and the KPI engine's state, and
+/// the adapters' state as JSON. Capturing is the cheap part, done while the processor is not running; writing the
+/// document (<see cref="WriteTo"/>) is the expensive part and can run beside it, since nothing in a snapshot is shared
+/// with the live state but an open job's last progress, which only ever moves forward.
+/// </summary>
+public sealed class CheckpointSnapshot
+{
+    private readonly DateTimeOffset _savedAt;
+    private readonly JobTrackerState _jobs;
+    private readonly KpiEngineState _kpis;
+    private readonly JsonObject _adapters;
+
+    internal CheckpointSnapshot(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters)
+    {
+        _savedAt = savedAt;
+        _jobs = jobs;
+        _kpis = kpis;
+        _adapters = adapters;
+    }
+
+    /// <summary>
+    /// Writes the checkpoint document — the same one <see cref="TelemetryProcessor.SaveCheckpoint"/> returns — as one
+    /// JSON object; <paramref name="extra"/> may add the host's own properties (such as the journal position).
+    /// </summary>
+    public void WriteTo(Utf8JsonWriter writer, Action<Utf8JsonWriter>? extra = null)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteStartObject();
+        Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters);
+        extra?.Invoke(writer);
+        writer.WriteEndObject();
     }
 }
 

@@ -149,7 +149,16 @@ public sealed class TelemetryProcessor
     }
 
     /// <summary>The whole state as a checkpoint document (see <see cref="Checkpoint"/>).</summary>
-    public System.Text.Json.Nodes.JsonObject SaveCheckpoint(DateTimeOffset savedAt)
+    public System.Text.Json.Nodes.JsonObject SaveCheckpoint(DateTimeOffset savedAt) =>
+        Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters());
+
+    /// <summary>
+    /// Captures the state for a checkpoint without building the document: call it between two messages, then write
+    /// the snapshot while processing goes on (<see cref="CheckpointSnapshot.WriteTo"/>).
+    /// </summary>
+    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters());
+
+    private System.Text.Json.Nodes.JsonObject SaveAdapters()
     {
         var adapters = new System.Text.Json.Nodes.JsonObject();
         foreach (var adapter in _routes.Select(r => r.Adapter).Distinct())
@@ -160,7 +169,7 @@ public sealed class TelemetryProcessor
             }
         }
 
-        return Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), adapters);
+        return adapters;
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
+using PrintFarm.Core.Processing;
 using PrintFarm.Worker.Diagnostics;
 using PrintFarm.Worker.Hosting;
 
@@ -64,21 +65,30 @@ internal sealed class CheckpointStore
         }
     }
 
+    /// <summary>When the last checkpoint was written by this process, if one was.</summary>
+    public DateTimeOffset? LastSaved { get; private set; }
+
     /// <summary>Writes the checkpoint atomically.</summary>
-    public void Save(JsonObject checkpoint)
+    public void Save(JsonObject checkpoint) => Write(writer => checkpoint.WriteTo(writer));
+
+    /// <summary>Writes a captured snapshot atomically, with the host's own properties added by <paramref name="extra"/>.</summary>
+    public void Save(CheckpointSnapshot snapshot, Action<Utf8JsonWriter> extra) => Write(writer => snapshot.WriteTo(writer, extra));
+
+    private void Write(Action<Utf8JsonWriter> write)
     {
         Directory.CreateDirectory(Folder);
         var tmp = Path + ".tmp";
-        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
         {
             using (var writer = new Utf8JsonWriter(stream))
             {
-                checkpoint.WriteTo(writer);
+                write(writer);
             }
 
             stream.Flush(flushToDisk: true);
         }
 
         File.Move(tmp, Path, overwrite: true);
+        LastSaved = _time.GetUtcNow();
     }
 }

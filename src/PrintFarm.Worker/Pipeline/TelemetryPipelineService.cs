@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -330,14 +329,14 @@ internal sealed class TelemetryPipelineService : BackgroundService
     {
         var output = new ProcessorOutput();
         var barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        JsonObject snapshot;
+        CheckpointSnapshot snapshot;
         JournalPosition position;
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var started = _time.GetTimestamp();
             _processor.Flush(output);
-            snapshot = _processor.SaveCheckpoint(_time.GetUtcNow());
+            snapshot = _processor.CaptureCheckpoint(_time.GetUtcNow());
             position = _processed;
             _metrics.CheckpointDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
             await HandOverAsync(output, cancellationToken).ConfigureAwait(false);
@@ -351,10 +350,14 @@ internal sealed class TelemetryPipelineService : BackgroundService
         // Outside the gate: processing goes on while the writer catches up to the barrier.
         await _deadLetters.FlushAsync(cancellationToken).ConfigureAwait(false);
         await barrier.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        snapshot["journal"] = position.ToJson();
         try
         {
-            _checkpoints.Save(snapshot);
+            // Serialized here, beside processing: only the capture above held the gate.
+            _checkpoints.Save(snapshot, writer =>
+            {
+                writer.WritePropertyName("journal");
+                position.ToJson().WriteTo(writer);
+            });
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
