@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
@@ -128,24 +129,48 @@ internal sealed class InfluxWriteClient
         }
     }
 
-    private HttpContent CreateContent(IReadOnlyList<string> lines)
+    // The body is encoded straight from the lines into one buffer (through gzip when on): no joined string and no
+    // second UTF-8 copy of the whole batch.
+    private ByteArrayContent CreateContent(IReadOnlyList<string> lines)
     {
-        var buffer = new MemoryStream();
-        var raw = Encoding.UTF8.GetBytes(string.Join('\n', lines));
-        HttpContent content;
+        var estimate = 0;
+        foreach (var line in lines)
+        {
+            estimate += line.Length + 1;
+        }
+
+        var buffer = new MemoryStream(_options.Gzip ? estimate / 4 : estimate);
+        var scratch = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            var target = _options.Gzip ? new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true) : (Stream)buffer;
+            using (target == buffer ? null : target)
+            {
+                for (var i = 0; i < lines.Count; i++)
+                {
+                    var line = lines[i];
+                    var max = Encoding.UTF8.GetMaxByteCount(line.Length) + 1;
+                    if (scratch.Length < max)
+                    {
+                        ArrayPool<byte>.Shared.Return(scratch);
+                        scratch = ArrayPool<byte>.Shared.Rent(max);
+                    }
+
+                    var written = Encoding.UTF8.GetBytes(line, scratch);
+                    scratch[written++] = (byte)'\n';
+                    target.Write(scratch, 0, written);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+
+        var content = new ByteArrayContent(buffer.GetBuffer(), 0, (int)buffer.Length);
         if (_options.Gzip)
         {
-            using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
-            {
-                gzip.Write(raw);
-            }
-
-            content = new ByteArrayContent(buffer.GetBuffer(), 0, (int)buffer.Length);
             content.Headers.ContentEncoding.Add("gzip");
-        }
-        else
-        {
-            content = new ByteArrayContent(raw);
         }
 
         content.Headers.ContentType = new MediaTypeHeaderValue("text/plain") { CharSet = "utf-8" };

@@ -347,8 +347,17 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
                 buffer.ResetWrittenCount();
                 while (group.Count < MaxGroupMessages && buffer.WrittenCount < MaxGroupBytes && reader.TryRead(out var entry))
                 {
-                    JournalCodec.Write(buffer, _nextSequence + group.Count, entry.Topic, entry.Payload, entry.Retained, entry.QoS, entry.ReceivedAt);
-                    group.Add(entry);
+                    try
+                    {
+                        JournalCodec.Write(buffer, _nextSequence + group.Count, entry.Topic, entry.Payload, entry.Retained, entry.QoS, entry.ReceivedAt);
+                        group.Add(entry);
+                    }
+                    catch (ArgumentException ex)
+                    {
+                        // Cannot be journaled (MQTT itself bounds topics to what fits): not acknowledged, said and counted.
+                        _metrics.JournalFailures.Add(1);
+                        Log.LoopFailed(_logger, ex, "journal writer", $"message on '{entry.Topic}' not journaled: {ex.Message}", TimeSpan.Zero);
+                    }
                 }
 
                 await CommitAsync(buffer.WrittenMemory, group.Count).ConfigureAwait(false);
