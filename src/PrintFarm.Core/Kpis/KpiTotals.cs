@@ -98,6 +98,26 @@ public struct KpiTotals
         }
     }
 
+    /// <summary>
+    /// Adds another window's raw sums to these (not <see cref="PrintersSeen"/>): the totals of a range of windows, from
+    /// which the ratios below give the range's KPI weighted by volume, never an average of the windows' ratios.
+    /// </summary>
+    public void Add(in KpiTotals other)
+    {
+        JobsCompleted += other.JobsCompleted;
+        JobsFailed += other.JobsFailed;
+        JobsCancelled += other.JobsCancelled;
+        ToysCompleted += other.ToysCompleted;
+        PrintTimeSeconds += other.PrintTimeSeconds;
+        FilamentUsedGrams += other.FilamentUsedGrams;
+        FilamentWasteGrams += other.FilamentWasteGrams;
+        JobsWithoutFilament += other.JobsWithoutFilament;
+        EstimatedJobsActualSeconds += other.EstimatedJobsActualSeconds;
+        EstimatedJobsEstimateSeconds += other.EstimatedJobsEstimateSeconds;
+        MaterialCost += other.MaterialCost;
+        BusySeconds += other.BusySeconds;
+    }
+
     /// <summary>Adds (or, negative, takes back) printing time within the window.</summary>
     public void AddBusy(double seconds) => BusySeconds = Math.Max(0, BusySeconds + seconds);
 

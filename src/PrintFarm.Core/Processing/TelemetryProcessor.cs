@@ -1,3 +1,4 @@
+using PrintFarm.Core.Alerts;
 using PrintFarm.Core.Events;
 using PrintFarm.Core.Ingestion;
 using PrintFarm.Core.Jobs;
@@ -32,12 +33,16 @@ public sealed class ProcessorOutput
     /// <summary>Jobs that ended after their KPI window had closed (their <c>job</c> point is still written).</summary>
     public List<EndedJob> LateJobs { get; } = [];
 
+    /// <summary>Built-in alerts that fired or resolved (their <c>alert</c> points are in <see cref="Lines"/> too).</summary>
+    public List<AlertTransition> Alerts { get; } = [];
+
     /// <summary>Empties every list.</summary>
     public void Clear()
     {
         Lines.Clear();
         EndedJobs.Clear();
         LateJobs.Clear();
+        Alerts.Clear();
     }
 }
 
@@ -54,10 +59,12 @@ public sealed class TelemetryProcessor
     private readonly TelemetryProcessorOptions _options;
     private readonly List<PrinterEvent> _events = [];
     private readonly List<KpiPoint> _kpiPoints = [];
+    private readonly AlertEvaluator? _alerts;
 
-    /// <summary>Creates the processor.</summary>
-    public TelemetryProcessor(IEnumerable<IPrinterAdapter> adapters, JobTracker jobs, KpiEngine kpis, PointEncoder encoder, TelemetryProcessorOptions? options = null)
+    /// <summary>Creates the processor; <paramref name="alerts"/>, when given, evaluates the built-in alert rules.</summary>
+    public TelemetryProcessor(IEnumerable<IPrinterAdapter> adapters, JobTracker jobs, KpiEngine kpis, PointEncoder encoder, TelemetryProcessorOptions? options = null, AlertEvaluator? alerts = null)
     {
+        _alerts = alerts;
         ArgumentNullException.ThrowIfNull(adapters);
         _routes = adapters.SelectMany(a => a.Topics.Select(t => (t, a))).ToArray();
         _jobs = jobs;
@@ -74,6 +81,9 @@ public sealed class TelemetryProcessor
 
     /// <summary>The KPI engine (for inspection and checkpoints).</summary>
     public KpiEngine Kpis => _kpis;
+
+    /// <summary>The alert evaluator, when alerts are on (for inspection).</summary>
+    public AlertEvaluator? Alerts => _alerts;
 
     /// <summary>
     /// Processes one message, appending what it produced to <paramref name="output"/>. Never throws for bad input:
@@ -142,6 +152,13 @@ public sealed class TelemetryProcessor
         {
             output.Lines.Add(_encoder.Kpi(point));
         }
+
+        if (_alerts is not null)
+        {
+            var before = output.Alerts.Count;
+            _alerts.Evaluate(_kpiPoints, _kpis.Watermark, output.Alerts);
+            AlertLines(output, before);
+        }
     }
 
     /// <summary>The whole state as a checkpoint document (see <see cref="Checkpoint"/>).</summary>
@@ -156,7 +173,7 @@ public sealed class TelemetryProcessor
             }
         }
 
-        return Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), adapters);
+        return Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), adapters, _alerts?.SaveState());
     }
 
     /// <summary>
@@ -167,8 +184,13 @@ public sealed class TelemetryProcessor
     public int RestoreCheckpoint(System.Text.Json.Nodes.JsonObject checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        var (jobs, kpis, adapters) = Checkpoint.Read(checkpoint);
+        var (jobs, kpis, adapters, alerts) = Checkpoint.Read(checkpoint);
         _jobs.RestoreState(jobs);
+        if (alerts is not null)
+        {
+            _alerts?.RestoreState(alerts);
+        }
+
         var dropped = _kpis.RestoreState(kpis);
         foreach (var adapter in _routes.Select(r => r.Adapter).Distinct())
         {
@@ -206,6 +228,21 @@ public sealed class TelemetryProcessor
         if (opened is not null)
         {
             _kpis.JobOpened(e.Printer, opened.Start);
+        }
+
+        if (_alerts is not null)
+        {
+            var before = output.Alerts.Count;
+            _alerts.Observe(e.Printer, receivedAt, _jobs.GetOpenJob(e.Printer) is not null, output.Alerts);
+            AlertLines(output, before);
+        }
+    }
+
+    private void AlertLines(ProcessorOutput output, int from)
+    {
+        for (var i = from; i < output.Alerts.Count; i++)
+        {
+            output.Lines.Add(_encoder.Alert(output.Alerts[i]));
         }
     }
 }
