@@ -30,6 +30,9 @@ public sealed class PrintFarmInstrumentation : IDisposable
         PointsDroppedSpoolFull = Meter.CreateCounter<long>("printfarm.influx.points.dropped", "{point}", "Points dropped because the spool reached its size limit.");
         DeadLetterFailures = Meter.CreateCounter<long>("printfarm.deadletter.failures", "{message}", "Messages that could not be written to the dead-letter store.");
         WriteDuration = Meter.CreateHistogram<double>("printfarm.influx.write.duration", "s", "Duration of write requests to InfluxDB.");
+        AlertTransitions = Meter.CreateCounter<long>("printfarm.alerts.transitions", "{alert}", "Built-in alert transitions, by rule and state.");
+        AlertDeliveries = Meter.CreateCounter<long>("printfarm.alerts.deliveries", "{alert}", "Alert deliveries, by channel (mqtt, webhook) and result (ok, failed).");
+        AlertsDropped = Meter.CreateCounter<long>("printfarm.alerts.dropped", "{alert}", "Alert transitions not published because the alert queue was full.");
     }
 
     /// <summary>The meter.</summary>
@@ -61,6 +64,12 @@ public sealed class PrintFarmInstrumentation : IDisposable
     internal Counter<long> DeadLetterFailures { get; }
 
     internal Histogram<double> WriteDuration { get; }
+
+    internal Counter<long> AlertTransitions { get; }
+
+    internal Counter<long> AlertDeliveries { get; }
+
+    internal Counter<long> AlertsDropped { get; }
 
     /// <inheritdoc />
     public void Dispose()

@@ -31,6 +31,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
     private readonly TimeSpan _flushInterval;
     private readonly TimeSpan _checkpointInterval;
     private readonly CheckpointStore _checkpoints;
+    private readonly Alerts.AlertQueue _alerts;
     private long _lastCheckpoint;
 
     public TelemetryPipelineService(
@@ -41,8 +42,10 @@ internal sealed class TelemetryPipelineService : BackgroundService
         PrintFarmInstrumentation metrics,
         IOptions<PrintFarmOptions> options,
         TimeProvider time,
-        ILogger<TelemetryPipelineService> logger)
+        ILogger<TelemetryPipelineService> logger,
+        Alerts.AlertQueue alerts)
     {
+        _alerts = alerts;
         _processor = processor;
         _channels = channels;
         _deadLetters = deadLetters;
@@ -249,6 +252,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
             }
         }
 
+        _alerts.Enqueue(output.Alerts);
         output.Clear();
     }
 }
