@@ -83,7 +83,9 @@ public sealed class AlertEvaluator
 
         foreach (var p in points)
         {
-            if (p.Window.Name != _spec.Name || !(_dropScopes.Contains(p.Scope) || _thresholdScopes.Contains(p.Scope)))
+            // Windows without an ended job (a printer only seen, or still printing) weigh nothing in any rule: not
+            // holding them keeps memory and the checkpoint to the windows that matter.
+            if (p.Window.Name != _spec.Name || p.Totals.JobsEnded == 0 || !(_dropScopes.Contains(p.Scope) || _thresholdScopes.Contains(p.Scope)))
             {
                 continue;
             }
@@ -176,7 +178,7 @@ public sealed class AlertEvaluator
             {
                 Scope = kv.Key.Scope,
                 Subject = kv.Key.Subject,
-                Windows = kv.Value.Select(w => new AlertEvaluatorState.WindowState { Start = w.Key, Totals = w.Value }).ToList(),
+                Windows = kv.Value.Select(w => new AlertEvaluatorState.WindowState { Start = w.Key, Sums = [.. w.Value.ToSums()] }).ToList(),
             }).ToList(),
         Firing = _firing.OrderBy(k => k.Rule, StringComparer.Ordinal).ThenBy(k => k.Scope).ThenBy(k => k.Subject, StringComparer.Ordinal)
             .Select(k => new AlertEvaluatorState.FiringState { Rule = k.Rule, Scope = k.Scope, Subject = k.Subject }).ToList(),
@@ -196,7 +198,7 @@ public sealed class AlertEvaluator
         {
             foreach (var s in state.Series)
             {
-                series[(s.Scope, s.Subject)] = new SortedDictionary<long, KpiTotals>(s.Windows.ToDictionary(w => w.Start, w => w.Totals));
+                series[(s.Scope, s.Subject)] = new SortedDictionary<long, KpiTotals>(s.Windows.ToDictionary(w => w.Start, w => KpiTotals.FromSums(w.Sums)));
             }
         }
 

@@ -36,14 +36,14 @@ public sealed class AlertEvaluatorState
         public List<WindowState> Windows { get; set; } = [];
     }
 
-    /// <summary>One window's sums.</summary>
+    /// <summary>One window's sums, compact: a farm holds a week of hourly windows per subject.</summary>
     public sealed class WindowState
     {
         /// <summary>Start.</summary>
         public long Start { get; set; }
 
-        /// <summary>Sums.</summary>
-        public KpiTotals Totals { get; set; }
+        /// <summary>The window's raw sums in <see cref="KpiTotals"/> order (jobs completed, failed, cancelled, toys, print time, filament used, waste, …).</summary>
+        public List<double> Sums { get; set; } = [];
     }
 
     /// <summary>A firing alert.</summary>
