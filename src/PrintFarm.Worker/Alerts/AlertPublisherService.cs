@@ -32,6 +32,7 @@ internal sealed class AlertPublisherService : BackgroundService
     private readonly AlertsOptions _options;
     private readonly MqttOptions _mqtt;
     private readonly string _farm;
+    private readonly string _clientId;
     private readonly PrintFarmInstrumentation _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<AlertPublisherService> _logger;
@@ -52,6 +53,7 @@ internal sealed class AlertPublisherService : BackgroundService
         _options = options.Value.Alerts;
         _mqtt = options.Value.Mqtt;
         _farm = options.Value.Farm;
+        _clientId = _options.EffectiveClientId(_mqtt.ClientId);
         _metrics = metrics;
         _time = time;
         _logger = logger;
@@ -189,7 +191,7 @@ internal sealed class AlertPublisherService : BackgroundService
         // A plain session: alerts are published, never subscribed to, so nothing needs to wait at the broker for us.
         var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(_mqtt.Host, _mqtt.Port)
-            .WithClientId(_options.ClientId)
+            .WithClientId(_clientId)
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
             .WithCleanStart(true)
             .WithKeepAlivePeriod(_mqtt.KeepAlive)
@@ -205,7 +207,7 @@ internal sealed class AlertPublisherService : BackgroundService
         }
 
         await _client.ConnectAsync(builder.Build(), cancellationToken).ConfigureAwait(false);
-        Log.AlertPublisherConnected(_logger, _mqtt.Host, _mqtt.Port, _options.ClientId, _options.TopicPrefix);
+        Log.AlertPublisherConnected(_logger, _mqtt.Host, _mqtt.Port, _clientId, _options.TopicPrefix);
     }
 
     private async ValueTask PostAsync(AlertTransition alert, CancellationToken cancellationToken)

@@ -16,10 +16,13 @@ public sealed class AlertsOptions
     public string TopicPrefix { get; set; } = "printfarm/alerts";
 
     /// <summary>
-    /// Client id of the alert publisher's own MQTT connection (the ingestion session is left alone). Default
-    /// <c>printfarm-telemetry-alerts</c>.
+    /// Client id of the alert publisher's own MQTT connection (the ingestion session is left alone). Default empty:
+    /// <c>PrintFarm:Mqtt:ClientId</c> followed by <c>-alerts</c>, so every worker instance has its own.
     /// </summary>
-    public string ClientId { get; set; } = "printfarm-telemetry-alerts";
+    public string? ClientId { get; set; }
+
+    /// <summary>The client id to use: <see cref="ClientId"/>, or the ingestion client id followed by <c>-alerts</c>.</summary>
+    public string EffectiveClientId(string ingestionClientId) => string.IsNullOrWhiteSpace(ClientId) ? ingestionClientId + "-alerts" : ClientId;
 
     /// <summary>Publish alerts retained, so a dashboard or phone app sees each alert's current state on connect. Default true.</summary>
     public bool Retain { get; set; } = true;

@@ -27,7 +27,7 @@ internal static class AlertsOptionsValidator
         }
 
         Check(IsTopic(a.TopicPrefix), "TopicPrefix", "must be an MQTT topic without '+', '#', a leading or trailing '/' or line breaks", a.TopicPrefix);
-        Check(!string.IsNullOrWhiteSpace(a.ClientId) && a.ClientId != o.Mqtt.ClientId, "ClientId", "must be a non-empty client id other than PrintFarm:Mqtt:ClientId", a.ClientId);
+        Check(a.EffectiveClientId(o.Mqtt.ClientId) != o.Mqtt.ClientId, "ClientId", "must differ from PrintFarm:Mqtt:ClientId (leave it empty for '<Mqtt:ClientId>-alerts')", a.ClientId);
         Check(a.QueueCapacity is >= 1 and <= 1_000_000, "QueueCapacity", "must be between 1 and 1000000", a.QueueCapacity);
         Check(a.MaxRetries is >= 0 and <= 100, "MaxRetries", "must be between 0 and 100", a.MaxRetries);
         Check(a.RetryDelay > TimeSpan.Zero && a.RetryDelay <= TimeSpan.FromMinutes(10), "RetryDelay", "must be between 00:00:00 (exclusive) and 00:10:00", a.RetryDelay);

@@ -28,7 +28,6 @@ public sealed class AlertEndToEndTests(ServicesFixture services)
         settings["PrintFarm:Influx:Url"] = services.Influx.Url;
         settings["PrintFarm:Influx:Database"] = database;
         settings["PrintFarm:Alerts:TopicPrefix"] = prefix;
-        settings["PrintFarm:Alerts:ClientId"] = "alerts-" + Guid.NewGuid().ToString("N");
         settings["PrintFarm:Alerts:RetryDelay"] = "00:00:00.1";
         settings["PrintFarm:Alerts:Webhook:Url"] = webhook.Url;
 
