@@ -64,8 +64,8 @@ public sealed class TelemetryProcessor
     /// <summary>Creates the processor; <paramref name="alerts"/>, when given, evaluates the built-in alert rules.</summary>
     public TelemetryProcessor(IEnumerable<IPrinterAdapter> adapters, JobTracker jobs, KpiEngine kpis, PointEncoder encoder, TelemetryProcessorOptions? options = null, AlertEvaluator? alerts = null)
     {
-        _alerts = alerts;
         ArgumentNullException.ThrowIfNull(adapters);
+        _alerts = alerts;
         _routes = adapters.SelectMany(a => a.Topics.Select(t => (t, a))).ToArray();
         _jobs = jobs;
         _kpis = kpis;

@@ -33,7 +33,7 @@ public static class PrintFarmHostingExtensions
         builder.Services.AddPrintFarmOptions();
         builder.Services.AddPrintFarmProcessing();
         // Hosted services stop in reverse order of registration: MQTT first, then the pipeline drains,
-        // then the writer drains. Keep this order.
+        // then the alert publisher delivers what the last flush raised, then the writer drains. Keep this order.
         builder.Services.AddInfluxWriter();
         builder.Services.AddAlertPublisher();
         builder.Services.AddHostedService<TelemetryPipelineService>();
