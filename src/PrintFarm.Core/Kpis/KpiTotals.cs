@@ -98,6 +98,54 @@ public struct KpiTotals
         }
     }
 
+    /// <summary>
+    /// Adds another window's raw sums to these (not <see cref="PrintersSeen"/>): the totals of a range of windows, from
+    /// which the ratios below give the range's KPI weighted by volume, never an average of the windows' ratios.
+    /// </summary>
+    public void Add(in KpiTotals other)
+    {
+        JobsCompleted += other.JobsCompleted;
+        JobsFailed += other.JobsFailed;
+        JobsCancelled += other.JobsCancelled;
+        ToysCompleted += other.ToysCompleted;
+        PrintTimeSeconds += other.PrintTimeSeconds;
+        FilamentUsedGrams += other.FilamentUsedGrams;
+        FilamentWasteGrams += other.FilamentWasteGrams;
+        JobsWithoutFilament += other.JobsWithoutFilament;
+        EstimatedJobsActualSeconds += other.EstimatedJobsActualSeconds;
+        EstimatedJobsEstimateSeconds += other.EstimatedJobsEstimateSeconds;
+        MaterialCost += other.MaterialCost;
+        BusySeconds += other.BusySeconds;
+    }
+
+    /// <summary>The raw sums in a fixed order, for compact checkpoints (<see cref="FromSums"/> reads them back).</summary>
+    internal readonly double[] ToSums() =>
+    [
+        JobsCompleted, JobsFailed, JobsCancelled, ToysCompleted, PrintTimeSeconds, FilamentUsedGrams, FilamentWasteGrams,
+        JobsWithoutFilament, EstimatedJobsActualSeconds, EstimatedJobsEstimateSeconds, MaterialCost, BusySeconds,
+    ];
+
+    /// <summary>Totals from <see cref="ToSums"/>; missing trailing entries are 0.</summary>
+    internal static KpiTotals FromSums(IReadOnlyList<double> s)
+    {
+        double At(int i) => i < s.Count ? s[i] : 0;
+        return new KpiTotals
+        {
+            JobsCompleted = (long)At(0),
+            JobsFailed = (long)At(1),
+            JobsCancelled = (long)At(2),
+            ToysCompleted = (long)At(3),
+            PrintTimeSeconds = At(4),
+            FilamentUsedGrams = At(5),
+            FilamentWasteGrams = At(6),
+            JobsWithoutFilament = (long)At(7),
+            EstimatedJobsActualSeconds = At(8),
+            EstimatedJobsEstimateSeconds = At(9),
+            MaterialCost = At(10),
+            BusySeconds = At(11),
+        };
+    }
+
     /// <summary>Adds (or, negative, takes back) printing time within the window.</summary>
     public void AddBusy(double seconds) => BusySeconds = Math.Max(0, BusySeconds + seconds);
 

@@ -1,11 +1,12 @@
+using PrintFarm.Core.Alerts;
 using PrintFarm.Core.Events;
 using PrintFarm.Core.Kpis;
 
 namespace PrintFarm.Core.LineProtocol;
 
 /// <summary>
-/// Encodes the three measurements of the data contract (<c>docs/data-model.md</c>): <c>job</c>, <c>kpi</c> and
-/// <c>printer</c>. Tags are written in key order (InfluxDB's preferred order). Field types never vary between
+/// Encodes the measurements of the data contract (<c>docs/data-model.md</c>): <c>job</c>, <c>kpi</c>,
+/// <c>printer</c> and <c>alert</c>. Tags are written in key order (InfluxDB's preferred order). Field types never vary between
 /// writes: counts are always integers, measures always floats.
 /// </summary>
 public sealed class PointEncoder
@@ -83,6 +84,33 @@ public sealed class PointEncoder
             .Build(point.WindowStart);
     }
 
+    /// <summary>
+    /// The <c>alert</c> point of an alert transition, at its event time: tags <c>rule</c>, <c>scope</c>, the scope's
+    /// dimension tag as in <c>kpi</c> and <c>state</c>; fields <c>value</c>, <c>baseline</c>, <c>threshold</c>, <c>message</c>.
+    /// </summary>
+    public string Alert(AlertTransition alert)
+    {
+        ArgumentNullException.ThrowIfNull(alert);
+        _line.Measurement(Measurements.Alert).Tag("farm", _farm);
+        switch (alert.Scope)
+        {
+            case KpiScope.Material: _line.Tag("material", alert.Subject); break;
+            case KpiScope.Printer: _line.Tag("printer", alert.Subject); break;
+        }
+
+        _line.Tag("rule", alert.Rule).Tag("scope", ScopeName(alert.Scope)).Tag("state", alert.StateName);
+        if (alert.Scope == KpiScope.Toy)
+        {
+            _line.Tag("toy", alert.Subject);
+        }
+
+        return _line.Field("value", alert.Value)
+            .Field("baseline", alert.Baseline)
+            .Field("threshold", alert.Threshold)
+            .Field("message", alert.Message)
+            .Build(alert.At);
+    }
+
     /// <summary>The <c>printer</c> telemetry point of an event, or <see langword="null"/> when it carries no telemetry.</summary>
     public string? Printer(PrinterEvent e)
     {
@@ -144,4 +172,7 @@ public static class Measurements
 
     /// <summary>Printer telemetry samples.</summary>
     public const string Printer = "printer";
+
+    /// <summary>Built-in alert transitions (fired, resolved).</summary>
+    public const string Alert = "alert";
 }

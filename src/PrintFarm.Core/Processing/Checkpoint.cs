@@ -1,14 +1,15 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using PrintFarm.Core.Alerts;
 using PrintFarm.Core.Jobs;
 using PrintFarm.Core.Kpis;
 
 namespace PrintFarm.Core.Processing;
 
 /// <summary>
-/// The processor's state as one JSON document: open jobs and recently ended keys, KPI windows and watermarks, and
-/// each stateful adapter's state. The host writes it to disk; restoring it after a restart carries every open job and
+/// The processor's state as one JSON document: open jobs and recently ended keys, KPI windows and watermarks, each
+/// stateful adapter's state and the alert evaluator's windows and firing alerts. The host writes it to disk; restoring it after a restart carries every open job and
 /// window on. Times inside are UTC ticks.
 /// </summary>
 public static class Checkpoint
@@ -22,8 +23,10 @@ public static class Checkpoint
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    internal static JsonObject Create(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters) => new()
+    internal static JsonObject Create(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts = null) => new()
     {
+        // Optional: a checkpoint without it (alerts off, or written before alerts existed) restores with no alert state.
+        ["alerts"] = alerts is null ? null : JsonSerializer.SerializeToNode(alerts, Json),
         ["version"] = Version,
         ["saved_at"] = savedAt.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
         ["jobs"] = JsonSerializer.SerializeToNode(jobs, Json),
@@ -31,8 +34,14 @@ public static class Checkpoint
         ["adapters"] = adapters,
     };
 
-    internal static void Write(Utf8JsonWriter writer, DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters)
+    internal static void Write(Utf8JsonWriter writer, DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts)
     {
+        if (alerts is not null)
+        {
+            writer.WritePropertyName("alerts");
+            JsonSerializer.Serialize(writer, alerts, Json);
+        }
+
         writer.WriteNumber("version", Version);
         writer.WriteString("saved_at", savedAt.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
         writer.WritePropertyName("jobs");
@@ -43,7 +52,7 @@ public static class Checkpoint
         adapters.WriteTo(writer);
     }
 
-    internal static (JobTrackerState Jobs, KpiEngineState Kpis, JsonObject? Adapters) Read(JsonObject checkpoint)
+    internal static (JobTrackerState Jobs, KpiEngineState Kpis, JsonObject? Adapters, AlertEvaluatorState? Alerts) Read(JsonObject checkpoint)
     {
         var version = checkpoint["version"]?.GetValue<int>();
         if (version != Version)
@@ -55,7 +64,8 @@ public static class Checkpoint
         {
             var jobs = checkpoint["jobs"].Deserialize<JobTrackerState>(Json) ?? throw new CheckpointException("checkpoint has no 'jobs'");
             var kpis = checkpoint["kpis"].Deserialize<KpiEngineState>(Json) ?? throw new CheckpointException("checkpoint has no 'kpis'");
-            return (jobs, kpis, checkpoint["adapters"] as JsonObject);
+            var alerts = checkpoint["alerts"] is { } a ? a.Deserialize<AlertEvaluatorState>(Json) : null;
+            return (jobs, kpis, checkpoint["adapters"] as JsonObject, alerts);
         }
         catch (JsonException ex)
         {
@@ -76,13 +86,15 @@ public sealed class CheckpointSnapshot
     private readonly JobTrackerState _jobs;
     private readonly KpiEngineState _kpis;
     private readonly JsonObject _adapters;
+    private readonly AlertEvaluatorState? _alerts;
 
-    internal CheckpointSnapshot(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters)
+    internal CheckpointSnapshot(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts)
     {
         _savedAt = savedAt;
         _jobs = jobs;
         _kpis = kpis;
         _adapters = adapters;
+        _alerts = alerts;
     }
 
     /// <summary>
@@ -93,7 +105,7 @@ public sealed class CheckpointSnapshot
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteStartObject();
-        Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters);
+        Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters, _alerts);
         extra?.Invoke(writer);
         writer.WriteEndObject();
     }

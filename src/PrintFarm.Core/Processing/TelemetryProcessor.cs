@@ -1,3 +1,4 @@
+using PrintFarm.Core.Alerts;
 using PrintFarm.Core.Events;
 using PrintFarm.Core.Ingestion;
 using PrintFarm.Core.Jobs;
@@ -32,12 +33,16 @@ public sealed class ProcessorOutput
     /// <summary>Jobs that ended after their KPI window had closed (their <c>job</c> point is still written).</summary>
     public List<EndedJob> LateJobs { get; } = [];
 
+    /// <summary>Built-in alerts that fired or resolved (their <c>alert</c> points are in <see cref="Lines"/> too).</summary>
+    public List<AlertTransition> Alerts { get; } = [];
+
     /// <summary>Empties every list.</summary>
     public void Clear()
     {
         Lines.Clear();
         EndedJobs.Clear();
         LateJobs.Clear();
+        Alerts.Clear();
     }
 }
 
@@ -54,20 +59,24 @@ public sealed class TelemetryProcessor
     private readonly TelemetryProcessorOptions _options;
     private readonly List<PrinterEvent> _events = [];
     private readonly List<KpiPoint> _kpiPoints = [];
+    private readonly AlertEvaluator? _alerts;
 
     // The state of a new processor, for putting everything back when a restore fails part-way.
     private readonly System.Text.Json.Nodes.JsonObject _empty;
+    private readonly AlertEvaluatorState? _emptyAlerts;
 
-    /// <summary>Creates the processor.</summary>
-    public TelemetryProcessor(IEnumerable<IPrinterAdapter> adapters, JobTracker jobs, KpiEngine kpis, PointEncoder encoder, TelemetryProcessorOptions? options = null)
+    /// <summary>Creates the processor; <paramref name="alerts"/>, when given, evaluates the built-in alert rules.</summary>
+    public TelemetryProcessor(IEnumerable<IPrinterAdapter> adapters, JobTracker jobs, KpiEngine kpis, PointEncoder encoder, TelemetryProcessorOptions? options = null, AlertEvaluator? alerts = null)
     {
         ArgumentNullException.ThrowIfNull(adapters);
+        _alerts = alerts;
         _routes = adapters.SelectMany(a => a.Topics.Select(t => (t, a))).ToArray();
         _jobs = jobs;
         _kpis = kpis;
         _encoder = encoder;
         _options = options ?? new TelemetryProcessorOptions();
         _empty = SaveCheckpoint(DateTimeOffset.UnixEpoch);
+        _emptyAlerts = alerts?.SaveState();
     }
 
     /// <summary>The MQTT subscription filters of every adapter, without duplicates.</summary>
@@ -78,6 +87,9 @@ public sealed class TelemetryProcessor
 
     /// <summary>The KPI engine (for inspection and checkpoints).</summary>
     public KpiEngine Kpis => _kpis;
+
+    /// <summary>The alert evaluator, when alerts are on (for inspection).</summary>
+    public AlertEvaluator? Alerts => _alerts;
 
     /// <summary>
     /// Processes one message, appending what it produced to <paramref name="output"/>. Never throws for bad input:
@@ -146,17 +158,24 @@ public sealed class TelemetryProcessor
         {
             output.Lines.Add(_encoder.Kpi(point));
         }
+
+        if (_alerts is not null)
+        {
+            var before = output.Alerts.Count;
+            _alerts.Evaluate(_kpiPoints, _kpis.Watermark, output.Alerts);
+            AlertLines(output, before);
+        }
     }
 
     /// <summary>The whole state as a checkpoint document (see <see cref="Checkpoint"/>).</summary>
     public System.Text.Json.Nodes.JsonObject SaveCheckpoint(DateTimeOffset savedAt) =>
-        Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters());
+        Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState());
 
     /// <summary>
     /// Captures the state for a checkpoint without building the document: call it between two messages, then write
     /// the snapshot while processing goes on (<see cref="CheckpointSnapshot.WriteTo"/>).
     /// </summary>
-    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters());
+    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState());
 
     private System.Text.Json.Nodes.JsonObject SaveAdapters()
     {
@@ -181,22 +200,25 @@ public sealed class TelemetryProcessor
     public int RestoreCheckpoint(System.Text.Json.Nodes.JsonObject checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        var (jobs, kpis, adapters) = Checkpoint.Read(checkpoint);
+        var (jobs, kpis, adapters, alerts) = Checkpoint.Read(checkpoint);
         try
         {
-            return Restore(jobs, kpis, adapters);
+            return Restore(jobs, kpis, adapters, alerts);
         }
         catch
         {
-            var (emptyJobs, emptyKpis, emptyAdapters) = Checkpoint.Read(_empty);
-            Restore(emptyJobs, emptyKpis, emptyAdapters);
+            var (emptyJobs, emptyKpis, emptyAdapters, emptyAlerts) = Checkpoint.Read(_empty);
+            Restore(emptyJobs, emptyKpis, emptyAdapters, emptyAlerts);
             throw;
         }
     }
 
-    private int Restore(JobTrackerState jobs, KpiEngineState kpis, System.Text.Json.Nodes.JsonObject? adapters)
+    private int Restore(JobTrackerState jobs, KpiEngineState kpis, System.Text.Json.Nodes.JsonObject? adapters, AlertEvaluatorState? alerts)
     {
         _jobs.RestoreState(jobs);
+        // A checkpoint without alert state (alerts were off, or an older build) starts the evaluator empty.
+        _alerts?.RestoreState(alerts ?? _emptyAlerts!);
+
         var dropped = _kpis.RestoreState(kpis);
         foreach (var adapter in _routes.Select(r => r.Adapter).Distinct())
         {
@@ -235,6 +257,21 @@ public sealed class TelemetryProcessor
         if (opened is not null)
         {
             _kpis.JobOpened(e.Printer, opened.Start);
+        }
+
+        if (_alerts is not null)
+        {
+            var before = output.Alerts.Count;
+            _alerts.Observe(e.Printer, receivedAt, _jobs.GetOpenJob(e.Printer) is not null, output.Alerts);
+            AlertLines(output, before);
+        }
+    }
+
+    private void AlertLines(ProcessorOutput output, int from)
+    {
+        for (var i = from; i < output.Alerts.Count; i++)
+        {
+            output.Lines.Add(_encoder.Alert(output.Alerts[i]));
         }
     }
 }

@@ -84,6 +84,11 @@ public sealed class PrintFarmOptions
     /// neither the event nor a material token in the file name names one. Default empty (the default material).
     /// </summary>
     public Dictionary<string, string> PrinterMaterials { get; set; } = new(StringComparer.Ordinal);
+
+    // --- Alerts (issue 11) ---
+
+    /// <summary>Built-in alert rules and their delivery (<c>PrintFarm:Alerts</c>): MQTT, log, InfluxDB, optional webhook.</summary>
+    public Alerts.AlertsOptions Alerts { get; set; } = new();
 }
 
 /// <summary>A material's constants.</summary>

@@ -94,4 +94,19 @@ internal static partial class Log
 
     [LoggerMessage(51, LogLevel.Error, "Restoring the checkpoint {Path} failed ({Reason}); starting with empty state and replaying the whole journal")]
     public static partial void CheckpointRestoreFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(60, LogLevel.Warning, "Alert {Rule} FIRING for {Scope} {Subject}: {Message}")]
+    public static partial void AlertFiring(ILogger logger, string rule, string scope, string subject, string message);
+
+    [LoggerMessage(61, LogLevel.Information, "Alert {Rule} resolved for {Scope} {Subject}: {Message}")]
+    public static partial void AlertResolved(ILogger logger, string rule, string scope, string subject, string message);
+
+    [LoggerMessage(62, LogLevel.Error, "Alert queue is full ({Capacity}): the {State} transition of {Rule} for {Scope} {Subject} is not published (it is logged here and in InfluxDB)")]
+    public static partial void AlertDropped(ILogger logger, int capacity, string state, string rule, string scope, string subject);
+
+    [LoggerMessage(63, LogLevel.Error, "Could not deliver alert {Rule} for {Scope} {Subject} by {Channel} after retries ({Reason}; {Suppressed} similar lines suppressed)")]
+    public static partial void AlertDeliveryFailed(ILogger logger, string channel, string rule, string scope, string subject, string reason, long suppressed);
+
+    [LoggerMessage(64, LogLevel.Information, "Alert publisher connected to MQTT broker {Host}:{Port} as {ClientId}; topics under {Prefix}")]
+    public static partial void AlertPublisherConnected(ILogger logger, string host, int port, string clientId, string prefix);
 }

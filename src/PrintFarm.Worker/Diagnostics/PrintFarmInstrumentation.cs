@@ -39,6 +39,9 @@ public sealed class PrintFarmInstrumentation : IDisposable
         LoopFailures = Meter.CreateCounter<long>("printfarm.loop.failures", "{pass}", "Background loop passes that failed and were retried, by loop.");
         CheckpointDuration = Meter.CreateHistogram<double>("printfarm.checkpoint.duration", "s", "Time to take a checkpoint snapshot (under the pipeline gate).");
         WriteDuration = Meter.CreateHistogram<double>("printfarm.influx.write.duration", "s", "Duration of write requests to InfluxDB.");
+        AlertTransitions = Meter.CreateCounter<long>("printfarm.alerts.transitions", "{alert}", "Built-in alert transitions, by rule and state.");
+        AlertDeliveries = Meter.CreateCounter<long>("printfarm.alerts.deliveries", "{alert}", "Alert deliveries, by channel (mqtt, webhook) and result (ok, failed).");
+        AlertsDropped = Meter.CreateCounter<long>("printfarm.alerts.dropped", "{alert}", "Alert transitions not published because the alert queue was full.");
     }
 
     /// <summary>The meter.</summary>
@@ -88,6 +91,12 @@ public sealed class PrintFarmInstrumentation : IDisposable
     internal Counter<long> SpoolFailures { get; }
 
     internal Histogram<double> CheckpointDuration { get; }
+
+    internal Counter<long> AlertTransitions { get; }
+
+    internal Counter<long> AlertDeliveries { get; }
+
+    internal Counter<long> AlertsDropped { get; }
 
     /// <inheritdoc />
     public void Dispose()

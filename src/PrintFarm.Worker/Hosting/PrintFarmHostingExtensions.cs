@@ -6,6 +6,7 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using PrintFarm.Core.Alerts;
 using PrintFarm.Core.Ingestion;
 using PrintFarm.Core.Ingestion.Native;
 using PrintFarm.Core.Jobs;
@@ -13,6 +14,7 @@ using PrintFarm.Core.Kpis;
 using PrintFarm.Core.LineProtocol;
 using PrintFarm.Core.Normalization;
 using PrintFarm.Core.Processing;
+using PrintFarm.Worker.Alerts;
 using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.DeadLetters;
 using PrintFarm.Worker.Diagnostics;
@@ -33,8 +35,9 @@ public static class PrintFarmHostingExtensions
         builder.Services.AddPrintFarmOptions();
         builder.Services.AddPrintFarmProcessing();
         // Hosted services stop in reverse order of registration: MQTT first, then the pipeline drains,
-        // then the writer drains. Keep this order.
+        // then the alert publisher delivers what the last flush raised, then the writer drains. Keep this order.
         builder.Services.AddInfluxWriter();
+        builder.Services.AddAlertPublisher();
         builder.Services.AddHostedService<TelemetryPipelineService>();
         builder.Services.AddMqttIngestion();
         builder.AddPrintFarmOpenTelemetry();
@@ -101,7 +104,8 @@ public static class PrintFarmHostingExtensions
                 new JobTracker(new ToyNameRules(o.ToyNamePatterns), materials, o.PrinterMaterials),
                 kpis,
                 new PointEncoder(o.Farm),
-                new TelemetryProcessorOptions { MaxPayloadBytes = o.MaxPayloadBytes, MaxClockSkew = o.MaxClockSkew });
+                new TelemetryProcessorOptions { MaxPayloadBytes = o.MaxPayloadBytes, MaxClockSkew = o.MaxClockSkew },
+                o.Alerts.Rules.Enabled ? new AlertEvaluator(o.Alerts.Rules, o.AllowedLateness) : null);
         });
         return services;
     }
@@ -111,6 +115,15 @@ public static class PrintFarmHostingExtensions
     {
         services.AddHttpClient<InfluxWriteClient>();
         services.AddHostedService<InfluxWriterService>();
+        return services;
+    }
+
+    /// <summary>The alert queue and the publisher that delivers built-in alerts (MQTT, log, optional webhook).</summary>
+    public static IServiceCollection AddAlertPublisher(this IServiceCollection services)
+    {
+        services.AddSingleton<AlertQueue>();
+        services.AddHttpClient(AlertPublisherService.WebhookClientName);
+        services.AddHostedService<AlertPublisherService>();
         return services;
     }
 

@@ -46,6 +46,8 @@ internal sealed class TelemetryPipelineService : BackgroundService
     private readonly List<Rejected> _rejected = [];
     private JournalReader? _reader;
     private JournalPosition _processed;
+
+    private readonly Alerts.AlertQueue _alerts;
     private long _lastCheckpoint;
 
     public TelemetryPipelineService(
@@ -57,8 +59,10 @@ internal sealed class TelemetryPipelineService : BackgroundService
         PrintFarmInstrumentation metrics,
         IOptions<PrintFarmOptions> options,
         TimeProvider time,
-        ILogger<TelemetryPipelineService> logger)
+        ILogger<TelemetryPipelineService> logger,
+        Alerts.AlertQueue alerts)
     {
+        _alerts = alerts;
         _processor = processor;
         _channels = channels;
         _journal = journal;
@@ -229,6 +233,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
         var linesBefore = output.Lines.Count;
         var endedBefore = output.EndedJobs.Count;
         var lateBefore = output.LateJobs.Count;
+        var alertsBefore = output.Alerts.Count;
         try
         {
             result = _processor.Process(message, output);
@@ -239,6 +244,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
             output.Lines.RemoveRange(linesBefore, output.Lines.Count - linesBefore);
             output.EndedJobs.RemoveRange(endedBefore, output.EndedJobs.Count - endedBefore);
             output.LateJobs.RemoveRange(lateBefore, output.LateJobs.Count - lateBefore);
+            output.Alerts.RemoveRange(alertsBefore, output.Alerts.Count - alertsBefore);
             Reject(message, RejectReasons.ProcessingError, ex.GetType().Name + ": " + ex.Message);
             if (_throttle.ShouldLog(RejectReasons.ProcessingError, out var suppressed))
             {
@@ -385,6 +391,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
             await _channels.PublishAsync(output.Lines.GetRange(i, count), cancellationToken).ConfigureAwait(false);
         }
 
+        _alerts.Enqueue(output.Alerts);
         output.Clear();
     }
 

@@ -162,4 +162,36 @@ public sealed class KpiTotalsTests
 
         Assert.Equal(3.0 / (3 + 1 + 1), t.SuccessRate);
     }
+
+    [Fact]
+    public void Add_Totals_SumsEveryComponentSoRatiosAreWeighted()
+    {
+        var big = default(KpiTotals);
+        big.Add(Some.Job(Some.At(8), JobOutcome.Completed, printTime: 3600, quantity: 4, grams: 300, estimatedTime: 3000));
+        big.AddBusy(1800);
+        var small = default(KpiTotals);
+        small.Add(Some.Job(Some.At(9), JobOutcome.Failed, printTime: 600, grams: 100));
+
+        var sum = default(KpiTotals);
+        sum.Add(big);
+        sum.Add(small);
+
+        Assert.Equal((1, 1, 0, 4, 4200.0, 400.0, 100.0, 1800.0), (sum.JobsCompleted, sum.JobsFailed, sum.JobsCancelled, sum.ToysCompleted, sum.PrintTimeSeconds, sum.FilamentUsedGrams, sum.FilamentWasteGrams, sum.BusySeconds));
+        Assert.Equal(300.0 / 400, sum.MaterialEfficiency);
+        Assert.Equal(3600.0 / 3000, sum.EstimateRatio);
+    }
+
+    [Fact]
+    public void ToSums_FromSums_RoundTripEveryComponent()
+    {
+        var t = default(KpiTotals);
+        t.Add(Some.Job(Some.At(8), JobOutcome.Completed, printTime: 3600, quantity: 4, grams: 300, estimatedTime: 3000) with { MaterialCost = 7.5 });
+        t.Add(Some.Job(Some.At(9), JobOutcome.Cancelled, grams: null));
+        t.AddBusy(1234.5);
+
+        var back = KpiTotals.FromSums(t.ToSums());
+
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(t), System.Text.Json.JsonSerializer.Serialize(back));
+        Assert.Equal(12, t.ToSums().Length);
+    }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using PrintFarm.Core.Alerts;
 using PrintFarm.Core.Events;
 using PrintFarm.Core.Kpis;
 using PrintFarm.Core.LineProtocol;
@@ -82,15 +83,26 @@ internal sealed class FarmDay
     /// <summary>Start of the hourly window <paramref name="hour"/>.</summary>
     public static DateTimeOffset Hour(int hour) => Day.AddHours(hour);
 
+    /// <summary>The built-in alert transitions the worker's evaluator made of this day (window rules, default settings).</summary>
+    public IReadOnlyList<AlertTransition> Alerts => WorkerOutput(Farm, Jobs, Telemetry).Alerts;
+
     /// <summary>Every line the worker would have written, in the order it would have written them.</summary>
-    public string LineProtocol()
+    public string LineProtocol() => WorkerOutput(Farm, Jobs, Telemetry).Lines;
+
+    /// <summary>
+    /// The worker's lines for jobs and telemetry samples: its encoder, its KPI engine (windows re-emitted as they
+    /// change) and its alert evaluator fed with every emitted window, as the processor's flush does.
+    /// </summary>
+    public static (string Lines, List<AlertTransition> Alerts) WorkerOutput(string farm, IEnumerable<EndedJob> jobs, IEnumerable<PrinterEvent> telemetry)
     {
-        var encoder = new PointEncoder(Farm);
+        var encoder = new PointEncoder(farm);
         var engine = new KpiEngine();
+        var evaluator = new AlertEvaluator(new AlertRuleOptions(), new KpiEngineOptions().AllowedLateness);
+        var alerts = new List<AlertTransition>();
         var lines = new List<string>();
         var kpis = new List<KpiPoint>();
-        var events = Jobs.Select(j => (j.End, Job: (EndedJob?)j, Sample: (PrinterEvent?)null))
-            .Concat(Telemetry.Select(t => (End: t.Timestamp, Job: (EndedJob?)null, Sample: (PrinterEvent?)t)))
+        var events = jobs.Select(j => (j.End, Job: (EndedJob?)j, Sample: (PrinterEvent?)null))
+            .Concat(telemetry.Select(t => (End: t.Timestamp, Job: (EndedJob?)null, Sample: (PrinterEvent?)t)))
             .OrderBy(e => e.End);
         foreach (var (time, job, sample) in events)
         {
@@ -108,16 +120,22 @@ internal sealed class FarmDay
             kpis.Clear();
             engine.Collect(kpis);
             lines.AddRange(kpis.Select(k => encoder.Kpi(k)));
+            var before = alerts.Count;
+            evaluator.Evaluate(kpis, engine.Watermark, alerts);
+            lines.AddRange(alerts.Skip(before).Select(encoder.Alert));
         }
 
-        return string.Join('\n', lines);
+        return (string.Join('\n', lines), alerts);
     }
 
     /// <summary>Writes <see cref="LineProtocol"/> to a database through the v1 write API, millisecond precision.</summary>
-    public async Task WriteAsync(string influxUrl, string database)
+    public Task WriteAsync(string influxUrl, string database) => WriteLinesAsync(influxUrl, database, LineProtocol());
+
+    /// <summary>Writes lines through the v1 write API, millisecond precision.</summary>
+    public static async Task WriteLinesAsync(string influxUrl, string database, string lineProtocol)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        using var body = new StringContent(LineProtocol(), Encoding.UTF8, "text/plain");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        using var body = new StringContent(lineProtocol, Encoding.UTF8, "text/plain");
         var uri = new Uri($"{influxUrl}/write?db={Uri.EscapeDataString(database)}&precision={LineBuilder.Precision}");
         using var response = await http.PostAsync(uri, body);
         Assert.True(response.IsSuccessStatusCode, $"write failed with {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");

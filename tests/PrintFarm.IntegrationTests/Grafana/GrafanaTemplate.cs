@@ -27,6 +27,9 @@ internal sealed partial class GrafanaTemplate
         _values["__interval"] = influxInterval;
         _values["interval"] = influxInterval;
         _values["__interval_ms"] = ms.ToString(CultureInfo.InvariantCulture);
+        // Global variables: the range's ends in epoch milliseconds.
+        _values["__from"] = from.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+        _values["__to"] = to.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
     }
 
     public DateTimeOffset From { get; }

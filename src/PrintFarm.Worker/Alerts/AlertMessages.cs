@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PrintFarm.Core.Alerts;
+using PrintFarm.Core.Kpis;
+using PrintFarm.Core.LineProtocol;
+
+namespace PrintFarm.Worker.Alerts;
+
+/// <summary>What an alert transition looks like on the wire: its MQTT topic, its JSON, and the webhook bodies.</summary>
+internal static class AlertMessages
+{
+    /// <summary>
+    /// <c>{prefix}/{rule}/{scope}/{subject}</c>; the farm's subject is the farm name. Characters MQTT gives a meaning
+    /// in topics (<c>/</c>, <c>+</c>, <c>#</c>) are replaced by <c>_</c>, so one subject stays one level.
+    /// </summary>
+    public static string Topic(string prefix, string farm, AlertTransition alert) =>
+        $"{prefix}/{alert.Rule}/{PointEncoder.ScopeName(alert.Scope)}/{Level(alert.Scope == KpiScope.Farm ? farm : alert.Subject)}";
+
+    /// <summary>The alert as JSON: rule, scope, subject, farm, state, at (ISO 8601 UTC), value, baseline, threshold, message.</summary>
+    public static JsonObject Json(string farm, AlertTransition alert) => new()
+    {
+        ["rule"] = alert.Rule,
+        ["scope"] = PointEncoder.ScopeName(alert.Scope),
+        ["subject"] = alert.Scope == KpiScope.Farm ? farm : alert.Subject,
+        ["farm"] = farm,
+        ["state"] = alert.StateName,
+        ["at"] = alert.At.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
+        ["value"] = alert.Value,
+        ["baseline"] = alert.Baseline,
+        ["threshold"] = alert.Threshold,
+        ["message"] = alert.Message,
+    };
+
+    public static byte[] Payload(string farm, AlertTransition alert) => Encoding.UTF8.GetBytes(Json(farm, alert).ToJsonString());
+
+    /// <summary>One line for chat: state, rule and the message.</summary>
+    public static string Text(string farm, AlertTransition alert) =>
+        $"[{farm}] {(alert.State == AlertState.Firing ? "FIRING" : "resolved")} {alert.Rule}: {alert.Message}";
+
+    /// <summary>The webhook body in the configured format (see <see cref="WebhookOptions.Format"/>).</summary>
+    public static string WebhookBody(WebhookOptions options, string farm, AlertTransition alert)
+    {
+        var text = Text(farm, alert);
+        JsonObject body;
+        switch (options.Format.ToLowerInvariant())
+        {
+            case "slack":
+                body = new JsonObject { ["text"] = text };
+                break;
+            case "discord":
+                body = new JsonObject { ["content"] = text };
+                break;
+            case "ntfy":
+                body = new JsonObject
+                {
+                    ["topic"] = options.NtfyTopic,
+                    ["title"] = $"{(alert.State == AlertState.Firing ? "FIRING" : "resolved")}: {alert.Rule} ({PointEncoder.ScopeName(alert.Scope)} {(alert.Scope == KpiScope.Farm ? farm : alert.Subject)})",
+                    ["message"] = alert.Message,
+                    ["tags"] = new JsonArray(alert.State == AlertState.Firing ? "warning" : "white_check_mark", "printfarm"),
+                    ["priority"] = alert.State == AlertState.Firing ? 4 : 3,
+                };
+                break;
+            default:
+                body = Json(farm, alert);
+                body["text"] = text;
+                body["content"] = text;
+                break;
+        }
+
+        return body.ToJsonString(new JsonSerializerOptions { WriteIndented = false });
+    }
+
+    private static string Level(string subject)
+    {
+        if (string.IsNullOrEmpty(subject))
+        {
+            return "_";
+        }
+
+        var chars = subject.ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            if (chars[i] is '/' or '+' or '#' or '\0')
+            {
+                chars[i] = '_';
+            }
+        }
+
+        return new string(chars);
+    }
+}

@@ -1,0 +1,251 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MQTTnet;
+using MQTTnet.Protocol;
+using Polly;
+using Polly.Retry;
+using PrintFarm.Core.Alerts;
+using PrintFarm.Core.LineProtocol;
+using PrintFarm.Worker.Configuration;
+using PrintFarm.Worker.Diagnostics;
+
+namespace PrintFarm.Worker.Alerts;
+
+/// <summary>
+/// Delivers alert transitions from the <see cref="AlertQueue"/>, one at a time in order: a log line, a retained QoS 1
+/// MQTT message on its own connection (its own client id, so the ingestion session is untouched), and the optional
+/// webhook POST. MQTT and webhook attempts are retried with back-off by a Polly pipeline; what still fails is counted
+/// and logged, and the alert stays in InfluxDB and the log. On shutdown what the pipeline's last flush handed over is
+/// still delivered, within a bounded time.
+/// </summary>
+internal sealed class AlertPublisherService : BackgroundService
+{
+    internal const string WebhookClientName = "printfarm-alerts-webhook";
+    private static readonly TimeSpan ShutdownBudget = TimeSpan.FromSeconds(10);
+
+    private readonly AlertQueue _queue;
+    private readonly IHttpClientFactory _http;
+    private readonly AlertsOptions _options;
+    private readonly MqttOptions _mqtt;
+    private readonly string _farm;
+    private readonly string _clientId;
+    private readonly PrintFarmInstrumentation _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger<AlertPublisherService> _logger;
+    private readonly LogThrottle _throttle;
+    private readonly ResiliencePipeline _retry;
+    private readonly IMqttClient _client;
+
+    public AlertPublisherService(
+        AlertQueue queue,
+        IHttpClientFactory http,
+        IOptions<PrintFarmOptions> options,
+        PrintFarmInstrumentation metrics,
+        TimeProvider time,
+        ILogger<AlertPublisherService> logger)
+    {
+        _queue = queue;
+        _http = http;
+        _options = options.Value.Alerts;
+        _mqtt = options.Value.Mqtt;
+        _farm = options.Value.Farm;
+        _clientId = _options.EffectiveClientId(_mqtt.ClientId);
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+        _throttle = new LogThrottle(time, TimeSpan.FromMinutes(1));
+        _client = new MqttClientFactory().CreateMqttClient();
+        _retry = _options.MaxRetries == 0
+            ? ResiliencePipeline.Empty
+            : new ResiliencePipelineBuilder { TimeProvider = time }
+                .AddRetry(new RetryStrategyOptions
+                {
+                    // Network errors, timeouts, 429 and 5xx can succeed later; a 4xx (bad URL, bad token) cannot.
+                    ShouldHandle = new PredicateBuilder()
+                        .Handle<TransientDeliveryException>()
+                        .Handle<HttpRequestException>()
+                        .Handle<MQTTnet.Exceptions.MqttCommunicationException>()
+                        .Handle<TimeoutException>()
+                        .Handle<TaskCanceledException>(ex => ex.InnerException is TimeoutException),
+                    MaxRetryAttempts = _options.MaxRetries,
+                    BackoffType = DelayBackoffType.Exponential,
+                    UseJitter = true,
+                    Delay = _options.RetryDelay,
+                    MaxDelay = TimeSpan.FromMinutes(5),
+                    DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is TransientDeliveryException { RetryAfter: { } after } ? after : (TimeSpan?)null),
+                })
+                .Build();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var reader = _queue.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var alert))
+                {
+                    await DeliverAsync(alert, stoppingToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: drain below.
+        }
+
+        using var budget = new CancellationTokenSource(ShutdownBudget, _time);
+        while (reader.TryRead(out var alert))
+        {
+            await DeliverAsync(alert, budget.Token).ConfigureAwait(false);
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (_client.IsConnected)
+        {
+            try
+            {
+                await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException)
+            {
+                // Going away anyway.
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        _client.Dispose();
+        base.Dispose();
+    }
+
+    private async Task DeliverAsync(AlertTransition alert, CancellationToken cancellationToken)
+    {
+        var scope = PointEncoder.ScopeName(alert.Scope);
+        if (alert.State == AlertState.Firing)
+        {
+            Log.AlertFiring(_logger, alert.Rule, scope, alert.Subject, alert.Message);
+        }
+        else
+        {
+            Log.AlertResolved(_logger, alert.Rule, scope, alert.Subject, alert.Message);
+        }
+
+        await TryAsync("mqtt", alert, ct => PublishAsync(alert, ct), cancellationToken).ConfigureAwait(false);
+        if (_options.Webhook.Enabled)
+        {
+            await TryAsync("webhook", alert, ct => PostAsync(alert, ct), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task TryAsync(string channel, AlertTransition alert, Func<CancellationToken, ValueTask> deliver, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _retry.ExecuteAsync(deliver, cancellationToken).ConfigureAwait(false);
+            _metrics.AlertDeliveries.Add(1, new("channel", channel), new("result", "ok"));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || cancellationToken.IsCancellationRequested)
+        {
+            // Supervised: a delivery that fails for good is counted and logged, and the loop goes on.
+            _metrics.AlertDeliveries.Add(1, new("channel", channel), new("result", "failed"));
+            if (_throttle.ShouldLog(channel, out var suppressed))
+            {
+                Log.AlertDeliveryFailed(_logger, channel, alert.Rule, PointEncoder.ScopeName(alert.Scope), alert.Subject, ex.GetType().Name + ": " + ex.Message, suppressed);
+            }
+        }
+    }
+
+    private async ValueTask PublishAsync(AlertTransition alert, CancellationToken cancellationToken)
+    {
+        if (!_client.IsConnected)
+        {
+            await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var message = new MqttApplicationMessageBuilder()
+            .WithTopic(AlertMessages.Topic(_options.TopicPrefix, _farm, alert))
+            .WithPayload(AlertMessages.Payload(_farm, alert))
+            .WithContentType("application/json")
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithRetainFlag(_options.Retain)
+            .Build();
+        var result = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+        if (!result.IsSuccess)
+        {
+            throw new TransientDeliveryException($"the broker answered {result.ReasonCode} {result.ReasonString}", null);
+        }
+    }
+
+    private async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        // A plain session: alerts are published, never subscribed to, so nothing needs to wait at the broker for us.
+        var builder = new MqttClientOptionsBuilder()
+            .WithTcpServer(_mqtt.Host, _mqtt.Port)
+            .WithClientId(_clientId)
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+            .WithCleanStart(true)
+            .WithKeepAlivePeriod(_mqtt.KeepAlive)
+            .WithTimeout(TimeSpan.FromSeconds(10));
+        if (!string.IsNullOrEmpty(_mqtt.Username))
+        {
+            builder.WithCredentials(_mqtt.Username, _mqtt.Password);
+        }
+
+        if (_mqtt.UseTls)
+        {
+            builder.WithTlsOptions(o => o.UseTls());
+        }
+
+        await _client.ConnectAsync(builder.Build(), cancellationToken).ConfigureAwait(false);
+        Log.AlertPublisherConnected(_logger, _mqtt.Host, _mqtt.Port, _clientId, _options.TopicPrefix);
+    }
+
+    private async ValueTask PostAsync(AlertTransition alert, CancellationToken cancellationToken)
+    {
+        var webhook = _options.Webhook;
+        using var http = _http.CreateClient(WebhookClientName);
+        http.Timeout = webhook.Timeout;
+        using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url)
+        {
+            Content = new StringContent(AlertMessages.WebhookBody(webhook, _farm, alert), Encoding.UTF8, "application/json"),
+        };
+        if (!string.IsNullOrWhiteSpace(webhook.Authorization))
+        {
+            request.Headers.Authorization = AuthenticationHeaderValue.Parse(webhook.Authorization);
+        }
+
+        using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        var status = (int)response.StatusCode;
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+
+        var detail = $"the webhook answered {status} {response.ReasonPhrase}";
+        if (response.StatusCode == HttpStatusCode.TooManyRequests || status >= 500)
+        {
+            var retryAfter = response.Headers.RetryAfter is { } ra
+                ? ra.Delta ?? (ra.Date is { } date ? date - _time.GetUtcNow() : null)
+                : null;
+            throw new TransientDeliveryException(detail, retryAfter is { } d && d > TimeSpan.Zero ? d : null);
+        }
+
+        throw new InvalidOperationException(detail + ": not retried (fix the URL, token or body format)");
+    }
+}
+
+/// <summary>A delivery that may succeed later (broker refusal, 429, 5xx), with the server's wait when it gave one.</summary>
+internal sealed class TransientDeliveryException(string message, TimeSpan? retryAfter) : Exception(message)
+{
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+}
