@@ -12,9 +12,13 @@ try
     builder.Services.AddSerilog((services, logger) => logger
         .ReadFrom.Configuration(builder.Configuration)
         .Enrich.FromLogContext()
-        .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture));
+        .WriteToPrintFarmConsole(builder.Configuration));
     builder.AddPrintFarmTelemetry();
     var host = builder.Build();
+    if (args.Contains("--check-config"))
+    {
+        return PrintFarm.Worker.Operations.ConfigCheck.Run(host.Services, Console.Out);
+    }
 
     // Validate before the host starts its services: a bad setting then ends here, as one line, instead of in the
     // middle of a service's constructor with the host's own "Hosting failed to start" trace.

@@ -16,6 +16,7 @@ internal sealed class CheckpointStore
 {
     private readonly TimeProvider _time;
     private readonly ILogger<CheckpointStore> _logger;
+    private long _lastSavedTicks;
 
     public CheckpointStore(DataFolders folders, TimeProvider time, ILogger<CheckpointStore> logger)
     {
@@ -80,5 +81,9 @@ internal sealed class CheckpointStore
         }
 
         File.Move(tmp, Path, overwrite: true);
+        Interlocked.Exchange(ref _lastSavedTicks, _time.GetUtcNow().UtcTicks);
     }
+
+    /// <summary>When this run last wrote the checkpoint; null before the first save (read by health checks and gauges on other threads).</summary>
+    public DateTimeOffset? LastSaved => Interlocked.Read(ref _lastSavedTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
 }

@@ -88,6 +88,7 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         Check(influx.QueueCapacity is >= 1 and <= 10_000_000, "Influx:QueueCapacity", "must be between 1 and 10000000", influx.QueueCapacity);
 
         AdaptersOptionsValidator.Validate(o, errors);
+        OperationsOptionsValidator.Validate(o, errors);
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
