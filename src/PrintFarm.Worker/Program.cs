@@ -8,7 +8,8 @@ using Serilog;
 Log.Logger = new LoggerConfiguration().WriteTo.Console().CreateBootstrapLogger();
 try
 {
-    var builder = Host.CreateApplicationBuilder(args);
+    // --check-config is a switch, not a configuration key: kept out of the command-line configuration source.
+    var builder = Host.CreateApplicationBuilder(args.Where(a => a != "--check-config").ToArray());
     builder.Services.AddSerilog((services, logger) => logger
         .ReadFrom.Configuration(builder.Configuration)
         .Enrich.FromLogContext()
