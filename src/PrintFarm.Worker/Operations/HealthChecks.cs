@@ -74,7 +74,7 @@ internal sealed class PipelineReadinessCheck(PipelineGauges gauges, IngestHealth
             ["spoolBytes"] = f.SpoolBytes,
             ["spoolBatches"] = f.SpoolBatches,
             ["spoolOldestAgeSeconds"] = f.SpoolOldestAgeSeconds,
-            ["databaseReachable"] = f.SpoolBatches == 0,
+            ["spooling"] = f.SpoolBatches > 0, // batches wait on disk only while InfluxDB refuses or cannot be reached
             ["checkpointAgeSeconds"] = (object?)f.CheckpointAgeSeconds ?? "none yet",
             ["watermark"] = (object?)f.Watermark?.ToString("O", System.Globalization.CultureInfo.InvariantCulture) ?? "none yet",
             ["watermarkLagSeconds"] = (object?)f.WatermarkLagSeconds ?? "none yet",
