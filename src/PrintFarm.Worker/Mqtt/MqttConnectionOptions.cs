@@ -87,8 +87,19 @@ internal sealed class MqttConnectionOptions
             return;
         }
 
+        // A 3.1.1-only broker answers an MQTT 5 CONNECT with a 3.1.1 CONNACK (return codes 1–5), which arrives here
+        // as the raw number: name it as its MQTT 5 equivalent.
+        var code = (int)result.ResultCode switch
+        {
+            1 => MqttClientConnectResultCode.UnsupportedProtocolVersion,
+            2 => MqttClientConnectResultCode.ClientIdentifierNotValid,
+            3 => MqttClientConnectResultCode.ServerUnavailable,
+            4 => MqttClientConnectResultCode.BadUserNameOrPassword,
+            5 => MqttClientConnectResultCode.NotAuthorized,
+            _ => result.ResultCode,
+        };
         var reason = string.IsNullOrEmpty(result.ReasonString) ? string.Empty : $" \"{result.ReasonString}\"";
-        throw new MqttConnectRefusedException($"the broker refused the connection: {result.ResultCode}{reason}; {Hint(result.ResultCode)}");
+        throw new MqttConnectRefusedException($"the broker refused the connection: {code}{reason}; {Hint(code)}");
     }
 
     /// <summary>One sentence for the log: what failed and which setting to look at.</summary>
