@@ -139,7 +139,9 @@ internal sealed class MqttConnectionOptions
 
         if (_options.UseTls && Chain(ex).Any(e => e is AuthenticationException))
         {
-            var certificate = string.IsNullOrEmpty(_options.ClientCertificateFile) ? string.Empty : $"; check {P}:ClientCertificateFile and {P}:ClientKeyFile";
+            var certificate = string.IsNullOrEmpty(_options.ClientCertificateFile)
+                ? $"; if it requires client certificates, set {P}:ClientCertificateFile and {P}:ClientKeyFile"
+                : $"; check {P}:ClientCertificateFile and {P}:ClientKeyFile";
             return $"TLS handshake failed ({inner.Message}); check that the broker listens with TLS on {P}:Port{certificate}";
         }
 
