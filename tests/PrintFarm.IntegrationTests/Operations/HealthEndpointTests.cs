@@ -65,6 +65,21 @@ public sealed class HealthEndpointTests(ServicesFixture services)
         Assert.True(row.Number("open_windows") >= 1);
     }
 
+    [Fact]
+    public async Task A_health_port_already_in_use_is_logged_naming_the_setting_and_the_worker_still_ingests()
+    {
+        using var squatter = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        squatter.Start();
+        var port = ((IPEndPoint)squatter.LocalEndpoint).Port;
+        var settings = Settings(services.Mqtt, "unused");
+        settings["PrintFarm:Health:Port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        await using var worker = await WorkerHost.StartAsync(settings); // subscribed: ingestion runs
+        var error = Assert.Single(worker.Logs.AtLeast(Microsoft.Extensions.Logging.LogLevel.Error));
+        Assert.Contains("Health endpoints could not start on 127.0.0.1:" + port + " (PrintFarm:Health)", error, StringComparison.Ordinal);
+        Assert.Null(worker.Host.Services.GetRequiredService<HealthEndpointService>().Url);
+    }
+
     private static async Task<(HttpStatusCode Status, JsonElement Body)> GetAsync(Uri uri)
     {
         using var response = await Http.GetAsync(uri);
