@@ -8,13 +8,18 @@ using Serilog;
 Log.Logger = new LoggerConfiguration().WriteTo.Console().CreateBootstrapLogger();
 try
 {
-    var builder = Host.CreateApplicationBuilder(args);
+    // --check-config is a switch, not a configuration key: kept out of the command-line configuration source.
+    var builder = Host.CreateApplicationBuilder(args.Where(a => a != "--check-config").ToArray());
     builder.Services.AddSerilog((services, logger) => logger
         .ReadFrom.Configuration(builder.Configuration)
         .Enrich.FromLogContext()
-        .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture));
+        .WriteToPrintFarmConsole(builder.Configuration));
     builder.AddPrintFarmTelemetry();
     var host = builder.Build();
+    if (args.Contains("--check-config"))
+    {
+        return PrintFarm.Worker.Operations.ConfigCheck.Run(host.Services, Console.Out);
+    }
 
     // Validate before the host starts its services: a bad setting then ends here, as one line, instead of in the
     // middle of a service's constructor with the host's own "Hosting failed to start" trace.

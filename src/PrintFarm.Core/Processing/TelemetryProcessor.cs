@@ -91,6 +91,9 @@ public sealed class TelemetryProcessor
     /// <summary>The alert evaluator, when alerts are on (for inspection).</summary>
     public AlertEvaluator? Alerts => _alerts;
 
+    /// <summary>Caps on distinct printers, toys and materials and the printer allow-list; none when null.</summary>
+    public CardinalityGuard? Guard { get; init; }
+
     /// <summary>
     /// Processes one message, appending what it produced to <paramref name="output"/>. Never throws for bad input:
     /// a message that cannot be used comes back as rejected, with a reason, and changes no state.
@@ -122,6 +125,11 @@ public sealed class TelemetryProcessor
         if (!TagValue.IsValid(match.Printer))
         {
             return AdapterResult.Rejected(RejectReasons.UnknownTopic, "the printer id in the topic has control characters, surrounding spaces or a trailing backslash");
+        }
+
+        if (Guard is { } guard && !guard.AdmitPrinter(ref match, out var problem))
+        {
+            return AdapterResult.Rejected(CardinalityGuard.UnknownPrinter, problem!);
         }
 
         _events.Clear();
@@ -245,7 +253,7 @@ public sealed class TelemetryProcessor
 
         for (var i = endedBefore; i < output.EndedJobs.Count; i++)
         {
-            var job = output.EndedJobs[i];
+            var job = output.EndedJobs[i] = Guard is null ? output.EndedJobs[i] : Guard.Fold(output.EndedJobs[i]);
             output.Lines.Add(_encoder.Job(job));
             if (_kpis.AddJob(job, receivedAt) > 0)
             {

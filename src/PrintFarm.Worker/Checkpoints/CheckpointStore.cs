@@ -17,6 +17,7 @@ internal sealed class CheckpointStore
 {
     private readonly TimeProvider _time;
     private readonly ILogger<CheckpointStore> _logger;
+    private long _lastSavedTicks;
 
     public CheckpointStore(DataFolders folders, TimeProvider time, ILogger<CheckpointStore> logger)
     {
@@ -65,9 +66,6 @@ internal sealed class CheckpointStore
         }
     }
 
-    /// <summary>When the last checkpoint was written by this process, if one was.</summary>
-    public DateTimeOffset? LastSaved { get; private set; }
-
     /// <summary>Writes the checkpoint atomically.</summary>
     public void Save(JsonObject checkpoint) => Write(writer => checkpoint.WriteTo(writer));
 
@@ -89,6 +87,9 @@ internal sealed class CheckpointStore
         }
 
         File.Move(tmp, Path, overwrite: true);
-        LastSaved = _time.GetUtcNow();
+        Interlocked.Exchange(ref _lastSavedTicks, _time.GetUtcNow().UtcTicks);
     }
+
+    /// <summary>When this run last wrote the checkpoint; null before the first save (read by health checks and gauges on other threads).</summary>
+    public DateTimeOffset? LastSaved => Interlocked.Read(ref _lastSavedTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
 }

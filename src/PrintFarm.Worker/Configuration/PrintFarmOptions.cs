@@ -89,6 +89,17 @@ public sealed class PrintFarmOptions
 
     /// <summary>Built-in alert rules and their delivery (<c>PrintFarm:Alerts</c>): MQTT, log, InfluxDB, optional webhook.</summary>
     public Alerts.AlertsOptions Alerts { get; set; } = new();
+
+    // --- Operations (issue 12) ---
+
+    /// <summary>Health endpoints (<c>PrintFarm:Health</c>).</summary>
+    public HealthOptions Health { get; set; } = new();
+
+    /// <summary>Cardinality caps and the printer allow-list (<c>PrintFarm:Guards</c>).</summary>
+    public GuardOptions Guards { get; set; } = new();
+
+    /// <summary>Console log format: <c>text</c> (human-readable) or <c>json</c> (Serilog compact JSON, one object a line, for log shippers). Default <c>text</c>.</summary>
+    public string LogFormat { get; set; } = "text";
 }
 
 /// <summary>A material's constants.</summary>
@@ -149,6 +160,36 @@ public sealed class MqttOptions
 
     /// <summary>The native topics, or the default when none is configured.</summary>
     public IReadOnlyList<string> EffectiveNativeTopics => NativeTopics.Count > 0 ? NativeTopics : [NativeAdapter.DefaultTopic];
+
+    // --- TLS, authentication and protocol (issue 12) ---
+
+    /// <summary>
+    /// PEM file of the certificate authority that signed the broker's certificate (a self-signed farm CA, Bambu's
+    /// printer CA). When set, only this CA is trusted for the broker; when empty, the system's trust store is used.
+    /// Needs <see cref="UseTls"/>. Default empty.
+    /// </summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>PEM file of the client certificate, for brokers that require one (<c>require_certificate true</c>). Needs <see cref="ClientKeyFile"/>. Default empty.</summary>
+    public string? ClientCertificateFile { get; set; }
+
+    /// <summary>PEM file of the client certificate's private key (unencrypted PKCS#8, PKCS#1 or SEC1). Default empty.</summary>
+    public string? ClientKeyFile { get; set; }
+
+    /// <summary>
+    /// Check that the broker's certificate names <see cref="Host"/>. Default true. Turning it off (for printers whose
+    /// certificate names a serial number instead of an address) is logged as a warning at every connect.
+    /// </summary>
+    public bool ValidateServerName { get; set; } = true;
+
+    /// <summary>File holding the password (first line; docker and systemd secrets); wins over <see cref="Password"/>. Default empty.</summary>
+    public string? PasswordFile { get; set; }
+
+    /// <summary>MQTT protocol version: <c>5</c> or <c>3.1.1</c> (brokers without MQTT 5: aedes, RabbitMQ before 3.13, old Mosquitto). Default <c>5</c>.</summary>
+    public string ProtocolVersion { get; set; } = "5";
+
+    /// <summary>True when <see cref="ProtocolVersion"/> is 3.1.1.</summary>
+    public bool IsV311 => ProtocolVersion is "3.1.1" or "311" or "4";
 }
 
 /// <summary>Settings under <c>PrintFarm:Influx</c>.</summary>
@@ -210,6 +251,55 @@ public sealed class InfluxOptions
 
     /// <summary>True for the v1 API.</summary>
     public bool IsV1 => string.Equals(ApiVersion, "v1", StringComparison.OrdinalIgnoreCase);
+
+    // --- TLS and secrets (issue 12) ---
+
+    /// <summary>PEM file of the certificate authority that signed the server's HTTPS certificate; when empty, the system's trust store is used. Default empty.</summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>File holding the API token (first line; docker and systemd secrets); wins over <see cref="Token"/>. Default empty.</summary>
+    public string? TokenFile { get; set; }
+
+    /// <summary>File holding the v1 password (first line); wins over <see cref="Password"/>. Default empty.</summary>
+    public string? PasswordFile { get; set; }
+}
+
+/// <summary>Settings under <c>PrintFarm:Health</c>: the <c>/healthz</c> and <c>/readyz</c> endpoints.</summary>
+public sealed class HealthOptions
+{
+    /// <summary>Serve the endpoints. Default true.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Address to listen on: <c>127.0.0.1</c> (loopback, default), <c>0.0.0.0</c> or <c>*</c> (all interfaces: containers).</summary>
+    public string Address { get; set; } = "127.0.0.1";
+
+    /// <summary>TCP port; 0 picks a free one (tests). Default 8080.</summary>
+    public int Port { get; set; } = 8080;
+
+    /// <summary>Ready only if a checkpoint was written within this long. Default 1 min.</summary>
+    public TimeSpan MaxCheckpointAge { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Ready only if the watermark moved within this long while messages arrive. Default 10 min.</summary>
+    public TimeSpan MaxWatermarkStall { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often the worker writes its own <c>ingest</c> point to InfluxDB. Default 10 s.</summary>
+    public TimeSpan IngestInterval { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>Settings under <c>PrintFarm:Guards</c>: caps on distinct tag values, so one misbehaving device cannot explode the number of series.</summary>
+public sealed class GuardOptions
+{
+    /// <summary>Distinct printer ids kept; later ones fold into <c>other</c>. Default 2000 (a 1,000-printer farm with room for renames).</summary>
+    public int MaxPrinters { get; set; } = 2000;
+
+    /// <summary>Distinct toy names kept; later ones fold into <c>other</c>. Default 5000.</summary>
+    public int MaxToys { get; set; } = 5000;
+
+    /// <summary>Distinct material names kept; later ones fold into <c>other</c>. Default 100.</summary>
+    public int MaxMaterials { get; set; } = 100;
+
+    /// <summary>When not empty, only these printer ids are accepted; others are dead-lettered as <c>unknown_printer</c>. Default empty (all).</summary>
+    public List<string> AllowedPrinters { get; set; } = [];
 }
 
 /// <summary>Settings under <c>PrintFarm:Journal</c>: the write-ahead log of received MQTT messages.</summary>

@@ -90,6 +90,8 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         AdaptersOptionsValidator.Validate(o, errors);
         Alerts.AlertsOptionsValidator.Validate(o, errors);
 
+        OperationsOptionsValidator.Validate(o, errors);
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

@@ -109,4 +109,21 @@ internal static partial class Log
 
     [LoggerMessage(64, LogLevel.Information, "Alert publisher connected to MQTT broker {Host}:{Port} as {ClientId}; topics under {Prefix}")]
     public static partial void AlertPublisherConnected(ILogger logger, string host, int port, string clientId, string prefix);
+
+    // --- Operations (issue 12) ---
+
+    [LoggerMessage(120, LogLevel.Warning, "TLS server-name validation is OFF for the MQTT broker {Host} (PrintFarm:Mqtt:ValidateServerName=false): any certificate signed by the trusted CA is accepted")]
+    public static partial void MqttServerNameNotValidated(ILogger logger, string host);
+
+    [LoggerMessage(121, LogLevel.Warning, "More than {Cap} distinct {Kind} values (PrintFarm:Guards:Max{Setting}): '{Value}' and later new ones are written as 'other'")]
+    public static partial void CardinalityCapReached(ILogger logger, string kind, int cap, string setting, string value);
+
+    [LoggerMessage(122, LogLevel.Information, "Health endpoints listening on {Url} (/healthz, /readyz)")]
+    public static partial void HealthListening(ILogger logger, string url);
+
+    [LoggerMessage(123, LogLevel.Error, "Health endpoints could not start on {Address}:{Port} (PrintFarm:Health): {Reason}")]
+    public static partial void HealthFailed(ILogger logger, string address, int port, string reason);
+
+    [LoggerMessage(124, LogLevel.Warning, "Writing the ingest health point failed; will retry at the next interval")]
+    public static partial void IngestPointFailed(ILogger logger, Exception exception);
 }

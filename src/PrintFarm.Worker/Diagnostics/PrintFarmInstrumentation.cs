@@ -98,6 +98,24 @@ public sealed class PrintFarmInstrumentation : IDisposable
 
     internal Counter<long> AlertsDropped { get; }
 
+    /// <summary>
+    /// Creates the pipeline's gauges (issue 12), read from <paramref name="figures"/> when a reader collects, and the
+    /// counters of values folded by the cardinality caps.
+    /// </summary>
+    internal void ObservePipeline(Operations.PipelineGauges figures)
+    {
+        Meter.CreateObservableGauge("printfarm.queue.inbound.depth", () => figures.Read().InboundDepth, "{message}", "Messages received and waiting for the journal's next group commit.");
+        Meter.CreateObservableGauge("printfarm.queue.lines.depth", () => figures.Read().LinesDepth, "{line}", "Lines waiting between the pipeline and the InfluxDB writer.");
+        Meter.CreateObservableGauge("printfarm.influx.spool.bytes", () => figures.Read().SpoolBytes, "By", "Bytes in the disk spool.");
+        Meter.CreateObservableGauge("printfarm.influx.spool.oldest_age", () => figures.Read().SpoolOldestAgeSeconds, "s", "Age of the oldest spooled batch (0 when the spool is empty).");
+        Meter.CreateObservableGauge("printfarm.watermark.lag", () => figures.Read().WatermarkLagSeconds ?? 0, "s", "How far the event-time watermark trails the wall clock.");
+        Meter.CreateObservableGauge("printfarm.checkpoint.age", () => figures.Read().CheckpointAgeSeconds ?? 0, "s", "Time since the last checkpoint was written.");
+        Meter.CreateObservableGauge("printfarm.mqtt.connected", () => figures.Read().MqttConnected ? 1 : 0, "{connection}", "1 while connected to the broker.");
+        Meter.CreateObservableGauge("printfarm.jobs.open", () => figures.Read().OpenJobs, "{job}", "Jobs started and not yet ended.");
+        Meter.CreateObservableGauge("printfarm.kpi.windows.open", () => figures.Read().OpenWindows, "{window}", "KPI window series held in memory.");
+        Meter.CreateObservableCounter("printfarm.guard.folded", () => figures.Folded(), "{value}", "Tag values folded into 'other' by the cardinality caps, by kind.");
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {

@@ -40,6 +40,7 @@ public static class PrintFarmHostingExtensions
         builder.Services.AddAlertPublisher();
         builder.Services.AddHostedService<TelemetryPipelineService>();
         builder.Services.AddMqttIngestion();
+        builder.Services.AddPrintFarmHealth();
         builder.AddPrintFarmOpenTelemetry();
         return builder;
     }
@@ -56,6 +57,7 @@ public static class PrintFarmHostingExtensions
                     o.Windows.AddRange(["1h", "1d"]);
                 }
             })
+            .PostConfigure(SecretFiles.Apply)
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<PrintFarmOptions>, PrintFarmOptionsValidator>();
         services.AddSingleton<DataFolders>();
@@ -105,7 +107,10 @@ public static class PrintFarmHostingExtensions
                 kpis,
                 new PointEncoder(o.Farm),
                 new TelemetryProcessorOptions { MaxPayloadBytes = o.MaxPayloadBytes, MaxClockSkew = o.MaxClockSkew },
-                o.Alerts.Rules.Enabled ? new AlertEvaluator(o.Alerts.Rules, o.AllowedLateness) : null);
+                o.Alerts.Rules.Enabled ? new AlertEvaluator(o.Alerts.Rules, o.AllowedLateness) : null)
+            {
+                Guard = sp.GetRequiredService<CardinalityGuard>(),
+            };
         });
         return services;
     }
@@ -113,7 +118,8 @@ public static class PrintFarmHostingExtensions
     /// <summary>The InfluxDB HTTP client and the batching writer.</summary>
     public static IServiceCollection AddInfluxWriter(this IServiceCollection services)
     {
-        services.AddHttpClient<InfluxWriteClient>();
+        services.AddHttpClient<InfluxWriteClient>()
+            .ConfigurePrimaryHttpMessageHandler(sp => InfluxTls.CreateHandler(sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value.Influx));
         services.AddHostedService<InfluxWriterService>();
         return services;
     }
@@ -131,6 +137,39 @@ public static class PrintFarmHostingExtensions
     public static IServiceCollection AddMqttIngestion(this IServiceCollection services)
     {
         services.AddHostedService<MqttIngestionService>();
+        return services;
+    }
+
+    /// <summary>
+    /// The pipeline's own health (issue 12): cardinality guard, gauges, the <c>ingest</c> point, and the
+    /// <c>/healthz</c> and <c>/readyz</c> endpoints.
+    /// </summary>
+    public static IServiceCollection AddPrintFarmHealth(this IServiceCollection services)
+    {
+        services.AddSingleton(sp =>
+        {
+            var g = sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value.Guards;
+            return new CardinalityGuard(new CardinalityLimits
+            {
+                MaxPrinters = g.MaxPrinters,
+                MaxToys = g.MaxToys,
+                MaxMaterials = g.MaxMaterials,
+                AllowedPrinters = g.AllowedPrinters,
+            });
+        });
+        services.AddSingleton(sp =>
+        {
+            var gauges = ActivatorUtilities.CreateInstance<Operations.PipelineGauges>(sp);
+            sp.GetRequiredService<PrintFarmInstrumentation>().ObservePipeline(gauges);
+            return gauges;
+        });
+        services.AddSingleton<Operations.IngestHealthService>();
+        services.AddHostedService(sp => sp.GetRequiredService<Operations.IngestHealthService>());
+        services.AddHealthChecks()
+            .AddCheck<Operations.LoopsHealthCheck>("loops", tags: [Operations.HealthTags.Live, Operations.HealthTags.Ready])
+            .AddCheck<Operations.PipelineReadinessCheck>("pipeline", tags: [Operations.HealthTags.Ready]);
+        services.AddSingleton<Operations.HealthEndpointService>();
+        services.AddHostedService(sp => sp.GetRequiredService<Operations.HealthEndpointService>());
         return services;
     }
 

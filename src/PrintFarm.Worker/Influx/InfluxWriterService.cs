@@ -132,6 +132,7 @@ internal sealed class InfluxWriterService : BackgroundService
         {
             if (reader.TryRead(out var item))
             {
+                _channels.Taken(item);
                 if (item.Barrier is { } barrier)
                 {
                     barriers.Add(barrier);

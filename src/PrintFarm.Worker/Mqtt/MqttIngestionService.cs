@@ -31,6 +31,7 @@ internal sealed class MqttIngestionService : BackgroundService
     private readonly IMqttClient _client;
     private readonly SemaphoreSlim _disconnected = new(0, 1);
     private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private MqttConnectionOptions? _connection;
 
     public MqttIngestionService(
         IOptions<PrintFarmOptions> options,
@@ -79,7 +80,7 @@ internal sealed class MqttIngestionService : BackgroundService
                 {
                     // Any failure to connect is worth another try: the broker may be restarting or unreachable.
                     _metrics.MqttConnects.Add(1, new KeyValuePair<string, object?>("result", "failed"));
-                    Log.MqttConnectFailed(_logger, _options.Host, _options.Port, ex.Message, delay);
+                    Log.MqttConnectFailed(_logger, _options.Host, _options.Port, _connection?.Describe(ex) ?? ex.Message, delay);
                     await Task.Delay(delay, _time, stoppingToken).ConfigureAwait(false);
                     delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.ReconnectMaxDelay.Ticks));
                     continue;
@@ -125,26 +126,9 @@ internal sealed class MqttIngestionService : BackgroundService
 
     private async Task ConnectAsync(CancellationToken cancellationToken)
     {
-        var builder = new MqttClientOptionsBuilder()
-            .WithTcpServer(_options.Host, _options.Port)
-            .WithClientId(_options.ClientId)
-            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
-            .WithCleanStart(false)
-            .WithSessionExpiryInterval((uint)_options.SessionExpiry.TotalSeconds)
-            .WithKeepAlivePeriod(_options.KeepAlive)
-            .WithReceiveMaximum((ushort)Math.Clamp(_options.ReceiveMaximum, 1, ushort.MaxValue))
-            .WithTimeout(TimeSpan.FromSeconds(10));
-        if (!string.IsNullOrEmpty(_options.Username))
-        {
-            builder.WithCredentials(_options.Username, _options.Password);
-        }
-
-        if (_options.UseTls)
-        {
-            builder.WithTlsOptions(o => o.UseTls());
-        }
-
-        var result = await _client.ConnectAsync(builder.Build(), cancellationToken).ConfigureAwait(false);
+        _connection ??= new MqttConnectionOptions(_options, _logger);
+        var result = await _client.ConnectAsync(_connection.Build(), cancellationToken).ConfigureAwait(false);
+        _connection.ThrowIfRefused(result);
 
         // Subscribe on every connect: cheap, and correct whether or not the broker kept the session.
         var subscribe = new MqttClientSubscribeOptionsBuilder();

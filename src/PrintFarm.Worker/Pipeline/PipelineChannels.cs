@@ -36,6 +36,8 @@ internal sealed class PipelineChannels
     /// <summary>Lines per batch the pipeline hands over at most; the queue's capacity is counted in these.</summary>
     public const int LinesPerBatch = 1024;
 
+    private long _queuedLines;
+
     public PipelineChannels(IOptions<PrintFarmOptions> options)
     {
         var o = options.Value;
@@ -50,6 +52,24 @@ internal sealed class PipelineChannels
     /// <summary>Batches of line-protocol lines waiting to be written, and checkpoint barriers.</summary>
     public Channel<LineBatch> Lines { get; }
 
+    /// <summary>Lines in the queue now (for gauges).</summary>
+    public long QueuedLines => Interlocked.Read(ref _queuedLines);
+
+    /// <summary>Queues lines when there is room now; false when the queue is full or closed. Takes ownership of the list.</summary>
+    public bool TryPublish(List<string> lines)
+    {
+        if (!Lines.Writer.TryWrite(LineBatch.Of(lines)))
+        {
+            return false;
+        }
+
+        Interlocked.Add(ref _queuedLines, lines.Count);
+        return true;
+    }
+
+    /// <summary>The writer took a batch off the queue.</summary>
+    public void Taken(LineBatch batch) => Interlocked.Add(ref _queuedLines, -batch.Lines.Count);
+
     /// <summary>Queues lines for the writer (any producer: the pipeline, health points, alerts). Takes ownership of the list.</summary>
     public ValueTask PublishAsync(List<string> lines, CancellationToken cancellationToken = default)
     {
@@ -59,6 +79,7 @@ internal sealed class PipelineChannels
         }
 
         var batch = LineBatch.Of(lines);
+        Interlocked.Add(ref _queuedLines, lines.Count);
         return Lines.Writer.TryWrite(batch) ? ValueTask.CompletedTask : Lines.Writer.WriteAsync(batch, cancellationToken);
     }
 }

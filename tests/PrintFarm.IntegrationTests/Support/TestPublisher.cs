@@ -12,14 +12,27 @@ public sealed class TestPublisher : IAsyncDisposable
 
     private TestPublisher(IMqttClient client) => _client = client;
 
-    public static async Task<TestPublisher> ConnectAsync(MosquittoServer broker)
+    public static Task<TestPublisher> ConnectAsync(MosquittoServer broker) => ConnectAsync(broker.Host, broker.Port);
+
+    /// <summary>Connects to a plain listener, with credentials when the broker wants them.</summary>
+    public static async Task<TestPublisher> ConnectAsync(string host, int port, string? username = null, string? password = null)
     {
         var client = new MqttClientFactory().CreateMqttClient();
-        var options = new MqttClientOptionsBuilder()
-            .WithTcpServer(broker.Host, broker.Port)
-            .WithClientId("printer-sim-" + Guid.NewGuid().ToString("N"))
-            .Build();
-        await client.ConnectAsync(options);
+        var builder = new MqttClientOptionsBuilder()
+            .WithTcpServer(host, port)
+            .WithClientId("printer-sim-" + Guid.NewGuid().ToString("N"));
+        if (username is not null)
+        {
+            builder.WithCredentials(username, password);
+        }
+
+        var result = await client.ConnectAsync(builder.Build());
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            client.Dispose();
+            throw new InvalidOperationException($"test publisher refused: {result.ResultCode}");
+        }
+
         return new TestPublisher(client);
     }
 

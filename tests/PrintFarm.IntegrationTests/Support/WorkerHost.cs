@@ -66,10 +66,14 @@ public sealed class WorkerHost : IAsyncDisposable
         ["PrintFarm:Influx:MaxRetries"] = "1",
         ["PrintFarm:Influx:SpoolRetryInterval"] = "00:00:00.5",
         ["PrintFarm:DataFolder"] = dataFolder ?? ServerProcess.NewFolder("worker-data"),
+        ["PrintFarm:Health:Port"] = "0", // a free port: tests run side by side
     };
 
     /// <summary>Starts the worker and waits until it has subscribed, so nothing published after this is missed.</summary>
-    public static async Task<WorkerHost> StartAsync(Dictionary<string, string?> settings)
+    public static async Task<WorkerHost> StartAsync(Dictionary<string, string?> settings) => await StartAsync(settings, waitForSubscription: true);
+
+    /// <summary>Starts the worker; without waiting for the subscription when the test expects the connection to fail.</summary>
+    public static async Task<WorkerHost> StartAsync(Dictionary<string, string?> settings, bool waitForSubscription)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -84,8 +88,12 @@ public sealed class WorkerHost : IAsyncDisposable
         var host = builder.Build();
         var worker = new WorkerHost(host, settings["PrintFarm:DataFolder"]!, logs);
         await host.StartAsync();
-        var mqtt = host.Services.GetServices<IHostedService>().OfType<MqttIngestionService>().Single();
-        await mqtt.Subscribed.WaitAsync(TimeSpan.FromSeconds(30));
+        if (waitForSubscription)
+        {
+            var mqtt = host.Services.GetServices<IHostedService>().OfType<MqttIngestionService>().Single();
+            await mqtt.Subscribed.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
         return worker;
     }
 
