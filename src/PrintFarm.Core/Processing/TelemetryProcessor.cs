@@ -109,18 +109,33 @@ public sealed class TelemetryProcessor
         }
 
         _events.Clear();
-        var result = adapter.Process(message, match, _events);
-        if (!result.Accepted)
+        var committed = false;
+        try
         {
-            return result;
-        }
-
-        var latest = message.ReceivedAt + _options.MaxClockSkew;
-        foreach (var e in _events)
-        {
-            if (e.Timestamp > latest)
+            var result = adapter.Process(message, match, _events);
+            if (!result.Accepted)
             {
-                return AdapterResult.Rejected(RejectReasons.FutureTimestamp, $"event time {e.Timestamp:O} is more than {_options.MaxClockSkew} after the receive time {message.ReceivedAt:O}");
+                return result;
+            }
+
+            // Checked before the adapter's staged state is committed: a rejected message changes no state.
+            var latest = message.ReceivedAt + _options.MaxClockSkew;
+            foreach (var e in _events)
+            {
+                if (e.Timestamp > latest)
+                {
+                    return AdapterResult.Rejected(RejectReasons.FutureTimestamp, $"event time {e.Timestamp:O} is more than {_options.MaxClockSkew} after the receive time {message.ReceivedAt:O}");
+                }
+            }
+
+            adapter.Commit();
+            committed = true;
+        }
+        finally
+        {
+            if (!committed)
+            {
+                adapter.Discard();
             }
         }
 
@@ -129,7 +144,7 @@ public sealed class TelemetryProcessor
             Apply(e, message.ReceivedAt, output);
         }
 
-        return result;
+        return AdapterResult.Ok;
     }
 
     /// <summary>Appends the <c>kpi</c> points of every window that changed since the last flush, and releases closed windows.</summary>

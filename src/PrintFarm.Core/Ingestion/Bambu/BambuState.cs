@@ -4,7 +4,7 @@ namespace PrintFarm.Core.Ingestion.Bambu;
 // Plain properties, so System.Text.Json can checkpoint it.
 
 /// <summary>The merged <c>print</c> report of one printer and its open job.</summary>
-internal sealed class BambuPrinterState
+internal sealed class BambuPrinterState : IPrinterState<BambuPrinterState>
 {
     /// <summary>Last lifecycle <c>gcode_state</c> (IDLE, PREPARE, RUNNING, PAUSE, FINISH, FAILED); null until seen.</summary>
     public string? GcodeState { get; set; }
@@ -23,6 +23,14 @@ internal sealed class BambuPrinterState
     public long? GcodeStartTime { get; set; }
 
     public BambuOpenJob? Job { get; set; }
+
+    /// <inheritdoc />
+    public BambuPrinterState Copy()
+    {
+        var copy = (BambuPrinterState)MemberwiseClone();
+        copy.Job = Job?.Copy();
+        return copy;
+    }
 }
 
 /// <summary>A Bambu job between its start and end transitions.</summary>
@@ -33,4 +41,6 @@ internal sealed class BambuOpenJob
     public string? File { get; set; }
 
     public DateTimeOffset Start { get; set; }
+
+    public BambuOpenJob Copy() => (BambuOpenJob)MemberwiseClone();
 }

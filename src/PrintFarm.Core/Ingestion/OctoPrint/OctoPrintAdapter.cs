@@ -64,6 +64,12 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
     }
 
     /// <inheritdoc />
+    public void Commit() => _printers.Commit();
+
+    /// <inheritdoc />
+    public void Discard() => _printers.Discard();
+
+    /// <inheritdoc />
     public JsonNode? SaveState() => _printers.Save();
 
     /// <inheritdoc />
