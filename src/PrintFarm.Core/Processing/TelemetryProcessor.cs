@@ -103,9 +103,16 @@ public sealed class TelemetryProcessor
             return AdapterResult.Rejected(RejectReasons.UnknownTopic, "no adapter's topic pattern matches");
         }
 
-        if (!TagValue.IsValid(match.Printer))
+        // A printer id is a name like any other: sanitized (docs/data-model.md, "Names"), not a reason to lose the message.
+        var printer = TagValue.Clean(match.Printer, string.Empty);
+        if (printer.Length == 0)
         {
-            return AdapterResult.Rejected(RejectReasons.UnknownTopic, "the printer id in the topic has control characters, surrounding spaces or a trailing backslash");
+            return AdapterResult.Rejected(RejectReasons.UnknownTopic, "the printer id in the topic is empty once control characters and surrounding spaces are removed");
+        }
+
+        if (!ReferenceEquals(printer, match.Printer))
+        {
+            match = match.WithPrinter(printer);
         }
 
         _events.Clear();
