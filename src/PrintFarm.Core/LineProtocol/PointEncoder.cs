@@ -100,6 +100,8 @@ public sealed class PointEncoder
             .Field("progress_pct", e.ProgressPercent)
             .Field("nozzle_c", e.NozzleCelsius)
             .Field("nozzle_target_c", e.NozzleTargetCelsius)
+            .Field("nozzle_0_c", e.Nozzle0Celsius)
+            .Field("nozzle_1_c", e.Nozzle1Celsius)
             .Field("bed_c", e.BedCelsius)
             .Field("bed_target_c", e.BedTargetCelsius)
             .Field("online", e.Online)

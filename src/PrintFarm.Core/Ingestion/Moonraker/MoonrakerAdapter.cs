@@ -10,12 +10,18 @@ namespace PrintFarm.Core.Ingestion.Moonraker;
 /// Klipper through Moonraker's <c>[mqtt]</c> component. Status messages carry only the fields that changed, so the
 /// adapter merges them into per-printer <c>print_stats</c> state and derives job boundaries from its
 /// <c>state</c> transitions, the way Moonraker's own history does (<c>components/job_state.py</c>, <c>history.py</c>).
-/// Event time is the receive time: <c>eventtime</c> is Klipper's monotonic clock, not epoch.
+/// Event time is the receive time: <c>eventtime</c> is Klipper's monotonic clock, not epoch. That clock still orders
+/// the messages of one host boot (an older one delivered again changes nothing) and is part of the job id, so two
+/// prints of one file whose messages arrive in the same second stay two jobs. A job needs a file name, and a state
+/// seen only in a retained replay opens no job until a live message confirms it.
 /// </summary>
 public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
 {
     /// <summary>The <c>source</c> tag.</summary>
     public const string SourceName = "moonraker";
+
+    // Split topics of one status batch may interleave by this much eventtime without being redeliveries.
+    private const double ReorderToleranceSeconds = 1.0;
 
     private readonly PrinterStates<MoonrakerPrinterState> _printers = new();
 
@@ -76,6 +82,11 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
     private void Apply(string printer, DateTimeOffset now, bool retained, in MoonrakerReport d, List<PrinterEvent> output)
     {
         var s = _printers.Get(printer);
+        if (IsStale(s, now, retained, d))
+        {
+            // Already applied: an older message of this boot delivered again (QoS 1 redelivery, broker backlog).
+            return;
+        }
 
         // Klipper resets print_stats (and exclude_object) in the same update that reports standby after
         // SDCARD_RESET_FILE, so a job ended by →standby is described by the values from before this message.
@@ -95,7 +106,22 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
         if (d.State is { } newState && newState != old)
         {
             s.State = newState;
+            s.StateFromRetained = retained;
             Transition(printer, now, retained, old, newState, before, s, d, output);
+        }
+        else if (!retained && s.Job is null && s.StateFromRetained && IsActive(s.State) && s.Filename is not null
+            && (d.State is not null || d.PrintDuration is not null || d.TotalDuration is not null))
+        {
+            // printing/paused seen only in a retained replay, now confirmed by a live print_stats report: the print
+            // started before the worker came up (a missed start), so it began total_duration ago.
+            s.StateFromRetained = false;
+            Start(printer, now - TimeSpan.FromSeconds(s.TotalDuration ?? 0), d.EventTime, s, d, output);
+        }
+
+        if (s.Job is null && s.PendingStart is { } pendingAt && s.Filename is not null && IsActive(s.State))
+        {
+            // The start waited for its file name (split status publishes the state and the file separately).
+            Start(printer, pendingAt, s.PendingStartEventTime, s, d, output);
         }
 
         // Split values replayed on subscribe are old samples: merged above, but not written as telemetry.
@@ -138,13 +164,13 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
                     }
 
                     End(printer, now, JobOutcome.Cancelled, before, s, output);
-                    Start(printer, now, s, d, output);
+                    Start(printer, now, d.EventTime, s, d, output);
                     return;
                 }
 
                 if ((fromIdle || old is null || old == "paused") && !retained)
                 {
-                    Start(printer, now, s, d, output);
+                    Start(printer, now, d.EventTime, s, d, output);
                 }
 
                 return;
@@ -153,7 +179,7 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
                 if (s.Job is null && (fromIdle || old is null) && !retained)
                 {
                     // Idle → paused: the printing state was missed; the job started all the same.
-                    Start(printer, now, s, d, output);
+                    Start(printer, now, d.EventTime, s, d, output);
                 }
 
                 if (s.Job is { } job)
@@ -166,6 +192,7 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
             case "complete":
             case "cancelled":
             case "error":
+                s.PendingStart = null;
                 var outcome = next switch { "complete" => JobOutcome.Completed, "error" => JobOutcome.Failed, _ => JobOutcome.Cancelled };
                 if (s.Job is not null)
                 {
@@ -182,6 +209,8 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
                 return;
 
             case "standby":
+                s.PendingStart = null;
+
                 // printing/paused → standby is a cancel (CLEAR_PAUSE / SDCARD_RESET_FILE, as Moonraker's history
                 // treats it). complete/cancelled/error → standby is the file reset after a job already counted.
                 if (s.Job is not null)
@@ -193,8 +222,19 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
         }
     }
 
-    private static void Start(string printer, DateTimeOffset now, MoonrakerPrinterState s, in MoonrakerReport d, List<PrinterEvent> output)
+    private static void Start(string printer, DateTimeOffset now, double? eventTime, MoonrakerPrinterState s, in MoonrakerReport d, List<PrinterEvent> output)
     {
+        if (s.Filename is null)
+        {
+            // A job needs a file name: a bare "printing" (a stale split value, or the state before its filename
+            // message) waits for one, and a state change before it arrives ends nothing.
+            s.PendingStart = now;
+            s.PendingStartEventTime = eventTime;
+            return;
+        }
+
+        s.PendingStart = null;
+        s.PendingStartEventTime = null;
         if (!d.HasObjects)
         {
             // exclude_object from the previous file may linger until the new file defines its objects.
@@ -203,7 +243,7 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
 
         s.Job = new MoonrakerOpenJob
         {
-            JobId = string.Create(CultureInfo.InvariantCulture, $"{s.Filename}@{now.ToUnixTimeSeconds()}"),
+            JobId = JobId(s.Filename, now, eventTime),
             Filename = s.Filename,
             Start = now,
         };
@@ -218,13 +258,52 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
         });
     }
 
+    // The file and the receive second, plus Klipper's eventtime of the message that made the transition when it has
+    // one: receive times collide in a burst, eventtimes of two distinct transitions do not.
+    private static string JobId(string? file, DateTimeOffset at, double? eventTime) => eventTime is { } et
+        ? string.Create(CultureInfo.InvariantCulture, $"{file}@{at.ToUnixTimeSeconds()}+{et:0.###}")
+        : string.Create(CultureInfo.InvariantCulture, $"{file}@{at.ToUnixTimeSeconds()}");
+
+    // Klipper's eventtime is monotonic within one host boot: a live message more than a second older than the last one
+    // applied is a redelivery (the split topics of one status batch may interleave, hence the second), unless the host rebooted (the clock restarted), which shows as a boot time implied by the message
+    // (receive time − eventtime) later than the last message's arrival. Retained replays are old by nature: they are
+    // dropped when older than what was applied, and never advance the clock.
+    private static bool IsStale(MoonrakerPrinterState s, DateTimeOffset now, bool retained, in MoonrakerReport d)
+    {
+        if (d.EventTime is not { } et)
+        {
+            return false;
+        }
+
+        if (s.LastEventTime is { } last && et < last - ReorderToleranceSeconds
+            && (retained || s.LastReceivedAt is not { } lastAt || now - TimeSpan.FromSeconds(et) <= lastAt))
+        {
+            return true;
+        }
+
+        if (!retained && (s.LastEventTime is not { } newest || et > newest || et < newest - ReorderToleranceSeconds))
+        {
+            s.LastEventTime = et;
+            s.LastReceivedAt = now;
+        }
+
+        return false;
+    }
+
+    private static bool IsActive(string? state) => state is "printing" or "paused";
+
     // Ends the open job (or, with none open, a job whose start was missed) using the figures in `values`.
     private static void End(string printer, DateTimeOffset now, JobOutcome outcome, in Figures values, MoonrakerPrinterState s, List<PrinterEvent> output)
     {
         var job = s.Job;
         var file = job?.Filename ?? values.Filename;
-        var jobId = job?.JobId
-            ?? string.Create(CultureInfo.InvariantCulture, $"{file}@{(now - TimeSpan.FromSeconds(values.TotalDuration ?? 0)).ToUnixTimeSeconds()}");
+        if (file is null)
+        {
+            // A job needs a file name: without one this is not a print we can tell apart (a stale or partial state).
+            return;
+        }
+
+        var jobId = job?.JobId ?? JobId(file, now - TimeSpan.FromSeconds(values.TotalDuration ?? 0), null);
         output.Add(new PrinterEvent
         {
             Kind = EventKind.JobFinished,

@@ -288,5 +288,7 @@ internal static class MoonrakerPayloadReader
     }
 
     private static string? EventTime(ref Utf8JsonReader reader, ref MoonrakerReport d) =>
-        JsonValues.TryNumber(ref reader, out d.EventTime) && d.EventTime is null or >= 0 ? null : "'eventtime' must be a non-negative number";
+        JsonValues.TryNumber(ref reader, out d.EventTime) && d.EventTime is null or (>= 0 and <= JsonValues.MaxDurationSeconds)
+            ? null
+            : "'eventtime' must be a non-negative number of seconds";
 }

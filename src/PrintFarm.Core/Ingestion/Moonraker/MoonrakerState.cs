@@ -27,6 +27,21 @@ internal sealed class MoonrakerPrinterState : IPrinterState<MoonrakerPrinterStat
     /// <summary>The open job.</summary>
     public MoonrakerOpenJob? Job { get; set; }
 
+    /// <summary>Whether <see cref="State"/> was last set by a retained replay (a start it shows is unconfirmed).</summary>
+    public bool StateFromRetained { get; set; }
+
+    /// <summary>When printing began without a file name known; the job opens when the name arrives.</summary>
+    public DateTimeOffset? PendingStart { get; set; }
+
+    /// <summary>The <c>eventtime</c> of the message that began the pending start.</summary>
+    public double? PendingStartEventTime { get; set; }
+
+    /// <summary>The <c>eventtime</c> of the newest live message applied (Klipper's clock, seconds since host boot).</summary>
+    public double? LastEventTime { get; set; }
+
+    /// <summary>When that message arrived.</summary>
+    public DateTimeOffset? LastReceivedAt { get; set; }
+
     /// <inheritdoc />
     public MoonrakerPrinterState Copy()
     {

@@ -452,6 +452,106 @@ public sealed class NativeAdapterTests
         Assert.Contains("outcome", result.Detail, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("type")]
+    [InlineData("job_id")]
+    [InlineData("file")]
+    [InlineData("toy")]
+    [InlineData("material")]
+    [InlineData("state")]
+    public void Process_StringFieldGivenAnotherType_IsRejectedAsInvalidField(string field)
+    {
+        foreach (var value in new[] { "5", "1.5", "true", "{}", "[\"x\"]", "{\"a\":[1,2]}" })
+        {
+            var result = NativeRun.Rejected($$"""{"type":"status",{{Ts}},"{{field}}":{{value}}}""", RejectReasons.InvalidField);
+
+            Assert.Contains(field, result.Detail, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("print_time_s")]
+    [InlineData("filament_g")]
+    [InlineData("filament_mm")]
+    [InlineData("estimated_time_s")]
+    [InlineData("progress_pct")]
+    [InlineData("nozzle_c")]
+    [InlineData("nozzle_target_c")]
+    [InlineData("bed_c")]
+    [InlineData("bed_target_c")]
+    public void Process_NumberFieldGivenAnotherType_IsRejectedAsInvalidField(string field)
+    {
+        foreach (var value in new[] { "\"5400\"", "\"\"", "true", "{}", "[1]", "{\"v\":1}" })
+        {
+            var result = NativeRun.Rejected($$"""{"type":"status",{{Ts}},"{{field}}":{{value}}}""", RejectReasons.InvalidField);
+
+            Assert.Contains(field, result.Detail, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("print_time_s", "-1")]
+    [InlineData("filament_g", "-0.5")]
+    [InlineData("filament_mm", "-10")]
+    [InlineData("estimated_time_s", "-60")]
+    [InlineData("progress_pct", "-0.1")]
+    [InlineData("progress_pct", "100.01")]
+    [InlineData("progress_pct", "250")]
+    [InlineData("nozzle_c", "-300.5")]
+    [InlineData("bed_target_c", "-1000")]
+    [InlineData("print_time_s", "1e400")]
+    public void Process_NumberOutOfRange_IsRejectedAsInvalidField(string field, string value)
+    {
+        var result = NativeRun.Rejected($$"""{"type":"status",{{Ts}},"{{field}}":{{value}}}""", RejectReasons.InvalidField);
+
+        Assert.Contains(field, result.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("1.5")]
+    [InlineData("\"2\"")]
+    [InlineData("2147483648")]
+    [InlineData("true")]
+    [InlineData("[2]")]
+    public void Process_QuantityNotAPositiveInteger_IsRejectedAsInvalidField(string value)
+    {
+        var result = NativeRun.Rejected($$"""{"type":"job_started",{{Ts}},"quantity":{{value}}}""", RejectReasons.InvalidField);
+
+        Assert.Contains("quantity", result.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\"aborted\"")]
+    [InlineData("\"Completed\"")]
+    [InlineData("\"\"")]
+    [InlineData("1")]
+    [InlineData("null")]
+    [InlineData("{\"value\":\"completed\"}")]
+    public void Process_InvalidOutcome_IsRejectedAsInvalidField(string value)
+    {
+        var result = NativeRun.Rejected($$"""{"type":"job_finished",{{Ts}},"outcome":{{value}}}""", RejectReasons.InvalidField);
+
+        Assert.Contains("outcome", result.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\"yesterday\"")]
+    [InlineData("\"\"")]
+    [InlineData("-1")]
+    [InlineData("1e20")]
+    [InlineData("true")]
+    [InlineData("null")]
+    [InlineData("[1717228800]")]
+    [InlineData("{\"s\":1717228800}")]
+    public void Process_InvalidTs_IsRejectedAsInvalidField(string value)
+    {
+        var result = NativeRun.Rejected($$"""{"type":"status","ts":{{value}}}""", RejectReasons.InvalidField);
+
+        Assert.Contains("ts", result.Detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Process_TypeWithEscapedLineBreak_IsRejectedAsInvalidField()
     {
