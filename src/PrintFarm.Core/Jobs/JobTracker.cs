@@ -148,7 +148,8 @@ public sealed class JobTracker
 
     private EndedJob Close(PrinterJobs state, OpenJob open, PrinterEvent end)
     {
-        var file = end.File ?? open.File ?? string.Empty;
+        // Names are sanitized here once more for every source (docs/data-model.md, "Names"): a label never costs a job.
+        var file = TagValue.CleanFile(end.File ?? open.File) ?? string.Empty;
         var fromName = _toyRules.Parse(file);
         var material = TagValue.Clean(_materials.Resolve(end.Material ?? open.Material ?? FallbackMaterial(end.Printer, file)), _materials.DefaultMaterial);
         var printTime = end.PrintTimeSeconds ?? Math.Max(0, (end.Timestamp - open.Start).TotalSeconds);
@@ -177,7 +178,7 @@ public sealed class JobTracker
         {
             Printer = end.Printer,
             Source = open.Source,
-            JobId = open.JobId ?? open.Key,
+            JobId = TagValue.CleanFile(open.JobId) ?? open.Key,
             File = file,
             Toy = TagValue.Clean(end.Toy ?? open.Toy ?? fromName.Toy),
             Quantity = end.Quantity ?? open.Quantity ?? fromName.Quantity,
