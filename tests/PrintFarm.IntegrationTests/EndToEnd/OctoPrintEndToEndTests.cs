@@ -43,10 +43,16 @@ public sealed class OctoPrintEndToEndTests(ServicesFixture services)
                 await octoPrint.PublishTextAsync(p + "temperature/bed", "{\"actual\": \"warm\"}");
                 await octoPrint.PublishJsonAsync(p + "event/PrintCancelled", new { name = "castle_PETG.gcode", path = "castle_PETG.gcode", origin = "sdcard", time = 600.0, progress = 25, _timestamp = S(80) });
                 await octoPrint.PublishJsonAsync(p + "event/PrintFailed", new { name = "castle_PETG.gcode", path = "castle_PETG.gcode", origin = "sdcard", time = 600.0, progress = 25, reason = "cancelled", _timestamp = S(80) });
+
+                // An OctoPrint older than 1.3: file (full path on disk) and filename instead of path and name.
+                await octoPrint.PublishJsonAsync(p + "event/PrintStarted", new { file = "/home/pi/.octoprint/uploads/boat_x2.gcode", filename = "boat_x2.gcode", origin = "local", _timestamp = S(90) });
+                await octoPrint.PublishJsonAsync(p + "event/PrintDone", new { file = "/home/pi/.octoprint/uploads/boat_x2.gcode", filename = "boat_x2.gcode", origin = "local", time = 1200.0, _timestamp = S(110) });
                 await octoPrint.PublishTextAsync(p + "mqtt", "disconnected");
             }
 
-            var jobs = await AdapterEndToEnd.JobsAsync(services, database, printer, 2);
+            var jobs = await AdapterEndToEnd.JobsAsync(services, database, printer, 3);
+            var boat = Assert.Single(jobs, r => r.Text("toy") == "boat");
+            Assert.Equal(("completed", 2.0, 1200.0, $"boat_x2.gcode@{S(90)}"), (boat.Text("outcome"), boat.Number("toys"), boat.Number("print_time_s"), boat.Text("job_id")));
             var dragon = Assert.Single(jobs, r => r.Text("toy") == "dragon");
             Assert.Equal(("completed", "octoprint", "PLA", "test-farm"), (dragon.Text("outcome"), dragon.Text("source"), dragon.Text("material"), dragon.Text("farm")));
             Assert.Equal(t0.AddMinutes(60), dragon.Time());
@@ -76,7 +82,7 @@ public sealed class OctoPrintEndToEndTests(ServicesFixture services)
 
             await AdapterEndToEnd.AssertDeadLetteredAsync(worker, p + "event/PrintStarted", "invalid_json");
             await AdapterEndToEnd.AssertDeadLetteredAsync(worker, p + "temperature/bed", "invalid_field");
-            Assert.Equal(2, worker.Counter("printfarm.jobs.ended"));
+            Assert.Equal(3, worker.Counter("printfarm.jobs.ended"));
         }
         finally
         {
