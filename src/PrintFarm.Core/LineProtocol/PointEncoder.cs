@@ -136,7 +136,7 @@ public sealed class PointEncoder
 }
 
 /// <summary>Measurement names of the data contract.</summary>
-public static class Measurements
+internal static class Measurements
 {
     /// <summary>One point per ended job.</summary>
     public const string Job = "job";

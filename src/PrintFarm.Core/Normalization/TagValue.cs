@@ -5,7 +5,7 @@ namespace PrintFarm.Core.Normalization;
 /// never cost a job: the name is sanitized, never the message rejected. The rules are those of
 /// <c>docs/data-model.md</c> ("Names").
 /// </summary>
-public static class TagValue
+internal static class TagValue
 {
     /// <summary>Longest printer id, toy or material name kept, in UTF-16 code units; longer ones are cut.</summary>
     public const int MaxNameLength = 128;
