@@ -306,6 +306,32 @@ public sealed class TelemetryProcessorTests
         Assert.True(result.Accepted || Pipeline.ReasonCodes.Contains(result.Reason!));
     }
 
+    [Theory]
+    [InlineData("shelf 2,row=3", "shelf 2,row=3")]
+    [InlineData(" padded ", "padded")]
+    [InlineData("tab\there", "tab here")]
+    [InlineData("ends\\", "ends")]
+    public void Process_PrinterIdFromTheTopic_IsSanitizedNotRejected(string id, string expected)
+    {
+        var processor = Pipeline.Create();
+
+        var result = processor.Process(Pipeline.Message("""{"type":"status","ts":1717228800,"state":"idle"}"""u8.ToArray(), Received, $"printfarm/{id}/event"), _output);
+
+        Assert.True(result.Accepted, result.Detail);
+        var line = Assert.Single(_output.Lines);
+        Assert.Contains(",printer=" + expected.Replace(" ", "\\ ", StringComparison.Ordinal).Replace(",", "\\,", StringComparison.Ordinal).Replace("=", "\\=", StringComparison.Ordinal) + ",", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Process_PrinterIdOfOnlyControlCharacters_IsRejectedAsUnknownTopic()
+    {
+        var processor = Pipeline.Create();
+
+        var result = processor.Process(Pipeline.Message("""{"type":"status","ts":1717228800,"state":"idle"}"""u8.ToArray(), Received, "printfarm/\t/event"), _output);
+
+        Assert.Equal(RejectReasons.UnknownTopic, result.Reason);
+    }
+
     [Fact]
     public void Process_MessageRejectedForItsEventTime_LeavesTheAdapterStateUnchanged()
     {
