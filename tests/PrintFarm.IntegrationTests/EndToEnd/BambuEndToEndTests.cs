@@ -28,6 +28,12 @@ public sealed class BambuEndToEndTests(ServicesFixture services)
             // 1. A cloud print of four dragons, completed; FINISH redelivered.
             await bambu.PublishJsonAsync(report, Print(new { command = "push_status", msg = 1, sequence_id = $"{++sequence}", gcode_state = "PREPARE", task_id = "700000001", subtask_id = "700000002", subtask_name = "dragon_x4" }));
             await bambu.PublishJsonAsync(report, Print(new { command = "push_status", msg = 1, sequence_id = $"{++sequence}", gcode_state = "RUNNING", mc_percent = 3, nozzle_temper = 220.1, nozzle_target_temper = 220 }));
+
+            // Paused and resumed, with a repeated full push in between: still one job.
+            var full = Print(new { command = "push_status", msg = 0, sequence_id = $"{++sequence}", gcode_state = "PAUSE", task_id = "700000001", subtask_id = "700000002", subtask_name = "dragon_x4", mc_percent = 40 });
+            await bambu.PublishJsonAsync(report, full);
+            await bambu.PublishJsonAsync(report, full);
+            await bambu.PublishJsonAsync(report, Print(new { command = "push_status", msg = 1, sequence_id = $"{++sequence}", gcode_state = "RUNNING" }));
             await bambu.PublishTextAsync(report, "{\"print\": {\"command\": \"push_status\", \"mc_perc");
             var finish = Print(new { command = "push_status", msg = 1, sequence_id = $"{++sequence}", gcode_state = "FINISH", mc_percent = 100 });
             await bambu.PublishJsonAsync(report, finish);

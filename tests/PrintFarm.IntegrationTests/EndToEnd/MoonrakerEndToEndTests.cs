@@ -47,6 +47,13 @@ public sealed class MoonrakerEndToEndTests(ServicesFixture services)
                 await moonraker.PublishJsonAsync(status, Ps(new { print_duration = 300.0, total_duration = 360.0, filament_used = 800.0 }));
                 await moonraker.PublishJsonAsync(status, Ps(new { state = "standby", filename = "", print_duration = 0.0, total_duration = 0.0, filament_used = 0.0 }));
 
+                // 5. boat: paused, resumed (same file, total grew), then a heater error.
+                await moonraker.PublishJsonAsync(status, Ps(new { state = "printing", filename = "boat.gcode", total_duration = 0.01 }));
+                await moonraker.PublishJsonAsync(status, Ps(new { state = "paused", total_duration = 500.0, print_duration = 450.0 }));
+                await moonraker.PublishJsonAsync(status, Ps(new { state = "printing", total_duration = 700.0 }));
+                await moonraker.PublishJsonAsync(status, Ps(new { state = "error", print_duration = 900.0, total_duration = 1200.0, filament_used = 2000.0 }));
+                await moonraker.PublishJsonAsync(status, Ps(new { state = "standby", filename = "", print_duration = 0.0, total_duration = 0.0, filament_used = 0.0 }));
+
                 // 3. A bare "printing" with no file name (as a stale split value delivered without its retain flag),
                 //    then standby: no job.
                 await moonraker.PublishJsonAsync($"{printer}/klipper/state/print_stats/state", new { eventtime = eventtime += 1, value = "printing" });
@@ -70,7 +77,9 @@ public sealed class MoonrakerEndToEndTests(ServicesFixture services)
                 await moonraker.PublishJsonAsync($"{printer}/moonraker/status", new { server = "offline" });
             }
 
-            var jobs = await AdapterEndToEnd.JobsAsync(services, database, printer, 4);
+            var jobs = await AdapterEndToEnd.JobsAsync(services, database, printer, 5);
+            var boat = Assert.Single(jobs, r => r.Text("toy") == "boat");
+            Assert.Equal(("failed", 900.0, "measured"), (boat.Text("outcome"), boat.Number("print_time_s"), boat.Text("filament_source")));
             var clips = jobs.Where(r => r.Text("toy") == "clip").ToList();
             Assert.Equal([580.0, 590.0], clips.Select(r => r.Number("print_time_s")).Order());
             Assert.All(clips, r => Assert.Equal(("completed", 4.0), (r.Text("outcome"), r.Number("toys"))));
@@ -96,7 +105,7 @@ public sealed class MoonrakerEndToEndTests(ServicesFixture services)
 
             await AdapterEndToEnd.AssertDeadLetteredAsync(worker, status, "invalid_field");
             await AdapterEndToEnd.AssertDeadLetteredAsync(worker, status, "invalid_json");
-            Assert.Equal(4, worker.Counter("printfarm.jobs.ended"));
+            Assert.Equal(5, worker.Counter("printfarm.jobs.ended"));
         }
         finally
         {
