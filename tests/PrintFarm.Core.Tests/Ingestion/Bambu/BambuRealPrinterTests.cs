@@ -179,4 +179,18 @@ public sealed class BambuRealPrinterTests
         Assert.Equal(["clip_x4@1767590000", "clip_x4@1767594000"], farm.Ended.Select(j => j.JobId));
         Assert.All(farm.Ended, j => Assert.Equal((JobOutcome.Completed, 4), (j.Outcome, j.Quantity)));
     }
+
+    [Fact]
+    public void A_FAILED_waiting_for_its_code_survives_a_checkpoint()
+    {
+        var before = new BambuAdapter();
+        Accept(before, Json(Running("dragon_x4", 1767599000), 0));
+        Assert.DoesNotContain(Accept(before, At("push_status-p2s-failed-no-code.json", 600)), e => e.Kind == EventKind.JobFinished);
+
+        var after = new BambuAdapter();
+        after.RestoreState(System.Text.Json.Nodes.JsonNode.Parse(before.SaveState()!.ToJsonString())!);
+        var end = Assert.Single(Accept(after, At("push_status-p2s-failed-cancel-code.json", 604.6)), e => e.Kind == EventKind.JobFinished);
+
+        Assert.Equal((JobOutcome.Cancelled, T0.AddSeconds(600), "dragon_x4@1767599000"), (end.Outcome!.Value, end.Timestamp, end.JobId));
+    }
 }

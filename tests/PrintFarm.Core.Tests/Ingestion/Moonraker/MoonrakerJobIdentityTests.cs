@@ -109,4 +109,20 @@ public sealed class MoonrakerJobIdentityTests
 
         Assert.Equal("cup", Assert.Single(farm.Ended).Toy);
     }
+
+    [Fact]
+    public void After_a_restart_from_a_checkpoint_a_replay_older_than_what_was_applied_changes_nothing()
+    {
+        var before = new MoonrakerAdapter();
+        Accept(before, Ps(3_052_100.0, new { state = "printing", filename = "clip_x4.gcode", total_duration = 0.01 }, 0));
+        Accept(before, Ps(3_052_700.0, new { state = "complete", print_duration = 580.0, total_duration = 600.0, filament_used = 900.0 }, 600));
+
+        var after = new MoonrakerAdapter();
+        after.RestoreState(System.Text.Json.Nodes.JsonNode.Parse(before.SaveState()!.ToJsonString())!);
+
+        // On subscribe the broker replays the split state from the middle of that job, retained or not.
+        Assert.Empty(Accept(after, Message(SplitState, Json(new { eventtime = 3_052_100.0, value = "printing" }), T0.AddSeconds(900), retained: true)));
+        Assert.Empty(Accept(after, Message(SplitState, Json(new { eventtime = 3_052_100.0, value = "printing" }), T0.AddSeconds(901))));
+        Assert.DoesNotContain(Accept(after, Ps(3_052_800.0, new { state = "standby", filename = "" }, 1000)), e => e.Kind is EventKind.JobStarted or EventKind.JobFinished);
+    }
 }
