@@ -297,7 +297,7 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
     {
         var job = s.Job;
         var file = job?.Filename ?? values.Filename;
-        if (file is null)
+        if (job is null && file is null)
         {
             // A job needs a file name: without one this is not a print we can tell apart (a stale or partial state).
             return;
