@@ -108,6 +108,12 @@ public sealed class PrinterEvent
     /// <summary>Nozzle target temperature, °C.</summary>
     public double? NozzleTargetCelsius { get; init; }
 
+    /// <summary>Dual-nozzle printers: the first extruder's (id 0) temperature, °C.</summary>
+    public double? Nozzle0Celsius { get; init; }
+
+    /// <summary>Dual-nozzle printers: the second extruder's (id 1) temperature, °C.</summary>
+    public double? Nozzle1Celsius { get; init; }
+
     /// <summary>Bed temperature, °C.</summary>
     public double? BedCelsius { get; init; }
 
@@ -120,5 +126,6 @@ public sealed class PrinterEvent
     /// <summary>True when the telemetry part of the event carries anything worth a <c>printer</c> point.</summary>
     public bool HasTelemetry =>
         ProgressPercent is not null || State is not null || NozzleCelsius is not null || NozzleTargetCelsius is not null
+        || Nozzle0Celsius is not null || Nozzle1Celsius is not null
         || BedCelsius is not null || BedTargetCelsius is not null || Online is not null;
 }

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace PrintFarm.Core.Ingestion;
 
 /// <summary>Event-time conversions shared by the adapters.</summary>
-public static class EventTime
+internal static class EventTime
 {
     // Epoch numbers below this are seconds, at or above it milliseconds: 1e11 s is the year 5138,
     // 1e11 ms is 1973, so no real timestamp is ambiguous.

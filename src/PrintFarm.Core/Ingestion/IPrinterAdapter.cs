@@ -14,6 +14,12 @@ public readonly record struct InboundMessage(string Topic, ReadOnlyMemory<byte> 
 /// per-printer state (Moonraker sends deltas) but must never throw for bad input: it returns
 /// <see cref="AdapterResult.Rejected"/> instead, and the message is dead-lettered.
 /// </summary>
+/// <remarks>
+/// A stateful adapter first reads the whole payload into a validated report (no state touched), then runs its
+/// lifecycle on a staged copy of the printer's state. The staged changes take effect on <see cref="Commit"/>, which
+/// the caller makes only once the message is accepted whole (the processor also checks the event times);
+/// <see cref="Discard"/> drops them. So a rejected message changes no state.
+/// </remarks>
 public interface IPrinterAdapter
 {
     /// <summary>The <c>source</c> tag of every event this adapter produces.</summary>
@@ -24,6 +30,16 @@ public interface IPrinterAdapter
 
     /// <summary>Parses <paramref name="message"/>, appending zero or more events to <paramref name="output"/>.</summary>
     AdapterResult Process(in InboundMessage message, in TopicMatch match, List<PrinterEvent> output);
+
+    /// <summary>Makes the state changes staged by the last <see cref="Process"/> call take effect.</summary>
+    void Commit()
+    {
+    }
+
+    /// <summary>Drops the state changes staged by the last <see cref="Process"/> call.</summary>
+    void Discard()
+    {
+    }
 }
 
 /// <summary>What an adapter made of a message.</summary>

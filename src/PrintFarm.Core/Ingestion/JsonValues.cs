@@ -163,6 +163,40 @@ internal static class JsonValues
         }
     }
 
+    /// <summary>
+    /// Reads a name (file, toy, material, task): a string, sanitized by <see cref="Normalization.TagValue"/> rather
+    /// than rejected, so an odd name never costs a message. Null when absent or nothing is left.
+    /// </summary>
+    public static bool TryName(ref Utf8JsonReader reader, out string? value, int maxLength = Normalization.TagValue.MaxFileLength)
+    {
+        if (!TryString(ref reader, out var raw))
+        {
+            value = null;
+            return false;
+        }
+
+        value = raw is null ? null : Normalization.TagValue.Clean(raw, string.Empty, maxLength) is { Length: > 0 } clean ? clean : null;
+        return true;
+    }
+
+    /// <summary>
+    /// Reads the value of the current property, which must be an object or <c>null</c>: true with
+    /// <paramref name="present"/> set when the reader is now on the object's start, true with it unset for null,
+    /// false (the value skipped) for anything else.
+    /// </summary>
+    public static bool TryStartObject(ref Utf8JsonReader reader, out bool present)
+    {
+        reader.Read();
+        present = reader.TokenType == JsonTokenType.StartObject;
+        if (present || reader.TokenType == JsonTokenType.Null)
+        {
+            return true;
+        }
+
+        SkipValue(ref reader);
+        return false;
+    }
+
     /// <summary>Skips the value of the current property, whatever its shape.</summary>
     public static void SkipProperty(ref Utf8JsonReader reader)
     {

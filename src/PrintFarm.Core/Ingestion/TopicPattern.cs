@@ -141,8 +141,8 @@ public readonly struct TopicMatch
     /// <summary>Printer id from the topic (or the pattern's fixed printer).</summary>
     public string Printer { get; }
 
-    /// <summary>The same match with another printer id (the cardinality guard folds printers past its cap).</summary>
-    internal TopicMatch WithPrinter(string printer) => new(printer, _captures);
+    /// <summary>The same match with another printer id (the sanitized one, or the cardinality guard's fold).</summary>
+    public TopicMatch WithPrinter(string printer) => new(printer, _captures);
 
     /// <summary>The value of placeholder <paramref name="name"/>, or <see langword="null"/>.</summary>
     public string? this[string name]

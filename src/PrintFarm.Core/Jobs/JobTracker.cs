@@ -148,7 +148,8 @@ public sealed class JobTracker
 
     private EndedJob Close(PrinterJobs state, OpenJob open, PrinterEvent end)
     {
-        var file = end.File ?? open.File ?? string.Empty;
+        // Names are sanitized here once more for every source (docs/data-model.md, "Names"): a label never costs a job.
+        var file = TagValue.CleanFile(end.File ?? open.File) ?? string.Empty;
         var fromName = _toyRules.Parse(file);
         var material = TagValue.Clean(_materials.Resolve(end.Material ?? open.Material ?? FallbackMaterial(end.Printer, file)), _materials.DefaultMaterial);
         var printTime = end.PrintTimeSeconds ?? Math.Max(0, (end.Timestamp - open.Start).TotalSeconds);
@@ -177,14 +178,14 @@ public sealed class JobTracker
         {
             Printer = end.Printer,
             Source = open.Source,
-            JobId = open.JobId ?? open.Key,
+            JobId = TagValue.CleanFile(open.JobId) ?? open.Key,
             File = file,
             Toy = TagValue.Clean(end.Toy ?? open.Toy ?? fromName.Toy),
             Quantity = end.Quantity ?? open.Quantity ?? fromName.Quantity,
             Material = material,
             Outcome = end.Outcome ?? JobOutcome.Cancelled,
             Start = open.Start,
-            End = end.Timestamp,
+            End = state.UniqueEnd(end.Timestamp),
             PrintTimeSeconds = printTime,
             FilamentGrams = grams,
             FilamentMillimetres = millimetres,
@@ -208,7 +209,7 @@ public sealed class JobTracker
     {
         Printers = _printers
             .Where(kv => kv.Value.Open is not null || kv.Value.HasRecent)
-            .Select(kv => new JobTrackerState.PrinterState { Printer = kv.Key, Open = kv.Value.Open, RecentlyEnded = kv.Value.Recent().ToList() })
+            .Select(kv => new JobTrackerState.PrinterState { Printer = kv.Key, Open = kv.Value.Open, RecentlyEnded = kv.Value.Recent().ToList(), RecentEndTimes = kv.Value.RecentEnds().ToList() })
             .ToList(),
     };
 
@@ -223,6 +224,11 @@ public sealed class JobTracker
             foreach (var key in p.RecentlyEnded)
             {
                 printer.Remember(key);
+            }
+
+            foreach (var ms in p.RecentEndTimes)
+            {
+                printer.RememberEnd(ms);
             }
 
             _printers[p.Printer] = printer;
@@ -265,11 +271,47 @@ public sealed class JobTracker
     private sealed class PrinterJobs
     {
         private readonly string[] _recent = new string[RecentKeysPerPrinter];
+        private readonly long?[] _recentEnds = new long?[RecentKeysPerPrinter];
         private int _next;
+        private int _nextEnd;
+
+        // A job point's series is its printer, toy, material and outcome, and its timestamp the end in milliseconds:
+        // two distinct jobs of one printer ending in the same millisecond (a backlog delivered in a burst, a source
+        // without a clock) would be one point in InfluxDB. The later one moves to the next free millisecond.
+        public DateTimeOffset UniqueEnd(DateTimeOffset end)
+        {
+            var ms = end.ToUnixTimeMilliseconds();
+            var unique = ms;
+            while (Array.IndexOf(_recentEnds, unique) >= 0)
+            {
+                unique++;
+            }
+
+            RememberEnd(unique);
+            return unique == ms ? end : DateTimeOffset.FromUnixTimeMilliseconds(unique);
+        }
+
+        public void RememberEnd(long ms)
+        {
+            _recentEnds[_nextEnd] = ms;
+            _nextEnd = (_nextEnd + 1) % _recentEnds.Length;
+        }
+
+        // Oldest first.
+        public IEnumerable<long> RecentEnds()
+        {
+            for (var i = 0; i < _recentEnds.Length; i++)
+            {
+                if (_recentEnds[(_nextEnd + i) % _recentEnds.Length] is { } ms)
+                {
+                    yield return ms;
+                }
+            }
+        }
 
         public OpenJob? Open { get; set; }
 
-        public bool HasRecent => _recent[0] is not null;
+        public bool HasRecent => _recent[0] is not null || _recentEnds[0] is not null;
 
         public bool RecentlyEnded(string key) => Array.IndexOf(_recent, key) >= 0;
 
@@ -350,5 +392,8 @@ public sealed class JobTrackerState
 
         /// <summary>Keys of recently ended jobs, oldest first.</summary>
         public List<string> RecentlyEnded { get; set; } = [];
+
+        /// <summary>End times (epoch ms) of the job points recently written, oldest first; absent in older checkpoints.</summary>
+        public List<long> RecentEndTimes { get; set; } = [];
     }
 }

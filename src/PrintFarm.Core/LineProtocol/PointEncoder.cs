@@ -128,6 +128,8 @@ public sealed class PointEncoder
             .Field("progress_pct", e.ProgressPercent)
             .Field("nozzle_c", e.NozzleCelsius)
             .Field("nozzle_target_c", e.NozzleTargetCelsius)
+            .Field("nozzle_0_c", e.Nozzle0Celsius)
+            .Field("nozzle_1_c", e.Nozzle1Celsius)
             .Field("bed_c", e.BedCelsius)
             .Field("bed_target_c", e.BedTargetCelsius)
             .Field("online", e.Online)
@@ -162,7 +164,7 @@ public sealed class PointEncoder
 }
 
 /// <summary>Measurement names of the data contract.</summary>
-public static class Measurements
+internal static class Measurements
 {
     /// <summary>One point per ended job.</summary>
     public const string Job = "job";

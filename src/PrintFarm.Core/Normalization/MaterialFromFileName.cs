@@ -5,7 +5,7 @@ namespace PrintFarm.Core.Normalization;
 /// <c>{input_filename_base}_{layer_height}mm_{filament_type[0]}_{printer_model}_{print_time}</c> gives
 /// <c>calicat_0.3mm_PLA_MK3S_33m.gcode</c>). Used for every source when the event itself names no material.
 /// </summary>
-public static class MaterialFromFileName
+internal static class MaterialFromFileName
 {
     /// <summary>The tokens recognised, compared case-insensitively as whole words of the file stem.</summary>
     public static IReadOnlyList<string> Tokens { get; } = ["PLA", "PETG", "ABS", "ASA", "TPU", "PA", "PC"];

@@ -122,9 +122,16 @@ public sealed class TelemetryProcessor
             return AdapterResult.Rejected(RejectReasons.UnknownTopic, "no adapter's topic pattern matches");
         }
 
-        if (!TagValue.IsValid(match.Printer))
+        // A printer id is a name like any other: sanitized (docs/data-model.md, "Names"), not a reason to lose the message.
+        var printer = TagValue.Clean(match.Printer, string.Empty);
+        if (printer.Length == 0)
         {
-            return AdapterResult.Rejected(RejectReasons.UnknownTopic, "the printer id in the topic has control characters, surrounding spaces or a trailing backslash");
+            return AdapterResult.Rejected(RejectReasons.UnknownTopic, "the printer id in the topic is empty once control characters and surrounding spaces are removed");
+        }
+
+        if (!ReferenceEquals(printer, match.Printer))
+        {
+            match = match.WithPrinter(printer);
         }
 
         if (Guard is { } guard && !guard.AdmitPrinter(ref match, out var problem))
@@ -133,18 +140,33 @@ public sealed class TelemetryProcessor
         }
 
         _events.Clear();
-        var result = adapter.Process(message, match, _events);
-        if (!result.Accepted)
+        var committed = false;
+        try
         {
-            return result;
-        }
-
-        var latest = message.ReceivedAt + _options.MaxClockSkew;
-        foreach (var e in _events)
-        {
-            if (e.Timestamp > latest)
+            var result = adapter.Process(message, match, _events);
+            if (!result.Accepted)
             {
-                return AdapterResult.Rejected(RejectReasons.FutureTimestamp, $"event time {e.Timestamp:O} is more than {_options.MaxClockSkew} after the receive time {message.ReceivedAt:O}");
+                return result;
+            }
+
+            // Checked before the adapter's staged state is committed: a rejected message changes no state.
+            var latest = message.ReceivedAt + _options.MaxClockSkew;
+            foreach (var e in _events)
+            {
+                if (e.Timestamp > latest)
+                {
+                    return AdapterResult.Rejected(RejectReasons.FutureTimestamp, $"event time {e.Timestamp:O} is more than {_options.MaxClockSkew} after the receive time {message.ReceivedAt:O}");
+                }
+            }
+
+            adapter.Commit();
+            committed = true;
+        }
+        finally
+        {
+            if (!committed)
+            {
+                adapter.Discard();
             }
         }
 
@@ -153,7 +175,7 @@ public sealed class TelemetryProcessor
             Apply(e, message.ReceivedAt, output);
         }
 
-        return result;
+        return AdapterResult.Ok;
     }
 
     /// <summary>Appends the <c>kpi</c> points of every window that changed since the last flush, and releases closed windows.</summary>

@@ -40,6 +40,11 @@ internal static class AdaptersOptionsValidator
                     errors.Add($"{P}:Adapters:Bambu:Printers:{serial} is '{name}': must be a printer id without '/', '+', '#' or line breaks");
                 }
             }
+
+            if (a.Bambu.CancelGracePeriod < TimeSpan.Zero || a.Bambu.CancelGracePeriod > TimeSpan.FromMinutes(10))
+            {
+                errors.Add($"{P}:Adapters:Bambu:CancelGracePeriod is '{a.Bambu.CancelGracePeriod}': must be a duration from 00:00:00 to 00:10:00");
+            }
         }
 
         foreach (var (printer, material) in o.PrinterMaterials)

@@ -61,7 +61,13 @@ public class AdapterBenchmarks
     {
         _events.Clear();
         var result = c.Adapter.Process(c.Message, c.Match, _events);
-        return result.Accepted ? _events.Count : -1;
+        if (!result.Accepted)
+        {
+            return -1;
+        }
+
+        c.Adapter.Commit();
+        return _events.Count;
     }
 
     private sealed class Case
@@ -91,6 +97,8 @@ public class AdapterBenchmarks
             {
                 throw new InvalidOperationException($"the {adapter.Source} benchmark payload produces no event");
             }
+
+            adapter.Commit();
         }
 
         public IPrinterAdapter Adapter { get; }

@@ -28,14 +28,27 @@ internal static class AdapterTestKit
 
     public static byte[] Json(object payload) => JsonSerializer.SerializeToUtf8Bytes(payload);
 
-    /// <summary>Runs one message through one adapter, matching the topic as the processor would.</summary>
+    /// <summary>
+    /// Runs one message through one adapter, matching the topic as the processor would, and commits the adapter's
+    /// staged state when the message is accepted (discards it otherwise), as the processor does.
+    /// </summary>
     public static AdapterResult Process(IPrinterAdapter adapter, InboundMessage message, List<PrinterEvent> events)
     {
         foreach (var pattern in adapter.Topics)
         {
             if (pattern.TryMatch(message.Topic, out var match))
             {
-                return adapter.Process(message, match, events);
+                var result = adapter.Process(message, match, events);
+                if (result.Accepted)
+                {
+                    adapter.Commit();
+                }
+                else
+                {
+                    adapter.Discard();
+                }
+
+                return result;
             }
         }
 

@@ -23,6 +23,26 @@ public sealed class JobTrackerTests
     // ---- Start → finish ---------------------------------------------------------------------------------------
 
     [Fact]
+    public void Apply_TwoJobsEndingInTheSameMillisecond_GetDistinctEndTimesSoTheirPointsStayTwo()
+    {
+        var end = Some.At(9);
+
+        Apply(
+            Some.Started(end.AddMinutes(-30), jobId: "A", file: "clip_x4.gcode"),
+            Some.Finished(end, JobOutcome.Completed, jobId: "A"),
+            Some.Started(end, jobId: "B", file: "clip_x4.gcode"),
+            Some.Finished(end.AddTicks(10), JobOutcome.Completed, jobId: "B"));
+
+        Assert.Equal([end, end.AddMilliseconds(1)], _ended.Select(j => j.End));
+
+        var restored = new JobTracker(ToyNameRules.Default, MaterialCatalog.Default);
+        restored.RestoreState(System.Text.Json.JsonSerializer.Deserialize<JobTrackerState>(System.Text.Json.JsonSerializer.Serialize(_tracker.SaveState()))!);
+        var after = new List<EndedJob>();
+        restored.Apply(Some.Finished(end, JobOutcome.Completed, jobId: "C"), after);
+        Assert.Equal(end.AddMilliseconds(2), Assert.Single(after).End);
+    }
+
+    [Fact]
     public void Apply_StartThenFinish_ProducesOneEndedJobResolvedFromFileAndPayload()
     {
         const string file = "/sd/dragon_x4.gcode";

@@ -305,4 +305,55 @@ public sealed class TelemetryProcessorTests
 
         Assert.True(result.Accepted || Pipeline.ReasonCodes.Contains(result.Reason!));
     }
+
+    [Theory]
+    [InlineData("shelf 2,row=3", "shelf 2,row=3")]
+    [InlineData(" padded ", "padded")]
+    [InlineData("tab\there", "tab here")]
+    [InlineData("ends\\", "ends")]
+    public void Process_PrinterIdFromTheTopic_IsSanitizedNotRejected(string id, string expected)
+    {
+        var processor = Pipeline.Create();
+
+        var result = processor.Process(Pipeline.Message("""{"type":"status","ts":1717228800,"state":"idle"}"""u8.ToArray(), Received, $"printfarm/{id}/event"), _output);
+
+        Assert.True(result.Accepted, result.Detail);
+        var line = Assert.Single(_output.Lines);
+        Assert.Contains(",printer=" + expected.Replace(" ", "\\ ", StringComparison.Ordinal).Replace(",", "\\,", StringComparison.Ordinal).Replace("=", "\\=", StringComparison.Ordinal) + ",", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Process_PrinterIdOfOnlyControlCharacters_IsRejectedAsUnknownTopic()
+    {
+        var processor = Pipeline.Create();
+
+        var result = processor.Process(Pipeline.Message("""{"type":"status","ts":1717228800,"state":"idle"}"""u8.ToArray(), Received, "printfarm/\t/event"), _output);
+
+        Assert.Equal(RejectReasons.UnknownTopic, result.Reason);
+    }
+
+    [Fact]
+    public void Process_MessageRejectedForItsEventTime_LeavesTheAdapterStateUnchanged()
+    {
+        // OctoPrint stamps events with its host clock: a start 10 minutes ahead of the receive time is rejected by the
+        // processor's clock-skew check, which runs after the adapter has read the message.
+        var octoPrint = new PrintFarm.Core.Ingestion.OctoPrint.OctoPrintAdapter();
+        var processor = new TelemetryProcessor([octoPrint], new JobTracker(ToyNameRules.Default, MaterialCatalog.Default), new KpiEngine(), new PointEncoder(Pipeline.Farm));
+        var now = Received.ToUnixTimeSeconds();
+        InboundMessage Event(string name, string path, long ts) =>
+            new($"octoPrint/op1/event/{name}", Encoding.UTF8.GetBytes($$"""{"path":"{{path}}","name":"{{path}}","origin":"local","_event":"{{name}}","_timestamp":{{ts}}}"""), false, Received);
+
+        var rejected = processor.Process(Event("PrintStarted", "dragon.gcode", now + 600), _output);
+
+        Assert.False(rejected.Accepted);
+        Assert.Equal(RejectReasons.FutureTimestamp, rejected.Reason);
+        Assert.Null(octoPrint.SaveState());
+
+        // Had the rejected start opened a job, this start would end it as abandoned (cancelled).
+        Assert.True(processor.Process(Event("PrintStarted", "castle.gcode", now), _output).Accepted);
+        Assert.True(processor.Process(Event("PrintDone", "castle.gcode", now + 60), _output).Accepted);
+
+        var job = Assert.Single(_output.EndedJobs);
+        Assert.Equal(("castle", JobOutcome.Completed), (job.Toy, job.Outcome));
+    }
 }

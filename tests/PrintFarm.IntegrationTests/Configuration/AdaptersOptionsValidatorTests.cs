@@ -34,6 +34,16 @@ public sealed class AdaptersOptionsValidatorTests
         Assert.StartsWith("PrintFarm:Adapters:Moonraker:StateTopic", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(601)]
+    public void A_Bambu_cancel_grace_period_outside_0_to_10_minutes_is_refused(int seconds)
+    {
+        var error = Assert.Single(Validate(o => o.Adapters.Bambu.CancelGracePeriod = TimeSpan.FromSeconds(seconds)));
+
+        Assert.StartsWith("PrintFarm:Adapters:Bambu:CancelGracePeriod", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Bad_printer_names_and_materials_name_their_keys()
     {

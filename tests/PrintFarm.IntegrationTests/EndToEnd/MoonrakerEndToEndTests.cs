@@ -46,10 +46,43 @@ public sealed class MoonrakerEndToEndTests(ServicesFixture services)
                 await moonraker.PublishTextAsync(status, "not json at all");
                 await moonraker.PublishJsonAsync(status, Ps(new { print_duration = 300.0, total_duration = 360.0, filament_used = 800.0 }));
                 await moonraker.PublishJsonAsync(status, Ps(new { state = "standby", filename = "", print_duration = 0.0, total_duration = 0.0, filament_used = 0.0 }));
+
+                // 5. boat: paused, resumed (same file, total grew), then a heater error.
+                await moonraker.PublishJsonAsync(status, Ps(new { state = "printing", filename = "boat.gcode", total_duration = 0.01 }));
+                await moonraker.PublishJsonAsync(status, Ps(new { state = "paused", total_duration = 500.0, print_duration = 450.0 }));
+                await moonraker.PublishJsonAsync(status, Ps(new { state = "printing", total_duration = 700.0 }));
+                await moonraker.PublishJsonAsync(status, Ps(new { state = "error", print_duration = 900.0, total_duration = 1200.0, filament_used = 2000.0 }));
+                await moonraker.PublishJsonAsync(status, Ps(new { state = "standby", filename = "", print_duration = 0.0, total_duration = 0.0, filament_used = 0.0 }));
+
+                // 3. A bare "printing" with no file name (as a stale split value delivered without its retain flag),
+                //    then standby: no job.
+                await moonraker.PublishJsonAsync($"{printer}/klipper/state/print_stats/state", new { eventtime = eventtime += 1, value = "printing" });
+                await moonraker.PublishJsonAsync(status, Ps(new { state = "standby", filename = "" }));
+
+                // 4. A backlog burst: two prints of one file within milliseconds, told apart by eventtime; then the
+                //    same backlog delivered again, counted once.
+                object[] burst =
+                [
+                    Ps(new { state = "printing", filename = "clip_x4.gcode", total_duration = 0.01 }),
+                    Ps(new { state = "complete", print_duration = 580.0, total_duration = 600.0, filament_used = 900.0 }),
+                    Ps(new { state = "standby", filename = "", print_duration = 0.0, total_duration = 0.0, filament_used = 0.0 }),
+                    Ps(new { state = "printing", filename = "clip_x4.gcode", total_duration = 0.01 }),
+                    Ps(new { state = "complete", print_duration = 590.0, total_duration = 600.0, filament_used = 910.0 }),
+                ];
+                foreach (var message in burst.Concat(burst))
+                {
+                    await moonraker.PublishJsonAsync(status, message);
+                }
+
                 await moonraker.PublishJsonAsync($"{printer}/moonraker/status", new { server = "offline" });
             }
 
-            var jobs = await AdapterEndToEnd.JobsAsync(services, database, printer, 2);
+            var jobs = await AdapterEndToEnd.JobsAsync(services, database, printer, 5);
+            var boat = Assert.Single(jobs, r => r.Text("toy") == "boat");
+            Assert.Equal(("failed", 900.0, "measured"), (boat.Text("outcome"), boat.Number("print_time_s"), boat.Text("filament_source")));
+            var clips = jobs.Where(r => r.Text("toy") == "clip").ToList();
+            Assert.Equal([580.0, 590.0], clips.Select(r => r.Number("print_time_s")).Order());
+            Assert.All(clips, r => Assert.Equal(("completed", 4.0), (r.Text("outcome"), r.Number("toys"))));
             var dragon = Assert.Single(jobs, r => r.Text("toy") == "dragon");
             Assert.Equal(("completed", "moonraker", "PLA"), (dragon.Text("outcome"), dragon.Text("source"), dragon.Text("material")));
             Assert.Equal(3, dragon.Number("toys"));
@@ -72,7 +105,7 @@ public sealed class MoonrakerEndToEndTests(ServicesFixture services)
 
             await AdapterEndToEnd.AssertDeadLetteredAsync(worker, status, "invalid_field");
             await AdapterEndToEnd.AssertDeadLetteredAsync(worker, status, "invalid_json");
-            Assert.Equal(2, worker.Counter("printfarm.jobs.ended"));
+            Assert.Equal(5, worker.Counter("printfarm.jobs.ended"));
         }
         finally
         {

@@ -43,10 +43,24 @@ public sealed class OctoPrintEndToEndTests(ServicesFixture services)
                 await octoPrint.PublishTextAsync(p + "temperature/bed", "{\"actual\": \"warm\"}");
                 await octoPrint.PublishJsonAsync(p + "event/PrintCancelled", new { name = "castle_PETG.gcode", path = "castle_PETG.gcode", origin = "sdcard", time = 600.0, progress = 25, _timestamp = S(80) });
                 await octoPrint.PublishJsonAsync(p + "event/PrintFailed", new { name = "castle_PETG.gcode", path = "castle_PETG.gcode", origin = "sdcard", time = 600.0, progress = 25, reason = "cancelled", _timestamp = S(80) });
+
+                // ship: paused, resumed, then failed on an error (progress as a 0–1 fraction on this path).
+                await octoPrint.PublishJsonAsync(p + "event/PrintStarted", new { name = "ship.gcode", path = "ship.gcode", origin = "local", _timestamp = S(82) });
+                await octoPrint.PublishJsonAsync(p + "event/PrintPaused", new { name = "ship.gcode", path = "ship.gcode", origin = "local", progress = 10, _timestamp = S(84) });
+                await octoPrint.PublishJsonAsync(p + "event/PrintResumed", new { name = "ship.gcode", path = "ship.gcode", origin = "local", progress = 10, _timestamp = S(85) });
+                await octoPrint.PublishJsonAsync(p + "event/PrintFailed", new { name = "ship.gcode", path = "ship.gcode", origin = "local", time = 300.0, progress = 0.2, reason = "error", _timestamp = S(88) });
+
+                // An OctoPrint older than 1.3: file (full path on disk) and filename instead of path and name.
+                await octoPrint.PublishJsonAsync(p + "event/PrintStarted", new { file = "/home/pi/.octoprint/uploads/boat_x2.gcode", filename = "boat_x2.gcode", origin = "local", _timestamp = S(90) });
+                await octoPrint.PublishJsonAsync(p + "event/PrintDone", new { file = "/home/pi/.octoprint/uploads/boat_x2.gcode", filename = "boat_x2.gcode", origin = "local", time = 1200.0, _timestamp = S(110) });
                 await octoPrint.PublishTextAsync(p + "mqtt", "disconnected");
             }
 
-            var jobs = await AdapterEndToEnd.JobsAsync(services, database, printer, 2);
+            var jobs = await AdapterEndToEnd.JobsAsync(services, database, printer, 4);
+            var ship = Assert.Single(jobs, r => r.Text("toy") == "ship");
+            Assert.Equal(("failed", 300.0), (ship.Text("outcome"), ship.Number("print_time_s")));
+            var boat = Assert.Single(jobs, r => r.Text("toy") == "boat");
+            Assert.Equal(("completed", 2.0, 1200.0, $"boat_x2.gcode@{S(90)}"), (boat.Text("outcome"), boat.Number("toys"), boat.Number("print_time_s"), boat.Text("job_id")));
             var dragon = Assert.Single(jobs, r => r.Text("toy") == "dragon");
             Assert.Equal(("completed", "octoprint", "PLA", "test-farm"), (dragon.Text("outcome"), dragon.Text("source"), dragon.Text("material"), dragon.Text("farm")));
             Assert.Equal(t0.AddMinutes(60), dragon.Time());
@@ -76,7 +90,7 @@ public sealed class OctoPrintEndToEndTests(ServicesFixture services)
 
             await AdapterEndToEnd.AssertDeadLetteredAsync(worker, p + "event/PrintStarted", "invalid_json");
             await AdapterEndToEnd.AssertDeadLetteredAsync(worker, p + "temperature/bed", "invalid_field");
-            Assert.Equal(2, worker.Counter("printfarm.jobs.ended"));
+            Assert.Equal(4, worker.Counter("printfarm.jobs.ended"));
         }
         finally
         {

@@ -1,7 +1,7 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using PrintFarm.Core.Events;
+using PrintFarm.Core.Normalization;
 
 namespace PrintFarm.Core.Ingestion.Bambu;
 
@@ -9,18 +9,20 @@ namespace PrintFarm.Core.Ingestion.Bambu;
 /// Bambu Lab <c>push_status</c> reports on <c>device/{serial}/report</c>. Job boundaries come from
 /// <c>gcode_state</c> transitions, as ha-bambulab detects them. Reports carry no timestamp (event time is the
 /// receive time) and no filament figure, so every Bambu job has <see cref="FilamentSource.Unknown"/> filament and is
-/// left out of material efficiency.
+/// left out of material efficiency. The material is the active spool's (<c>ams.tray_now</c> with the trays'
+/// <c>tray_type</c>, or <c>vt_tray</c> for the external spool) when the printer reports it.
 /// </summary>
 public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
 {
     /// <summary>The <c>source</c> tag.</summary>
     public const string SourceName = "bambu";
 
-    /// <summary><c>print_error</c> a user's cancel reports just before <c>FAILED</c>: Bambu has no cancelled state (ha-bambulab models.py).</summary>
+    /// <summary><c>print_error</c> a user's cancel reports around <c>FAILED</c>: Bambu has no cancelled state (ha-bambulab models.py).</summary>
     public const long CancelledPrintError = 50348044;
 
     private readonly PrinterStates<BambuPrinterState> _printers = new();
     private readonly Dictionary<string, string> _names;
+    private readonly TimeSpan _cancelGrace;
 
     /// <summary>Creates the adapter.</summary>
     /// <exception cref="ArgumentException">The topic pattern is invalid.</exception>
@@ -29,6 +31,7 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
         options ??= new BambuAdapterOptions();
         Topics = options.BuildTopics();
         _names = new Dictionary<string, string>(options.Printers, StringComparer.Ordinal);
+        _cancelGrace = options.CancelGracePeriod < TimeSpan.Zero ? TimeSpan.Zero : options.CancelGracePeriod;
     }
 
     /// <inheritdoc />
@@ -46,10 +49,9 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
             return AdapterResult.Ok;
         }
 
-        var printer = _names.TryGetValue(match.Printer, out var name) ? name : match.Printer;
+        var printer = _names.TryGetValue(match.Printer, out var name) ? TagValue.Clean(name, match.Printer) : match.Printer;
         var payload = PayloadText.Utf8OrLatin1(message.Payload);
-        var r = default(Report);
-        var error = Parse(payload.Span, ref r);
+        var error = BambuPayloadReader.Read(payload.Span, out var r);
         if (error is not null)
         {
             return error.Value;
@@ -71,12 +73,18 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
     }
 
     /// <inheritdoc />
+    public void Commit() => _printers.Commit();
+
+    /// <inheritdoc />
+    public void Discard() => _printers.Discard();
+
+    /// <inheritdoc />
     public JsonNode? SaveState() => _printers.Save();
 
     /// <inheritdoc />
     public void RestoreState(JsonNode state) => _printers.Restore(state);
 
-    private void Apply(string printer, DateTimeOffset now, bool retained, in Report r, List<PrinterEvent> output)
+    private void Apply(string printer, DateTimeOffset now, bool retained, in BambuReport r, List<PrinterEvent> output)
     {
         var s = _printers.Get(printer);
 
@@ -87,6 +95,13 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
         if (r.SubtaskId is not null) s.SubtaskId = r.SubtaskId;
         if (r.PrintError is not null) s.PrintError = r.PrintError;
         if (r.GcodeStartTime is not null) s.GcodeStartTime = r.GcodeStartTime;
+        MergeSpools(s, r);
+        if (r.ActiveExtruder is not null) s.ActiveExtruder = r.ActiveExtruder;
+
+        if (s.PendingEnd is { } pending && !retained)
+        {
+            SettlePendingEnd(printer, now, s, pending, r, output);
+        }
 
         var old = s.GcodeState;
         if (r.GcodeState is { } next && IsLifecycle(next) && next != old)
@@ -95,7 +110,8 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
             Transition(printer, now, retained, old, next, s, r, output);
         }
 
-        if (!retained && (r.GcodeState is not null || r.Percent is not null || r.Nozzle is not null || r.NozzleTarget is not null || r.Bed is not null || r.BedTarget is not null))
+        var (nozzle, nozzleTarget) = ActiveNozzle(s, r);
+        if (!retained && (r.GcodeState is not null || r.Percent is not null || nozzle is not null || nozzleTarget is not null || r.Bed is not null || r.BedTarget is not null))
         {
             output.Add(new PrinterEvent
             {
@@ -106,15 +122,84 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
                 JobId = s.Job?.JobId,
                 State = r.GcodeState,
                 ProgressPercent = r.Percent,
-                NozzleCelsius = r.Nozzle,
-                NozzleTargetCelsius = r.NozzleTarget,
+                NozzleCelsius = nozzle,
+                NozzleTargetCelsius = nozzleTarget,
+                Nozzle0Celsius = r.Extruder0,
+                Nozzle1Celsius = r.Extruder1,
                 BedCelsius = r.Bed,
                 BedTargetCelsius = r.BedTarget,
             });
         }
     }
 
-    private static void Transition(string printer, DateTimeOffset now, bool retained, string? old, string next, BambuPrinterState s, in Report r, List<PrinterEvent> output)
+    // H2D: the top-level nozzle_temper is one nozzle (seen at 40 °C idle while the other printed at 264 °C); the
+    // active extruder's own reading in device.extruder.info[] is the one that matters.
+    private static (double? Current, double? Target) ActiveNozzle(BambuPrinterState s, in BambuReport r)
+    {
+        switch (s.ActiveExtruder)
+        {
+            case 0 when r.Extruder0 is not null:
+                return (r.Extruder0, r.Extruder0Target);
+            case 1 when r.Extruder1 is not null:
+                return (r.Extruder1, r.Extruder1Target);
+            default:
+                return (r.Nozzle, r.NozzleTarget);
+        }
+    }
+
+    private static void MergeSpools(BambuPrinterState s, in BambuReport r)
+    {
+        if (r.TrayNow is not null) s.TrayNow = r.TrayNow;
+        if (r.ExternalTray is not null) s.ExternalTray = r.ExternalTray;
+        if (r.Trays is null)
+        {
+            return;
+        }
+
+        s.Trays ??= [];
+        foreach (var (index, type) in r.Trays)
+        {
+            // Bounded: at most four AMS units of four trays and a few single-tray AMS HT units.
+            if (s.Trays.Count < 32 || s.Trays.ContainsKey(index))
+            {
+                s.Trays[index] = type;
+            }
+        }
+    }
+
+    // The active spool's material: the AMS tray in tray_now, or the external spool (254); null when unknown or none
+    // loaded (255), so the file name and the printer's configured material remain the fallbacks.
+    private static string? ActiveMaterial(BambuPrinterState s) => s.TrayNow switch
+    {
+        null or BambuPayloadReader.NoTray => null,
+        BambuPayloadReader.ExternalTrayIndex => s.ExternalTray,
+        { } tray => s.Trays is not null && s.Trays.TryGetValue(tray, out var type) ? type : null,
+    };
+
+    // A P2S reported FAILED with print_error 0 and the cancel code only 4.6 s later, on a repeated FAILED report. A
+    // FAILED without a code is held for the grace period: the cancel code within it makes the job cancelled, any
+    // report after it (or a new job) makes it failed. Its end time is the FAILED report's either way.
+    private void SettlePendingEnd(string printer, DateTimeOffset now, BambuPrinterState s, BambuPendingEnd pending, in BambuReport r, List<PrinterEvent> output)
+    {
+        var cancelled = r.PrintError == CancelledPrintError || r.FailReason == CancelledPrintError;
+        var startsAnother = r.GcodeState is { } next && IsActive(next);
+        if (cancelled && now - pending.At <= _cancelGrace)
+        {
+            Finish(printer, s, pending, JobOutcome.Cancelled, output);
+        }
+        else if (startsAnother || now - pending.At > _cancelGrace)
+        {
+            Finish(printer, s, pending, JobOutcome.Failed, output);
+        }
+    }
+
+    private static void Finish(string printer, BambuPrinterState s, BambuPendingEnd pending, JobOutcome outcome, List<PrinterEvent> output)
+    {
+        output.Add(EndEvent(printer, pending.At, pending.JobId, pending.File, pending.Material, outcome));
+        s.PendingEnd = null;
+    }
+
+    private static void Transition(string printer, DateTimeOffset now, bool retained, string? old, string next, BambuPrinterState s, in BambuReport r, List<PrinterEvent> output)
     {
         if (IsActive(next))
         {
@@ -129,13 +214,25 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
                 }
 
                 var start = now;
-                if (old is null && s.GcodeStartTime is { } epoch && epoch <= now.ToUnixTimeSeconds() && epoch > now.AddDays(-30).ToUnixTimeSeconds())
+                string startId;
+                if (old is null)
                 {
-                    // Only for a missed start: on a live start the merged gcode_start_time may still be the previous job's.
-                    start = DateTimeOffset.FromUnixTimeSeconds(epoch);
+                    // A missed start: the merged report is all there is.
+                    if (s.GcodeStartTime is { } epoch && epoch <= now.ToUnixTimeSeconds() && epoch > now.AddDays(-30).ToUnixTimeSeconds())
+                    {
+                        start = DateTimeOffset.FromUnixTimeSeconds(epoch);
+                    }
+
+                    startId = JobId(s.TaskId, s.SubtaskId, File(s), s.GcodeStartTime, start);
+                }
+                else
+                {
+                    // A live start: ids and gcode_start_time count only when this report carries them, since the
+                    // merged ones may be the previous job's (a LAN print after a cloud print reports no task ids).
+                    startId = JobId(r.TaskId, r.SubtaskId, File(s), r.GcodeStartTime, start);
                 }
 
-                s.Job = new BambuOpenJob { JobId = JobId(s, start), File = File(s), Start = start };
+                s.Job = new BambuOpenJob { JobId = startId, File = File(s), Start = start, Material = ActiveMaterial(s) };
                 output.Add(new PrinterEvent
                 {
                     Kind = EventKind.JobStarted,
@@ -144,20 +241,24 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
                     Timestamp = start,
                     JobId = s.Job.JobId,
                     File = s.Job.File,
+                    Material = s.Job.Material,
                 });
             }
 
             return;
         }
 
-        JobOutcome outcome;
+        JobOutcome? outcome;
         switch (next)
         {
             case "FINISH":
                 outcome = JobOutcome.Completed;
                 break;
             case "FAILED":
-                outcome = s.PrintError == CancelledPrintError ? JobOutcome.Cancelled : JobOutcome.Failed;
+                var code = r.PrintError ?? s.PrintError;
+                outcome = code == CancelledPrintError || r.FailReason == CancelledPrintError ? JobOutcome.Cancelled
+                    : code is > 0 ? JobOutcome.Failed
+                    : null;
                 break;
             default:
                 // Active → IDLE without FINISH or FAILED: the job was abandoned.
@@ -172,35 +273,57 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
             return;
         }
 
-        output.Add(new PrinterEvent
-        {
-            Kind = EventKind.JobFinished,
-            Printer = printer,
-            Source = SourceName,
-            Timestamp = now,
-            JobId = job?.JobId ?? JobId(s, now),
-            File = job?.File ?? File(s),
-            Outcome = outcome,
-            FilamentSource = FilamentSource.Unknown,
-        });
+        var jobId = job?.JobId ?? JobId(s.TaskId, s.SubtaskId, File(s), s.GcodeStartTime, now);
+        var file = job?.File ?? File(s);
+        var material = ActiveMaterial(s) ?? job?.Material;
         s.Job = null;
+
+        // The next job's ids must come from its own reports.
+        s.TaskId = null;
+        s.SubtaskId = null;
+        s.GcodeStartTime = null;
+
+        if (outcome is { } known)
+        {
+            output.Add(EndEvent(printer, now, jobId, file, material, known));
+        }
+        else
+        {
+            s.PendingEnd = new BambuPendingEnd { JobId = jobId, File = file, Material = material, At = now };
+        }
     }
 
-    // Cloud prints carry task and subtask ids; LAN prints started from the SD card report "0" for both, so the file
-    // and start time stand in.
-    private static string JobId(BambuPrinterState s, DateTimeOffset start)
+    private static PrinterEvent EndEvent(string printer, DateTimeOffset at, string jobId, string? file, string? material, JobOutcome outcome) => new()
     {
-        if (s.SubtaskId is { } subtask && subtask != "0")
+        Kind = EventKind.JobFinished,
+        Printer = printer,
+        Source = SourceName,
+        Timestamp = at,
+        JobId = jobId,
+        File = file,
+        Material = material,
+        Outcome = outcome,
+        FilamentSource = FilamentSource.Unknown,
+    };
+
+    // Cloud prints carry task and subtask ids; LAN prints started from the SD card report "0" for both, so the file
+    // and the printer's own gcode_start_time stand in (two prints of one file never share it, even when their
+    // reports reach the worker in the same second), else the receive time.
+    private static string JobId(string? taskId, string? subtaskId, string? file, long? gcodeStartTime, DateTimeOffset start)
+    {
+        if (subtaskId is { } subtask && subtask != "0")
         {
-            return s.TaskId is { } task && task != "0" ? task + "/" + subtask : subtask;
+            return taskId is { } task && task != "0" ? task + "/" + subtask : subtask;
         }
 
-        if (s.TaskId is { } only && only != "0")
+        if (taskId is { } only && only != "0")
         {
             return only;
         }
 
-        return string.Create(CultureInfo.InvariantCulture, $"{File(s)}@{start.ToUnixTimeSeconds()}");
+        return gcodeStartTime is { } epoch and > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{file}@{epoch}")
+            : string.Create(CultureInfo.InvariantCulture, $"{file}@{start.ToUnixTimeSeconds()}");
     }
 
     // subtask_name is the project/plate name the toy rule reads ("dragon_x4" or "dragon_PETG_plate_1").
@@ -211,179 +334,4 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
     private static bool IsIdle(string? state) => state is "IDLE" or "FINISH" or "FAILED";
 
     private static bool IsLifecycle(string state) => IsActive(state) || IsIdle(state);
-
-    private static AdapterResult? Parse(ReadOnlySpan<byte> payload, ref Report r) =>
-        JsonValues.ReadObject(payload, ref r, ReadTop);
-
-    // {"print": {...}} is a status report; {"event": {...}} a cloud presence change; other report types are skipped.
-    private static string? ReadTop(ref Utf8JsonReader reader, ref Report r)
-    {
-        if (reader.ValueTextEquals("print"u8))
-        {
-            return ReadPrint(ref reader, ref r);
-        }
-
-        if (reader.ValueTextEquals("event"u8))
-        {
-            return ReadEvent(ref reader, ref r);
-        }
-
-        JsonValues.SkipProperty(ref reader);
-        return null;
-    }
-
-    private static string? ReadEvent(ref Utf8JsonReader reader, ref Report r)
-    {
-        reader.Read();
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            JsonValues.SkipValue(ref reader);
-            return null;
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (!reader.ValueTextEquals("event"u8))
-            {
-                JsonValues.SkipProperty(ref reader);
-                continue;
-            }
-
-            reader.Read();
-            if (reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("client.connected"u8))
-            {
-                r.Online = true;
-            }
-            else if (reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("client.disconnected"u8))
-            {
-                r.Online = false;
-            }
-            else
-            {
-                JsonValues.SkipValue(ref reader);
-            }
-        }
-
-        return null;
-    }
-
-    private static string? ReadPrint(ref Utf8JsonReader reader, ref Report r)
-    {
-        reader.Read();
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            JsonValues.SkipValue(ref reader);
-            return "'print' must be an object";
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var bad = ReadPrintField(ref reader, ref r);
-            if (bad is not null)
-            {
-                return bad;
-            }
-        }
-
-        return null;
-    }
-
-    private static string? ReadPrintField(ref Utf8JsonReader reader, ref Report r)
-    {
-        if (reader.ValueTextEquals("command"u8))
-        {
-            reader.Read();
-            r.IsPushStatus = reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("push_status"u8);
-            JsonValues.SkipValue(ref reader);
-            return null;
-        }
-
-        if (reader.ValueTextEquals("gcode_state"u8))
-        {
-            if (!JsonValues.TryString(ref reader, out var state))
-            {
-                return "'print.gcode_state' must be a string";
-            }
-
-            if (state is not null && (state.Length > 32 || JsonValues.HasLineBreak(state)))
-            {
-                return "'print.gcode_state' is not a state name";
-            }
-
-            r.GcodeState = state?.ToUpperInvariant();
-            return null;
-        }
-
-        if (reader.ValueTextEquals("subtask_name"u8)) return Text(ref reader, "print.subtask_name", out r.SubtaskName);
-        if (reader.ValueTextEquals("gcode_file"u8)) return Text(ref reader, "print.gcode_file", out r.GcodeFile);
-        if (reader.ValueTextEquals("task_id"u8)) return Id(ref reader, "print.task_id", out r.TaskId);
-        if (reader.ValueTextEquals("subtask_id"u8)) return Id(ref reader, "print.subtask_id", out r.SubtaskId);
-        if (reader.ValueTextEquals("print_error"u8))
-        {
-            if (!JsonValues.TryNumberOrNumericString(ref reader, out var code) || code is < 0 or > uint.MaxValue)
-            {
-                return "'print.print_error' must be an error code";
-            }
-
-            r.PrintError = code is { } c ? (long)c : null;
-            return null;
-        }
-
-        if (reader.ValueTextEquals("gcode_start_time"u8))
-        {
-            // A string of epoch seconds ("1681479206") on current firmware.
-            if (!JsonValues.TryNumberOrNumericString(ref reader, out var epoch) || epoch is < 0 or > 253402300799)
-            {
-                return "'print.gcode_start_time' must be epoch seconds";
-            }
-
-            r.GcodeStartTime = epoch is { } e ? (long)e : null;
-            return null;
-        }
-
-        if (reader.ValueTextEquals("mc_percent"u8))
-        {
-            if (!JsonValues.TryNumberOrNumericString(ref reader, out r.Percent) || r.Percent is < 0 or > 100)
-            {
-                return "'print.mc_percent' must be a percentage 0–100";
-            }
-
-            return null;
-        }
-
-        if (reader.ValueTextEquals("nozzle_temper"u8)) return Temperature(ref reader, "print.nozzle_temper", out r.Nozzle);
-        if (reader.ValueTextEquals("nozzle_target_temper"u8)) return Temperature(ref reader, "print.nozzle_target_temper", out r.NozzleTarget);
-        if (reader.ValueTextEquals("bed_temper"u8)) return Temperature(ref reader, "print.bed_temper", out r.Bed);
-        if (reader.ValueTextEquals("bed_target_temper"u8)) return Temperature(ref reader, "print.bed_target_temper", out r.BedTarget);
-
-        JsonValues.SkipProperty(ref reader);
-        return null;
-    }
-
-    private static string? Text(ref Utf8JsonReader reader, string name, out string? value) =>
-        JsonValues.TryString(ref reader, out value) && !JsonValues.HasLineBreak(value) ? null : $"'{name}' must be a single-line string";
-
-    private static string? Id(ref Utf8JsonReader reader, string name, out string? value) =>
-        JsonValues.TryId(ref reader, out value) && !JsonValues.HasLineBreak(value) ? null : $"'{name}' must be a string or number";
-
-    private static string? Temperature(ref Utf8JsonReader reader, string name, out double? value) =>
-        JsonValues.TryNumberOrNumericString(ref reader, out value) && value is null or (>= -300 and <= 2000) ? null : $"'{name}' must be a temperature in °C";
-
-    private struct Report
-    {
-        public bool IsPushStatus;
-        public bool? Online;
-        public string? GcodeState;
-        public string? SubtaskName;
-        public string? GcodeFile;
-        public string? TaskId;
-        public string? SubtaskId;
-        public long? PrintError;
-        public long? GcodeStartTime;
-        public double? Percent;
-        public double? Nozzle;
-        public double? NozzleTarget;
-        public double? Bed;
-        public double? BedTarget;
-    }
 }

@@ -15,6 +15,13 @@ public sealed class BambuAdapterOptions
     /// <summary>Printer id by serial number (<c>01S00C123456789</c> → <c>bambu-3</c>); a serial not listed is its own id. Default empty.</summary>
     public Dictionary<string, string> Printers { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// How long a job that ended <c>FAILED</c> without an error code waits for a cancel code (<c>print_error</c>
+    /// 50348044) before it counts as failed; a P2S sent the code 4.6 s after the first FAILED report. The wait ends
+    /// with the first report after it (or a new job), and the job's end time is the FAILED report's. Default 15 s.
+    /// </summary>
+    public TimeSpan CancelGracePeriod { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>The topic patterns.</summary>
     /// <exception cref="ArgumentException">The pattern is invalid.</exception>
     public IReadOnlyList<TopicPattern> BuildTopics() => [new TopicPattern(ReportTopic)];

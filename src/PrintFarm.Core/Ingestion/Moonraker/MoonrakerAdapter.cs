@@ -10,12 +10,18 @@ namespace PrintFarm.Core.Ingestion.Moonraker;
 /// Klipper through Moonraker's <c>[mqtt]</c> component. Status messages carry only the fields that changed, so the
 /// adapter merges them into per-printer <c>print_stats</c> state and derives job boundaries from its
 /// <c>state</c> transitions, the way Moonraker's own history does (<c>components/job_state.py</c>, <c>history.py</c>).
-/// Event time is the receive time: <c>eventtime</c> is Klipper's monotonic clock, not epoch.
+/// Event time is the receive time: <c>eventtime</c> is Klipper's monotonic clock, not epoch. That clock still orders
+/// the messages of one host boot (an older one delivered again changes nothing) and is part of the job id, so two
+/// prints of one file whose messages arrive in the same second stay two jobs. A job needs a file name, and a state
+/// seen only in a retained replay opens no job until a live message confirms it.
 /// </summary>
 public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
 {
     /// <summary>The <c>source</c> tag.</summary>
     public const string SourceName = "moonraker";
+
+    // Split topics of one status batch may interleave by this much eventtime without being redeliveries.
+    private const double ReorderToleranceSeconds = 1.0;
 
     private readonly PrinterStates<MoonrakerPrinterState> _printers = new();
 
@@ -24,17 +30,6 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
     public MoonrakerAdapter(MoonrakerAdapterOptions? options = null)
     {
         Topics = (options ?? new MoonrakerAdapterOptions()).BuildTopics();
-    }
-
-    private enum KlipperObject
-    {
-        Other,
-        PrintStats,
-        VirtualSdcard,
-        DisplayStatus,
-        Extruder,
-        HeaterBed,
-        ExcludeObject,
     }
 
     /// <inheritdoc />
@@ -52,10 +47,9 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
             return AdapterResult.Ok;
         }
 
-        var delta = default(Delta);
         var error = match["object"] is { } obj && match["field"] is { } field
-            ? ParseSplit(message.Payload.Span, obj, field, ref delta)
-            : ParseStatus(message.Payload.Span, ref delta);
+            ? MoonrakerPayloadReader.ReadSplit(message.Payload.Span, obj, field, out var delta)
+            : MoonrakerPayloadReader.ReadStatus(message.Payload.Span, out delta);
         if (error is not null)
         {
             return error.Value;
@@ -74,14 +68,25 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
     }
 
     /// <inheritdoc />
+    public void Commit() => _printers.Commit();
+
+    /// <inheritdoc />
+    public void Discard() => _printers.Discard();
+
+    /// <inheritdoc />
     public JsonNode? SaveState() => _printers.Save();
 
     /// <inheritdoc />
     public void RestoreState(JsonNode state) => _printers.Restore(state);
 
-    private void Apply(string printer, DateTimeOffset now, bool retained, in Delta d, List<PrinterEvent> output)
+    private void Apply(string printer, DateTimeOffset now, bool retained, in MoonrakerReport d, List<PrinterEvent> output)
     {
         var s = _printers.Get(printer);
+        if (IsStale(s, now, retained, d))
+        {
+            // Already applied: an older message of this boot delivered again (QoS 1 redelivery, broker backlog).
+            return;
+        }
 
         // Klipper resets print_stats (and exclude_object) in the same update that reports standby after
         // SDCARD_RESET_FILE, so a job ended by →standby is described by the values from before this message.
@@ -101,7 +106,22 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
         if (d.State is { } newState && newState != old)
         {
             s.State = newState;
+            s.StateFromRetained = retained;
             Transition(printer, now, retained, old, newState, before, s, d, output);
+        }
+        else if (!retained && s.Job is null && s.StateFromRetained && IsActive(s.State) && s.Filename is not null
+            && (d.State is not null || d.PrintDuration is not null || d.TotalDuration is not null))
+        {
+            // printing/paused seen only in a retained replay, now confirmed by a live print_stats report: the print
+            // started before the worker came up (a missed start), so it began total_duration ago.
+            s.StateFromRetained = false;
+            Start(printer, now - TimeSpan.FromSeconds(s.TotalDuration ?? 0), d.EventTime, s, d, output);
+        }
+
+        if (s.Job is null && s.PendingStart is { } pendingAt && s.Filename is not null && IsActive(s.State))
+        {
+            // The start waited for its file name (split status publishes the state and the file separately).
+            Start(printer, pendingAt, s.PendingStartEventTime, s, d, output);
         }
 
         // Split values replayed on subscribe are old samples: merged above, but not written as telemetry.
@@ -124,7 +144,7 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
         }
     }
 
-    private static void Transition(string printer, DateTimeOffset now, bool retained, string? old, string next, in Figures before, MoonrakerPrinterState s, in Delta d, List<PrinterEvent> output)
+    private static void Transition(string printer, DateTimeOffset now, bool retained, string? old, string next, in Figures before, MoonrakerPrinterState s, in MoonrakerReport d, List<PrinterEvent> output)
     {
         var fromIdle = IsIdle(old);
         switch (next)
@@ -144,13 +164,13 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
                     }
 
                     End(printer, now, JobOutcome.Cancelled, before, s, output);
-                    Start(printer, now, s, d, output);
+                    Start(printer, now, d.EventTime, s, d, output);
                     return;
                 }
 
                 if ((fromIdle || old is null || old == "paused") && !retained)
                 {
-                    Start(printer, now, s, d, output);
+                    Start(printer, now, d.EventTime, s, d, output);
                 }
 
                 return;
@@ -159,7 +179,7 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
                 if (s.Job is null && (fromIdle || old is null) && !retained)
                 {
                     // Idle → paused: the printing state was missed; the job started all the same.
-                    Start(printer, now, s, d, output);
+                    Start(printer, now, d.EventTime, s, d, output);
                 }
 
                 if (s.Job is { } job)
@@ -172,6 +192,7 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
             case "complete":
             case "cancelled":
             case "error":
+                s.PendingStart = null;
                 var outcome = next switch { "complete" => JobOutcome.Completed, "error" => JobOutcome.Failed, _ => JobOutcome.Cancelled };
                 if (s.Job is not null)
                 {
@@ -188,6 +209,8 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
                 return;
 
             case "standby":
+                s.PendingStart = null;
+
                 // printing/paused → standby is a cancel (CLEAR_PAUSE / SDCARD_RESET_FILE, as Moonraker's history
                 // treats it). complete/cancelled/error → standby is the file reset after a job already counted.
                 if (s.Job is not null)
@@ -199,8 +222,19 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
         }
     }
 
-    private static void Start(string printer, DateTimeOffset now, MoonrakerPrinterState s, in Delta d, List<PrinterEvent> output)
+    private static void Start(string printer, DateTimeOffset now, double? eventTime, MoonrakerPrinterState s, in MoonrakerReport d, List<PrinterEvent> output)
     {
+        if (s.Filename is null)
+        {
+            // A job needs a file name: a bare "printing" (a stale split value, or the state before its filename
+            // message) waits for one, and a state change before it arrives ends nothing.
+            s.PendingStart = now;
+            s.PendingStartEventTime = eventTime;
+            return;
+        }
+
+        s.PendingStart = null;
+        s.PendingStartEventTime = null;
         if (!d.HasObjects)
         {
             // exclude_object from the previous file may linger until the new file defines its objects.
@@ -209,7 +243,7 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
 
         s.Job = new MoonrakerOpenJob
         {
-            JobId = string.Create(CultureInfo.InvariantCulture, $"{s.Filename}@{now.ToUnixTimeSeconds()}"),
+            JobId = JobId(s.Filename, now, eventTime),
             Filename = s.Filename,
             Start = now,
         };
@@ -224,13 +258,52 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
         });
     }
 
+    // The file and the receive second, plus Klipper's eventtime of the message that made the transition when it has
+    // one: receive times collide in a burst, eventtimes of two distinct transitions do not.
+    private static string JobId(string? file, DateTimeOffset at, double? eventTime) => eventTime is { } et
+        ? string.Create(CultureInfo.InvariantCulture, $"{file}@{at.ToUnixTimeSeconds()}+{et:0.###}")
+        : string.Create(CultureInfo.InvariantCulture, $"{file}@{at.ToUnixTimeSeconds()}");
+
+    // Klipper's eventtime is monotonic within one host boot: a live message more than a second older than the last one
+    // applied is a redelivery (the split topics of one status batch may interleave, hence the second), unless the host rebooted (the clock restarted), which shows as a boot time implied by the message
+    // (receive time − eventtime) later than the last message's arrival. Retained replays are old by nature: they are
+    // dropped when older than what was applied, and never advance the clock.
+    private static bool IsStale(MoonrakerPrinterState s, DateTimeOffset now, bool retained, in MoonrakerReport d)
+    {
+        if (d.EventTime is not { } et)
+        {
+            return false;
+        }
+
+        if (s.LastEventTime is { } last && et < last - ReorderToleranceSeconds
+            && (retained || s.LastReceivedAt is not { } lastAt || now - TimeSpan.FromSeconds(et) <= lastAt))
+        {
+            return true;
+        }
+
+        if (!retained && (s.LastEventTime is not { } newest || et > newest || et < newest - ReorderToleranceSeconds))
+        {
+            s.LastEventTime = et;
+            s.LastReceivedAt = now;
+        }
+
+        return false;
+    }
+
+    private static bool IsActive(string? state) => state is "printing" or "paused";
+
     // Ends the open job (or, with none open, a job whose start was missed) using the figures in `values`.
     private static void End(string printer, DateTimeOffset now, JobOutcome outcome, in Figures values, MoonrakerPrinterState s, List<PrinterEvent> output)
     {
         var job = s.Job;
         var file = job?.Filename ?? values.Filename;
-        var jobId = job?.JobId
-            ?? string.Create(CultureInfo.InvariantCulture, $"{file}@{(now - TimeSpan.FromSeconds(values.TotalDuration ?? 0)).ToUnixTimeSeconds()}");
+        if (job is null && file is null)
+        {
+            // A job needs a file name: without one this is not a print we can tell apart (a stale or partial state).
+            return;
+        }
+
+        var jobId = job?.JobId ?? JobId(file, now - TimeSpan.FromSeconds(values.TotalDuration ?? 0), null);
         output.Add(new PrinterEvent
         {
             Kind = EventKind.JobFinished,
@@ -250,255 +323,6 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
 
     private static bool IsIdle(string? state) => state is "standby" or "complete" or "cancelled" or "error";
 
-    private static AdapterResult? ParseStatus(ReadOnlySpan<byte> payload, ref Delta d)
-    {
-        var read = new StatusRead { Delta = d };
-        var rejected = JsonValues.ReadObject(payload, ref read, ReadStatusProperty);
-        d = read.Delta;
-        if (rejected is not null)
-        {
-            return rejected;
-        }
-
-        return read.SawStatus || d.ServerOnline is not null
-            ? null
-            : AdapterResult.Rejected(RejectReasons.MissingField, "expected 'status' (klipper/status) or 'server' (moonraker/status)");
-    }
-
-    private static string? ReadStatusProperty(ref Utf8JsonReader reader, ref StatusRead read)
-    {
-        if (reader.ValueTextEquals("status"u8))
-        {
-            read.SawStatus = true;
-            return ReadStatus(ref reader, ref read.Delta);
-        }
-
-        if (reader.ValueTextEquals("server"u8))
-        {
-            return ReadServer(ref reader, ref read.Delta);
-        }
-
-        if (reader.ValueTextEquals("eventtime"u8))
-        {
-            // Klipper's monotonic reactor clock: validated, never used as a time.
-            return JsonValues.TryNumber(ref reader, out _) ? null : "'eventtime' must be a number";
-        }
-
-        JsonValues.SkipProperty(ref reader);
-        return null;
-    }
-
-    private static AdapterResult? ParseSplit(ReadOnlySpan<byte> payload, string obj, string field, ref Delta d)
-    {
-        var read = new SplitRead { Delta = d, Kind = ObjectOf(Encoding.UTF8.GetBytes(obj)), Field = Encoding.UTF8.GetBytes(field) };
-        var rejected = JsonValues.ReadObject(payload, ref read, ReadSplitProperty);
-        d = read.Delta;
-        if (rejected is not null)
-        {
-            return rejected;
-        }
-
-        return read.SawValue ? null : AdapterResult.Rejected(RejectReasons.MissingField, "split status needs 'value'");
-    }
-
-    private static string? ReadSplitProperty(ref Utf8JsonReader reader, ref SplitRead read)
-    {
-        if (reader.ValueTextEquals("value"u8))
-        {
-            read.SawValue = true;
-            return ReadField(ref reader, read.Kind, read.Field, ref read.Delta);
-        }
-
-        if (reader.ValueTextEquals("eventtime"u8))
-        {
-            return JsonValues.TryNumber(ref reader, out _) ? null : "'eventtime' must be a number";
-        }
-
-        JsonValues.SkipProperty(ref reader);
-        return null;
-    }
-
-    private struct StatusRead
-    {
-        public Delta Delta;
-        public bool SawStatus;
-    }
-
-    private struct SplitRead
-    {
-        public Delta Delta;
-        public KlipperObject Kind;
-        public byte[] Field;
-        public bool SawValue;
-    }
-
-    private static string? ReadServer(ref Utf8JsonReader reader, ref Delta d)
-    {
-        reader.Read();
-        if (reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("online"u8))
-        {
-            d.ServerOnline = true;
-            return null;
-        }
-
-        if (reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("offline"u8))
-        {
-            d.ServerOnline = false;
-            return null;
-        }
-
-        JsonValues.SkipValue(ref reader);
-        return "'server' must be online or offline";
-    }
-
-    // {"print_stats": {...}, "extruder": {...}, …}: one object per Klipper object, only changed fields inside.
-    private static string? ReadStatus(ref Utf8JsonReader reader, ref Delta d)
-    {
-        reader.Read();
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            JsonValues.SkipValue(ref reader);
-            return "'status' must be an object";
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var kind = ObjectOf(reader.HasValueSequence || reader.ValueIsEscaped ? Encoding.UTF8.GetBytes(reader.GetString()!) : reader.ValueSpan);
-            reader.Read();
-            if (reader.TokenType == JsonTokenType.Null)
-            {
-                continue;
-            }
-
-            if (reader.TokenType != JsonTokenType.StartObject)
-            {
-                JsonValues.SkipValue(ref reader);
-                return "each Klipper object in 'status' must be an object";
-            }
-
-            if (kind == KlipperObject.Other)
-            {
-                reader.Skip();
-                continue;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var name = reader.HasValueSequence || reader.ValueIsEscaped ? Encoding.UTF8.GetBytes(reader.GetString()!) : reader.ValueSpan;
-                var bad = ReadField(ref reader, kind, name, ref d);
-                if (bad is not null)
-                {
-                    return bad;
-                }
-            }
-        }
-
-        return null;
-    }
-
-    // The reader is on the property whose value is the field's value. Unknown fields are skipped.
-    private static string? ReadField(ref Utf8JsonReader reader, KlipperObject kind, scoped ReadOnlySpan<byte> field, ref Delta d)
-    {
-        switch (kind)
-        {
-            case KlipperObject.PrintStats when field.SequenceEqual("state"u8):
-                if (!JsonValues.TryString(ref reader, out var state) || state is null)
-                {
-                    return "'print_stats.state' must be a string";
-                }
-
-                if (state is not ("standby" or "printing" or "paused" or "complete" or "cancelled" or "error"))
-                {
-                    return $"'print_stats.state' '{PayloadText.Excerpt(state)}' is not standby, printing, paused, complete, cancelled or error";
-                }
-
-                d.State = state;
-                return null;
-            case KlipperObject.PrintStats when field.SequenceEqual("filename"u8):
-                if (!JsonValues.TryString(ref reader, out d.Filename) || JsonValues.HasLineBreak(d.Filename))
-                {
-                    return "'print_stats.filename' must be a single-line string";
-                }
-
-                d.HasFilename = true;
-                return null;
-            case KlipperObject.PrintStats when field.SequenceEqual("total_duration"u8):
-                return Duration(ref reader, "print_stats.total_duration", out d.TotalDuration);
-            case KlipperObject.PrintStats when field.SequenceEqual("print_duration"u8):
-                return Duration(ref reader, "print_stats.print_duration", out d.PrintDuration);
-            case KlipperObject.PrintStats when field.SequenceEqual("filament_used"u8):
-                return NonNegative(ref reader, "print_stats.filament_used", out d.FilamentUsed);
-            case KlipperObject.VirtualSdcard or KlipperObject.DisplayStatus when field.SequenceEqual("progress"u8):
-                // A 0–1 fraction in both objects.
-                if (!JsonValues.TryNumber(ref reader, out var progress) || progress is < 0 or > 1)
-                {
-                    return "'progress' must be a fraction between 0 and 1";
-                }
-
-                d.Progress ??= progress;
-                return null;
-            case KlipperObject.Extruder when field.SequenceEqual("temperature"u8):
-                return Temperature(ref reader, "extruder.temperature", out d.NozzleCelsius);
-            case KlipperObject.Extruder when field.SequenceEqual("target"u8):
-                return Temperature(ref reader, "extruder.target", out d.NozzleTargetCelsius);
-            case KlipperObject.HeaterBed when field.SequenceEqual("temperature"u8):
-                return Temperature(ref reader, "heater_bed.temperature", out d.BedCelsius);
-            case KlipperObject.HeaterBed when field.SequenceEqual("target"u8):
-                return Temperature(ref reader, "heater_bed.target", out d.BedTargetCelsius);
-            case KlipperObject.ExcludeObject when field.SequenceEqual("objects"u8):
-                return ReadObjects(ref reader, ref d);
-            default:
-                JsonValues.SkipProperty(ref reader);
-                return null;
-        }
-    }
-
-    private static string? ReadObjects(ref Utf8JsonReader reader, ref Delta d)
-    {
-        reader.Read();
-        d.HasObjects = true;
-        if (reader.TokenType == JsonTokenType.Null)
-        {
-            return null;
-        }
-
-        if (reader.TokenType != JsonTokenType.StartArray)
-        {
-            JsonValues.SkipValue(ref reader);
-            return "'exclude_object.objects' must be an array";
-        }
-
-        var count = 0;
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-        {
-            count++;
-            JsonValues.SkipValue(ref reader);
-        }
-
-        d.ObjectCount = count > 0 ? count : null;
-        return null;
-    }
-
-    private static string? NonNegative(ref Utf8JsonReader reader, string name, out double? value) =>
-        JsonValues.TryNumber(ref reader, out value) && value is null or >= 0 ? null : $"'{name}' must be a non-negative number";
-
-    private static string? Duration(ref Utf8JsonReader reader, string name, out double? value) =>
-        JsonValues.TryNumber(ref reader, out value) && value is null or (>= 0 and <= JsonValues.MaxDurationSeconds) ? null : $"'{name}' must be a duration in seconds";
-
-    private static string? Temperature(ref Utf8JsonReader reader, string name, out double? value) =>
-        JsonValues.TryNumber(ref reader, out value) && value is null or (>= -300 and <= 2000) ? null : $"'{name}' must be a temperature in °C";
-
-    private static KlipperObject ObjectOf(ReadOnlySpan<byte> name)
-    {
-        if (name.SequenceEqual("print_stats"u8)) return KlipperObject.PrintStats;
-        if (name.SequenceEqual("virtual_sdcard"u8)) return KlipperObject.VirtualSdcard;
-        if (name.SequenceEqual("display_status"u8)) return KlipperObject.DisplayStatus;
-        if (name.SequenceEqual("extruder"u8)) return KlipperObject.Extruder;
-        if (name.SequenceEqual("heater_bed"u8)) return KlipperObject.HeaterBed;
-        if (name.SequenceEqual("exclude_object"u8)) return KlipperObject.ExcludeObject;
-        return KlipperObject.Other;
-    }
-
     // The print_stats figures that describe a job at its end.
     private readonly struct Figures(MoonrakerPrinterState s)
     {
@@ -511,23 +335,5 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
         public double? FilamentUsed { get; } = s.FilamentUsed;
 
         public int? ObjectCount { get; } = s.ObjectCount;
-    }
-
-    private struct Delta
-    {
-        public string? State;
-        public bool HasFilename;
-        public string? Filename;
-        public double? TotalDuration;
-        public double? PrintDuration;
-        public double? FilamentUsed;
-        public double? Progress;
-        public double? NozzleCelsius;
-        public double? NozzleTargetCelsius;
-        public double? BedCelsius;
-        public double? BedTargetCelsius;
-        public bool HasObjects;
-        public int? ObjectCount;
-        public bool? ServerOnline;
     }
 }

@@ -4,7 +4,7 @@ namespace PrintFarm.Core.Ingestion.Moonraker;
 // print_stats (and the few other fields it uses). Plain properties, so System.Text.Json can checkpoint it.
 
 /// <summary>The merged Klipper status of one printer and its open job.</summary>
-internal sealed class MoonrakerPrinterState
+internal sealed class MoonrakerPrinterState : IPrinterState<MoonrakerPrinterState>
 {
     /// <summary><c>print_stats.state</c>; null until first seen.</summary>
     public string? State { get; set; }
@@ -26,6 +26,29 @@ internal sealed class MoonrakerPrinterState
 
     /// <summary>The open job.</summary>
     public MoonrakerOpenJob? Job { get; set; }
+
+    /// <summary>Whether <see cref="State"/> was last set by a retained replay (a start it shows is unconfirmed).</summary>
+    public bool StateFromRetained { get; set; }
+
+    /// <summary>When printing began without a file name known; the job opens when the name arrives.</summary>
+    public DateTimeOffset? PendingStart { get; set; }
+
+    /// <summary>The <c>eventtime</c> of the message that began the pending start.</summary>
+    public double? PendingStartEventTime { get; set; }
+
+    /// <summary>The <c>eventtime</c> of the newest live message applied (Klipper's clock, seconds since host boot).</summary>
+    public double? LastEventTime { get; set; }
+
+    /// <summary>When that message arrived.</summary>
+    public DateTimeOffset? LastReceivedAt { get; set; }
+
+    /// <inheritdoc />
+    public MoonrakerPrinterState Copy()
+    {
+        var copy = (MoonrakerPrinterState)MemberwiseClone();
+        copy.Job = Job?.Copy();
+        return copy;
+    }
 }
 
 /// <summary>A Moonraker job between its start and end transitions.</summary>
@@ -39,4 +62,6 @@ internal sealed class MoonrakerOpenJob
 
     /// <summary><c>total_duration</c> when the job paused: a resume must not go backwards.</summary>
     public double? PausedTotalDuration { get; set; }
+
+    public MoonrakerOpenJob Copy() => (MoonrakerOpenJob)MemberwiseClone();
 }

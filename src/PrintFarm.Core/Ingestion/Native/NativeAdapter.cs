@@ -1,5 +1,6 @@
 using System.Text.Json;
 using PrintFarm.Core.Events;
+using PrintFarm.Core.Normalization;
 
 namespace PrintFarm.Core.Ingestion.Native;
 
@@ -108,11 +109,13 @@ public sealed class NativeAdapter : IPrinterAdapter
     private static string? ReadProperty(ref Utf8JsonReader reader, ref Fields f)
     {
         if (reader.ValueTextEquals("type"u8)) return ReadString(ref reader, "type", out f.Type);
-        if (reader.ValueTextEquals("job_id"u8)) return ReadString(ref reader, "job_id", out f.JobId);
-        if (reader.ValueTextEquals("file"u8)) return ReadString(ref reader, "file", out f.File);
-        if (reader.ValueTextEquals("toy"u8)) return ReadString(ref reader, "toy", out f.Toy);
-        if (reader.ValueTextEquals("material"u8)) return ReadString(ref reader, "material", out f.Material);
-        if (reader.ValueTextEquals("state"u8)) return ReadString(ref reader, "state", out f.State);
+
+        // Names are labels: sanitized (docs/data-model.md, "Names"), never a reason to lose the event.
+        if (reader.ValueTextEquals("job_id"u8)) return ReadName(ref reader, "job_id", TagValue.MaxFileLength, out f.JobId);
+        if (reader.ValueTextEquals("file"u8)) return ReadName(ref reader, "file", TagValue.MaxFileLength, out f.File);
+        if (reader.ValueTextEquals("toy"u8)) return ReadName(ref reader, "toy", TagValue.MaxNameLength, out f.Toy);
+        if (reader.ValueTextEquals("material"u8)) return ReadName(ref reader, "material", TagValue.MaxNameLength, out f.Material);
+        if (reader.ValueTextEquals("state"u8)) return ReadName(ref reader, "state", TagValue.MaxNameLength, out f.State);
         if (reader.ValueTextEquals("print_time_s"u8)) return ReadNumber(ref reader, "print_time_s", 0, out f.PrintTime, max: MaxDurationSeconds);
         if (reader.ValueTextEquals("filament_g"u8)) return ReadNumber(ref reader, "filament_g", 0, out f.FilamentG);
         if (reader.ValueTextEquals("filament_mm"u8)) return ReadNumber(ref reader, "filament_mm", 0, out f.FilamentMm);
@@ -160,6 +163,9 @@ public sealed class NativeAdapter : IPrinterAdapter
 
         return null;
     }
+
+    private static string? ReadName(ref Utf8JsonReader reader, string name, int maxLength, out string? value) =>
+        JsonValues.TryName(ref reader, out value, maxLength) ? null : $"'{name}' must be a string";
 
     private static string? ReadNumber(ref Utf8JsonReader reader, string name, double min, out double? value, double max = double.MaxValue)
     {

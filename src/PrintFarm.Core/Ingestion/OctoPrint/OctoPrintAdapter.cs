@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using PrintFarm.Core.Events;
 
@@ -64,6 +63,12 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
     }
 
     /// <inheritdoc />
+    public void Commit() => _printers.Commit();
+
+    /// <inheritdoc />
+    public void Discard() => _printers.Discard();
+
+    /// <inheritdoc />
     public JsonNode? SaveState() => _printers.Save();
 
     /// <inheritdoc />
@@ -71,7 +76,7 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
 
     private AdapterResult OnEvent(in InboundMessage message, string printer, string eventName, List<PrinterEvent> output)
     {
-        var error = Parse(message.Payload.Span, out var f);
+        var error = OctoPrintPayloadReader.Read(message.Payload.Span, OctoPrintTopicKind.Event, out var f);
         if (error is not null)
         {
             return error.Value;
@@ -107,12 +112,12 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
         }
     }
 
-    private AdapterResult OnStarted(bool retained, string printer, long ts, in Fields f, List<PrinterEvent> output)
+    private AdapterResult OnStarted(bool retained, string printer, long ts, in OctoPrintReport f, List<PrinterEvent> output)
     {
-        var path = f.Path ?? f.Name;
+        var path = f.File;
         if (path is null)
         {
-            return AdapterResult.Rejected(RejectReasons.MissingField, "PrintStarted needs 'path' or 'name'");
+            return AdapterResult.Rejected(RejectReasons.MissingField, "PrintStarted needs 'path' or 'name' (or, before OctoPrint 1.3, 'filename' or 'file')");
         }
 
         if (retained)
@@ -151,12 +156,12 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
         return AdapterResult.Ok;
     }
 
-    private AdapterResult OnEnded(bool retained, string printer, long ts, JobOutcome outcome, in Fields f, List<PrinterEvent> output)
+    private AdapterResult OnEnded(bool retained, string printer, long ts, JobOutcome outcome, in OctoPrintReport f, List<PrinterEvent> output)
     {
-        var path = f.Path ?? f.Name;
+        var path = f.File;
         if (path is null)
         {
-            return AdapterResult.Rejected(RejectReasons.MissingField, "a print end event needs 'path' or 'name'");
+            return AdapterResult.Rejected(RejectReasons.MissingField, "a print end event needs 'path' or 'name' (or, before OctoPrint 1.3, 'filename' or 'file')");
         }
 
         // PrintFailed(reason=error) reports progress as a 0–1 fraction (1.11: getPrintProgress(), −1 when unknown;
@@ -202,11 +207,11 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
         return AdapterResult.Ok;
     }
 
-    private AdapterResult OnPauseResume(string printer, long ts, string newState, in Fields f, List<PrinterEvent> output)
+    private AdapterResult OnPauseResume(string printer, long ts, string newState, in OctoPrintReport f, List<PrinterEvent> output)
     {
         var state = GetState(printer);
         double? progress = f.Progress is >= 0 and <= 100 ? f.Progress : null;
-        if (state.Job is { } open && progress is not null && (f.Path ?? f.Name) == open.Path)
+        if (state.Job is { } open && progress is not null && f.File == open.Path)
         {
             open.ProgressPercent = progress;
         }
@@ -225,7 +230,7 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
 
     private AdapterResult OnProgress(in InboundMessage message, string printer, string kind, List<PrinterEvent> output)
     {
-        var error = Parse(message.Payload.Span, out var f);
+        var error = OctoPrintPayloadReader.Read(message.Payload.Span, OctoPrintTopicKind.Progress, out var f);
         if (error is not null)
         {
             return error.Value;
@@ -235,11 +240,6 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
         {
             // progress/slicing: slicer progress, nothing about printing.
             return AdapterResult.Ok;
-        }
-
-        if (f.Progress is { } pct && pct is < 0 or > 100)
-        {
-            return AdapterResult.Rejected(RejectReasons.InvalidField, $"'progress' is {pct.ToString(CultureInfo.InvariantCulture)}, outside 0..100");
         }
 
         if (f.Path is not { } path)
@@ -281,15 +281,10 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
 
     private static AdapterResult OnTemperature(in InboundMessage message, string printer, string heater, List<PrinterEvent> output)
     {
-        var error = Parse(message.Payload.Span, out var f);
+        var error = OctoPrintPayloadReader.Read(message.Payload.Span, OctoPrintTopicKind.Temperature, out var f);
         if (error is not null)
         {
             return error.Value;
-        }
-
-        if (f.Actual is < -300 or > 2000 || f.Target is < -300 or > 2000)
-        {
-            return AdapterResult.Rejected(RejectReasons.InvalidField, "'actual' and 'target' must be temperatures in °C");
         }
 
         var isNozzle = heater == "tool0";
@@ -388,215 +383,4 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
     private static DateTimeOffset Time(long epochSeconds) => DateTimeOffset.FromUnixTimeSeconds(epochSeconds);
 
     private OctoPrintPrinterState GetState(string printer) => _printers.Get(printer);
-
-    // One reader for every JSON payload of the plugin: the few fields used are read, the rest skipped.
-    private static AdapterResult? Parse(ReadOnlySpan<byte> payload, out Fields f)
-    {
-        f = default;
-        return JsonValues.ReadObject(payload, ref f, ReadProperty);
-    }
-
-    private static string? ReadProperty(ref Utf8JsonReader reader, ref Fields f)
-    {
-        if (reader.ValueTextEquals("_timestamp"u8))
-        {
-            if (!JsonValues.TryNumber(ref reader, out var ts))
-            {
-                return "'_timestamp' must be a number (epoch seconds)";
-            }
-
-            if (ts is { } t)
-            {
-                if (t is < 0 or > 253402300799)
-                {
-                    return "'_timestamp' is not a plausible epoch second";
-                }
-
-                f.Timestamp = (long)Math.Floor(t);
-            }
-
-            return null;
-        }
-
-        if (reader.ValueTextEquals("path"u8)) return ReadText(ref reader, "path", out f.Path);
-        if (reader.ValueTextEquals("name"u8)) return ReadText(ref reader, "name", out f.Name);
-        if (reader.ValueTextEquals("reason"u8)) return JsonValues.TryString(ref reader, out f.Reason) ? null : "'reason' must be a string";
-        if (reader.ValueTextEquals("progress"u8)) return JsonValues.TryNumber(ref reader, out f.Progress) ? null : "'progress' must be a number";
-        if (reader.ValueTextEquals("time"u8))
-        {
-            // OctoPrint 1.11 may send null (getPrintTime() before the job had a start time).
-            if (!JsonValues.TryNumber(ref reader, out f.PrintTime) || f.PrintTime is < 0 or > JsonValues.MaxDurationSeconds)
-            {
-                return "'time' must be a non-negative number of seconds";
-            }
-
-            return null;
-        }
-
-        if (reader.ValueTextEquals("actual"u8)) return JsonValues.TryNumber(ref reader, out f.Actual) ? null : "'actual' must be a number";
-        if (reader.ValueTextEquals("target"u8)) return JsonValues.TryNumber(ref reader, out f.Target) ? null : "'target' must be a number";
-        if (reader.ValueTextEquals("result"u8)) return ReadAnalysis(ref reader, "result", out f.AnalysisFilamentMm, out f.AnalysisSeconds);
-        if (reader.ValueTextEquals("printer_data"u8)) return ReadPrinterData(ref reader, ref f);
-
-        JsonValues.SkipProperty(ref reader);
-        return null;
-    }
-
-    private static string? ReadText(ref Utf8JsonReader reader, string name, out string? value)
-    {
-        if (!JsonValues.TryString(ref reader, out value))
-        {
-            return $"'{name}' must be a string";
-        }
-
-        return JsonValues.HasLineBreak(value) ? $"'{name}' must not contain line breaks" : null;
-    }
-
-    // printer_data is OctoPrint's current data: {state, job:{file, estimatedPrintTime, filament:{tool0:{length, volume}}}, progress, …}.
-    private static string? ReadPrinterData(ref Utf8JsonReader reader, ref Fields f)
-    {
-        reader.Read();
-        if (reader.TokenType == JsonTokenType.Null)
-        {
-            return null;
-        }
-
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            JsonValues.SkipValue(ref reader);
-            return "'printer_data' must be an object";
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("job"u8))
-            {
-                var bad = ReadAnalysis(ref reader, "printer_data.job", out f.PrinterDataFilamentMm, out f.PrinterDataSeconds);
-                if (bad is not null)
-                {
-                    return bad;
-                }
-            }
-            else
-            {
-                JsonValues.SkipProperty(ref reader);
-            }
-        }
-
-        return null;
-    }
-
-    // Reads {estimatedPrintTime, filament:{toolN:{length mm, volume cm³}}}: the shape of both the analysis result
-    // (filemanager/analysis.py) and the job data (api/datamodel.rst). Lengths are summed over tools.
-    private static string? ReadAnalysis(ref Utf8JsonReader reader, string name, out double? filamentMm, out double? seconds)
-    {
-        filamentMm = null;
-        seconds = null;
-        reader.Read();
-        if (reader.TokenType == JsonTokenType.Null)
-        {
-            return null;
-        }
-
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            JsonValues.SkipValue(ref reader);
-            return $"'{name}' must be an object";
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("estimatedPrintTime"u8))
-            {
-                if (!JsonValues.TryNumber(ref reader, out seconds) || seconds is < 0 or > JsonValues.MaxDurationSeconds)
-                {
-                    return $"'{name}.estimatedPrintTime' must be a non-negative number";
-                }
-            }
-            else if (reader.ValueTextEquals("filament"u8))
-            {
-                var bad = ReadFilament(ref reader, name, out filamentMm);
-                if (bad is not null)
-                {
-                    return bad;
-                }
-            }
-            else
-            {
-                JsonValues.SkipProperty(ref reader);
-            }
-        }
-
-        return null;
-    }
-
-    private static string? ReadFilament(ref Utf8JsonReader reader, string name, out double? millimetres)
-    {
-        millimetres = null;
-        reader.Read();
-        if (reader.TokenType == JsonTokenType.Null)
-        {
-            return null;
-        }
-
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            JsonValues.SkipValue(ref reader);
-            return $"'{name}.filament' must be an object";
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            // tool0, tool1, …: each {length, volume} or null.
-            reader.Read();
-            if (reader.TokenType == JsonTokenType.Null)
-            {
-                continue;
-            }
-
-            if (reader.TokenType != JsonTokenType.StartObject)
-            {
-                JsonValues.SkipValue(ref reader);
-                return $"'{name}.filament' tools must be objects";
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("length"u8))
-                {
-                    if (!JsonValues.TryNumber(ref reader, out var length) || length is < 0)
-                    {
-                        return $"'{name}.filament' length must be a non-negative number (mm)";
-                    }
-
-                    if (length is { } l)
-                    {
-                        millimetres = (millimetres ?? 0) + l;
-                    }
-                }
-                else
-                {
-                    JsonValues.SkipProperty(ref reader);
-                }
-            }
-        }
-
-        return null;
-    }
-
-    private struct Fields
-    {
-        public long? Timestamp;
-        public string? Path;
-        public string? Name;
-        public string? Reason;
-        public double? Progress;
-        public double? PrintTime;
-        public double? Actual;
-        public double? Target;
-        public double? AnalysisFilamentMm;
-        public double? AnalysisSeconds;
-        public double? PrinterDataFilamentMm;
-        public double? PrinterDataSeconds;
-    }
 }

@@ -6,7 +6,7 @@ namespace PrintFarm.Core.Ingestion.OctoPrint;
 // properties, so System.Text.Json can checkpoint it.
 
 /// <summary>What the adapter remembers about one OctoPrint instance.</summary>
-internal sealed class OctoPrintPrinterState
+internal sealed class OctoPrintPrinterState : IPrinterState<OctoPrintPrinterState>
 {
     /// <summary>Files kept in <see cref="Estimates"/>; the oldest is dropped beyond this.</summary>
     public const int MaxEstimates = 16;
@@ -19,6 +19,16 @@ internal sealed class OctoPrintPrinterState
 
     /// <summary>Analysis estimates by file path, newest last.</summary>
     public List<OctoPrintEstimate> Estimates { get; set; } = [];
+
+    /// <inheritdoc />
+    public OctoPrintPrinterState Copy() => new()
+    {
+        Job = Job is { } job ? new OctoPrintOpenJob { JobId = job.JobId, Path = job.Path, Start = job.Start, ProgressPercent = job.ProgressPercent } : null,
+
+        // Ended jobs and estimates are replaced, never changed in place: the copy may share them.
+        LastEnded = LastEnded,
+        Estimates = [.. Estimates ?? []],
+    };
 
     public OctoPrintEstimate? FindEstimate(string path)
     {

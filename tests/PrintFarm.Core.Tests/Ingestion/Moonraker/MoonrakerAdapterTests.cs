@@ -26,7 +26,7 @@ public sealed class MoonrakerAdapterTests
         var start = events[0];
         Assert.Equal(EventKind.JobStarted, start.Kind);
         Assert.Equal(("k1", "moonraker", "dragon_x4_PETG.gcode"), (start.Printer, start.Source, start.File));
-        Assert.Equal("dragon_x4_PETG.gcode@1767600000", start.JobId);
+        Assert.Equal("dragon_x4_PETG.gcode@1767600000+3052165.419", start.JobId);
         Assert.Equal(T0, start.Timestamp);
         var sample = events[1];
         Assert.Equal(("printing", 0.0), (sample.State, sample.ProgressPercent));
@@ -59,7 +59,7 @@ public sealed class MoonrakerAdapterTests
 
         Assert.Equal(EventKind.JobFinished, end.Kind);
         Assert.Equal(JobOutcome.Completed, end.Outcome);
-        Assert.Equal("dragon_x4_PETG.gcode@1767600000", end.JobId);
+        Assert.Equal("dragon_x4_PETG.gcode@1767600000+3052165.419", end.JobId);
         Assert.Equal((3500.25, 10234.5, FilamentSource.Measured), (end.PrintTimeSeconds, end.FilamentMillimetres, end.FilamentSource));
         Assert.Equal(3, end.Quantity);
         Assert.Equal("dragon_x4_PETG.gcode", end.File);
@@ -181,7 +181,7 @@ public sealed class MoonrakerAdapterTests
 
         var end = Accept(sut, Fixture(Status, "klipper-status-complete.json", 64))[0];
 
-        Assert.Equal(("dragon_x4_PETG.gcode@1767600000", JobOutcome.Completed), (end.JobId, end.Outcome!.Value));
+        Assert.Equal(("dragon_x4_PETG.gcode@1767600000+3052165.419", JobOutcome.Completed), (end.JobId, end.Outcome!.Value));
     }
 
     [Theory]

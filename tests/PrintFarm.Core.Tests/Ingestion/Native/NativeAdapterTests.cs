@@ -552,21 +552,40 @@ public sealed class NativeAdapterTests
         Assert.Contains("ts", result.Detail, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Process_TypeWithEscapedLineBreak_IsRejectedAsInvalidField()
+    {
+        foreach (var value in new[] { @"a\nb", @"a\rb", @"trailing\n", @"\r\n" })
+        {
+            var result = NativeRun.Rejected($$"""{"type":"{{value}}",{{Ts}}}""", RejectReasons.InvalidField);
+
+            Assert.Contains("type", result.Detail, StringComparison.Ordinal);
+        }
+    }
+
     [Theory]
-    [InlineData("type")]
     [InlineData("job_id")]
     [InlineData("file")]
     [InlineData("toy")]
     [InlineData("material")]
     [InlineData("state")]
-    public void Process_StringFieldWithEscapedLineBreak_IsRejectedAsInvalidField(string field)
+    public void Process_NameWithEscapedLineBreak_IsKeptWithTheControlCharactersReplaced(string field)
     {
-        foreach (var value in new[] { @"a\nb", @"a\rb", @"trailing\n", @"\r\n" })
+        foreach (var (value, expected) in new[] { (@"a\nb", "a b"), (@"a\rb", "a b"), (@"trailing\n", "trailing"), (@"x\r\ny", "x  y") })
         {
-            var result = NativeRun.Rejected($$"""{"type":"status",{{Ts}},"{{field}}":"{{value}}"}""", RejectReasons.InvalidField);
+            var e = NativeRun.Single($$"""{"type":"job_started",{{Ts}},"{{field}}":"{{value}}"}""");
 
-            Assert.Contains(field, result.Detail, StringComparison.Ordinal);
+            var actual = field switch { "job_id" => e.JobId, "file" => e.File, "toy" => e.Toy, "material" => e.Material, _ => e.State };
+            Assert.Equal(expected, actual);
         }
+    }
+
+    [Fact]
+    public void Process_NameOfOnlyControlCharacters_IsAbsent()
+    {
+        var e = NativeRun.Single($$"""{"type":"job_started",{{Ts}},"toy":"\r\n\t"}""");
+
+        Assert.Null(e.Toy);
     }
 
     [Fact]

@@ -30,6 +30,29 @@ public sealed class OctoPrintAdapterTests
     }
 
     [Fact]
+    public void A_legacy_PrintStarted_with_file_and_filename_opens_the_job_and_its_PrintDone_ends_it()
+    {
+        // OctoPrint before 1.3 sent {file: full path on disk, filename: name, origin} instead of {path, name}.
+        var sut = CreateSut();
+        var start = Assert.Single(Accept(sut, Fixture("event/PrintStarted", "event-PrintStarted-legacy.json")));
+
+        var end = Assert.Single(Accept(sut, Fixture("event/PrintDone", "event-PrintDone-legacy.json")));
+
+        Assert.Equal((EventKind.JobStarted, "dragon_x4.gcode", "dragon_x4.gcode@1767600000"), (start.Kind, start.File, start.JobId));
+        Assert.Equal((EventKind.JobFinished, JobOutcome.Completed, start.JobId, 3540.2), (end.Kind, end.Outcome!.Value, end.JobId, end.PrintTimeSeconds!.Value));
+    }
+
+    [Fact]
+    public void A_file_name_with_a_line_break_is_kept_sanitized()
+    {
+        var sut = CreateSut();
+
+        var e = Assert.Single(Accept(sut, Message(Base + "event/PrintStarted", """{"path":"toys/dragon\nx4.gcode","name":"dragon\nx4.gcode","origin":"local","_timestamp":1767600000}""", T0)));
+
+        Assert.Equal("toys/dragon x4.gcode", e.File);
+    }
+
+    [Fact]
     public void PrintDone_completes_the_job_with_its_print_time_and_the_analysis_estimate_over_all_tools()
     {
         var sut = CreateSut();
