@@ -16,6 +16,17 @@ internal static class ChaosChecks
             ? seed
             : Random.Shared.Next();
 
+    /// <summary>A failure that says how to replay the run: the seed, the moments of the faults, and the worker's output.</summary>
+    public static Xunit.Sdk.XunitException Failure(int seed, string moments, Exception inner, string workerOutput) =>
+        new($"seed {seed} (replay with PRINTFARM_CHAOS_SEED={seed}), {moments}: {inner.Message}\n--- worker output (tail) ---\n{(workerOutput.Length <= 8000 ? workerOutput : "…" + workerOutput[^8000..])}", inner);
+
+    /// <summary>Batches waiting in a worker's spool (<c>*.lp</c> files in <c>{data}/spool</c>).</summary>
+    public static int SpooledBatches(string dataFolder)
+    {
+        var spool = Path.Combine(dataFolder, "spool");
+        return Directory.Exists(spool) ? Directory.GetFiles(spool, "*.lp").Length : 0;
+    }
+
     /// <summary>A fresh database on <paramref name="influx"/>.</summary>
     public static async Task<string> NewDatabaseAsync(InfluxDbServer influx, string name)
     {

@@ -62,9 +62,7 @@ public sealed class WorkerKillTests(ServicesFixture services, ITestOutputHelper 
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            throw new Xunit.Sdk.XunitException($"seed {seed}, kills before messages {string.Join(", ", kills)}: {ex.Message}\n--- worker output ---\n{Tail(worker.Output)}", ex);
+            throw ChaosChecks.Failure(seed, $"kills before messages {string.Join(", ", kills)}", ex, worker.Output);
         }
     }
-
-    internal static string Tail(string text) => text.Length <= 8000 ? text : "…" + text[^8000..];
 }
