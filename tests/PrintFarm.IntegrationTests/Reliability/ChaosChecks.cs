@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using PrintFarm.IntegrationTests.Support;
 
 namespace PrintFarm.IntegrationTests.Reliability;
@@ -101,6 +102,22 @@ internal static class ChaosChecks
             describe: pair => string.Join("\n", Differences(pair.Item1, pair.Item2).Take(20).Prepend($"{pair.Item1.Count} kpi series vs {pair.Item2.Count} in the reference; farm day {FarmDayText(pair.Item1)} vs expected {day}")));
         Assert.Equal(expected.Count, actual.Count);
     }
+
+    /// <summary>The day's farm <c>kpi</c> point ends with the trace's totals: every job counted, none twice.</summary>
+    public static async Task AssertFarmDayAsync(InfluxDbServer influx, string database, ChaosTrace trace, int seed)
+    {
+        var day = trace.FarmDay();
+        await Eventually.Until(
+            () => KpisAsync(influx, database),
+            kpis => FarmDayMatches(kpis, day),
+            $"the day's farm kpi point to hold the trace's totals {day} (seed {seed})",
+            describe: FarmDayText);
+    }
+
+    /// <summary>Whether every hosted background service of the in-process worker is still running (none crashed).</summary>
+    public static bool AllRunning(WorkerHost worker) =>
+        worker.Host.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<Microsoft.Extensions.Hosting.BackgroundService>()
+            .All(s => s.ExecuteTask is { IsCompleted: false });
 
     private static async Task<Dictionary<string, Dictionary<string, double>>> KpisAsync(InfluxDbServer influx, string database)
     {
