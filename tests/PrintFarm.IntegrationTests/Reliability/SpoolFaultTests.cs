@@ -30,7 +30,12 @@ public sealed class SpoolFaultTests(ServicesFixture services, ITestOutputHelper 
 
         await ChaosChecks.PublishAsync(services.Mqtt, messages.Take(messages.Count / 2));
         await Eventually.Until(() => Task.FromResult(worker.Counter("printfarm.influx.spool.failures")), n => n > 0, "a counted spool failure");
-        var error = Assert.Single(worker.Logs.AtLeast(LogLevel.Error), l => l.Contains("Writing to the InfluxDB spool", StringComparison.Ordinal));
+        // The line follows the count: poll for it too.
+        var errors = await Eventually.Until(
+            () => Task.FromResult(worker.Logs.AtLeast(LogLevel.Error).Where(l => l.Contains("Writing to the InfluxDB spool", StringComparison.Ordinal)).ToList()),
+            l => l.Count > 0,
+            "the spool failure's error line");
+        var error = Assert.Single(errors);
         Assert.Contains(spool, error, StringComparison.Ordinal);
         Assert.True(ChaosChecks.AllRunning(worker), "a hosted service stopped during the spool fault");
 
@@ -122,7 +127,10 @@ public sealed class SpoolFaultTests(ServicesFixture services, ITestOutputHelper 
         await influx.CreateDatabaseAsync(database);
         var failures = await Eventually.Until(
             () => Task.FromResult(worker.Counter("printfarm.loop.failures[loop=spool-replay]")), n => n > 0, "a counted failure of the spool replay loop");
-        Assert.Contains(worker.Logs.AtLeast(LogLevel.Error), l => l.Contains("The spool replay loop failed", StringComparison.Ordinal));
+        await Eventually.Until(
+            () => Task.FromResult(worker.Logs.AtLeast(LogLevel.Error).Count(l => l.Contains("The spool replay loop failed", StringComparison.Ordinal))),
+            n => n > 0,
+            "the replay loop's error line");
         Assert.False(File.Exists(oldest), "the oldest batch, before the fault, was not replayed");
         Assert.True(Directory.Exists(victim));
 
