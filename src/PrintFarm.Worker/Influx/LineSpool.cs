@@ -16,30 +16,21 @@ internal sealed class LineSpool
     private readonly TimeProvider _time;
     private long _bytes;
     private long _sequence;
+    private bool _scanned;
 
     public LineSpool(string folder, long maxBytes, TimeProvider time)
     {
         Folder = folder;
         MaxBytes = maxBytes;
         _time = time;
-        Directory.CreateDirectory(folder);
-        foreach (var path in Directory.EnumerateFiles(folder, "*" + Extension))
+        try
         {
-            var length = new FileInfo(path).Length;
-            _files.Add(Path.GetFileName(path), length);
-            _bytes += length;
+            Scan();
         }
-
-        foreach (var tmp in Directory.EnumerateFiles(folder, "*.tmp"))
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // Half-written by a crash before its rename: the batch is still in the journal.
-            try
-            {
-                File.Delete(tmp);
-            }
-            catch (IOException)
-            {
-            }
+            // An unusable spool folder must not stop the worker from starting: Append and TryPeekOldest scan it again
+            // and throw, so the writer logs, counts and retries, and the journal keeps the messages meanwhile.
         }
     }
 
@@ -65,6 +56,14 @@ internal sealed class LineSpool
     /// <summary>Keeps a batch. Returns the batches dropped (oldest first) to stay within <see cref="MaxBytes"/>, each with its line count.</summary>
     public IReadOnlyList<(string File, int Lines)> Append(IReadOnlyList<string> lines)
     {
+        lock (_gate)
+        {
+            if (!_scanned)
+            {
+                Scan();
+            }
+        }
+
         var text = Encoding.UTF8.GetBytes(string.Join('\n', lines));
         var name = string.Create(CultureInfo.InvariantCulture, $"{_time.GetUtcNow().UtcTicks:D19}-{Interlocked.Increment(ref _sequence):D9}{Extension}");
         var path = Path.Combine(Folder, name);
@@ -100,6 +99,11 @@ internal sealed class LineSpool
     {
         lock (_gate)
         {
+            if (!_scanned)
+            {
+                Scan();
+            }
+
             while (_files.Count > 0)
             {
                 name = _files.First().Key;
@@ -147,6 +151,34 @@ internal sealed class LineSpool
             // Not lost: the file stays on disk and the next start replays it again; a point written twice is the
             // same point, which InfluxDB overwrites.
         }
+    }
+
+    // Creates the folder and learns the batches an earlier run left in it. Throws while the folder is unusable.
+    private void Scan()
+    {
+        Directory.CreateDirectory(Folder);
+        foreach (var path in Directory.EnumerateFiles(Folder, "*" + Extension))
+        {
+            var length = new FileInfo(path).Length;
+            if (_files.TryAdd(Path.GetFileName(path), length))
+            {
+                _bytes += length;
+            }
+        }
+
+        foreach (var tmp in Directory.EnumerateFiles(Folder, "*.tmp"))
+        {
+            // Half-written by a crash before its rename: the batch is still in the journal.
+            try
+            {
+                File.Delete(tmp);
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        _scanned = true;
     }
 
     private static int CountLines(string path)

@@ -11,8 +11,9 @@ namespace PrintFarm.IntegrationTests.Support;
 /// </summary>
 public sealed class InfluxDbServer : IAsyncDisposable
 {
-    private readonly IAsyncDisposable _server;
     private readonly HttpClient _http;
+    private IAsyncDisposable _server;
+    private Func<Task<ServerProcess>>? _startAgain;
 
     private InfluxDbServer(IAsyncDisposable server, string host, int port)
     {
@@ -67,14 +68,45 @@ public sealed class InfluxDbServer : IAsyncDisposable
             [subscriber]
               enabled = false
             """);
-        using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var process = await ServerProcess.StartAsync(
-            executable,
-            ["run", "-config", config],
-            folder,
-            async () => (await probe.GetAsync(new Uri($"http://127.0.0.1:{httpPort}/ping"))).StatusCode == HttpStatusCode.NoContent,
-            TimeSpan.FromSeconds(60));
-        return new InfluxDbServer(process, "127.0.0.1", httpPort);
+        async Task<ServerProcess> StartProcessAsync()
+        {
+            using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            return await ServerProcess.StartAsync(
+                executable,
+                ["run", "-config", config],
+                folder,
+                async () => (await probe.GetAsync(new Uri($"http://127.0.0.1:{httpPort}/ping"))).StatusCode == HttpStatusCode.NoContent,
+                TimeSpan.FromSeconds(60));
+        }
+
+        return new InfluxDbServer(await StartProcessAsync(), "127.0.0.1", httpPort) { _startAgain = StartProcessAsync };
+    }
+
+    /// <summary>Whether the server is running (false between <see cref="KillAsync"/> and <see cref="StartAgainAsync"/>).</summary>
+    public bool IsRunning => _server is not ServerProcess process || process.IsRunning;
+
+    /// <summary>Kills the server (SIGKILL), keeping its data folder for <see cref="StartAgainAsync"/>. Package-installed servers only.</summary>
+    public async Task KillAsync()
+    {
+        if (_server is not ServerProcess process)
+        {
+            throw new InvalidOperationException("only a package-installed InfluxDB can be killed and started again");
+        }
+
+        await process.KillAsync();
+    }
+
+    /// <summary>Starts a killed server again on the same port and data folder (it recovers from its write-ahead log).</summary>
+    public async Task StartAgainAsync()
+    {
+        if (_server is not ServerProcess { IsRunning: false } process || _startAgain is null)
+        {
+            throw new InvalidOperationException("StartAgainAsync needs a package-installed InfluxDB stopped by KillAsync");
+        }
+
+        process.KeepFolder = true;
+        await process.DisposeAsync();
+        _server = await _startAgain();
     }
 
     /// <summary>Creates a database (InfluxQL <c>CREATE DATABASE</c>).</summary>

@@ -38,6 +38,9 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Whether the process is still running.</summary>
     public bool IsRunning => !_process.HasExited;
 
+    /// <summary>Leave <see cref="Folder"/> in place on dispose: a server started again on the same data owns it then.</summary>
+    public bool KeepFolder { get; set; }
+
     /// <summary>A new temp folder for a server.</summary>
     public static string NewFolder(string name)
     {
@@ -140,6 +143,19 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the server as a service manager would (SIGTERM) and waits for it to exit; its folder stays.</summary>
+    public async Task TerminateAsync(TimeSpan timeout)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        Signals.Terminate(_process.Id);
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+    }
+
     public async ValueTask DisposeAsync()
     {
         try
@@ -152,6 +168,11 @@ public sealed class ServerProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+        if (KeepFolder)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(Folder, recursive: true);

@@ -39,15 +39,19 @@ public sealed class TestPublisher : IAsyncDisposable
     public Task PublishJsonAsync(string topic, object payload, bool retain = false) =>
         PublishAsync(topic, JsonSerializer.SerializeToUtf8Bytes(payload), retain);
 
+    /// <summary>Publishes at QoS 0, as OctoPrint-MQTT, Moonraker and Bambu do by default: no acknowledgement, no retry.</summary>
+    public Task PublishJsonAtMostOnceAsync(string topic, object payload) =>
+        PublishAsync(topic, JsonSerializer.SerializeToUtf8Bytes(payload), retain: false, MqttQualityOfServiceLevel.AtMostOnce);
+
     public Task PublishTextAsync(string topic, string payload, bool retain = false) =>
         PublishAsync(topic, Encoding.UTF8.GetBytes(payload), retain);
 
-    public async Task PublishAsync(string topic, byte[] payload, bool retain = false)
+    public async Task PublishAsync(string topic, byte[] payload, bool retain = false, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtLeastOnce)
     {
         var message = new MqttApplicationMessageBuilder()
             .WithTopic(topic)
             .WithPayload(payload)
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithQualityOfServiceLevel(qos)
             .WithRetainFlag(retain)
             .Build();
         var result = await _client.PublishAsync(message);
