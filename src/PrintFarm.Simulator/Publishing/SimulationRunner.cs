@@ -1,0 +1,86 @@
+namespace PrintFarm.Simulator.Publishing;
+
+/// <summary>
+/// Plays a simulation: paces its messages by <see cref="Speed"/> (simulated seconds per real second; 0 for as fast
+/// as possible), advances a <see cref="SimulationClock"/> to each message's time when one is given, and hands the
+/// messages to a publish function. With <see cref="AwaitDelivered"/>, after each simulated second's messages it
+/// waits until the consumer has them, so the consumer's receive time is exactly the simulated time.
+/// </summary>
+public sealed class SimulationRunner(FarmSimulation simulation, Func<SimMessage, CancellationToken, Task> publish)
+{
+    private long _published;
+    private long _simulatedTicks;
+
+    /// <summary>Simulated seconds per real second; 0 or less: no pacing. Default 60.</summary>
+    public double Speed { get; init; } = 60;
+
+    /// <summary>Clock to advance to each message's time, or <see langword="null"/>.</summary>
+    public SimulationClock? Clock { get; init; }
+
+    /// <summary>Real time for pacing. Default the system clock.</summary>
+    public TimeProvider RealTime { get; init; } = TimeProvider.System;
+
+    /// <summary>Called with the number of messages published so far, after each simulated second; returns when the consumer has them.</summary>
+    public Func<long, CancellationToken, Task>? AwaitDelivered { get; init; }
+
+    /// <summary>Messages published so far.</summary>
+    public long Published => Interlocked.Read(ref _published);
+
+    /// <summary>Simulated time of the last message published, or <see langword="null"/> before the first.</summary>
+    public DateTimeOffset? SimulatedTime => Interlocked.Read(ref _simulatedTicks) is var t && t == 0 ? null : new DateTimeOffset(t, TimeSpan.Zero);
+
+    /// <summary>Plays the whole trace (or until cancelled). Afterwards the clock, if any, keeps moving at <see cref="Speed"/> until cancelled when <paramref name="keepClockRunning"/>.</summary>
+    public async Task RunAsync(bool keepClockRunning = false, CancellationToken cancellationToken = default)
+    {
+        var simStart = simulation.Options.Start;
+        var realStart = RealTime.GetTimestamp();
+        DateTimeOffset? second = null;
+        foreach (var message in simulation.Messages())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (second != message.Time)
+            {
+                if (second is not null && AwaitDelivered is { } wait)
+                {
+                    await wait(Published, cancellationToken).ConfigureAwait(false);
+                }
+
+                await PaceAsync(simStart, realStart, message.Time, cancellationToken).ConfigureAwait(false);
+                Clock?.AdvanceTo(message.Time);
+                second = message.Time;
+            }
+
+            await publish(message, cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref _published);
+            Interlocked.Exchange(ref _simulatedTicks, message.Time.UtcTicks);
+        }
+
+        if (AwaitDelivered is { } last)
+        {
+            await last(Published, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (keepClockRunning && Clock is { } clock && Speed > 0)
+        {
+            var now = clock.GetUtcNow();
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                now = now.AddSeconds(1);
+                await PaceAsync(simStart, realStart, now, cancellationToken).ConfigureAwait(false);
+                clock.AdvanceTo(now);
+            }
+        }
+    }
+
+    private Task PaceAsync(DateTimeOffset simStart, long realStart, DateTimeOffset time, CancellationToken cancellationToken)
+    {
+        if (Speed <= 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        var due = TimeSpan.FromTicks((long)((time - simStart).Ticks / Speed));
+        var wait = due - RealTime.GetElapsedTime(realStart);
+        return wait > TimeSpan.FromMilliseconds(1) ? Task.Delay(wait, RealTime, cancellationToken) : Task.CompletedTask;
+    }
+}
