@@ -8,13 +8,14 @@ cd "$(dirname "$0")"
 
 # Servers the integration tests start on free loopback ports: a real broker, a real InfluxDB 1.x,
 # VictoriaMetrics for the InfluxDB v2 write API; docker-compose only to validate docker-compose.yml.
-test_packages=(mosquitto influxdb victoria-metrics docker-compose)
+test_packages=(mosquitto mosquitto-clients influxdb victoria-metrics docker-compose)
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 
 install_test_dependencies() {
   local missing=()
   have mosquitto || missing+=(mosquitto)
+  have mosquitto_pub || missing+=(mosquitto-clients)
   have influxd || missing+=(influxdb)
   have victoria-metrics || missing+=(victoria-metrics)
   have docker-compose || missing+=(docker-compose)

@@ -58,4 +58,13 @@ internal static partial class Log
 
     [LoggerMessage(33, LogLevel.Warning, "Checkpoint held {Windows} KPI series of window sizes no longer configured; they were dropped")]
     public static partial void CheckpointWindowsDropped(ILogger logger, int windows);
+
+    [LoggerMessage(90, LogLevel.Information, "Embedded MQTT broker listening on port {Port} ({Clients}); printers publish to this host")]
+    public static partial void EmbeddedBrokerStarted(ILogger logger, int port, string clients);
+
+    [LoggerMessage(91, LogLevel.Information, "Embedded MQTT broker stopped")]
+    public static partial void EmbeddedBrokerStopped(ILogger logger);
+
+    [LoggerMessage(92, LogLevel.Warning, "Embedded MQTT broker refused client {ClientId} (user '{User}'): bad user name or password")]
+    public static partial void EmbeddedBrokerRefused(ILogger logger, string clientId, string user);
 }

@@ -34,6 +34,7 @@ public static class PrintFarmHostingExtensions
         // then the writer drains. Keep this order.
         builder.Services.AddInfluxWriter();
         builder.Services.AddHostedService<TelemetryPipelineService>();
+        builder.Services.AddEmbeddedBroker();
         builder.Services.AddMqttIngestion();
         builder.AddPrintFarmOpenTelemetry();
         return builder;
@@ -96,6 +97,27 @@ public static class PrintFarmHostingExtensions
     {
         services.AddHttpClient<InfluxWriteClient>();
         services.AddHostedService<InfluxWriterService>();
+        return services;
+    }
+
+    /// <summary>
+    /// The broker inside the worker, when <c>PrintFarm:Mqtt:EmbeddedBroker:Enabled</c>: started before the MQTT
+    /// subscriber, which then connects to it over loopback (host, port and credentials come from the broker's settings).
+    /// </summary>
+    public static IServiceCollection AddEmbeddedBroker(this IServiceCollection services)
+    {
+        services.AddHostedService<EmbeddedBrokerService>();
+        services.PostConfigure<PrintFarmOptions>(o =>
+        {
+            if (o.Mqtt.EmbeddedBroker.Enabled)
+            {
+                o.Mqtt.Host = "127.0.0.1";
+                o.Mqtt.Port = o.Mqtt.EmbeddedBroker.Port;
+                o.Mqtt.Username = o.Mqtt.EmbeddedBroker.Username;
+                o.Mqtt.Password = o.Mqtt.EmbeddedBroker.Password;
+                o.Mqtt.UseTls = false;
+            }
+        });
         return services;
     }
 
