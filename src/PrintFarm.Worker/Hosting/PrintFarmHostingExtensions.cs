@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using OpenTelemetry;
@@ -96,6 +97,7 @@ public static class PrintFarmHostingExtensions
     public static IServiceCollection AddInfluxWriter(this IServiceCollection services)
     {
         services.AddHttpClient<InfluxWriteClient>();
+        services.TryAddSingleton<ILineSink>(sp => sp.GetRequiredService<InfluxWriteClient>());
         services.AddHostedService<InfluxWriterService>();
         return services;
     }
