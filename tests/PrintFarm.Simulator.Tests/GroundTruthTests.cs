@@ -98,6 +98,7 @@ public sealed class GroundTruthTests
             Printers = 8,
             Mix = FormatMix.Parse(mix),
             Seed = 11,
+            Catalog = PrintFarm.Simulator.Catalog.ToyCatalog.Quick,
             Duration = TimeSpan.FromHours(10),
             MalformedRate = 0.2,
             FlapRate = 0.2,

@@ -33,8 +33,22 @@ public sealed class ToyCatalog
     /// <summary>The toys.</summary>
     public IReadOnlyList<Toy> Toys { get; }
 
-    /// <summary>A small toy shop: per-toy print times from about 40 min to 3 h, plates of 1 to 6.</summary>
+    /// <summary>
+    /// A toy shop around the industry's typical 2–4 h per toy: plates of 1 to 4 printing 2 to 5.5 h, so the farm's
+    /// print time per toy sits near the 2 h line and moves with failures.
+    /// </summary>
     public static ToyCatalog Default { get; } = new(
+    [
+        new Toy("dragon", 2, 240, 26000, 3),
+        new Toy("castle", 1, 200, 18000, 1),
+        new Toy("robot", 1, 110, 9000, 2),
+        new Toy("whistle", 4, 300, 8000, 1),
+        new Toy("calicat", 2, 330, 15000, 2),
+        new Toy("boat", 1, 260, 21000, 1),
+    ]);
+
+    /// <summary>Quick prints (40 min to 4 h plates): many jobs in a few simulated hours, for tests and benchmarks.</summary>
+    public static ToyCatalog Quick { get; } = new(
     [
         new Toy("dragon", 4, 150, 24000, 3),
         new Toy("castle", 1, 180, 16000, 1),

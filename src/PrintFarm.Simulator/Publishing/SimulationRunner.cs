@@ -26,7 +26,7 @@ public sealed class SimulationRunner(FarmSimulation simulation, Func<SimMessage,
     /// <summary>Messages published so far.</summary>
     public long Published => Interlocked.Read(ref _published);
 
-    /// <summary>Simulated time of the last message published, or <see langword="null"/> before the first.</summary>
+    /// <summary>Simulated second whose messages were all published last, or <see langword="null"/> before the first.</summary>
     public DateTimeOffset? SimulatedTime => Interlocked.Read(ref _simulatedTicks) is var t && t == 0 ? null : new DateTimeOffset(t, TimeSpan.Zero);
 
     /// <summary>Plays the whole trace (or until cancelled). Afterwards the clock, if any, keeps moving at <see cref="Speed"/> until cancelled when <paramref name="keepClockRunning"/>.</summary>
@@ -37,9 +37,11 @@ public sealed class SimulationRunner(FarmSimulation simulation, Func<SimMessage,
         DateTimeOffset? second = null;
         foreach (var message in simulation.Messages())
         {
-            cancellationToken.ThrowIfCancellationRequested();
             if (second != message.Time)
             {
+                // Stop only between two simulated seconds: a second's messages (a cancel's print_error and FAILED,
+                // say) are published together or not at all, so SimulatedTime is a clean cut for the ground truth.
+                cancellationToken.ThrowIfCancellationRequested();
                 if (second is not null && AwaitDelivered is { } wait)
                 {
                     await wait(Published, cancellationToken).ConfigureAwait(false);
@@ -50,7 +52,7 @@ public sealed class SimulationRunner(FarmSimulation simulation, Func<SimMessage,
                 second = message.Time;
             }
 
-            await publish(message, cancellationToken).ConfigureAwait(false);
+            await publish(message, CancellationToken.None).ConfigureAwait(false);
             Interlocked.Increment(ref _published);
             Interlocked.Exchange(ref _simulatedTicks, message.Time.UtcTicks);
         }

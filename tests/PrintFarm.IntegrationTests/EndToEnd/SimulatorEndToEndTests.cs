@@ -32,6 +32,7 @@ public sealed class SimulatorEndToEndTests(ServicesFixture services)
             Printers = mix == "mixed" ? 8 : 4,
             Mix = FormatMix.Parse(mix),
             Seed = 5,
+            Catalog = PrintFarm.Simulator.Catalog.ToyCatalog.Quick,
             Duration = TimeSpan.FromHours(6),
             CadenceFactor = 2,
             FailureRate = 0.15,
