@@ -67,4 +67,7 @@ internal static partial class Log
 
     [LoggerMessage(92, LogLevel.Warning, "Embedded MQTT broker refused client {ClientId} (user '{User}'): bad user name or password")]
     public static partial void EmbeddedBrokerRefused(ILogger logger, string clientId, string user);
+
+    [LoggerMessage(93, LogLevel.Information, "PrintFarm Telemetry {Version}: broker {Broker}, database {Database}, farm '{Farm}', windows {Windows} ({TimeZone}), data folder {DataFolder}")]
+    public static partial void Banner(ILogger logger, string version, string broker, string database, string farm, string windows, string timeZone, string dataFolder);
 }
