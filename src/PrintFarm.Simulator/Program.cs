@@ -15,6 +15,8 @@ usage: printfarm-sim [options]
   --seed N             seed; the same seed gives the same trace byte for byte (default 42)
   --duration D         simulated time to cover: 90m, 8h, 2d; 0 for no end (default 0)
   --scenario S         steady | efficiency-drop (default steady)
+  --drop-after D       efficiency-drop: simulated time before one printer starts failing often (default 2h)
+  --catalog C          default (2-5 h plates) | quick (40 min-4 h plates)
   --start ISO          simulated start time (default: now when publishing at speed 1, else 2026-01-05T06:00:00Z)
   --prefix P           prefix of every printer id
   --trace FILE         write the trace as JSON lines to FILE ('-' for stdout) instead of publishing
@@ -47,6 +49,8 @@ try
             case "--seed": options.Seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
             case "--duration": options.Duration = SimDuration.Parse(Next()); break;
             case "--scenario": options.Scenario = SimDuration.ParseScenario(Next()); break;
+            case "--drop-after": options.DropAfter = SimDuration.Parse(Next()) ?? TimeSpan.Zero; break;
+            case "--catalog": options.Catalog = Next() == "quick" ? PrintFarm.Simulator.Catalog.ToyCatalog.Quick : PrintFarm.Simulator.Catalog.ToyCatalog.Default; break;
             case "--start": start = DateTimeOffset.Parse(Next(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal); break;
             case "--prefix": options.PrinterPrefix = Next(); break;
             case "--trace": trace = Next(); break;
