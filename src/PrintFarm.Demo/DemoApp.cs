@@ -10,11 +10,10 @@ using PrintFarm.Demo.Board;
 using PrintFarm.Simulator;
 using PrintFarm.Simulator.Publishing;
 using PrintFarm.Worker.Diagnostics;
-using SerilogLog = Serilog.Log;
 using PrintFarm.Worker.Hosting;
 using PrintFarm.Worker.Influx;
 using PrintFarm.Worker.Mqtt;
-using Serilog;
+using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
 namespace PrintFarm.Demo;
@@ -136,7 +135,6 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
         var until = runner.SimulatedTime ?? start;
         await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
         host.Dispose();
-        await SerilogLog.CloseAndFlushAsync().ConfigureAwait(false);
 
         PrintFinal(plain, simulation, until, runner.Published, lost, influx ? null : lineFile);
         return 0;
@@ -246,13 +244,10 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
         builder.Configuration.AddEnvironmentVariables();
         builder.Configuration["PrintFarm:DataFolder"] = data;
 
-        SerilogLog.Logger = new LoggerConfiguration()
-            .MinimumLevel.Information()
-            .MinimumLevel.Override("Microsoft", Serilog.Events.LogEventLevel.Warning)
-            .MinimumLevel.Override("System.Net.Http.HttpClient", Serilog.Events.LogEventLevel.Warning)
-            .WriteTo.File(Path.Combine(data, "demo.log"), formatProvider: CultureInfo.InvariantCulture)
-            .CreateLogger();
-        builder.Services.AddSerilog();
+        builder.Logging.ClearProviders()
+            .AddProvider(new FileLoggerProvider(Path.Combine(data, "demo.log")))
+            .AddFilter("Microsoft", LogLevel.Warning)
+            .AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
         builder.AddPrintFarmTelemetry();
         builder.Services.AddSingleton<TimeProvider>(clock);
         builder.Services.AddSingleton<ILineSink>(sp => new LineTap(influx ? sp.GetRequiredService<InfluxWriteClient>() : new FileLineSink(lineFile), _board));

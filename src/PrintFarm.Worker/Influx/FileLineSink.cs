@@ -4,8 +4,8 @@ namespace PrintFarm.Worker.Influx;
 
 /// <summary>
 /// Appends every batch to one line-protocol file, for when no InfluxDB is reachable (the demo). Import it later with
-/// <c>influx write --bucket printfarm --precision ns --file {Path}</c> (InfluxDB 2) or, for 1.x, after a
-/// <c># DML</c> / <c># CONTEXT-DATABASE: printfarm</c> header, <c>influx -import -path={Path}</c>.
+/// <c>influx write --bucket printfarm --precision ms --file {Path}</c> (InfluxDB 2) or, for 1.x, after a
+/// <c># DML</c> / <c># CONTEXT-DATABASE: printfarm</c> header, <c>influx -import -path={Path} -precision=ms</c>.
 /// </summary>
 internal sealed class FileLineSink : ILineSink
 {
