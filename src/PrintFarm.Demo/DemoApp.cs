@@ -73,6 +73,7 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
         var mix = string.Join(", ", simulation.Printers.GroupBy(p => p.Format).Select(g => $"{g.Count()} {g.Key}"));
         var sink = influx ? $"InfluxDB at {influxUrl}" : $"line protocol file {lineFile} (import: influx write --bucket printfarm --precision ms --file <it>)";
         Say(plain, $"PrintFarm demo: {options.Printers} printers ({mix}), seed {options.Seed}, {options.Speed.ToString(CultureInfo.InvariantCulture)}x, scenario {options.Scenario}, simulated start {start:yyyy-MM-ddTHH:mm:ssZ}");
+        Say(plain, $"Warm-up: the first {options.WarmUp.TotalHours.ToString(CultureInfo.InvariantCulture)} h simulated at full speed, then {options.Speed.ToString(CultureInfo.InvariantCulture)}x");
         Say(plain, $"Embedded MQTT broker on port {port}: point real printers at this host too (docs/printers.md)");
         Say(plain, $"Writing to {sink}");
         Say(plain, $"Data folder {data} (log: demo.log)");
@@ -95,6 +96,7 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
         {
             Speed = options.Speed,
             Clock = clock,
+            FastForwardUntil = start + options.WarmUp,
             AwaitDelivered = async (published, _) =>
             {
                 if (!await WaitReceivedAsync(published).ConfigureAwait(false))

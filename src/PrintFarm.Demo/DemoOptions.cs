@@ -15,7 +15,8 @@ A farm in a box: the embedded MQTT broker, a simulated farm and the worker in on
   --speed X        simulated seconds per real second (default 60: a 2 h print takes 2 min)
   --seed N         seed of the simulation (default 42)
   --scenario S     efficiency-drop | steady (default efficiency-drop: from --drop-after one printer fails often)
-  --drop-after D   simulated time before the efficiency drop (default 3h)
+  --drop-after D   simulated time before the efficiency drop (default 4h)
+  --warm-up D      simulated time played at full speed first, so the board has jobs at once (default 3h; 0: none)
   --port P         embedded broker port (default 1883; a free port when 1883 is taken)
   --for D          stop by itself after this much real time (30s, 5m); default: until Ctrl-C
   --plain          plain periodic lines instead of the live board (the default when output is not a terminal)
@@ -33,7 +34,9 @@ folder (PrintFarm__DataFolder, default ~/.local/state/printfarm/demo). See READM
 
     public Scenario Scenario { get; set; } = Scenario.EfficiencyDrop;
 
-    public TimeSpan DropAfter { get; set; } = TimeSpan.FromHours(3);
+    public TimeSpan DropAfter { get; set; } = TimeSpan.FromHours(4);
+
+    public TimeSpan WarmUp { get; set; } = TimeSpan.FromHours(3);
 
     public int? Port { get; set; }
 
@@ -61,6 +64,7 @@ folder (PrintFarm__DataFolder, default ~/.local/state/printfarm/demo). See READM
                 case "--seed": o.Seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--scenario": o.Scenario = SimDuration.ParseScenario(Next()); break;
                 case "--drop-after": o.DropAfter = SimDuration.Parse(Next()) ?? TimeSpan.Zero; break;
+                case "--warm-up": o.WarmUp = SimDuration.Parse(Next()) ?? TimeSpan.Zero; break;
                 case "--port": o.Port = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--for": o.For = SimDuration.Parse(Next()); break;
                 case "--plain": o.Plain = true; break;

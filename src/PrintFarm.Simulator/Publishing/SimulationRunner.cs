@@ -14,6 +14,9 @@ public sealed class SimulationRunner(FarmSimulation simulation, Func<SimMessage,
     /// <summary>Simulated seconds per real second; 0 or less: no pacing. Default 60.</summary>
     public double Speed { get; init; } = 60;
 
+    /// <summary>Messages before this simulated time are played without pacing (a warm-up, so a board has data at once). Default none.</summary>
+    public DateTimeOffset? FastForwardUntil { get; init; }
+
     /// <summary>Clock to advance to each message's time, or <see langword="null"/>.</summary>
     public SimulationClock? Clock { get; init; }
 
@@ -32,8 +35,8 @@ public sealed class SimulationRunner(FarmSimulation simulation, Func<SimMessage,
     /// <summary>Plays the whole trace (or until cancelled). Afterwards the clock, if any, keeps moving at <see cref="Speed"/> until cancelled when <paramref name="keepClockRunning"/>.</summary>
     public async Task RunAsync(bool keepClockRunning = false, CancellationToken cancellationToken = default)
     {
-        var simStart = simulation.Options.Start;
-        var realStart = RealTime.GetTimestamp();
+        var simStart = FastForwardUntil is { } warm && warm > simulation.Options.Start ? warm : simulation.Options.Start;
+        long? realStart = null;
         DateTimeOffset? second = null;
         foreach (var message in simulation.Messages())
         {
@@ -47,7 +50,7 @@ public sealed class SimulationRunner(FarmSimulation simulation, Func<SimMessage,
                     await wait(Published, cancellationToken).ConfigureAwait(false);
                 }
 
-                await PaceAsync(simStart, realStart, message.Time, cancellationToken).ConfigureAwait(false);
+                await PaceAsync(simStart, ref realStart, message.Time, cancellationToken).ConfigureAwait(false);
                 Clock?.AdvanceTo(message.Time);
                 second = message.Time;
             }
@@ -68,21 +71,23 @@ public sealed class SimulationRunner(FarmSimulation simulation, Func<SimMessage,
             while (!cancellationToken.IsCancellationRequested)
             {
                 now = now.AddSeconds(1);
-                await PaceAsync(simStart, realStart, now, cancellationToken).ConfigureAwait(false);
+                await PaceAsync(simStart, ref realStart, now, cancellationToken).ConfigureAwait(false);
                 clock.AdvanceTo(now);
             }
         }
     }
 
-    private Task PaceAsync(DateTimeOffset simStart, long realStart, DateTimeOffset time, CancellationToken cancellationToken)
+    private Task PaceAsync(DateTimeOffset simStart, ref long? realStart, DateTimeOffset time, CancellationToken cancellationToken)
     {
-        if (Speed <= 0)
+        if (Speed <= 0 || time < simStart)
         {
             return Task.CompletedTask;
         }
 
+        // Real time starts counting at the first paced message.
+        realStart ??= RealTime.GetTimestamp();
         var due = TimeSpan.FromTicks((long)((time - simStart).Ticks / Speed));
-        var wait = due - RealTime.GetElapsedTime(realStart);
+        var wait = due - RealTime.GetElapsedTime(realStart.Value);
         return wait > TimeSpan.FromMilliseconds(1) ? Task.Delay(wait, RealTime, cancellationToken) : Task.CompletedTask;
     }
 }

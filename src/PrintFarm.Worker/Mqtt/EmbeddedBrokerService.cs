@@ -26,9 +26,6 @@ internal sealed class EmbeddedBrokerService : IHostedService, IDisposable
         _logger = logger;
     }
 
-    /// <summary>Clients connected right now (printers and the worker's own client).</summary>
-    public int ConnectedClients { get; private set; }
-
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         if (!_options.Enabled)
@@ -44,16 +41,6 @@ internal sealed class EmbeddedBrokerService : IHostedService, IDisposable
             .Build();
         _server = new MqttServerFactory().CreateMqttServer(options);
         _server.ValidatingConnectionAsync += ValidateAsync;
-        _server.ClientConnectedAsync += _ =>
-        {
-            ConnectedClients++;
-            return Task.CompletedTask;
-        };
-        _server.ClientDisconnectedAsync += _ =>
-        {
-            ConnectedClients--;
-            return Task.CompletedTask;
-        };
         await _server.StartAsync().ConfigureAwait(false);
         Log.EmbeddedBrokerStarted(_logger, _options.Port, string.IsNullOrEmpty(_options.Username) ? "anonymous clients" : "user " + _options.Username);
     }

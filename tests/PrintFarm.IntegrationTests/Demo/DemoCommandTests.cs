@@ -61,7 +61,7 @@ public sealed partial class DemoCommandTests
             Start = simulatedStart,
             Duration = null,
             Scenario = Scenario.EfficiencyDrop,
-            DropAfter = TimeSpan.FromHours(3),
+            DropAfter = TimeSpan.FromHours(4),
         });
         foreach (var _ in simulation.Messages().TakeWhile(m => m.Time <= until))
         {
