@@ -15,8 +15,8 @@ A farm in a box: the embedded MQTT broker, a simulated farm and the worker in on
   --speed X        simulated seconds per real second (default 60: a 2 h print takes 2 min)
   --seed N         seed of the simulation (default 42)
   --scenario S     efficiency-drop | steady (default efficiency-drop: from --drop-after one printer fails often)
-  --drop-after D   simulated time before the efficiency drop (default 4h)
-  --warm-up D      simulated time played at full speed first, so the board has jobs at once (default 3h; 0: none)
+  --drop-after D   simulated time before the efficiency drop (default 7h)
+  --warm-up D      simulated time played at full speed first, so the board has jobs at once (default 6h; 0: none)
   --port P         embedded broker port (default 1883; a free port when 1883 is taken)
   --for D          stop by itself after this much real time (30s, 5m); default: until Ctrl-C
   --plain          plain periodic lines instead of the live board (the default when output is not a terminal)
@@ -34,9 +34,9 @@ folder (PrintFarm__DataFolder, default ~/.local/state/printfarm/demo). See READM
 
     public Scenario Scenario { get; set; } = Scenario.EfficiencyDrop;
 
-    public TimeSpan DropAfter { get; set; } = TimeSpan.FromHours(4);
+    public TimeSpan DropAfter { get; set; } = TimeSpan.FromHours(7);
 
-    public TimeSpan WarmUp { get; set; } = TimeSpan.FromHours(3);
+    public TimeSpan WarmUp { get; set; } = TimeSpan.FromHours(6);
 
     public int? Port { get; set; }
 

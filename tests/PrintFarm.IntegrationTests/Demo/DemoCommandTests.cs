@@ -61,7 +61,7 @@ public sealed partial class DemoCommandTests
             Start = simulatedStart,
             Duration = null,
             Scenario = Scenario.EfficiencyDrop,
-            DropAfter = TimeSpan.FromHours(4),
+            DropAfter = TimeSpan.FromHours(7),
         });
         foreach (var _ in simulation.Messages().TakeWhile(m => m.Time <= until))
         {
