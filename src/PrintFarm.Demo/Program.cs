@@ -31,4 +31,13 @@ Console.CancelKeyPress += (_, e) =>
 };
 
 using var app = new DemoApp(options);
-return await app.RunAsync(stop.Token);
+try
+{
+    return await app.RunAsync(stop.Token);
+}
+catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException or TimeoutException)
+{
+    // A port taken by another broker, an unwritable data folder: one line, not a stack trace.
+    Console.Error.WriteLine($"demo: {ex.Message}");
+    return 1;
+}
