@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # PrintFarm Telemetry build entry point.
+#   ./build.sh demo    a farm in a box: embedded broker, simulated farm (12 printers, 60x) and the worker, live board
 #   ./build.sh run     run the worker (reads src/PrintFarm.Worker/appsettings.json and PrintFarm__* environment variables)
 #   ./build.sh test    install the servers the tests need (Debian/Ubuntu), then run the whole test suite
+#   ./build.sh sim     run the simulator against any broker (./build.sh sim --help)
 #   ./build.sh bench   run the BenchmarkDotNet benchmarks (pass a filter, e.g. ./build.sh bench '*Engine*')
 set -euo pipefail
 cd "$(dirname "$0")"
 
 # Servers the integration tests start on free loopback ports: a real broker, a real InfluxDB 1.x,
 # VictoriaMetrics for the InfluxDB v2 write API; docker-compose only to validate docker-compose.yml.
-test_packages=(mosquitto influxdb victoria-metrics docker-compose)
+test_packages=(mosquitto mosquitto-clients influxdb victoria-metrics docker-compose)
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 
 install_test_dependencies() {
   local missing=()
   have mosquitto || missing+=(mosquitto)
+  have mosquitto_pub || missing+=(mosquitto-clients)
   have influxd || missing+=(influxdb)
   have victoria-metrics || missing+=(victoria-metrics)
   have docker-compose || missing+=(docker-compose)
@@ -50,6 +53,14 @@ run_tests() {
 }
 
 case "${1:-}" in
+  demo)
+    shift
+    exec dotnet run --project src/PrintFarm.Demo -c Release -- "$@"
+    ;;
+  sim)
+    shift
+    exec dotnet run --project src/PrintFarm.Simulator -c Release -- "$@"
+    ;;
   run)
     shift
     exec dotnet run --project src/PrintFarm.Worker -c Release -- "$@"
@@ -62,7 +73,7 @@ case "${1:-}" in
     exec dotnet run -c Release --project tests/PrintFarm.Benchmarks -- --filter "${1:-*}"
     ;;
   *)
-    echo "usage: ./build.sh run | test | bench [filter]" >&2
+    echo "usage: ./build.sh demo | run | test | bench [filter] | sim [simulator options]" >&2
     exit 64
     ;;
 esac

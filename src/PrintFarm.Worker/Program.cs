@@ -5,6 +5,12 @@ using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.Hosting;
 using Serilog;
 
+if (StartupInfo.IsHelp(args))
+{
+    Console.WriteLine(StartupInfo.Usage);
+    return 0;
+}
+
 Log.Logger = new LoggerConfiguration().WriteTo.Console().CreateBootstrapLogger();
 try
 {
@@ -24,6 +30,7 @@ try
     // Validate before the host starts its services: a bad setting then ends here, as one line, instead of in the
     // middle of a service's constructor with the host's own "Hosting failed to start" trace.
     _ = host.Services.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
+    StartupInfo.LogBanner(host);
     await host.RunAsync();
     return 0;
 }

@@ -62,8 +62,12 @@ public sealed class PrintFarmOptions
     /// </summary>
     public List<string> ToyNamePatterns { get; set; } = [];
 
-    /// <summary>Folder for the journal, the checkpoint, dead letters and the InfluxDB spool; relative paths are under the content root. Default <c>data</c>.</summary>
-    public string DataFolder { get; set; } = "data";
+    /// <summary>
+    /// Folder for the journal, the checkpoint, dead letters and the InfluxDB spool; relative paths are under the content root.
+    /// Default the user's state folder: <c>$XDG_STATE_HOME/printfarm</c>, else <c>~/.local/state/printfarm</c>
+    /// (<c>%LOCALAPPDATA%\PrintFarm</c> on Windows) — never the source tree.
+    /// </summary>
+    public string DataFolder { get; set; } = Hosting.DataFolders.DefaultRoot();
 
     /// <summary>MQTT connection.</summary>
     public MqttOptions Mqtt { get; set; } = new();
@@ -190,6 +194,9 @@ public sealed class MqttOptions
 
     /// <summary>True when <see cref="ProtocolVersion"/> is 3.1.1.</summary>
     public bool IsV311 => ProtocolVersion is "3.1.1" or "311" or "4";
+
+    /// <summary>The broker inside the worker (<c>PrintFarm:Mqtt:EmbeddedBroker</c>); off by default.</summary>
+    public EmbeddedBrokerOptions EmbeddedBroker { get; set; } = new();
 }
 
 /// <summary>Settings under <c>PrintFarm:Influx</c>.</summary>

@@ -64,6 +64,14 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
             Check(ok, $"Mqtt:NativeTopics:{i}", $"must be a topic pattern with a {{printer}} level ({why})", mqtt.NativeTopics[i]);
         }
 
+        var broker = mqtt.EmbeddedBroker;
+        if (broker.Enabled)
+        {
+            Check(broker.Port is > 0 and <= 65535, "Mqtt:EmbeddedBroker:Port", "must be 1–65535", broker.Port);
+            Check(string.IsNullOrEmpty(broker.Username) == string.IsNullOrEmpty(broker.Password), "Mqtt:EmbeddedBroker:Username", "and Mqtt:EmbeddedBroker:Password must be set together or not at all", broker.Username);
+            Check(broker.MaxPendingMessagesPerClient >= 1, "Mqtt:EmbeddedBroker:MaxPendingMessagesPerClient", "must be at least 1", broker.MaxPendingMessagesPerClient);
+        }
+
         var influx = o.Influx;
         Check(Uri.TryCreate(influx.Url, UriKind.Absolute, out var url) && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps), "Influx:Url", "must be an absolute http:// or https:// URL", influx.Url);
         var isV2 = string.Equals(influx.ApiVersion, "v2", StringComparison.OrdinalIgnoreCase);

@@ -126,4 +126,16 @@ internal static partial class Log
 
     [LoggerMessage(124, LogLevel.Warning, "Writing the ingest health point failed; will retry at the next interval")]
     public static partial void IngestPointFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(90, LogLevel.Information, "Embedded MQTT broker listening on port {Port} ({Clients}); printers publish to this host")]
+    public static partial void EmbeddedBrokerStarted(ILogger logger, int port, string clients);
+
+    [LoggerMessage(91, LogLevel.Information, "Embedded MQTT broker stopped")]
+    public static partial void EmbeddedBrokerStopped(ILogger logger);
+
+    [LoggerMessage(92, LogLevel.Warning, "Embedded MQTT broker refused client {ClientId} (user '{User}'): bad user name or password")]
+    public static partial void EmbeddedBrokerRefused(ILogger logger, string clientId, string user);
+
+    [LoggerMessage(93, LogLevel.Information, "PrintFarm Telemetry {Version}: broker {Broker}, database {Database}, farm '{Farm}', windows {Windows} ({TimeZone}), data folder {DataFolder}")]
+    public static partial void Banner(ILogger logger, string version, string broker, string database, string farm, string windows, string timeZone, string dataFolder);
 }

@@ -16,6 +16,27 @@ internal sealed class DataFolders
         Journal = Path.Combine(Root, "journal");
     }
 
+    /// <summary>
+    /// The default data folder: the user's state folder (XDG base directories on Linux and macOS, local application data
+    /// on Windows), so running from a source checkout leaves nothing in it.
+    /// </summary>
+    public static string DefaultRoot()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "PrintFarm");
+        }
+
+        var state = Environment.GetEnvironmentVariable("XDG_STATE_HOME");
+        if (string.IsNullOrWhiteSpace(state) || !Path.IsPathRooted(state))
+        {
+            var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            state = Path.Combine(string.IsNullOrEmpty(home) ? Path.GetTempPath() : home, ".local", "state");
+        }
+
+        return Path.Combine(state, "printfarm");
+    }
+
     /// <summary>The data folder.</summary>
     public string Root { get; }
 

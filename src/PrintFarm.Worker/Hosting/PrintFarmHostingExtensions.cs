@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -39,6 +40,7 @@ public static class PrintFarmHostingExtensions
         builder.Services.AddInfluxWriter();
         builder.Services.AddAlertPublisher();
         builder.Services.AddHostedService<TelemetryPipelineService>();
+        builder.Services.AddEmbeddedBroker();
         builder.Services.AddMqttIngestion();
         builder.Services.AddPrintFarmHealth();
         builder.AddPrintFarmOpenTelemetry();
@@ -120,6 +122,7 @@ public static class PrintFarmHostingExtensions
     {
         services.AddHttpClient<InfluxWriteClient>()
             .ConfigurePrimaryHttpMessageHandler(sp => InfluxTls.CreateHandler(sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value.Influx));
+        services.TryAddSingleton<ILineSink>(sp => sp.GetRequiredService<InfluxWriteClient>());
         services.AddHostedService<InfluxWriterService>();
         return services;
     }
@@ -130,6 +133,27 @@ public static class PrintFarmHostingExtensions
         services.AddSingleton<AlertQueue>();
         services.AddHttpClient(AlertPublisherService.WebhookClientName);
         services.AddHostedService<AlertPublisherService>();
+        return services;
+    }
+
+    /// <summary>
+    /// The broker inside the worker, when <c>PrintFarm:Mqtt:EmbeddedBroker:Enabled</c>: started before the MQTT
+    /// subscriber, which then connects to it over loopback (host, port and credentials come from the broker's settings).
+    /// </summary>
+    public static IServiceCollection AddEmbeddedBroker(this IServiceCollection services)
+    {
+        services.AddHostedService<EmbeddedBrokerService>();
+        services.PostConfigure<PrintFarmOptions>(o =>
+        {
+            if (o.Mqtt.EmbeddedBroker.Enabled)
+            {
+                o.Mqtt.Host = "127.0.0.1";
+                o.Mqtt.Port = o.Mqtt.EmbeddedBroker.Port;
+                o.Mqtt.Username = o.Mqtt.EmbeddedBroker.Username;
+                o.Mqtt.Password = o.Mqtt.EmbeddedBroker.Password;
+                o.Mqtt.UseTls = false;
+            }
+        });
         return services;
     }
 

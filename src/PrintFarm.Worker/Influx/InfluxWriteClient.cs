@@ -39,7 +39,7 @@ internal readonly record struct WriteResult(WriteStatus Status, string StatusTex
 /// (<c>POST /api/v2/write?org=&amp;bucket=&amp;precision=</c>, <c>Authorization: Token</c>). One request per call, no retries:
 /// it classifies the answer and the writer decides. Network errors come back as <see cref="WriteStatus.Transient"/>.
 /// </summary>
-internal sealed class InfluxWriteClient
+internal sealed class InfluxWriteClient : ILineSink
 {
     private readonly HttpClient _http;
     private readonly InfluxOptions _options;

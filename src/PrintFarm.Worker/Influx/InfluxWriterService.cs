@@ -26,7 +26,7 @@ internal sealed class InfluxWriterService : BackgroundService
     // Below this many lines a batch refused as bad data is dead-lettered whole rather than split further.
     private const int BadDataSplitFloor = 64;
 
-    private readonly InfluxWriteClient _client;
+    private readonly ILineSink _client;
     private readonly PipelineChannels _channels;
     private readonly DeadLetterStore _deadLetters;
     private readonly PrintFarmInstrumentation _metrics;
@@ -38,7 +38,7 @@ internal sealed class InfluxWriterService : BackgroundService
     private readonly LogThrottle _throttle;
 
     public InfluxWriterService(
-        InfluxWriteClient client,
+        ILineSink client,
         PipelineChannels channels,
         DeadLetterStore deadLetters,
         DataFolders folders,

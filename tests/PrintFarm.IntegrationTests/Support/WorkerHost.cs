@@ -17,6 +17,7 @@ public sealed class WorkerHost : IAsyncDisposable
 {
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<string, long> _counters = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _changed = new(0);
 
     private WorkerHost(IHost host, string dataFolder, CollectingLoggerProvider logs)
     {
@@ -39,6 +40,8 @@ public sealed class WorkerHost : IAsyncDisposable
             {
                 _counters.AddOrUpdate($"{instrument.Name}[{tag.Key}={tag.Value}]", value, (_, v) => v + value);
             }
+
+            _changed.Release();
         });
         _listener.Start();
     }
@@ -51,6 +54,23 @@ public sealed class WorkerHost : IAsyncDisposable
 
     /// <summary>A counter's total so far; <c>name[tag=value]</c> for one tag value.</summary>
     public long Counter(string name) => _counters.TryGetValue(name, out var v) ? v : 0;
+
+    /// <summary>
+    /// Waits, on a signal from the counters (no polling), until counter <paramref name="name"/> reaches
+    /// <paramref name="value"/>; fails after <paramref name="timeout"/>.
+    /// </summary>
+    public async Task WaitForCounterAsync(string name, long value, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (Counter(name) < value)
+        {
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero || !await _changed.WaitAsync(left))
+            {
+                Assert.Fail($"Timed out after {timeout} waiting for {name} to reach {value}; it is {Counter(name)}");
+            }
+        }
+    }
 
     /// <summary>Settings every test worker gets: the test broker, fast flushes, a temp data folder.</summary>
     public static Dictionary<string, string?> BaseSettings(MosquittoServer broker, string? dataFolder = null) => new()
@@ -70,10 +90,11 @@ public sealed class WorkerHost : IAsyncDisposable
     };
 
     /// <summary>Starts the worker and waits until it has subscribed, so nothing published after this is missed.</summary>
-    public static async Task<WorkerHost> StartAsync(Dictionary<string, string?> settings) => await StartAsync(settings, waitForSubscription: true);
+    public static Task<WorkerHost> StartAsync(Dictionary<string, string?> settings, Action<IServiceCollection>? configure = null) =>
+        StartAsync(settings, waitForSubscription: true, configure);
 
     /// <summary>Starts the worker; without waiting for the subscription when the test expects the connection to fail.</summary>
-    public static async Task<WorkerHost> StartAsync(Dictionary<string, string?> settings, bool waitForSubscription)
+    public static async Task<WorkerHost> StartAsync(Dictionary<string, string?> settings, bool waitForSubscription, Action<IServiceCollection>? configure = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -85,6 +106,7 @@ public sealed class WorkerHost : IAsyncDisposable
         var logs = new CollectingLoggerProvider();
         builder.Logging.ClearProviders().AddProvider(logs).SetMinimumLevel(LogLevel.Debug);
         builder.AddPrintFarmTelemetry();
+        configure?.Invoke(builder.Services);
         var host = builder.Build();
         var worker = new WorkerHost(host, settings["PrintFarm:DataFolder"]!, logs);
         await host.StartAsync();
@@ -107,6 +129,7 @@ public sealed class WorkerHost : IAsyncDisposable
         {
             Host.Dispose();
             _listener.Dispose();
+            _changed.Dispose();
         }
     }
 }

@@ -1,0 +1,120 @@
+using System.Globalization;
+using PrintFarm.Core.Kpis;
+using PrintFarm.Simulator;
+using PrintFarm.Simulator.Formats;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace PrintFarm.Demo.Board;
+
+/// <summary>Renders the board: farm KPIs of the current windows, per toy, and one row per printer.</summary>
+internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, Func<DateTimeOffset> now, string header)
+{
+    private static readonly WindowSpec Hour = WindowSpec.Parse("1h");
+    private static readonly WindowSpec Day = WindowSpec.Parse("1d");
+
+    public IRenderable Render()
+    {
+        var t = now();
+        var hour = Hour.StartOf(t);
+        var day = Day.StartOf(t);
+        var farm = new Table().Border(TableBorder.Rounded).Title("[bold]Farm KPIs[/]")
+            .AddColumns("window", "toys completed", "print time / toy", "material efficiency", "success rate", "utilization", "jobs (ok/failed/cancelled)");
+        AddFarmRow(farm, $"this hour {hour:HH:mm}", state.Kpi("1h", hour));
+        AddFarmRow(farm, $"last hour {hour.AddHours(-1):HH:mm}", state.Kpi("1h", hour.AddHours(-1)));
+        AddFarmRow(farm, $"today {day:yyyy-MM-dd}", state.Kpi("1d", day));
+
+        var toys = new Table().Border(TableBorder.Rounded).Title("[bold]Per toy, today[/]").AddColumns("toy", "toys completed", "print time / toy", "material efficiency");
+        foreach (var (_, toy, p) in state.Kpis("1d", "toy").Where(k => k.Start == day))
+        {
+            toys.AddRow(Markup.Escape(toy), Count(p.Number("toys_completed")), PrintTime(p.Number("avg_print_time_per_toy_s")), Efficiency(p.Number("material_efficiency")));
+        }
+
+        var printers = new Table().Border(TableBorder.Rounded).Title("[bold]Printers[/]").AddColumns("printer", "format", "state", "current toy", "progress", "last job");
+        var running = simulation.Truth.Started.Where(j => j.Planned.Start <= t && j.Planned.End > t).ToDictionary(j => j.Planned.Printer, j => j.Planned);
+        foreach (var printer in simulation.Printers)
+        {
+            var p = state.Printer(printer.Id);
+            var last = state.LastJob(printer.Id);
+            var online = p?.Fields.TryGetValue("online", out var o) == true && o is false ? "[grey]offline[/]" : null;
+            printers.AddRow(
+                printer.Id,
+                Format(printer.Format),
+                online ?? Markup.Escape(p?.Text("state") ?? "-"),
+                running.TryGetValue(printer.Id, out var job) ? job.Toy.Name : "[grey]idle[/]",
+                p?.Number("progress_pct") is { } pct && running.ContainsKey(printer.Id) ? $"{pct:0} %" : "",
+                last is null ? "" : $"{Outcome(last.Tag("outcome"))} {Markup.Escape(last.Tag("toy"))}");
+        }
+
+        return new Rows(new Markup(header + $"\n[bold]simulated time[/] {t:yyyy-MM-dd HH:mm:ss} UTC    Ctrl-C stops and prints the final KPI table\n"), farm, toys, printers);
+    }
+
+    /// <summary>One plain line for logs and pipes: the current hour and today.</summary>
+    public string PlainLine()
+    {
+        var t = now();
+        return string.Create(CultureInfo.InvariantCulture, $"{t:yyyy-MM-dd HH:mm} sim | hour {Plain(state.Kpi("1h", Hour.StartOf(t)))} | today {Plain(state.Kpi("1d", Day.StartOf(t)))}");
+    }
+
+    internal static string Plain(LinePoint? p)
+    {
+        if (p is null)
+        {
+            return "no jobs yet";
+        }
+
+        var perToy = p.Number("avg_print_time_per_toy_s") is { } s ? $"{Bands.Duration(s)} ({Bands.PrintTimePerToy(s).Word})" : "-";
+        var efficiency = p.Number("material_efficiency") is { } e ? $"{e * 100:0.0} % ({Bands.Efficiency(e).Word})" : "-";
+        return string.Create(CultureInfo.InvariantCulture, $"toys {p.Number("toys_completed") ?? 0:0}, print time/toy {perToy}, efficiency {efficiency}, success {Percent(p.Number("success_rate"))}, utilization {Percent(p.Number("utilization"))}");
+    }
+
+    private static void AddFarmRow(Table table, string label, LinePoint? p) => table.AddRow(
+        label,
+        Count(p?.Number("toys_completed")),
+        PrintTime(p?.Number("avg_print_time_per_toy_s")),
+        Efficiency(p?.Number("material_efficiency")),
+        Percent(p?.Number("success_rate")),
+        Percent(p?.Number("utilization")),
+        p is null ? "-" : $"{p.Number("jobs_completed") ?? 0:0}/{p.Number("jobs_failed") ?? 0:0}/{p.Number("jobs_cancelled") ?? 0:0}");
+
+    internal static string PrintTime(double? seconds)
+    {
+        if (seconds is not { } s)
+        {
+            return "-";
+        }
+
+        var (colour, word) = Bands.PrintTimePerToy(s);
+        return $"[{colour}]{Bands.Duration(s)} {word}[/]";
+    }
+
+    internal static string Efficiency(double? ratio)
+    {
+        if (ratio is not { } r)
+        {
+            return "-";
+        }
+
+        var (colour, word) = Bands.Efficiency(r);
+        return string.Create(CultureInfo.InvariantCulture, $"[{colour}]{r * 100:0.0} % {word}[/]");
+    }
+
+    private static string Percent(double? ratio) => ratio is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r * 100:0} %") : "-";
+
+    private static string Count(double? n) => n is { } v ? v.ToString("0", CultureInfo.InvariantCulture) : "0";
+
+    private static string Outcome(string outcome) => outcome switch
+    {
+        "completed" => "[green]completed[/]",
+        "failed" => "[red]failed[/]",
+        _ => "[yellow]cancelled[/]",
+    };
+
+    private static string Format(PrinterFormat format) => format switch
+    {
+        PrinterFormat.OctoPrint => "OctoPrint",
+        PrinterFormat.Moonraker => "Moonraker",
+        PrinterFormat.Bambu => "Bambu",
+        _ => "native",
+    };
+}

@@ -1,0 +1,343 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using PrintFarm.Core.Kpis;
+using PrintFarm.Demo.Board;
+using PrintFarm.Simulator;
+using PrintFarm.Simulator.Publishing;
+using PrintFarm.Worker.Diagnostics;
+using PrintFarm.Worker.Hosting;
+using PrintFarm.Worker.Influx;
+using PrintFarm.Worker.Mqtt;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
+
+namespace PrintFarm.Demo;
+
+/// <summary>
+/// Runs the embedded broker, the worker and a simulated farm in one process. The worker runs on the simulation's
+/// clock, so a 60× farm gives it hours of event time per real minute, receive-time formats included.
+/// </summary>
+internal sealed class DemoApp(DemoOptions options) : IDisposable
+{
+    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(10);
+    private readonly BoardState _board = new();
+    private readonly SemaphoreSlim _received = new(0);
+    private long _receivedCount;
+
+    public void Dispose() => _received.Dispose();
+
+    public async Task<int> RunAsync(CancellationToken stop)
+    {
+        var plain = options.Plain || Console.IsOutputRedirected;
+        var data = Environment.GetEnvironmentVariable("PrintFarm__DataFolder") is { Length: > 0 } configured
+            ? Path.GetFullPath(configured)
+            : Path.Combine(DataFolders.DefaultRoot(), "demo");
+
+        // Each demo run simulates a new day: yesterday's checkpoint and spool would only be late data to it.
+        foreach (var stale in new[] { "checkpoint", "spool" })
+        {
+            var folder = Path.Combine(data, stale);
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+
+        Directory.CreateDirectory(data);
+        var port = options.Port ?? (PortFree(1883) ? 1883 : FreePort());
+        var influxUrl = Environment.GetEnvironmentVariable("PrintFarm__Influx__Url");
+        var influx = !string.IsNullOrWhiteSpace(influxUrl) && await ReachableAsync(influxUrl, stop).ConfigureAwait(false);
+        var runStamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        var lineFile = Path.Combine(data, "influx", $"demo-{runStamp}.lp");
+
+        // Start 12 h back, on the hour: the first hours of simulated time land in the past, where dashboards look.
+        var now = DateTimeOffset.UtcNow;
+        var start = options.Start ?? new DateTimeOffset(now.UtcTicks - (now.UtcTicks % TimeSpan.TicksPerHour), TimeSpan.Zero).AddHours(-12);
+        var simulation = new FarmSimulation(new SimulationOptions
+        {
+            Printers = options.Printers,
+            Mix = options.Mix,
+            Seed = options.Seed,
+            Start = start,
+            Duration = null,
+            Scenario = options.Scenario,
+            DropAfter = options.DropAfter,
+        });
+        var clock = new SimulationClock(start);
+
+        var mix = string.Join(", ", simulation.Printers.GroupBy(p => p.Format).Select(g => $"{g.Count()} {g.Key}"));
+        var sink = influx ? $"InfluxDB at {influxUrl}" : $"line protocol file {lineFile} (import: influx write --bucket printfarm --precision ms --file <it>)";
+        Say(plain, $"PrintFarm demo: {options.Printers} printers ({mix}), seed {options.Seed}, {options.Speed.ToString(CultureInfo.InvariantCulture)}x, scenario {options.Scenario}, simulated start {start:yyyy-MM-ddTHH:mm:ssZ}");
+        Say(plain, $"Warm-up: the first {options.WarmUp.TotalHours.ToString(CultureInfo.InvariantCulture)} h simulated at full speed, then {options.Speed.ToString(CultureInfo.InvariantCulture)}x");
+        Say(plain, $"Embedded MQTT broker on port {port}: point real printers at this host too (docs/printers.md)");
+        Say(plain, $"Writing to {sink}");
+        Say(plain, $"Data folder {data} (log: demo.log)");
+
+        var host = BuildHost(data, port, influx, lineFile, clock);
+        using var listener = Listen(host);
+        await host.StartAsync(stop).ConfigureAwait(false);
+        var mqtt = host.Services.GetServices<IHostedService>().OfType<MqttIngestionService>().Single();
+        await mqtt.Subscribed.WaitAsync(TimeSpan.FromSeconds(30), stop).ConfigureAwait(false);
+
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        if (options.For is { } bound)
+        {
+            run.CancelAfter(bound);
+        }
+
+        var lost = 0L;
+        await using var publisher = await MqttPublisher.ConnectAsync("127.0.0.1", port, cancellationToken: stop).ConfigureAwait(false);
+        var runner = new SimulationRunner(simulation, (m, ct) => publisher.PublishAsync(m, ct))
+        {
+            Speed = options.Speed,
+            Clock = clock,
+            FastForwardUntil = start + options.WarmUp,
+            AwaitDelivered = async (published, _) =>
+            {
+                if (!await WaitReceivedAsync(published).ConfigureAwait(false))
+                {
+                    lost++;
+                }
+            },
+        };
+
+        var board = new ConsoleBoard(_board, simulation, clock.GetUtcNow, $"[bold]PrintFarm demo[/]: {options.Printers} printers ({Markup.Escape(mix)}) at {options.Speed.ToString(CultureInfo.InvariantCulture)}x, {options.Scenario}; writing to {Markup.Escape(sink)}");
+        var running = RunSimulationAsync(runner, run.Token);
+        if (plain)
+        {
+            while (!running.IsCompleted)
+            {
+                await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)).ConfigureAwait(false);
+                Console.WriteLine(board.PlainLine());
+            }
+        }
+        else
+        {
+            await AnsiConsole.Live(board.Render()).AutoClear(false).StartAsync(async ctx =>
+            {
+                while (!running.IsCompleted)
+                {
+                    ctx.UpdateTarget(board.Render());
+                    await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false);
+                }
+
+                ctx.UpdateTarget(board.Render());
+            }).ConfigureAwait(false);
+        }
+
+        await running.ConfigureAwait(false);
+
+        // Everything published has reached the worker; stopping drains it and writes the windows' final state.
+        await WaitReceivedAsync(runner.Published).ConfigureAwait(false);
+        var until = runner.SimulatedTime ?? start;
+        await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        host.Dispose();
+
+        PrintFinal(plain, simulation, until, runner.Published, lost, influx ? null : lineFile);
+        return 0;
+    }
+
+    private static async Task RunSimulationAsync(SimulationRunner runner, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await runner.RunAsync(keepClockRunning: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl-C or --for: a clean stop between two simulated seconds.
+        }
+    }
+
+    private void PrintFinal(bool plain, FarmSimulation simulation, DateTimeOffset until, long published, long lost, string? lineFile)
+    {
+        var truth = simulation.Truth;
+        var cut = until.AddSeconds(1);
+        var rows = new List<(string Window, DateTimeOffset Start, LinePoint Point, bool Matches)>();
+        foreach (var window in new[] { "1h", "1d" })
+        {
+            var spec = WindowSpec.Parse(window);
+            foreach (var (start, _, point) in _board.Kpis(window, "farm"))
+            {
+                rows.Add((window, start, point, Matches(truth.Totals(spec, start, until: cut), point)));
+            }
+        }
+
+        var summary = string.Create(CultureInfo.InvariantCulture, $"simulated from {simulation.Options.Start:yyyy-MM-ddTHH:mm:ssZ} until {until:yyyy-MM-ddTHH:mm:ssZ}: {published} messages, {truth.Jobs.Count(j => j.Reported.End < cut)} jobs ended{(lost > 0 ? $", {lost} seconds not confirmed delivered" : string.Empty)}");
+        if (plain)
+        {
+            Console.WriteLine(summary);
+            foreach (var (window, start, p, matches) in rows)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"final window={window} start={start:yyyy-MM-ddTHH:mm:ssZ} jobs_completed={p.Number("jobs_completed") ?? 0} jobs_failed={p.Number("jobs_failed") ?? 0} jobs_cancelled={p.Number("jobs_cancelled") ?? 0} toys_completed={p.Number("toys_completed") ?? 0} jobs_without_filament={p.Number("jobs_without_filament") ?? 0} print_time_s={R(p.Number("print_time_s"))} filament_used_g={R(p.Number("filament_used_g"))} filament_waste_g={R(p.Number("filament_waste_g"))} avg_print_time_per_toy_s={R(p.Number("avg_print_time_per_toy_s"))} material_efficiency={R(p.Number("material_efficiency"))} success_rate={R(p.Number("success_rate"))} ground_truth={(matches ? "match" : "differs")}"));
+            }
+        }
+        else
+        {
+            var table = new Table().Border(TableBorder.Rounded).Title("[bold]Final farm KPIs[/]")
+                .AddColumns("window", "start (UTC)", "toys", "print time / toy", "material efficiency", "success rate", "jobs ok/failed/cancelled", "ground truth");
+            foreach (var (window, start, p, matches) in rows)
+            {
+                table.AddRow(
+                    window,
+                    start.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture),
+                    (p.Number("toys_completed") ?? 0).ToString("0", CultureInfo.InvariantCulture),
+                    ConsoleBoard.PrintTime(p.Number("avg_print_time_per_toy_s")),
+                    ConsoleBoard.Efficiency(p.Number("material_efficiency")),
+                    p.Number("success_rate") is { } s ? (s * 100).ToString("0", CultureInfo.InvariantCulture) + " %" : "-",
+                    string.Create(CultureInfo.InvariantCulture, $"{p.Number("jobs_completed") ?? 0}/{p.Number("jobs_failed") ?? 0}/{p.Number("jobs_cancelled") ?? 0}"),
+                    matches ? "[green]match[/]" : "[red]differs[/]");
+            }
+
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLine(Markup.Escape(summary));
+        }
+
+        if (lineFile is not null)
+        {
+            Console.WriteLine($"Line protocol written to {lineFile}; import with: influx write --bucket printfarm --precision ms --file {lineFile}");
+        }
+    }
+
+    // The job-derived KPIs the worker wrote equal the simulator's ground truth (sums to 1e-9 relative).
+    private static bool Matches(KpiTotals truth, LinePoint p)
+    {
+        static bool Close(double a, double? b) => Math.Abs(a - (b ?? 0)) <= 1e-9 * Math.Max(1, Math.Abs(a));
+        return truth.JobsCompleted == (long)(p.Number("jobs_completed") ?? 0)
+            && truth.JobsFailed == (long)(p.Number("jobs_failed") ?? 0)
+            && truth.JobsCancelled == (long)(p.Number("jobs_cancelled") ?? 0)
+            && truth.ToysCompleted == (long)(p.Number("toys_completed") ?? 0)
+            && Close(truth.PrintTimeSeconds, p.Number("print_time_s"))
+            && Close(truth.FilamentUsedGrams, p.Number("filament_used_g"))
+            && Close(truth.FilamentWasteGrams, p.Number("filament_waste_g"));
+    }
+
+    private static string R(double? value) => value is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "-";
+
+    private IHost BuildHost(string data, int port, bool influx, string lineFile, SimulationClock clock)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+            ContentRootPath = AppContext.BaseDirectory,
+            EnvironmentName = "Demo",
+        });
+
+        // appsettings.json < the demo's settings < PrintFarm__* environment variables.
+        builder.Configuration.AddJsonFile("appsettings.json", optional: true);
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["PrintFarm:Farm"] = "demo",
+            ["PrintFarm:DataFolder"] = data,
+            ["PrintFarm:Mqtt:ClientId"] = "printfarm-demo",
+            ["PrintFarm:Mqtt:EmbeddedBroker:Enabled"] = "true",
+            ["PrintFarm:Mqtt:EmbeddedBroker:Port"] = port.ToString(CultureInfo.InvariantCulture),
+
+            // Simulated time: at 60× these are about 0.5 s and 5 s of real time.
+            ["PrintFarm:FlushInterval"] = "00:00:30",
+            ["PrintFarm:CheckpointInterval"] = "00:05:00",
+        });
+        builder.Configuration.AddEnvironmentVariables();
+        builder.Configuration["PrintFarm:DataFolder"] = data;
+
+        builder.Logging.ClearProviders()
+            .AddProvider(new FileLoggerProvider(Path.Combine(data, "demo.log")))
+            .AddFilter("Microsoft", LogLevel.Warning)
+            .AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
+        builder.AddPrintFarmTelemetry();
+        builder.Services.AddSingleton<TimeProvider>(clock);
+        builder.Services.AddSingleton<ILineSink>(sp => new LineTap(influx ? sp.GetRequiredService<InfluxWriteClient>() : new FileLineSink(lineFile), _board));
+        return builder.Build();
+    }
+
+    private MeterListener Listen(IHost host)
+    {
+        var meter = host.Services.GetRequiredService<PrintFarmInstrumentation>().Meter;
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (ReferenceEquals(instrument.Meter, meter) && instrument.Name == "printfarm.mqtt.messages.received")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) =>
+        {
+            Interlocked.Add(ref _receivedCount, value);
+            _received.Release();
+        });
+        listener.Start();
+        return listener;
+    }
+
+    // Waits for the worker to have received `count` messages; false when they do not all arrive in time.
+    private async Task<bool> WaitReceivedAsync(long count)
+    {
+        var deadline = DateTime.UtcNow + DeliveryTimeout;
+        while (Interlocked.Read(ref _receivedCount) < count)
+        {
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero || !await _received.WaitAsync(left).ConfigureAwait(false))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static void Say(bool plain, string text)
+    {
+        if (plain)
+        {
+            Console.WriteLine(text);
+        }
+        else
+        {
+            AnsiConsole.MarkupLine(Markup.Escape(text));
+        }
+    }
+
+    private static async Task<bool> ReachableAsync(string url, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+            using var response = await http.GetAsync(new Uri(new Uri(url.TrimEnd('/') + "/"), "ping"), cancellationToken).ConfigureAwait(false);
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or UriFormatException)
+        {
+            return false;
+        }
+    }
+
+    private static bool PortFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Any, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Any, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,182 @@
+using PrintFarm.Core.Events;
+using PrintFarm.Core.Normalization;
+using PrintFarm.Simulator.Formats;
+using PrintFarm.Simulator.Truth;
+
+namespace PrintFarm.Simulator;
+
+/// <summary>A simulated printer: its id and format.</summary>
+/// <param name="Id">Printer id as the worker reports it.</param>
+/// <param name="Format">Payload format.</param>
+public sealed record SimPrinter(string Id, PrinterFormat Format);
+
+/// <summary>
+/// A farm of simulated printers. <see cref="Messages"/> is the whole trace in time order (ties: printer order, then
+/// the order each printer sends), generated lazily so a farm of thousands of printers runs in constant memory per
+/// printer. Every job whose end falls before the end of the trace is recorded in <see cref="Truth"/> with what the
+/// worker should make of it.
+/// </summary>
+public sealed class FarmSimulation
+{
+    private readonly SimulationOptions _options;
+    private readonly MaterialCatalog _materials = MaterialCatalog.Default;
+
+    /// <summary>Creates the farm; nothing is generated until <see cref="Messages"/> is enumerated.</summary>
+    public FarmSimulation(SimulationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        var formats = options.Mix.Assign(options.Printers);
+        var digits = Math.Max(2, options.Printers.ToString(System.Globalization.CultureInfo.InvariantCulture).Length);
+        Printers = formats.Select((f, i) => new SimPrinter($"{options.PrinterPrefix}{Prefix(f)}-{(i + 1).ToString("D" + digits, System.Globalization.CultureInfo.InvariantCulture)}", f)).ToArray();
+        Truth = new GroundTruth(Printers, Stop);
+    }
+
+    /// <summary>The printers.</summary>
+    public IReadOnlyList<SimPrinter> Printers { get; }
+
+    /// <summary>Every job recorded so far (all of them once <see cref="Messages"/> has been enumerated to its end).</summary>
+    public GroundTruth Truth { get; }
+
+    /// <summary>End of the trace, or <see langword="null"/> when it has none.</summary>
+    public DateTimeOffset? Stop => _options.Duration is { } d ? _options.Start + d : null;
+
+    /// <summary>The options.</summary>
+    public SimulationOptions Options => _options;
+
+    /// <summary>The trace, in time order. Enumerate it once.</summary>
+    public IEnumerable<SimMessage> Messages()
+    {
+        var queue = new PriorityQueue<IEnumerator<SimMessage>, (long Ticks, int Printer, long Sequence)>();
+        var sequences = new long[Printers.Count];
+        for (var i = 0; i < Printers.Count; i++)
+        {
+            var e = RunPrinter(i).GetEnumerator();
+            if (e.MoveNext())
+            {
+                queue.Enqueue(e, (e.Current.Time.UtcTicks, i, sequences[i]++));
+            }
+        }
+
+        while (queue.TryDequeue(out var e, out var key))
+        {
+            yield return e.Current;
+            if (e.MoveNext())
+            {
+                queue.Enqueue(e, (e.Current.Time.UtcTicks, key.Printer, sequences[key.Printer]++));
+            }
+            else
+            {
+                e.Dispose();
+            }
+        }
+    }
+
+    private static string Prefix(PrinterFormat format) => format switch
+    {
+        PrinterFormat.OctoPrint => "octo",
+        PrinterFormat.Moonraker => "klipper",
+        PrinterFormat.Bambu => "bambu",
+        _ => "native",
+    };
+
+    private FormatEmitter Emitter(SimPrinter printer) => printer.Format switch
+    {
+        PrinterFormat.OctoPrint => new OctoPrintEmitter(printer.Id, _options.CadenceFactor),
+        PrinterFormat.Moonraker => new MoonrakerEmitter(printer.Id, _options.CadenceFactor, _options.Start.AddHours(-3)),
+        PrinterFormat.Bambu => new BambuEmitter(printer.Id, _options.CadenceFactor),
+        _ => new NativeEmitter(printer.Id, _options.CadenceFactor),
+    };
+
+    // One printer's life: hello, then jobs separated by idle gaps, with the odd flap and malformed message.
+    private IEnumerable<SimMessage> RunPrinter(int index)
+    {
+        var printer = Printers[index];
+        var emitter = Emitter(printer);
+        var random = new Random(unchecked((_options.Seed * 7919) + (index * 104729) + 17));
+        var stop = Stop ?? DateTimeOffset.MaxValue;
+        var t = _options.Start;
+        foreach (var m in emitter.Hello(t))
+        {
+            yield return m;
+        }
+
+        // Printers do not all start their first job at the same second.
+        t = t.AddSeconds(5 + random.Next(0, 600));
+        for (var number = 1; t < stop; number++)
+        {
+            var job = Plan(index, number, t, random);
+            Truth.Add(job, emitter.Report(job, _materials), job.End < stop);
+
+            foreach (var m in emitter.Job(job))
+            {
+                if (m.Time >= stop)
+                {
+                    yield break;
+                }
+
+                yield return m;
+            }
+
+            t = job.End.AddSeconds(60 + random.Next(0, 540));
+            if (random.NextDouble() < _options.MalformedRate && job.End.AddSeconds(30) < stop)
+            {
+                yield return emitter.Malformed(job.End.AddSeconds(30));
+            }
+
+            if (random.NextDouble() < _options.FlapRate)
+            {
+                var down = job.End.AddSeconds(45);
+                var up = down.AddSeconds(180 + random.Next(0, 420));
+                if (emitter.Offline(down) is { } offline && up < stop)
+                {
+                    yield return offline;
+                    yield return emitter.Online(up)!.Value;
+                }
+
+                if (up.AddSeconds(30) > t)
+                {
+                    t = up.AddSeconds(30);
+                }
+            }
+        }
+    }
+
+    private PlannedJob Plan(int index, int number, DateTimeOffset start, Random random)
+    {
+        var toy = _options.Catalog.Pick(random);
+
+        // Print time spreads ±25 % around the toy's mean.
+        var plateSeconds = (int)(toy.PlateMinutes * 60 * (0.75 + (random.NextDouble() * 0.5)));
+        var failureRate = _options.Scenario == Scenario.EfficiencyDrop && index == 0 && start >= _options.Start + _options.DropAfter
+            ? _options.DropFailureRate
+            : _options.FailureRate;
+        var roll = random.NextDouble();
+        var outcome = roll < failureRate ? JobOutcome.Failed : roll < failureRate + _options.CancelRate ? JobOutcome.Cancelled : JobOutcome.Completed;
+
+        // Failures happen late as often as early; a late failure wastes most of the plate.
+        var stopPercent = outcome == JobOutcome.Completed ? 100 : random.Next(5, 96);
+        int? pauseAt = null;
+        var pauseSeconds = 0;
+        if (random.NextDouble() < _options.PauseRate && stopPercent > 10)
+        {
+            pauseAt = random.Next(5, stopPercent - 2);
+            pauseSeconds = 120 + random.Next(0, 900);
+        }
+
+        return new PlannedJob
+        {
+            Printer = Printers[index].Id,
+            Number = number,
+            Toy = toy,
+            Start = start,
+            HeatUpSeconds = 90 + random.Next(0, 330),
+            PlateSeconds = plateSeconds,
+            Outcome = outcome,
+            StopPercent = stopPercent,
+            PauseAtPercent = pauseAt,
+            PauseSeconds = pauseSeconds,
+        };
+    }
+}

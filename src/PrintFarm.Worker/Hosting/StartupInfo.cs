@@ -1,0 +1,49 @@
+using System.Reflection;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using PrintFarm.Worker.Configuration;
+using PrintFarm.Worker.Diagnostics;
+
+namespace PrintFarm.Worker.Hosting;
+
+/// <summary>What the worker says before it starts: <c>--help</c>, and a banner of the settings in force.</summary>
+internal static class StartupInfo
+{
+    /// <summary>The usage text of <c>--help</c>.</summary>
+    public const string Usage = """
+PrintFarm Telemetry worker: reads 3D-printer MQTT telemetry (OctoPrint, Moonraker, Bambu, native), tracks jobs,
+computes farm KPIs in event-time windows and writes them to InfluxDB.
+
+usage: PrintFarm.Worker [--help]         (from a checkout: ./build.sh run)
+Settings come from appsettings.json, then PrintFarm__* environment variables (or --PrintFarm:Key=value). Main ones:
+  PrintFarm__Mqtt__Host / __Port / __Username / __Password     the broker (default localhost:1883)
+  PrintFarm__Mqtt__EmbeddedBroker__Enabled=true, __Port=1883     run a broker inside the worker instead
+  PrintFarm__Influx__Url, __ApiVersion (v2|v1), __Token, __Org, __Bucket, __Database   the database
+  PrintFarm__Farm                    the farm tag (default: default)
+  PrintFarm__Windows__0=1h, __1=1d   KPI window sizes; PrintFarm__TimeZone for whole-day windows
+  PrintFarm__DataFolder              checkpoint, spool, dead letters (default ~/.local/state/printfarm)
+Every setting, its unit and default: docs/operations.md; printers: docs/printers.md; the demo: ./build.sh demo.
+""";
+
+    /// <summary>True when <paramref name="args"/> asks for help.</summary>
+    public static bool IsHelp(IEnumerable<string> args) => args?.Any(a => a is "--help" or "-h" or "-?" or "help") == true;
+
+    /// <summary>Logs one banner line: version, broker, database, farm, windows, data folder.</summary>
+    public static void LogBanner(IHost host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        var o = host.Services.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
+        var folders = host.Services.GetRequiredService<DataFolders>();
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PrintFarm.Worker");
+        var version = typeof(StartupInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?";
+        var broker = o.Mqtt.EmbeddedBroker.Enabled
+            ? $"embedded on port {o.Mqtt.EmbeddedBroker.Port}"
+            : $"{(o.Mqtt.UseTls ? "mqtts" : "mqtt")}://{o.Mqtt.Host}:{o.Mqtt.Port}";
+        var database = o.Influx.IsV1
+            ? $"{o.Influx.Url} (v1, database {o.Influx.Database})"
+            : $"{o.Influx.Url} (v2, bucket {o.Influx.Bucket}, org {o.Influx.Org})";
+        Log.Banner(logger, version, broker, database, o.Farm, string.Join(",", o.Windows), o.TimeZone, folders.Root);
+    }
+}
