@@ -152,6 +152,8 @@ internal sealed class MqttIngestionService : BackgroundService
 
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {
+        // Stamped before it is counted: whoever watches the counter (tests on a simulated clock) may move the clock on.
+        var receivedAt = _time.GetUtcNow();
         var message = e.ApplicationMessage;
         _metrics.MessagesReceived.Add(1);
         var qos = (byte)message.QualityOfServiceLevel;
@@ -177,7 +179,7 @@ internal sealed class MqttIngestionService : BackgroundService
 
         // MQTTnet reuses its buffers once the handler returns: copy.
         var payload = message.Payload.IsEmpty ? [] : message.Payload.ToArray();
-        await _journal.AppendAsync(new JournalEntry(message.Topic, payload, message.Retain, qos, _time.GetUtcNow(), acknowledge)).ConfigureAwait(false);
+        await _journal.AppendAsync(new JournalEntry(message.Topic, payload, message.Retain, qos, receivedAt, acknowledge)).ConfigureAwait(false);
     }
 
     private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs e)

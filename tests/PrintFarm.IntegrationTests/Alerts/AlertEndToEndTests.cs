@@ -31,6 +31,13 @@ public sealed class AlertEndToEndTests(ServicesFixture services)
         settings["PrintFarm:Alerts:RetryDelay"] = "00:00:00.1";
         settings["PrintFarm:Alerts:Webhook:Url"] = webhook.Url;
 
+        // Only the native format: a retained message another test left on the shared broker in another format would
+        // otherwise be replayed on subscribe, and its old event time would hold the farm watermark back (and so every
+        // window's close, and the alerts) until that source counts as idle.
+        settings["PrintFarm:Adapters:OctoPrint:Enabled"] = "false";
+        settings["PrintFarm:Adapters:Moonraker:Enabled"] = "false";
+        settings["PrintFarm:Adapters:Bambu:Enabled"] = "false";
+
         await using var dashboard = await TestSubscriber.SubscribeAsync(services.Mqtt, prefix + "/#");
         await using var worker = await WorkerHost.StartAsync(settings);
         await using (var printers = await TestPublisher.ConnectAsync(services.Mqtt))
