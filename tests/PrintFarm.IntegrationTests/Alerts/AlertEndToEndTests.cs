@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json;
 using PrintFarm.IntegrationTests.Support;
 
@@ -57,7 +58,9 @@ public sealed class AlertEndToEndTests(ServicesFixture services)
             () => Task.FromResult(dashboard.Messages),
             m => m.Count >= 2,
             "the firing and resolved alert messages",
-            describe: m => string.Join("\n", m.Select(x => $"{x.Topic} {x.Payload}")));
+            describe: m => string.Join("\n", m.Select(x => $"{x.Topic} {x.Payload}"))
+                + $"\nworker watermark {worker.Host.Services.GetRequiredService<PrintFarm.Core.Processing.TelemetryProcessor>().Kpis.Watermark:O}; log:\n"
+                + string.Join("\n", worker.Logs.Entries.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Information).Select(e => $"{e.Level} {e.Category}: {e.Message}").Take(40)));
         Assert.All(live, m => Assert.Equal(topic, m.Topic));
         Assert.Equal(["firing", "resolved"], live.Select(m => State(m.Payload)));
         using (var firing = JsonDocument.Parse(live[0].Payload))
