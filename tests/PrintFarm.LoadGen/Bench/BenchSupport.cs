@@ -274,10 +274,13 @@ internal sealed class Profiler : IAsyncDisposable
         var name = $"worker-{printers}-run{run}";
         profiler.Launch(Path.Combine(tools, "dotnet-counters"), ["collect", "-p", p, "--refresh-interval", "1", "--format", "csv", "-o", Path.Combine(o.ProfileFolder, name + "-counters.csv"),
             "--counters", "System.Runtime,PrintFarm.Telemetry"], Path.Combine(o.ProfileFolder, name + "-counters.log"));
-        profiler.Launch(Path.Combine(tools, "dotnet-trace"), ["collect", "-p", p, "--profile", "cpu-sampling", "--duration", "00:00:00:20", "-o", Path.Combine(o.ProfileFolder, name + ".nettrace")],
+        profiler.Launch(Path.Combine(tools, "dotnet-trace"), ["collect", "-p", p, "--profile", "dotnet-sampled-thread-time,dotnet-common", "--duration", "00:00:00:20", "-o", Path.Combine(o.ProfileFolder, name + ".nettrace")],
             Path.Combine(o.ProfileFolder, name + "-trace.log"));
         return profiler;
     }
+
+    /// <summary>Gives the tools time to attach before the stream starts (nothing to wait for when not profiling).</summary>
+    public Task AttachedAsync() => _tools.Count == 0 ? Task.CompletedTask : Task.Delay(TimeSpan.FromSeconds(4));
 
     public async ValueTask DisposeAsync()
     {

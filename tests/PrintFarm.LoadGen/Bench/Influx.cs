@@ -41,6 +41,13 @@ internal sealed class Influx : IDisposable
         return result.TryGetProperty("series", out var series) ? (long)series[0].GetProperty("values")[0][1].GetDouble() : 0;
     }
 
+    /// <summary>Whether one printer has a point at one time (a single-series lookup: cheap).</summary>
+    public async Task<bool> HasPointAsync(string db, string printer, long timeMs)
+    {
+        using var doc = await QueryAsync(db, $"SELECT count(\"nozzle_c\") FROM \"printer\" WHERE \"printer\" = '{printer}' AND time = {timeMs}ms").ConfigureAwait(false);
+        return doc.RootElement.GetProperty("results")[0].TryGetProperty("series", out _);
+    }
+
     /// <summary>Times (Unix ms) of the points of one printer after <paramref name="afterMs"/>.</summary>
     public async Task<List<long>> TimesAsync(string db, string printer, long afterMs)
     {

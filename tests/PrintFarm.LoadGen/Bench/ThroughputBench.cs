@@ -125,7 +125,7 @@ internal static class ThroughputBench
                 await influx.WriteAsync(db, body).ConfigureAwait(false);
             }
 
-            var (seconds, count) = await WaitForCountAsync(() => influx.CountPrinterPointsAsync(db), o.Messages, sw, o).ConfigureAwait(false);
+            var (seconds, count) = await WaitForCountAsync(() => influx.CountPrinterPointsAsync(db), o.Messages, sw, o, Sentinels(influx, db, load, 0, o.Messages, o.Connections)).ConfigureAwait(false);
             row.InfluxRate = count / seconds;
             row.InfluxCpu = CpuSnapshot.Take(o) - cpu;
             row.InfluxRawHttpd = await influx.HttpdStatsAsync().ConfigureAwait(false) - stats;
@@ -176,13 +176,14 @@ internal static class ThroughputBench
             var stats = await influx.HttpdStatsAsync().ConfigureAwait(false);
             var cpu = CpuSnapshot.Take(o, worker.Pid);
             await using var profile = Profiler.Start(o, worker.Pid, load.Printers, row.Run);
+            await profile.AttachedAsync().ConfigureAwait(false);
             {
                 await using var publisher = await RawPublisher.ConnectAsync(o.MqttPort, o.Connections, "bench-pub").ConfigureAwait(false);
                 var sw = Stopwatch.StartNew();
                 var sampling = worker.SampleRssAsync(sw);
                 await publisher.SendAsync(chunks, o.Qos, o.Window).ConfigureAwait(false);
                 row.WorkerPublish = o.Messages / sw.Elapsed.TotalSeconds;
-                var (seconds, count) = await WaitForCountAsync(async () => await influx.CountPrinterPointsAsync(db).ConfigureAwait(false) - probes, o.Messages, sw, o).ConfigureAwait(false);
+                var (seconds, count) = await WaitForCountAsync(async () => await influx.CountPrinterPointsAsync(db).ConfigureAwait(false) - probes, o.Messages, sw, o, Sentinels(influx, db, load, 0, o.Messages, o.Connections)).ConfigureAwait(false);
                 row.WorkerRate = count >= o.Messages ? count / seconds : 0;
                 row.WorkerSeconds = seconds;
                 row.Lost = o.Messages - count;
@@ -313,35 +314,79 @@ internal static class ThroughputBench
         await WaitForCountAsync(async () => await influx.CountPrinterPointsAsync(db).ConfigureAwait(false) - row.MarkersSeen, expected, sw, o with { Deadline = o.LatencyDeadline }).ConfigureAwait(false);
     }
 
+    /// <summary>True when the last message of every publisher connection in [first, first + count) is queryable.</summary>
+    private static Func<Task<bool>> Sentinels(Influx influx, string db, Workload load, long first, long count, int connections)
+    {
+        var last = new Dictionary<int, long>();
+        for (var i = first + count - 1; i >= first && last.Count < Math.Min(connections, load.Printers); i--)
+        {
+            last.TryAdd(load.PrinterOf(i) % connections, i);
+        }
+
+        return async () =>
+        {
+            foreach (var i in last.Values)
+            {
+                if (!await influx.HasPointAsync(db, Workload.PrinterName(load.PrinterOf(i)), load.TimeOf(i).ToUnixTimeMilliseconds()).ConfigureAwait(false))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        };
+    }
+
     private static double Percentile(List<double> sorted, double q) =>
         sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
 
-    /// <summary>Polls until the count reaches <paramref name="expected"/>, the deadline passes, or it stalls; returns the time it was reached (or last grew) and the count.</summary>
-    private static async Task<(double Seconds, long Count)> WaitForCountAsync(Func<Task<long>> count, long expected, Stopwatch sw, BenchOptions o)
+    /// <summary>
+    /// Polls until the count reaches <paramref name="expected"/>, the deadline passes, or it stalls; returns the time
+    /// it was reached (or last grew) and the count. A full count scans every point and costs InfluxDB CPU that the
+    /// system under test needs, so when <paramref name="sentinels"/> is given it is polled instead (every 100 ms: a
+    /// few single-series lookups of the last messages published), and the full count runs once they are all visible,
+    /// plus every 5 s to detect a stall. Without sentinels the full count is polled every second.
+    /// </summary>
+    private static async Task<(double Seconds, long Count)> WaitForCountAsync(Func<Task<long>> count, long expected, Stopwatch sw, BenchOptions o, Func<Task<bool>>? sentinels = null)
     {
         long last = -1;
         var grewAt = sw.Elapsed;
+        var counted = TimeSpan.MinValue;
+        var fullEvery = sentinels is null ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(5);
         while (true)
         {
-            var now = await count().ConfigureAwait(false);
-            if (now >= expected)
+            var at = sw.Elapsed;
+            var ready = sentinels is null || await sentinels().ConfigureAwait(false);
+            if (ready || at - counted >= fullEvery)
             {
-                return (sw.Elapsed.TotalSeconds, now);
-            }
+                counted = at;
+                var now = await count().ConfigureAwait(false);
+                if (now >= expected)
+                {
+                    return (at.TotalSeconds, now);
+                }
 
-            if (now != last)
-            {
-                last = now;
-                grewAt = sw.Elapsed;
+                if (now != last)
+                {
+                    last = now;
+                    grewAt = sw.Elapsed;
+                }
+
+                if (ready)
+                {
+                    // Everything published was handled but points are missing: poll the count until it stalls.
+                    sentinels = null;
+                    fullEvery = TimeSpan.FromSeconds(1);
+                }
             }
 
             if (sw.Elapsed > o.Deadline || sw.Elapsed - grewAt > o.Stall)
             {
-                Say(string.Create(CultureInfo.InvariantCulture, $"   gave up at {now}/{expected} after {sw.Elapsed.TotalSeconds:F1} s (no growth for {(sw.Elapsed - grewAt).TotalSeconds:F0} s)"));
-                return (grewAt.TotalSeconds, now);
+                Say(string.Create(CultureInfo.InvariantCulture, $"   gave up at {last}/{expected} after {sw.Elapsed.TotalSeconds:F1} s (no growth for {(sw.Elapsed - grewAt).TotalSeconds:F0} s)"));
+                return (grewAt.TotalSeconds, Math.Max(last, 0));
             }
 
-            await Task.Delay(PollInterval).ConfigureAwait(false);
+            await Task.Delay(sentinels is null ? fullEvery : TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
         }
     }
 
