@@ -351,7 +351,7 @@ internal static class ThroughputBench
     {
         long last = -1;
         var grewAt = sw.Elapsed;
-        var counted = TimeSpan.MinValue;
+        var counted = TimeSpan.FromDays(-1);
         var fullEvery = sentinels is null ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(5);
         while (true)
         {
