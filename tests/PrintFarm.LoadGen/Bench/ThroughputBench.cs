@@ -199,7 +199,7 @@ internal static class ThroughputBench
             await profile.DisposeAsync().ConfigureAwait(false);
 
             // (g) Latency at a fixed offered load, with marker messages among the load.
-            await MeasureLatencyAsync(o, influx, load, db, row).ConfigureAwait(false);
+            await MeasureLatencyAsync(o, influx, load, db, probes, row).ConfigureAwait(false);
             var total = await influx.CountPrinterPointsAsync(db).ConfigureAwait(false);
             row.Lost = o.Messages + row.LatencyLoad + row.MarkersSent + probes - total;
             row.PeakRss = Procfs.PeakRss(worker.Pid);
@@ -216,7 +216,7 @@ internal static class ThroughputBench
         }
     }
 
-    private static async Task MeasureLatencyAsync(BenchOptions o, Influx influx, Workload load, string db, BenchRow row)
+    private static async Task MeasureLatencyAsync(BenchOptions o, Influx influx, Workload load, string db, long probes, BenchRow row)
     {
         var total = (long)(o.LatencyRate * o.LatencySeconds);
         var markerEvery = (long)Math.Max(1, o.LatencyRate * o.MarkerEvery.TotalSeconds);
@@ -311,7 +311,7 @@ internal static class ThroughputBench
         // The load part must land too (counted in Lost at the end); give it the same deadline.
         var expected = o.Messages + loadSent;
         var sw = Stopwatch.StartNew();
-        await WaitForCountAsync(async () => await influx.CountPrinterPointsAsync(db).ConfigureAwait(false) - row.MarkersSeen, expected, sw, o with { Deadline = o.LatencyDeadline }).ConfigureAwait(false);
+        await WaitForCountAsync(async () => await influx.CountPrinterPointsAsync(db).ConfigureAwait(false) - probes - row.MarkersSeen, expected, sw, o with { Deadline = o.LatencyDeadline }).ConfigureAwait(false);
     }
 
     /// <summary>True when the last message of every publisher connection in [first, first + count) is queryable.</summary>
