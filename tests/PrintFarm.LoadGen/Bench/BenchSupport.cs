@@ -18,6 +18,9 @@ internal sealed record BenchOptions
     public byte Qos { get; init; }
     public int Window { get; init; } = 4096;
     public int InfluxBatch { get; init; } = 5000;
+    public bool InfluxGzip { get; init; }
+    public int InfluxParallel { get; init; } = 1;
+    public bool SkipWorker { get; init; }
     public double LatencyRate { get; init; } = 10_000;
     public double LatencySeconds { get; init; } = 20;
     public TimeSpan MarkerEvery { get; init; } = TimeSpan.FromMilliseconds(100);
@@ -53,6 +56,9 @@ internal sealed record BenchOptions
                 "qos" => o with { Qos = (byte)Int() },
                 "window" => o with { Window = Int() },
                 "influx-batch" => o with { InfluxBatch = Int() },
+                "influx-gzip" => o with { InfluxGzip = true },
+                "influx-parallel" => o with { InfluxParallel = Int() },
+                "skip-worker" => o with { SkipWorker = true },
                 "latency-rate" => o with { LatencyRate = Dbl() },
                 "latency-seconds" => o with { LatencySeconds = Dbl() },
                 "marker-every-ms" => o with { MarkerEvery = TimeSpan.FromMilliseconds(Dbl()) },

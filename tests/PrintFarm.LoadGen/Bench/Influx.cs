@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.IO.Compression;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
@@ -21,9 +22,25 @@ internal sealed class Influx : IDisposable
 
     public async Task DropDatabaseAsync(string db) => await QueryAsync(null, $"DROP DATABASE \"{db}\"", post: true).ConfigureAwait(false);
 
-    public async Task WriteAsync(string db, byte[] body)
+    public async Task WriteAsync(string db, byte[] body, bool gzip = false)
     {
+        if (gzip)
+        {
+            var buffer = new MemoryStream();
+            using (var zip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
+            {
+                zip.Write(body);
+            }
+
+            body = buffer.ToArray();
+        }
+
         using var content = new ByteArrayContent(body);
+        if (gzip)
+        {
+            content.Headers.ContentEncoding.Add("gzip");
+        }
+
         content.Headers.ContentType = new MediaTypeHeaderValue("text/plain") { CharSet = "utf-8" };
         using var response = await _http.PostAsync(new Uri($"/write?db={db}&precision=ms", UriKind.Relative), content).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)

@@ -95,10 +95,11 @@ internal static class ThroughputBench
             row.BrokerDelivered = subscriber.Frames.Count(3);
             row.BrokerRate = row.BrokerDelivered / deliveredAt.TotalSeconds;
             row.BrokerCpu = CpuSnapshot.Take(o) - cpu;
-            row.BrokerDroppedForSubscriber = await BrokerDroppedAsync(o).ConfigureAwait(false) - droppedBefore;
+            row.BrokerDroppedForSubscriber = Delta(await BrokerDroppedAsync(o).ConfigureAwait(false), droppedBefore);
         }
 
-        // (b) The same points straight to InfluxDB, in 5,000-line batches, one request at a time, no gzip.
+        // (b) The same points straight to InfluxDB, in 5,000-line batches, one request at a time, no gzip (unless
+        // --influx-parallel / --influx-gzip ask otherwise: they test the writer's design choices).
         {
             var db = $"bench_raw_{printers}_{run}";
             await influx.DropDatabaseAsync(db).ConfigureAwait(false);
@@ -120,10 +121,16 @@ internal static class ThroughputBench
             var stats = await influx.HttpdStatsAsync().ConfigureAwait(false);
             var cpu = CpuSnapshot.Take(o);
             var sw = Stopwatch.StartNew();
-            foreach (var body in bodies)
+            // --influx-parallel N: N requests in flight, each taking the next batch in order.
+            var next = -1;
+            await Task.WhenAll(Enumerable.Range(0, o.InfluxParallel).Select(_ => Task.Run(async () =>
             {
-                await influx.WriteAsync(db, body).ConfigureAwait(false);
-            }
+                int b;
+                while ((b = Interlocked.Increment(ref next)) < bodies.Count)
+                {
+                    await influx.WriteAsync(db, bodies[b], o.InfluxGzip).ConfigureAwait(false);
+                }
+            }))).ConfigureAwait(false);
 
             var (seconds, count) = await WaitForCountAsync(() => influx.CountPrinterPointsAsync(db), o.Messages, sw, o, Sentinels(influx, db, load, 0, o.Messages, o.Connections)).ConfigureAwait(false);
             row.InfluxRate = count / seconds;
@@ -133,6 +140,11 @@ internal static class ThroughputBench
         }
 
         // (c)–(g) The worker.
+        if (o.SkipWorker)
+        {
+            return row;
+        }
+
         await RunWorkerAsync(o, influx, load, chunks, row).ConfigureAwait(false);
         return row;
     }
@@ -184,7 +196,8 @@ internal static class ThroughputBench
                 await publisher.SendAsync(chunks, o.Qos, o.Window).ConfigureAwait(false);
                 row.WorkerPublish = o.Messages / sw.Elapsed.TotalSeconds;
                 var (seconds, count) = await WaitForCountAsync(async () => await influx.CountPrinterPointsAsync(db).ConfigureAwait(false) - probes, o.Messages, sw, o, Sentinels(influx, db, load, 0, o.Messages, o.Connections)).ConfigureAwait(false);
-                row.WorkerRate = count >= o.Messages ? count / seconds : 0;
+                // With points missing this is the rate of what arrived, up to the last growth (the lost column says the rest).
+                row.WorkerRate = count / seconds;
                 row.WorkerSeconds = seconds;
                 row.Lost = o.Messages - count;
                 worker.StopSampling();
@@ -193,7 +206,7 @@ internal static class ThroughputBench
 
             row.WorkerCpu = CpuSnapshot.Take(o, worker.Pid) - cpu;
             row.WorkerHttpd = await influx.HttpdStatsAsync().ConfigureAwait(false) - stats;
-            row.WorkerDroppedByBroker = await BrokerDroppedAsync(o).ConfigureAwait(false) - droppedBefore;
+            row.WorkerDroppedByBroker = Delta(await BrokerDroppedAsync(o).ConfigureAwait(false), droppedBefore);
             row.PeakRssThroughput = Procfs.PeakRss(worker.Pid);
             row.MaxRssSampled = worker.MaxRss;
             await profile.DisposeAsync().ConfigureAwait(false);
@@ -411,6 +424,9 @@ internal static class ThroughputBench
             return -1;
         }
     }
+
+    // -1 when either reading failed.
+    private static long Delta(long after, long before) => after < 0 || before < 0 ? -1 : after - before;
 
     internal static void Say(string text) => Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss} {text}");
 }
