@@ -83,14 +83,17 @@ internal sealed record BenchOptions
 }
 
 /// <summary>CPU seconds of the broker, the database and (optionally) the worker at one moment.</summary>
-internal readonly record struct CpuSnapshot(double Broker, double Database, double Worker)
+internal readonly record struct CpuSnapshot(double Broker, double Database, double Worker, double BrokerWait, double DatabaseWait, double WorkerWait)
 {
     public static CpuSnapshot Take(BenchOptions o, int workerPid = 0) =>
-        new(Procfs.CpuSeconds(o.MosquittoPid), Procfs.CpuSeconds(o.InfluxdPid), Procfs.CpuSeconds(workerPid));
+        new(Procfs.CpuSeconds(o.MosquittoPid), Procfs.CpuSeconds(o.InfluxdPid), Procfs.CpuSeconds(workerPid),
+            Procfs.RunQueueSeconds(o.MosquittoPid), Procfs.RunQueueSeconds(o.InfluxdPid), Procfs.RunQueueSeconds(workerPid));
 
-    public static CpuSnapshot operator -(CpuSnapshot a, CpuSnapshot b) => new(a.Broker - b.Broker, a.Database - b.Database, a.Worker - b.Worker);
+    public static CpuSnapshot operator -(CpuSnapshot a, CpuSnapshot b) =>
+        new(a.Broker - b.Broker, a.Database - b.Database, a.Worker - b.Worker, a.BrokerWait - b.BrokerWait, a.DatabaseWait - b.DatabaseWait, a.WorkerWait - b.WorkerWait);
 
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"CPU s: mosquitto {Broker:F1}, influxd {Database:F1}, worker {Worker:F1}");
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"CPU s (runnable but waiting for a CPU, s): mosquitto {Broker:F1} ({BrokerWait:F1}), influxd {Database:F1} ({DatabaseWait:F1}), worker {Worker:F1} ({WorkerWait:F1})");
 }
 
 /// <summary>The figures of one run at one printer count.</summary>

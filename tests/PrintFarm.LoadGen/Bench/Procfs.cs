@@ -34,6 +34,42 @@ internal static class Procfs
         }
     }
 
+    /// <summary>
+    /// Seconds the process's threads spent runnable but waiting for a CPU (sum of the second field of
+    /// <c>/proc/&lt;pid&gt;/task/*/schedstat</c>), or 0 when the process is gone: on a shared machine this says how much
+    /// of a phase a process was starved rather than busy or idle.
+    /// </summary>
+    public static double RunQueueSeconds(int pid)
+    {
+        if (pid <= 0)
+        {
+            return 0;
+        }
+
+        long total = 0;
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                try
+                {
+                    var fields = File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ');
+                    total += long.Parse(fields[1], CultureInfo.InvariantCulture);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // The thread ended.
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+
+        return total / 1e9;
+    }
+
     private static long StatusKb(int pid, string key)
     {
         try
