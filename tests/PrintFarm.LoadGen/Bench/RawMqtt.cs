@@ -89,14 +89,20 @@ internal static class MqttPackets
 internal sealed class MqttFrameCounter
 {
     private readonly long[] _counts = new long[16];
-    private int _state; // 0: type byte; 1: length bytes; 2: skipping the body
+    private int _state; // 0: type byte; 1: length bytes; 2: in the body
     private int _type;
+    private int _qos;
     private int _length;
     private int _multiplier;
-    private int _toSkip;
+    private int _position; // bytes of the body seen
+    private int _topicLength;
+    private int _packetId;
 
     /// <summary>Packets seen, by packet type (3 = PUBLISH, 4 = PUBACK, 2 = CONNACK, 9 = SUBACK).</summary>
     public long Count(int type) => Interlocked.Read(ref _counts[type]);
+
+    /// <summary>Packet ids of QoS 1 PUBLISH packets received and not yet acknowledged (the owner sends the PUBACKs).</summary>
+    public List<int> ToAcknowledge { get; } = [];
 
     public void Feed(ReadOnlySpan<byte> data)
     {
@@ -106,7 +112,9 @@ internal sealed class MqttFrameCounter
             switch (_state)
             {
                 case 0:
-                    _type = data[i++] >> 4;
+                    _type = data[i] >> 4;
+                    _qos = (data[i] >> 1) & 3;
+                    i++;
                     _length = 0;
                     _multiplier = 1;
                     _state = 1;
@@ -117,8 +125,10 @@ internal sealed class MqttFrameCounter
                     _multiplier *= 128;
                     if ((b & 0x80) == 0)
                     {
-                        _toSkip = _length;
-                        if (_toSkip == 0)
+                        _position = 0;
+                        _topicLength = 0;
+                        _packetId = 0;
+                        if (_length == 0)
                         {
                             Complete();
                         }
@@ -130,10 +140,29 @@ internal sealed class MqttFrameCounter
 
                     break;
                 default:
-                    var take = Math.Min(_toSkip, data.Length - i);
-                    i += take;
-                    _toSkip -= take;
-                    if (_toSkip == 0)
+                    if (_type == 3 && _qos > 0 && _position < 4 + _topicLength)
+                    {
+                        // A QoS 1 PUBLISH: read the topic length and the packet id after the topic, byte by byte.
+                        var x = data[i++];
+                        if (_position < 2)
+                        {
+                            _topicLength = (_topicLength << 8) | x;
+                        }
+                        else if (_position >= 2 + _topicLength)
+                        {
+                            _packetId = (_packetId << 8) | x;
+                        }
+
+                        _position++;
+                    }
+                    else
+                    {
+                        var take = Math.Min(_length - _position, data.Length - i);
+                        i += take;
+                        _position += take;
+                    }
+
+                    if (_position == _length)
                     {
                         Complete();
                     }
@@ -146,6 +175,11 @@ internal sealed class MqttFrameCounter
     private void Complete()
     {
         Interlocked.Increment(ref _counts[_type]);
+        if (_type == 3 && _qos == 1)
+        {
+            ToAcknowledge.Add(_packetId);
+        }
+
         _state = 0;
     }
 }
@@ -245,6 +279,20 @@ internal sealed class RawMqttConnection : IAsyncDisposable
             }
 
             Frames.Feed(buffer.AsSpan(0, n));
+            if (Frames.ToAcknowledge.Count > 0)
+            {
+                // Acknowledge every QoS 1 message of this read in one write, as a subscribing client must.
+                var acks = new byte[Frames.ToAcknowledge.Count * 4];
+                for (var k = 0; k < Frames.ToAcknowledge.Count; k++)
+                {
+                    acks[k * 4] = 0x40;
+                    acks[(k * 4) + 1] = 2;
+                    BinaryPrimitives.WriteUInt16BigEndian(acks.AsSpan((k * 4) + 2), (ushort)Frames.ToAcknowledge[k]);
+                }
+
+                Frames.ToAcknowledge.Clear();
+                await SendAsync(acks).ConfigureAwait(false);
+            }
         }
     }
 }
