@@ -211,7 +211,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
             while (_sampling && clock.Elapsed < TimeSpan.FromMinutes(30))
             {
                 MaxRss = Math.Max(MaxRss, Procfs.Rss(Pid));
-                await Task.Delay(200).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(200)).ConfigureAwait(false);
             }
         });
     }

@@ -235,7 +235,7 @@ internal sealed class RawMqttConnection : IAsyncDisposable
                 return what is null ? false : throw new TimeoutException($"no {what} within {timeout.TotalSeconds} s");
             }
 
-            await Task.Delay(1).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(1)).ConfigureAwait(false);
         }
 
         return true;

@@ -79,7 +79,7 @@ internal sealed class RawPublisher : IAsyncDisposable
                 done = due;
             }
 
-            await Task.Delay(1).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(1)).ConfigureAwait(false);
         }
 
         if (qos > 0)

@@ -14,6 +14,11 @@ namespace PrintFarm.LoadGen.Bench;
 internal static class ThroughputBench
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(1);
+
+    // Mosquitto's sys_interval (1 s in run-bench.sh) plus a margin.
+    private static readonly TimeSpan SysInterval = TimeSpan.FromMilliseconds(1100);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -84,7 +89,7 @@ internal static class ThroughputBench
                     deliveredAt = sw.Elapsed;
                 }
 
-                await Task.Delay(1).ConfigureAwait(false);
+                await Task.Delay(Tick).ConfigureAwait(false);
             }
 
             if (subscriber.Frames.Count(3) >= o.Messages)
@@ -159,10 +164,10 @@ internal static class ThroughputBench
         try
         {
             // Ready = a probe message went all the way through (subscribed, writing).
+            var k = 0;
             await using (var probe = await RawPublisher.ConnectAsync(o.MqttPort, 1, "bench-probe").ConfigureAwait(false))
             {
                 var sw = Stopwatch.StartNew();
-                var k = 0;
                 while (await influx.CountPrinterPointsAsync(db, Workload.ProbePrinter).ConfigureAwait(false) == 0)
                 {
                     if (sw.Elapsed > TimeSpan.FromSeconds(60) || worker.HasExited)
@@ -174,13 +179,16 @@ internal static class ThroughputBench
                     MqttPackets.Publish(ms, Encoding.ASCII.GetBytes(Workload.Topic(Workload.ProbePrinter)), Workload.Payload(load.Origin.AddSeconds(-3600 + k), k), 0, 0);
                     k++;
                     await probe.SendAsync([[new Chunk(ms.ToArray(), 1)]], 0, 1).ConfigureAwait(false);
-                    await Task.Delay(500).ConfigureAwait(false);
+                    await Task.Delay(ProbeInterval).ConfigureAwait(false);
                 }
             }
 
-            // Let the probes that are still in flight land, then count them once: no more are sent.
-            await Task.Delay(2000).ConfigureAwait(false);
+            // No more probes are sent: wait until every one sent has landed (each is a distinct point), then count them.
             var probes = await influx.CountPrinterPointsAsync(db, Workload.ProbePrinter).ConfigureAwait(false);
+            for (var wait = Stopwatch.StartNew(); probes < k && wait.Elapsed < TimeSpan.FromSeconds(30); probes = await influx.CountPrinterPointsAsync(db, Workload.ProbePrinter).ConfigureAwait(false))
+            {
+                await Task.Delay(PollInterval).ConfigureAwait(false);
+            }
             row.RssBefore = Procfs.Rss(worker.Pid);
 
             // (c) Publish the stream; time until every point is queryable.
@@ -406,7 +414,7 @@ internal static class ThroughputBench
     /// <summary>Mosquitto's <c>$SYS/broker/publish/messages/dropped</c> (updated every <c>sys_interval</c>), or -1 if unreadable.</summary>
     private static async Task<long> BrokerDroppedAsync(BenchOptions o)
     {
-        await Task.Delay(1100).ConfigureAwait(false); // one sys_interval, so the value is current
+        await Task.Delay(SysInterval).ConfigureAwait(false); // so the value published is current
         var psi = new ProcessStartInfo("mosquitto_sub", ["-h", "127.0.0.1", "-p", o.MqttPort.ToString(CultureInfo.InvariantCulture), "-t", "$SYS/broker/publish/messages/dropped", "-C", "1", "-W", "5"])
         {
             RedirectStandardOutput = true,
