@@ -7,6 +7,12 @@ using MQTTnet.Protocol;
 // Simulated farm: every printer prints `jobs` jobs back to back (in event time, starting a week ago), publishing
 // job_started, `progress` job_progress samples and job_finished in the native schema over QoS 1. Then polls InfluxDB
 // until every job point and the farm's KPIs are in, and reports throughput and drain time.
+// `PrintFarm.LoadGen bench …` runs the throughput / limits / latency benchmark instead (Bench/ThroughputBench.cs).
+if (args.Length > 0 && args[0] == "bench")
+{
+    return await PrintFarm.LoadGen.Bench.ThroughputBench.RunAsync(args[1..]);
+}
+
 var options = LoadOptions.Parse(args);
 var totalJobs = options.Printers * options.Jobs;
 var totalMessages = totalJobs * (2 + options.Progress);
