@@ -88,7 +88,7 @@ echo "mosquitto $("$mosquitto_bin" -h 2>/dev/null | head -1 | awk '{print $3}'),
 status=0
 dotnet tests/PrintFarm.LoadGen/bin/Release/net10.0/PrintFarm.LoadGen.dll bench \
   --mqtt-port "$mqtt_port" --influx "http://127.0.0.1:$influx_port" --influxd-pid "$influxd_pid" --mosquitto-pid "$mosquitto_pid" \
-  --worker-dll src/PrintFarm.Worker/bin/Release/net10.0/PrintFarm.Worker.dll --work "$work" "${args[@]}" || status=$?
+  --worker-dll "${WORKER_DLL:-src/PrintFarm.Worker/bin/Release/net10.0/PrintFarm.Worker.dll}" --work "$work" "${args[@]}" || status=$?
 drops=$(grep -c "dropped" "$work/mosquitto/mosquitto.log" 2>/dev/null || true)
 echo "mosquitto log: ${drops:-0} 'Outgoing messages are being dropped' notices"
 grep "dropped" "$work/mosquitto/mosquitto.log" 2>/dev/null | head -5 || true

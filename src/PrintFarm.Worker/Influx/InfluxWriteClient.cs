@@ -97,7 +97,8 @@ internal sealed class InfluxWriteClient : ILineSink
 
     public async Task<WriteResult> WriteAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, _writeUri) { Content = CreateContent(lines) };
+        using var body = Encode(lines);
+        using var request = new HttpRequestMessage(HttpMethod.Post, _writeUri) { Content = CreateContent(body.Written) };
         try
         {
             using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
@@ -106,10 +107,10 @@ internal sealed class InfluxWriteClient : ILineSink
                 return WriteResult.Ok;
             }
 
-            var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            var answer = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
             var code = (int)response.StatusCode;
             var text = code.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            var error = body.Length > 500 ? body[..500] : body;
+            var error = answer.Length > 500 ? answer[..500] : answer;
             var status = response.StatusCode switch
             {
                 HttpStatusCode.BadRequest or HttpStatusCode.UnprocessableEntity => WriteStatus.BadData,
@@ -129,9 +130,9 @@ internal sealed class InfluxWriteClient : ILineSink
         }
     }
 
-    // The body is encoded straight from the lines into one buffer (through gzip when on): no joined string and no
-    // second UTF-8 copy of the whole batch.
-    private ByteArrayContent CreateContent(IReadOnlyList<string> lines)
+    // The body is encoded straight from the lines into one pooled buffer (through gzip when on): no joined string, no
+    // second UTF-8 copy of the whole batch, and no fresh large-object-heap array per request.
+    private PooledBufferStream Encode(IReadOnlyList<string> lines)
     {
         var estimate = 0;
         foreach (var line in lines)
@@ -139,7 +140,7 @@ internal sealed class InfluxWriteClient : ILineSink
             estimate += line.Length + 1;
         }
 
-        var buffer = new MemoryStream(_options.Gzip ? estimate / 4 : estimate);
+        var buffer = new PooledBufferStream(_options.Gzip ? estimate / 4 : estimate + estimate / 8);
         var scratch = ArrayPool<byte>.Shared.Rent(4096);
         try
         {
@@ -162,12 +163,22 @@ internal sealed class InfluxWriteClient : ILineSink
                 }
             }
         }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
         finally
         {
             ArrayPool<byte>.Shared.Return(scratch);
         }
 
-        var content = new ByteArrayContent(buffer.GetBuffer(), 0, (int)buffer.Length);
+        return buffer;
+    }
+
+    private ByteArrayContent CreateContent(ArraySegment<byte> body)
+    {
+        var content = new ByteArrayContent(body.Array!, body.Offset, body.Count);
         if (_options.Gzip)
         {
             content.Headers.ContentEncoding.Add("gzip");

@@ -51,7 +51,15 @@ internal sealed class JournalReader : IDisposable
     }
 
     /// <summary>Reads the next durable record, if there is one.</summary>
-    public bool TryRead(out JournalRecord record)
+    public bool TryRead(out JournalRecord record) => TryRead(copyPayload: true, out record);
+
+    /// <summary>
+    /// Reads the next durable record without copying its payload: the payload is valid only until the next read (the
+    /// pipeline processes each message before reading the next, and copies what it keeps).
+    /// </summary>
+    public bool TryReadBorrowed(out JournalRecord record) => TryRead(copyPayload: false, out record);
+
+    private bool TryRead(bool copyPayload, out JournalRecord record)
     {
         while (true)
         {
@@ -71,7 +79,7 @@ internal sealed class JournalReader : IDisposable
 
             if (!TryFill(JournalCodec.HeaderBytes, limit) || !JournalCodec.TryReadLength(_buffer.AsSpan(_start, JournalCodec.HeaderBytes), out var body)
                 || !TryFill(JournalCodec.HeaderBytes + body, limit)
-                || !JournalCodec.TryDecode(_buffer.AsSpan(_start, JournalCodec.HeaderBytes + body), _topics, out record))
+                || !JournalCodec.TryDecode(_buffer.AsMemory(_start, JournalCodec.HeaderBytes + body), _topics, copyPayload, out record))
             {
                 // Inside the durable part, so not a torn write: the disk returned something else. Skip to the next
                 // segment, or to the durable end of this one.

@@ -6,7 +6,7 @@ using System.Text;
 namespace PrintFarm.Worker.Journal;
 
 /// <summary>One received MQTT message as it is kept in the journal.</summary>
-internal readonly record struct JournalRecord(long Sequence, string Topic, byte[] Payload, bool Retained, byte QoS, DateTimeOffset ReceivedAt);
+internal readonly record struct JournalRecord(long Sequence, string Topic, ReadOnlyMemory<byte> Payload, bool Retained, byte QoS, DateTimeOffset ReceivedAt);
 
 /// <summary>
 /// The journal's record format, little-endian: <c>u32 body length, u32 CRC-32 of the body, body</c>, the body being
@@ -55,10 +55,14 @@ internal static class JournalCodec
         return length is >= FixedBodyBytes and <= MaxBodyBytes;
     }
 
-    /// <summary>Checks and decodes one whole record (header and body); false when the checksum or the layout is wrong.</summary>
-    public static bool TryDecode(ReadOnlySpan<byte> record, TopicCache? topics, out JournalRecord result)
+    /// <summary>
+    /// Checks and decodes one whole record (header and body); false when the checksum or the layout is wrong. Without
+    /// <paramref name="copyPayload"/> the payload is a slice of <paramref name="memory"/>.
+    /// </summary>
+    public static bool TryDecode(ReadOnlyMemory<byte> memory, TopicCache? topics, bool copyPayload, out JournalRecord result)
     {
         result = default;
+        var record = memory.Span;
         if (record.Length < HeaderBytes || !TryReadLength(record, out var length) || record.Length != HeaderBytes + length)
         {
             return false;
@@ -84,10 +88,11 @@ internal static class JournalCodec
 
         var topicSpan = body.Slice(FixedBodyBytes, topicLength);
         var topic = topics is null ? Encoding.UTF8.GetString(topicSpan) : topics.Get(topicSpan);
+        var payload = memory[(HeaderBytes + FixedBodyBytes + topicLength)..];
         result = new JournalRecord(
             BinaryPrimitives.ReadInt64LittleEndian(body),
             topic,
-            body[(FixedBodyBytes + topicLength)..].ToArray(),
+            copyPayload ? payload.ToArray() : payload,
             (body[16] & 1) != 0,
             (byte)((body[16] >> 1) & 3),
             new DateTimeOffset(ticks, TimeSpan.Zero));

@@ -315,7 +315,7 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
 
             header.CopyTo(record, 0);
             file.ReadExactly(record, JournalCodec.HeaderBytes, body);
-            if (!JournalCodec.TryDecode(record.AsSpan(0, total), null, out var decoded))
+            if (!JournalCodec.TryDecode(record.AsMemory(0, total), null, copyPayload: false, out var decoded))
             {
                 break;
             }

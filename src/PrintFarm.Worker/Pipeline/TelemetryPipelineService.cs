@@ -205,7 +205,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
             await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
             try
             {
-                for (var i = 0; i < SliceSize && reader.TryRead(out var record); i++)
+                for (var i = 0; i < SliceSize && reader.TryReadBorrowed(out var record); i++)
                 {
                     ProcessOne(new InboundMessage(record.Topic, record.Payload, record.Retained, record.ReceivedAt), output);
                 }
@@ -281,7 +281,8 @@ internal sealed class TelemetryPipelineService : BackgroundService
     private void Reject(in InboundMessage message, string reason, string detail)
     {
         _metrics.MessagesRejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
-        _rejected.Add(new Rejected(message, reason, detail));
+        // The payload is borrowed from the journal reader's buffer until the next read: keep a copy.
+        _rejected.Add(new Rejected(message with { Payload = message.Payload.ToArray() }, reason, detail));
     }
 
     private async Task FlushLoopAsync(CancellationToken cancellationToken)

@@ -85,7 +85,7 @@ public sealed class MessageJournalTests : IDisposable
             var expected = Entry(i);
             Assert.Equal(i, records[i].Sequence);
             Assert.Equal(expected.Topic, records[i].Topic);
-            Assert.Equal(expected.Payload, records[i].Payload);
+            Assert.Equal(expected.Payload, records[i].Payload.ToArray());
             Assert.Equal(expected.Retained, records[i].Retained);
             Assert.Equal(expected.QoS, records[i].QoS);
             Assert.Equal(expected.ReceivedAt, records[i].ReceivedAt);
@@ -147,7 +147,7 @@ public sealed class MessageJournalTests : IDisposable
         using var reader = reopened.OpenReader(null);
         var records = ReadAll(reader);
         Assert.Equal(Enumerable.Range(0, 101).Select(i => (long)i), records.Select(r => r.Sequence));
-        Assert.Equal(Entry(100).Payload, records[^1].Payload);
+        Assert.Equal(Entry(100).Payload, records[^1].Payload.ToArray());
     }
 
     [Fact]
