@@ -173,7 +173,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
 
     public long MaxRss { get; private set; }
 
-    public static WorkerProcess Start(BenchOptions o, string db, string dataFolder)
+    public static WorkerProcess Start(BenchOptions o, string db, string dataFolder, int printers)
     {
         Directory.CreateDirectory(dataFolder);
         var log = Path.Combine(dataFolder, "worker.log");
@@ -187,11 +187,13 @@ internal sealed class WorkerProcess : IAsyncDisposable
             UseShellExecute = false,
         };
 
-        // Only what a user must set to point the worker at this broker and database; everything else is the
-        // shipped appsettings.json (FlushInterval 5 s, batches of 5,000 lines or 1 s, gzip on, queues 10,000 /
-        // 100,000, checkpoint every 5 s, Information logging).
+        // Only what a user must set to point the worker at this broker and database, and what the operator of a farm
+        // this size must set (the printer cap, sized for 1,000 printers by default: past it printers fold into
+        // 'other'); everything else is the shipped appsettings.json and the defaults (docs/operations.md).
         psi.Environment["PrintFarm__Farm"] = Workload.Farm;
         psi.Environment["PrintFarm__DataFolder"] = dataFolder;
+        psi.Environment["PrintFarm__Guards__MaxPrinters"] = Math.Max(2000, 2 * printers).ToString(CultureInfo.InvariantCulture);
+        psi.Environment["PrintFarm__Health__Port"] = "0";
         psi.Environment["PrintFarm__Mqtt__Host"] = "127.0.0.1";
         psi.Environment["PrintFarm__Mqtt__Port"] = o.MqttPort.ToString(CultureInfo.InvariantCulture);
         psi.Environment["PrintFarm__Mqtt__ClientId"] = $"bench-worker-{Guid.NewGuid():N}";

@@ -160,7 +160,7 @@ internal static class ThroughputBench
         await influx.DropDatabaseAsync(db).ConfigureAwait(false);
         await influx.CreateDatabaseAsync(db).ConfigureAwait(false);
         var data = Path.Combine(o.WorkFolder, db);
-        await using var worker = WorkerProcess.Start(o, db, data);
+        await using var worker = WorkerProcess.Start(o, db, data, load.Printers);
         try
         {
             // Ready = a probe message went all the way through (subscribed, writing).
