@@ -31,7 +31,7 @@ public sealed class StartupInfoTests
             ["PrintFarm__Farm"] = "banner-farm",
             ["PrintFarm__Mqtt__EmbeddedBroker__Enabled"] = "true",
             ["PrintFarm__Mqtt__EmbeddedBroker__Port"] = port.ToString(CultureInfo.InvariantCulture),
-            ["PrintFarm__Influx__Url"] = "http://127.0.0.1:9",
+            ["PrintFarm__Influx__Url"] = "http://banner-user:s3cret-in-url@127.0.0.1:9",
         });
         try
         {
@@ -47,7 +47,8 @@ public sealed class StartupInfoTests
 
             Assert.NotNull(banner);
             Assert.Contains($"broker embedded on port {port}", banner, StringComparison.Ordinal);
-            Assert.Contains("database http://127.0.0.1:9 (v2, bucket printfarm", banner, StringComparison.Ordinal);
+            Assert.Contains("database http://***@127.0.0.1:9 (v2, bucket printfarm", banner, StringComparison.Ordinal);
+            Assert.DoesNotContain("s3cret-in-url", banner, StringComparison.Ordinal);
             Assert.Contains("farm 'banner-farm'", banner, StringComparison.Ordinal);
             Assert.Contains("windows 1h,1d", banner, StringComparison.Ordinal);
             Assert.Contains($"data folder {Path.Combine(state, "printfarm")}", banner, StringComparison.Ordinal);
