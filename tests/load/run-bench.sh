@@ -36,14 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_for() { # url-or-port, what
-  for _ in $(seq 1 300); do
-    if [[ $1 == http* ]]; then curl -fsS -o /dev/null "$1" && return 0; else (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; fi
-    sleep 0.1
-  done
-  echo "$2 did not start" >&2; exit 1
-}
+source tests/load/common.sh
 
 mqtt_port=$(free_port); influx_port=$(free_port); rpc_port=$(free_port)
 # max_queued_messages: how far a subscriber may fall behind before Mosquitto drops QoS 0 messages for it (it counts
@@ -63,22 +56,7 @@ CONF
 mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 "$mosquitto_bin" -c "$work/mosquitto.conf" & mosquitto_pid=$!; pids+=($mosquitto_pid)
 
-cat > "$work/influxdb.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:$rpc_port"
-[meta]
-  dir = "$work/influx/meta"
-[data]
-  dir = "$work/influx/data"
-  wal-dir = "$work/influx/wal"
-  query-log-enabled = false
-[http]
-  bind-address = "127.0.0.1:$influx_port"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-CONF
-influxd run -config "$work/influxdb.conf" >"$work/influxd.log" 2>&1 & influxd_pid=$!; pids+=($influxd_pid)
+start_influxd "$influx_port" "$rpc_port"
 wait_for "$mqtt_port" mosquitto
 wait_for "http://127.0.0.1:$influx_port/ping" influxd
 
