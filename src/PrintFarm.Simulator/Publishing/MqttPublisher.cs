@@ -55,7 +55,12 @@ public sealed class MqttPublisher : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(topics);
         foreach (var topic in topics)
         {
-            await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(Array.Empty<byte>()).WithRetainFlag().Build(), cancellationToken).ConfigureAwait(false);
+            // QoS 1: the broker has each clear before this returns, even if the caller disconnects right after (a QoS 0
+            // clear still in the socket would be lost, and the stale retained value would reach the next subscriber).
+            await _client.PublishAsync(
+                new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(Array.Empty<byte>()).WithRetainFlag()
+                    .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build(),
+                cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -74,9 +74,17 @@ public sealed class SimulatorEndToEndTests(ServicesFixture services)
                 Clock = clock,
                 AwaitDelivered = (published, _) => worker.WaitForCounterAsync("printfarm.mqtt.messages.received", baseline + published, TimeSpan.FromSeconds(30)),
             };
-            await runner.RunAsync();
+            try
+            {
+                await runner.RunAsync();
+            }
+            finally
+            {
+                // Whatever happened, leave no retained message on the shared broker for the next test's worker.
+                await publisher.ClearRetainedAsync(topics);
+            }
+
             Assert.Equal(0, worker.Counter("printfarm.kpi.late_events"));
-            await publisher.ClearRetainedAsync(topics);
         }
 
         // The worker has stopped: its last flush is in the database.
