@@ -235,6 +235,14 @@ public sealed class InfluxOptions
     /// <summary>Longest a line waits for its batch to fill. Default 1 s.</summary>
     public TimeSpan BatchInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Write requests in flight at once. Lines are spread over this many lanes by series (measurement and tags), each
+    /// lane sending one batch at a time, so a series' points still arrive in order. Two let the database parse one
+    /// batch while it stores the other (measured: +23 % points/s into InfluxDB 1.6 on 2 cores, docs/benchmarks.md).
+    /// Default 2.
+    /// </summary>
+    public int MaxConcurrentWrites { get; set; } = 2;
+
     /// <summary>Timeout of one write request. Default 10 s.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
 

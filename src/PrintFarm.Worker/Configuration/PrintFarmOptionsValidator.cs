@@ -88,6 +88,7 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
 
         Check(influx.BatchSize is >= 1 and <= 100_000, "Influx:BatchSize", "must be between 1 and 100000", influx.BatchSize);
         Check(influx.BatchInterval > TimeSpan.Zero, "Influx:BatchInterval", "must be positive", influx.BatchInterval);
+        Check(influx.MaxConcurrentWrites is >= 1 and <= 16, "Influx:MaxConcurrentWrites", "must be between 1 and 16", influx.MaxConcurrentWrites);
         Check(influx.Timeout > TimeSpan.Zero, "Influx:Timeout", "must be positive", influx.Timeout);
         Check(influx.MaxRetries is >= 0 and <= 100, "Influx:MaxRetries", "must be between 0 and 100", influx.MaxRetries);
         Check(influx.RetryDelay > TimeSpan.Zero, "Influx:RetryDelay", "must be positive", influx.RetryDelay);

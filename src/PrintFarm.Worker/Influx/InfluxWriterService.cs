@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -12,12 +13,15 @@ using PrintFarm.Worker.Pipeline;
 namespace PrintFarm.Worker.Influx;
 
 /// <summary>
-/// Batches lines from the pipeline and writes them to InfluxDB. A batch is sent when it holds
-/// <see cref="InfluxOptions.BatchSize"/> lines or its first line has waited <see cref="InfluxOptions.BatchInterval"/>.
+/// Batches lines from the pipeline and writes them to InfluxDB. Lines are spread over
+/// <see cref="InfluxOptions.MaxConcurrentWrites"/> lanes by series, each with one request in flight: the database
+/// works on as many requests at once, and a series' points arrive in the order they were produced. A lane sends its
+/// batch when it holds <see cref="InfluxOptions.BatchSize"/> lines or its first line has waited
+/// <see cref="InfluxOptions.BatchInterval"/>.
 /// Network errors, 429 and 5xx are retried with exponential back-off (honouring <c>Retry-After</c>); after that, or
 /// on 401/403/404, the batch goes to the disk spool and a replay loop retries it until the database takes it —
 /// across restarts too. 413 splits the batch; 400/422 narrows it down to the bad lines and dead-letters those.
-/// While anything is spooled, new batches queue behind it, so the database receives data in order. When the spool
+/// While anything is spooled, new batches queue behind it, so the database receives each series in order. When the spool
 /// itself cannot be written, the batch is held and retried: the pipeline then waits, and the journal keeps the
 /// messages. A checkpoint barrier in the queue is completed only once every line before it is written or spooled.
 /// </summary>
@@ -87,30 +91,25 @@ internal sealed class InfluxWriterService : BackgroundService
 
         using var replayCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var replaying = ReplayLoopAsync(replayCts.Token);
-        var reader = _channels.Lines.Reader;
-        var batch = new List<string>(_options.BatchSize + PipelineChannels.LinesPerBatch);
-        var barriers = new List<TaskCompletionSource>();
-
-        // Runs until the pipeline completes the queue: on shutdown every line is written or spooled.
-        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        var lanes = new WriteLane[Math.Max(1, _options.MaxConcurrentWrites)];
+        for (var i = 0; i < lanes.Length; i++)
         {
-            await FillAsync(reader, batch, barriers).ConfigureAwait(false);
-            if (batch.Count > 0 && !await WriteOrSpoolAsync(batch, stoppingToken).ConfigureAwait(false))
+            lanes[i] = new WriteLane(this, _options.BatchSize, stoppingToken);
+        }
+
+        try
+        {
+            // Runs until the pipeline completes the queue: on shutdown every line is written or spooled.
+            await DistributeAsync(_channels.Lines.Reader, lanes).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var lane in lanes)
             {
-                // Stopping while neither the database nor the spool takes the batch: its barriers stay open, so no
-                // checkpoint claims these lines, and the journal replays their messages at the next start.
-                batch.Clear();
-                barriers.Clear();
-                continue;
+                lane.Complete();
             }
 
-            batch.Clear();
-            foreach (var barrier in barriers)
-            {
-                barrier.TrySetResult();
-            }
-
-            barriers.Clear();
+            await Task.WhenAll(lanes.Select(l => l.Completion)).ConfigureAwait(false);
         }
 
         await replayCts.CancelAsync().ConfigureAwait(false);
@@ -123,44 +122,127 @@ internal sealed class InfluxWriterService : BackgroundService
         base.Dispose();
     }
 
-    // Fills a batch up to BatchSize lines or BatchInterval; a barrier ends the batch early, so a checkpoint never
-    // waits for a batch to fill.
-    private async Task FillAsync(System.Threading.Channels.ChannelReader<LineBatch> reader, List<string> batch, List<TaskCompletionSource> barriers)
+    /// <summary>
+    /// The lane a line goes through: a hash of its series key (measurement and tags), so every point of a series is
+    /// written by the same lane, in the order it was queued. Points rewritten in place (a KPI window's running value,
+    /// same series and time) then never overtake each other, whatever the other lanes do.
+    /// </summary>
+    internal static int LaneOf(string line, int lanes)
     {
-        var started = _time.GetTimestamp();
-        while (batch.Count < _options.BatchSize)
+        if (lanes <= 1)
+        {
+            return 0;
+        }
+
+        // The series key ends at the first space that is not escaped (line protocol escapes it as "\ ").
+        var span = line.AsSpan();
+        var end = 0;
+        while (true)
+        {
+            var i = span[end..].IndexOfAny(' ', '\\');
+            if (i < 0)
+            {
+                end = span.Length;
+                break;
+            }
+
+            end += i;
+            if (span[end] == ' ')
+            {
+                break;
+            }
+
+            end = Math.Min(end + 2, span.Length);
+        }
+
+        return (int)((uint)string.GetHashCode(span[..end], StringComparison.Ordinal) % (uint)lanes);
+    }
+
+    // The single reader of the queue: spreads lines over the lanes by series and hands a lane its batch when it holds
+    // BatchSize lines or its oldest line has waited BatchInterval. A barrier ends every lane's batch early (a
+    // checkpoint never waits for a batch to fill) and is completed once every lane has written or spooled all it had.
+    private async Task DistributeAsync(ChannelReader<LineBatch> reader, WriteLane[] lanes)
+    {
+        while (true)
         {
             if (reader.TryRead(out var item))
             {
                 _channels.Taken(item);
                 if (item.Barrier is { } barrier)
                 {
-                    barriers.Add(barrier);
-                    return;
+                    var passed = new Task[lanes.Length];
+                    for (var i = 0; i < lanes.Length; i++)
+                    {
+                        await lanes[i].FlushAsync().ConfigureAwait(false);
+                        passed[i] = await lanes[i].PassBarrierAsync().ConfigureAwait(false);
+                    }
+
+                    // Left open when a lane stopped with a batch neither written nor spooled: no checkpoint claims it.
+                    _ = Task.WhenAll(passed).ContinueWith(static (_, b) => ((TaskCompletionSource)b!).TrySetResult(), barrier, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    continue;
                 }
 
-                batch.AddRange(item.Lines);
+                var now = _time.GetTimestamp();
+                foreach (var line in item.Lines)
+                {
+                    var lane = lanes[LaneOf(line, lanes.Length)];
+                    if (lane.Add(line, now))
+                    {
+                        await lane.FlushAsync().ConfigureAwait(false);
+                    }
+                }
+
                 continue;
             }
 
-            var remaining = _options.BatchInterval - _time.GetElapsedTime(started);
-            if (remaining <= TimeSpan.Zero)
+            // Nothing queued: hand over the batches that have waited long enough, then wait for more lines or for
+            // the next batch to come due.
+            var due = TimeSpan.MaxValue;
+            foreach (var lane in lanes)
             {
-                return;
+                if (lane.Pending == 0)
+                {
+                    continue;
+                }
+
+                var remaining = _options.BatchInterval - _time.GetElapsedTime(lane.FirstAt);
+                if (remaining <= TimeSpan.Zero)
+                {
+                    await lane.FlushAsync().ConfigureAwait(false);
+                }
+                else if (remaining < due)
+                {
+                    due = remaining;
+                }
             }
 
-            using var wait = new CancellationTokenSource(remaining, _time);
+            if (due == TimeSpan.MaxValue)
+            {
+                if (!await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            using var wait = new CancellationTokenSource(due, _time);
             try
             {
                 if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false))
                 {
-                    return;
+                    break;
                 }
             }
             catch (OperationCanceledException)
             {
-                return;
+                // A batch came due.
             }
+        }
+
+        foreach (var lane in lanes)
+        {
+            await lane.FlushAsync().ConfigureAwait(false);
         }
     }
 
@@ -265,10 +347,7 @@ internal sealed class InfluxWriterService : BackgroundService
             }
 
             _metrics.PointsSpooled.Add(batch.Count);
-            if (_spooled.CurrentCount == 0)
-            {
-                _spooled.Release();
-            }
+            WakeReplay();
 
             return true;
         }
@@ -281,6 +360,18 @@ internal sealed class InfluxWriterService : BackgroundService
             }
 
             return false;
+        }
+    }
+
+    // Two lanes may spool at once: the semaphore (at most 1) is only released when it is not already.
+    private void WakeReplay()
+    {
+        lock (_spooled)
+        {
+            if (_spooled.CurrentCount == 0)
+            {
+                _spooled.Release();
+            }
         }
     }
 
@@ -346,6 +437,98 @@ internal sealed class InfluxWriterService : BackgroundService
         catch (OperationCanceledException)
         {
             // Stopping.
+        }
+    }
+
+    /// <summary>One ordered stream of batches to the database, with at most one request in flight.</summary>
+    private sealed class WriteLane
+    {
+        private readonly InfluxWriterService _writer;
+        private readonly int _batchSize;
+        private readonly CancellationToken _stopping;
+
+        // One batch waits while the one before it is written: the reader then waits, and the queue behind it fills.
+        private readonly Channel<(List<string>? Lines, TaskCompletionSource? Barrier)> _work =
+            Channel.CreateBounded<(List<string>?, TaskCompletionSource?)>(new BoundedChannelOptions(1)
+            {
+                FullMode = BoundedChannelFullMode.Wait,
+                SingleReader = true,
+                SingleWriter = true,
+            });
+
+        private List<string> _pending;
+
+        public WriteLane(InfluxWriterService writer, int batchSize, CancellationToken stopping)
+        {
+            _writer = writer;
+            _batchSize = Math.Max(1, batchSize);
+            _stopping = stopping;
+            _pending = new List<string>(_batchSize);
+            Completion = Task.Run(RunAsync, CancellationToken.None);
+        }
+
+        /// <summary>Lines gathered for the next batch.</summary>
+        public int Pending => _pending.Count;
+
+        /// <summary>When the oldest pending line was gathered.</summary>
+        public long FirstAt { get; private set; }
+
+        public Task Completion { get; }
+
+        /// <summary>Gathers a line; true when the batch is full.</summary>
+        public bool Add(string line, long now)
+        {
+            if (_pending.Count == 0)
+            {
+                FirstAt = now;
+            }
+
+            _pending.Add(line);
+            return _pending.Count >= _batchSize;
+        }
+
+        /// <summary>Hands the gathered lines over as a batch (waits while the lane is busy with the one before).</summary>
+        public ValueTask FlushAsync()
+        {
+            if (_pending.Count == 0)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            var batch = _pending;
+            _pending = new List<string>(_batchSize);
+            return _work.Writer.WriteAsync((batch, null), CancellationToken.None);
+        }
+
+        /// <summary>Queues a barrier behind the batches handed over so far; the task completes once they are written or spooled.</summary>
+        public async ValueTask<Task> PassBarrierAsync()
+        {
+            var passed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await _work.Writer.WriteAsync((null, passed), CancellationToken.None).ConfigureAwait(false);
+            return passed.Task;
+        }
+
+        public void Complete() => _work.Writer.TryComplete();
+
+        private async Task RunAsync()
+        {
+            // False once a batch was neither written nor spooled (only when stopping): the barriers behind it stay
+            // open, so no checkpoint claims its lines and the journal replays their messages at the next start.
+            var intact = true;
+            await foreach (var (lines, barrier) in _work.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                if (barrier is not null)
+                {
+                    if (intact)
+                    {
+                        barrier.TrySetResult();
+                    }
+
+                    continue;
+                }
+
+                intact &= await _writer.WriteOrSpoolAsync(lines!, _stopping).ConfigureAwait(false);
+            }
         }
     }
 }

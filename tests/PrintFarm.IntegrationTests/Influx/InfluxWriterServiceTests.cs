@@ -70,7 +70,7 @@ public sealed class InfluxWriterServiceTests
         // 200 lines, one of them refused. Halving: 200 → 100 → 50; parts of 64 lines or fewer are kept whole.
         await using var h = await Harness.StartAsync(lines => lines.Any(l => l.Contains("bad", StringComparison.Ordinal)) ? HttpStatusCode.BadRequest : HttpStatusCode.NoContent, batchSize: 1000);
         var lines = Lines("y", 200);
-        lines[120] = "m,tag=bad v=1 1";
+        lines[120] = "m,p=y v=bad 1"; // the same series as the others, so the same lane
         await h.WriteAsync(lines);
 
         await h.Until(() => h.DeadLetterFiles().Length, n => n == 1, "the bad part to be dead-lettered");
@@ -93,6 +93,94 @@ public sealed class InfluxWriterServiceTests
         await h.Until(() => h.SpoolFiles().Length, n => n == 1, "the batch to be spooled", advanceClock: false);
         Assert.Equal(4, File.ReadAllText(h.SpoolFiles()[0]).Split('\n').Length);
         Assert.Empty(h.DeadLetterFiles());
+    }
+
+    [Fact]
+    public async Task Two_writes_are_in_flight_at_once_and_each_series_arrives_in_order()
+    {
+        // Series a and b go through different lanes. The stub holds every request until two are in flight together:
+        // with one lane this test times out.
+        var (a, b) = SeriesInDifferentLanes(2);
+        var inFlight = 0;
+        var maxInFlight = 0;
+        var both = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var h = await Harness.StartAsync(
+            _ => HttpStatusCode.NoContent,
+            batchSize: 5,
+            concurrentWrites: 2,
+            gate: async _ =>
+            {
+                var now = Interlocked.Increment(ref inFlight);
+                InterlockedMax(ref maxInFlight, now);
+                if (now >= 2)
+                {
+                    both.TrySetResult();
+                }
+
+                await both.Task.WaitAsync(TimeSpan.FromSeconds(30));
+                Interlocked.Decrement(ref inFlight);
+            });
+        var first = Lines(a, 20);
+        var second = Lines(b, 20);
+        await h.WriteAsync(first.Zip(second).SelectMany(p => new[] { p.First, p.Second }));
+
+        await h.Until(() => h.Counter("printfarm.influx.points.written"), n => n == 40, "every line to be written");
+        Assert.Equal(2, maxInFlight);
+        Assert.Equal(first, h.Delivered().Where(l => l.StartsWith($"m,p={a} ", StringComparison.Ordinal)));
+        Assert.Equal(second, h.Delivered().Where(l => l.StartsWith($"m,p={b} ", StringComparison.Ordinal)));
+        Assert.All(h.Requests, r => Assert.Single(r.Lines.Select(l => l.Split(' ')[0]).Distinct()));
+    }
+
+    [Fact]
+    public async Task A_barrier_completes_only_once_every_lane_has_written_what_was_queued_before_it()
+    {
+        var (a, b) = SeriesInDifferentLanes(2);
+        var releaseB = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var h = await Harness.StartAsync(
+            _ => HttpStatusCode.NoContent,
+            batchSize: 100,
+            concurrentWrites: 2,
+            gate: lines => lines[0].StartsWith($"m,p={b} ", StringComparison.Ordinal) ? releaseB.Task.WaitAsync(TimeSpan.FromSeconds(30)) : Task.CompletedTask);
+        await h.WriteAsync(Lines(a, 3).Concat(Lines(b, 3)));
+        var barrier = await h.BarrierAsync();
+
+        // a's lines are written; b's request is held: the barrier must still be open.
+        await h.Until(() => h.Counter("printfarm.influx.points.written"), n => n == 3, "series a to be written", advanceClock: false);
+        Assert.False(barrier.IsCompleted);
+
+        releaseB.SetResult();
+        await barrier.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(6, h.Counter("printfarm.influx.points.written"));
+    }
+
+    [Theory]
+    [InlineData("m,p=a v=1 1", "m,p=a")]
+    [InlineData("m,p=a\\ b v=1 1", "m,p=a\\ b")]
+    [InlineData("m\\ x,p=a\\,b\\=c v=1 1", "m\\ x,p=a\\,b\\=c")]
+    [InlineData("m,p=a\\\\ v=1 1", "m,p=a\\\\")]
+    public void The_lane_of_a_line_depends_on_its_series_key_only(string line, string seriesKey)
+    {
+        for (var lanes = 1; lanes <= 8; lanes++)
+        {
+            Assert.Equal(InfluxWriterService.LaneOf(seriesKey + " other=2 99", lanes), InfluxWriterService.LaneOf(line, lanes));
+            Assert.InRange(InfluxWriterService.LaneOf(line, lanes), 0, lanes - 1);
+        }
+    }
+
+    private static (string A, string B) SeriesInDifferentLanes(int lanes)
+    {
+        var a = "s0";
+        var laneOfA = InfluxWriterService.LaneOf($"m,p={a} v=1 1", lanes);
+        var b = Enumerable.Range(1, 100).Select(i => $"s{i}").First(s => InfluxWriterService.LaneOf($"m,p={s} v=1 1", lanes) != laneOfA);
+        return (a, b);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen;
+        while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen)
+        {
+        }
     }
 
     private static List<string> Lines(string prefix, int count) =>
@@ -135,7 +223,7 @@ public sealed class InfluxWriterServiceTests
 
         public IReadOnlyList<Request> Requests => RequestLog.ToArray();
 
-        public static async Task<Harness> StartAsync(Func<IReadOnlyList<string>, HttpStatusCode> respond, int batchSize = 10)
+        public static async Task<Harness> StartAsync(Func<IReadOnlyList<string>, HttpStatusCode> respond, int batchSize = 10, int concurrentWrites = 1, Func<IReadOnlyList<string>, Task>? gate = null)
         {
             var folder = ServerProcess.NewFolder("writer");
             var options = Options.Create(new PrintFarmOptions
@@ -147,6 +235,7 @@ public sealed class InfluxWriterServiceTests
                     ApiVersion = "v1",
                     Database = "db",
                     BatchSize = batchSize,
+                    MaxConcurrentWrites = concurrentWrites,
                     BatchInterval = TimeSpan.FromSeconds(1),
                     MaxRetries = 2,
                     RetryDelay = TimeSpan.FromSeconds(1),
@@ -158,7 +247,7 @@ public sealed class InfluxWriterServiceTests
             var metrics = new PrintFarmInstrumentation(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
             var folders = new DataFolders(options, new HostingEnvironment { ContentRootPath = folder });
             var requests = new ConcurrentQueue<Request>();
-            var http = new HttpClient(new StubHandler(respond, requests));
+            var http = new HttpClient(new StubHandler(respond, requests, gate));
             var channels = new PipelineChannels(options);
             var writer = new InfluxWriterService(
                 new InfluxWriteClient(http, options, time),
@@ -190,6 +279,14 @@ public sealed class InfluxWriterServiceTests
             }
         }
 
+        /// <summary>Queues a checkpoint barrier behind the lines written so far; the task completes when the writer passes it.</summary>
+        public async Task<Task> BarrierAsync()
+        {
+            var barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await _channels.Lines.Writer.WriteAsync(LineBatch.ForBarrier(barrier));
+            return barrier.Task;
+        }
+
         // Polls with a deadline; each poll also moves the fake clock on, so batch intervals, back-off and spool
         // retries elapse without real waiting.
         public Task<T> Until<T>(Func<T> probe, Func<T, bool> done, string what, bool advanceClock = true) =>
@@ -218,7 +315,7 @@ public sealed class InfluxWriterServiceTests
         }
     }
 
-    private sealed class StubHandler(Func<IReadOnlyList<string>, HttpStatusCode> respond, ConcurrentQueue<Request> requests) : HttpMessageHandler
+    private sealed class StubHandler(Func<IReadOnlyList<string>, HttpStatusCode> respond, ConcurrentQueue<Request> requests, Func<IReadOnlyList<string>, Task>? gate) : HttpMessageHandler
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
@@ -232,6 +329,11 @@ public sealed class InfluxWriterServiceTests
             }
 
             var lines = Encoding.UTF8.GetString(body).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            if (gate is not null)
+            {
+                await gate(lines);
+            }
+
             var status = respond(lines);
             requests.Enqueue(new Request(lines, status));
             return new HttpResponseMessage(status) { Content = new StringContent(status == HttpStatusCode.NoContent ? string.Empty : "{\"error\":\"stub\"}") };

@@ -29,6 +29,7 @@ internal sealed record BenchOptions
     public TimeSpan Deadline { get; init; } = TimeSpan.FromSeconds(300);
     public TimeSpan Stall { get; init; } = TimeSpan.FromSeconds(60);
     public int Repeat { get; init; } = 1;
+    public int Warmup { get; init; } = 200_000;
     public string? ProfileFolder { get; init; }
     public int ProfilePrinters { get; init; } = 10000;
     public bool Keep { get; init; }
@@ -66,6 +67,7 @@ internal sealed record BenchOptions
                 "deadline-s" => o with { Deadline = TimeSpan.FromSeconds(Dbl()) },
                 "stall-s" => o with { Stall = TimeSpan.FromSeconds(Dbl()) },
                 "repeat" => o with { Repeat = Int() },
+                "warmup" => o with { Warmup = Int() },
                 "profile" => o with { ProfileFolder = Next() },
                 "profile-printers" => o with { ProfilePrinters = Int() },
                 "keep" => o with { Keep = true },
@@ -100,11 +102,12 @@ internal readonly record struct CpuSnapshot(double Broker, double Database, doub
 internal sealed class BenchRow
 {
     public const string Header =
-        "| printers | run | publisher alone (msg/s) | broker → bare subscriber (msg/s) | same points → InfluxDB (points/s) | worker, publish → all queryable (msg/s) | worker ÷ slower limit | lost | worker peak RSS (MB) | latency p50 / p99 / max at 10k msg/s (s) | points sent per message |\n" +
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|";
+        "| printers | run | publisher alone (msg/s) | broker → bare subscriber (msg/s) | same points → InfluxDB (points/s) | worker, publish → all queryable (msg/s) | worker ÷ slower limit | worker cold, first stream after start-up (msg/s) | lost | worker peak RSS (MB) | latency p50 / p99 / max at 10k msg/s (s) | points sent per message |\n" +
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|";
 
     public int Printers { get; set; }
     public int Messages { get; set; }
+    public int Warmup { get; set; }
     public int Run { get; set; }
     public double PublisherAlone { get; set; }
     public double BrokerPublish { get; set; }
@@ -115,6 +118,8 @@ internal sealed class BenchRow
     public double InfluxRate { get; set; }
     public CpuSnapshot InfluxCpu { get; set; }
     public HttpdStats InfluxRawHttpd { get; set; }
+    public double WorkerColdRate { get; set; }
+    public long WarmupLost { get; set; }
     public double WorkerPublish { get; set; }
     public double WorkerRate { get; set; }
     public double WorkerSeconds { get; set; }
@@ -141,7 +146,8 @@ internal sealed class BenchRow
            publisher alone: {PublisherAlone:F0} msg/s
            (a) broker: published {BrokerPublish:F0} msg/s, delivered {BrokerDelivered}/{Messages} at {BrokerRate:F0} msg/s; dropped by the broker {BrokerDroppedForSubscriber}; {BrokerCpu}
            (b) InfluxDB raw: {InfluxRate:F0} points/s; {InfluxRawHttpd}; {InfluxCpu}
-           (c) worker: published {WorkerPublish:F0} msg/s; all queryable after {WorkerSeconds:F2} s = {WorkerRate:F0} msg/s; InfluxDB received {WorkerHttpd} = {(double)WorkerHttpd.Points / Messages:F3} points/message, {(WorkerHttpd.Requests > 0 ? WorkerHttpd.Points / WorkerHttpd.Requests : 0)} points/request; dropped by the broker {WorkerDroppedByBroker}; {WorkerCpu}
+           (c) worker, cold (first stream after start-up, {Warmup} messages): {(Warmup > 0 ? WorkerColdRate.ToString("F0", CultureInfo.InvariantCulture) : "-")} msg/s, lost {WarmupLost}
+           (c) worker, warm: published {WorkerPublish:F0} msg/s; all queryable after {WorkerSeconds:F2} s = {WorkerRate:F0} msg/s; InfluxDB received {WorkerHttpd} = {(double)WorkerHttpd.Points / Messages:F3} points/message, {(WorkerHttpd.Requests > 0 ? WorkerHttpd.Points / WorkerHttpd.Requests : 0)} points/request; dropped by the broker {WorkerDroppedByBroker}; {WorkerCpu}
            (d) worker ÷ slower limit = {WorkerRate / SlowerLimit:F2}
            (e) lost: {Lost} (all phases)
            (f) worker RSS: {RssBefore / 1e6:F0} MB idle before the stream, peak (VmHWM) {PeakRssThroughput / 1e6:F0} MB after the stream, {PeakRss / 1e6:F0} MB at the end; max sampled VmRSS {MaxRssSampled / 1e6:F0} MB
@@ -150,7 +156,7 @@ internal sealed class BenchRow
         """);
 
     public string Markdown() => string.Create(CultureInfo.InvariantCulture,
-        $"| {Printers:N0} | {Run} | {PublisherAlone:N0} | {BrokerRate:N0} | {InfluxRate:N0} | {WorkerRate:N0} | {WorkerRate / SlowerLimit:F2} | {Lost:N0} | {PeakRss / 1e6:F0} | {P50:F2} / {P99:F2} / {LatencyMax:F2} | {(double)WorkerHttpd.Points / Messages:F2} |");
+        $"| {Printers:N0} | {Run} | {PublisherAlone:N0} | {BrokerRate:N0} | {InfluxRate:N0} | {WorkerRate:N0} | {WorkerRate / SlowerLimit:F2} | {(Warmup > 0 ? WorkerColdRate.ToString("N0", CultureInfo.InvariantCulture) : "-")} | {Lost:N0} | {PeakRss / 1e6:F0} | {P50:F2} / {P99:F2} / {LatencyMax:F2} | {(double)WorkerHttpd.Points / Messages:F2} |");
 }
 
 /// <summary>The worker as a real process: Release build, the user's settings plus connection settings, its own log file.</summary>

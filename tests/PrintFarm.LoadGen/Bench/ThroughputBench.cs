@@ -52,7 +52,7 @@ internal static class ThroughputBench
         var origin = DateTimeOffset.UtcNow.AddHours(-1);
         origin = DateTimeOffset.FromUnixTimeSeconds(origin.ToUnixTimeSeconds());
         var load = new Workload(printers, origin);
-        var row = new BenchRow { Printers = printers, Messages = o.Messages, Run = run };
+        var row = new BenchRow { Printers = printers, Messages = o.Messages, Warmup = o.Warmup, Run = run };
         var chunks = load.Encode(0, o.Messages, o.Connections, o.Qos, 256);
 
         // 0. The publisher alone, into a socket that discards: the figure the broker must stay below.
@@ -189,6 +189,23 @@ internal static class ThroughputBench
             {
                 await Task.Delay(PollInterval).ConfigureAwait(false);
             }
+            // Warm-up: the same kind of stream, earlier event times, before the measured one. A worker in a farm has
+            // been running for hours; right after start-up the JIT (tier-0 code, then tier-1 recompilation of what is
+            // hot) takes a large share of 2 cores for several seconds. The first stream's rate is reported as "cold".
+            var before = probes; // points in the database before the measured stream
+            if (o.Warmup > 0)
+            {
+                var warm = new Workload(load.Printers, load.Origin.AddSeconds(-(o.Warmup / load.Printers) - 60));
+                var warmChunks = warm.Encode(0, o.Warmup, o.Connections, o.Qos, 256);
+                await using var publisher = await RawPublisher.ConnectAsync(o.MqttPort, o.Connections, "bench-warm").ConfigureAwait(false);
+                var sw = Stopwatch.StartNew();
+                await publisher.SendAsync(warmChunks, o.Qos, o.Window).ConfigureAwait(false);
+                var (seconds, count) = await WaitForCountAsync(async () => await influx.CountPrinterPointsAsync(db).ConfigureAwait(false) - probes, o.Warmup, sw, o, Sentinels(influx, db, warm, 0, o.Warmup, o.Connections)).ConfigureAwait(false);
+                row.WorkerColdRate = count / seconds;
+                row.WarmupLost = o.Warmup - count;
+                before += count;
+            }
+
             row.RssBefore = Procfs.Rss(worker.Pid);
 
             // (c) Publish the stream; time until every point is queryable.
@@ -203,7 +220,7 @@ internal static class ThroughputBench
                 var sampling = worker.SampleRssAsync(sw);
                 await publisher.SendAsync(chunks, o.Qos, o.Window).ConfigureAwait(false);
                 row.WorkerPublish = o.Messages / sw.Elapsed.TotalSeconds;
-                var (seconds, count) = await WaitForCountAsync(async () => await influx.CountPrinterPointsAsync(db).ConfigureAwait(false) - probes, o.Messages, sw, o, Sentinels(influx, db, load, 0, o.Messages, o.Connections)).ConfigureAwait(false);
+                var (seconds, count) = await WaitForCountAsync(async () => await influx.CountPrinterPointsAsync(db).ConfigureAwait(false) - before, o.Messages, sw, o, Sentinels(influx, db, load, 0, o.Messages, o.Connections)).ConfigureAwait(false);
                 // With points missing this is the rate of what arrived, up to the last growth (the lost column says the rest).
                 row.WorkerRate = count / seconds;
                 row.WorkerSeconds = seconds;
@@ -220,9 +237,9 @@ internal static class ThroughputBench
             await profile.DisposeAsync().ConfigureAwait(false);
 
             // (g) Latency at a fixed offered load, with marker messages among the load.
-            await MeasureLatencyAsync(o, influx, load, db, probes, row).ConfigureAwait(false);
+            await MeasureLatencyAsync(o, influx, load, db, before, row).ConfigureAwait(false);
             var total = await influx.CountPrinterPointsAsync(db).ConfigureAwait(false);
-            row.Lost = o.Messages + row.LatencyLoad + row.MarkersSent + probes - total;
+            row.Lost = o.Warmup + o.Messages + row.LatencyLoad + row.MarkersSent + probes - total;
             row.PeakRss = Procfs.PeakRss(worker.Pid);
             row.Series = await influx.SeriesAsync(db).ConfigureAwait(false);
         }
