@@ -17,7 +17,9 @@ namespace PrintFarm.Worker.Mqtt;
 /// messages published while the worker is away wait at the broker. Reconnects with exponential back-off and
 /// re-subscribes. The receive handler only copies the message into the journal's queue; the journal acknowledges a
 /// QoS 1 message once it is on disk (manual acknowledgement), and the broker sends at most
-/// <see cref="MqttOptions.ReceiveMaximum"/> unacknowledged messages, so MQTTnet's own receive queue stays bounded.
+/// <see cref="MqttOptions.ReceiveMaximum"/> unacknowledged messages. QoS 0 messages have no such limit in MQTT: the
+/// socket is read through a <see cref="BufferedMqttChannel"/>, which stops reading while as many messages wait inside
+/// MQTTnet for this handler, so the broker holds the backlog and MQTTnet's own receive queue stays bounded either way.
 /// </summary>
 internal sealed class MqttIngestionService : BackgroundService
 {
@@ -48,10 +50,14 @@ internal sealed class MqttIngestionService : BackgroundService
         _metrics = metrics;
         _time = time;
         _logger = logger;
-        _client = new MqttClientFactory().CreateMqttClient();
+        Flow = new ReceiveFlowControl(_options.ReceiveMaximum);
+        _client = new MqttClientFactory().CreateMqttClient(new BufferedMqttClientAdapterFactory(Flow));
         _client.ApplicationMessageReceivedAsync += OnMessageAsync;
         _client.DisconnectedAsync += OnDisconnectedAsync;
     }
+
+    /// <summary>Messages read from the socket and not handled yet; the socket is paused above the limit.</summary>
+    public ReceiveFlowControl Flow { get; }
 
     /// <summary>True while connected.</summary>
     public bool IsConnected => _client.IsConnected;
@@ -151,6 +157,18 @@ internal sealed class MqttIngestionService : BackgroundService
     }
 
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
+    {
+        try
+        {
+            await KeepAsync(e).ConfigureAwait(false);
+        }
+        finally
+        {
+            Flow.Handled();
+        }
+    }
+
+    private async Task KeepAsync(MqttApplicationMessageReceivedEventArgs e)
     {
         // Stamped before it is counted: whoever watches the counter (tests on a simulated clock) may move the clock on.
         var receivedAt = _time.GetUtcNow();

@@ -63,7 +63,8 @@ internal sealed class IngestHealthService : BackgroundService
                 listener.EnableMeasurementEvents(instrument);
             }
         };
-        _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => _totals.AddOrUpdate(instrument.Name, value, (_, v) => v + value));
+        // Called for every counter increment (several per message): no closure allocated per call.
+        _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => _totals.AddOrUpdate(instrument.Name, static (_, add) => add, static (_, total, add) => total + add, value));
         _listener.Start();
     }
 

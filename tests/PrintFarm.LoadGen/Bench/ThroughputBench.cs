@@ -110,17 +110,18 @@ internal static class ThroughputBench
             await influx.DropDatabaseAsync(db).ConfigureAwait(false);
             await influx.CreateDatabaseAsync(db).ConfigureAwait(false);
             var encoder = new PointEncoder(Workload.Farm);
-            var bodies = new List<byte[]>();
-            for (long i = 0; i < o.Messages; i += o.InfluxBatch)
+            var bodies = Bodies(load, encoder, o.Messages, o.InfluxBatch);
+
+            // The worker's database holds the warm-up stream when the measured one arrives: so does this one.
+            if (o.Warmup > 0)
             {
-                var n = Math.Min(o.InfluxBatch, o.Messages - i);
-                var text = new StringBuilder();
-                for (var k = i; k < i + n; k++)
+                var warm = Warmup(load, o);
+                foreach (var body in Bodies(warm, encoder, o.Warmup, o.InfluxBatch))
                 {
-                    text.Append(load.Line(encoder, k)).Append('\n');
+                    await influx.WriteAsync(db, body, o.InfluxGzip).ConfigureAwait(false);
                 }
 
-                bodies.Add(Encoding.UTF8.GetBytes(text.ToString()));
+                await WaitForCountAsync(() => influx.CountPrinterPointsAsync(db), o.Warmup, Stopwatch.StartNew(), o).ConfigureAwait(false);
             }
 
             var stats = await influx.HttpdStatsAsync().ConfigureAwait(false);
@@ -137,7 +138,7 @@ internal static class ThroughputBench
                 }
             }))).ConfigureAwait(false);
 
-            var (seconds, count) = await WaitForCountAsync(() => influx.CountPrinterPointsAsync(db), o.Messages, sw, o, Sentinels(influx, db, load, 0, o.Messages, o.Connections)).ConfigureAwait(false);
+            var (seconds, count) = await WaitForCountAsync(async () => await influx.CountPrinterPointsAsync(db).ConfigureAwait(false) - o.Warmup, o.Messages, sw, o, Sentinels(influx, db, load, 0, o.Messages, o.Connections)).ConfigureAwait(false);
             row.InfluxRate = count / seconds;
             row.InfluxCpu = CpuSnapshot.Take(o) - cpu;
             row.InfluxRawHttpd = await influx.HttpdStatsAsync().ConfigureAwait(false) - stats;
@@ -195,7 +196,7 @@ internal static class ThroughputBench
             var before = probes; // points in the database before the measured stream
             if (o.Warmup > 0)
             {
-                var warm = new Workload(load.Printers, load.Origin.AddSeconds(-(o.Warmup / load.Printers) - 60));
+                var warm = Warmup(load, o);
                 var warmChunks = warm.Encode(0, o.Warmup, o.Connections, o.Qos, 256);
                 await using var publisher = await RawPublisher.ConnectAsync(o.MqttPort, o.Connections, "bench-warm").ConfigureAwait(false);
                 var sw = Stopwatch.StartNew();
@@ -350,6 +351,29 @@ internal static class ThroughputBench
         var expected = o.Messages + loadSent;
         var sw = Stopwatch.StartNew();
         await WaitForCountAsync(async () => await influx.CountPrinterPointsAsync(db).ConfigureAwait(false) - probes - row.MarkersSeen, expected, sw, o with { Deadline = o.LatencyDeadline }).ConfigureAwait(false);
+    }
+
+    /// <summary>The warm-up stream: the same printers, event times just before the measured stream's.</summary>
+    private static Workload Warmup(Workload load, BenchOptions o) =>
+        new(load.Printers, load.Origin.AddSeconds(-(o.Warmup / load.Printers) - 60));
+
+    /// <summary>Messages [0, <paramref name="count"/>) as the lines the worker writes, in request bodies of <paramref name="batch"/> lines.</summary>
+    private static List<byte[]> Bodies(Workload load, PointEncoder encoder, long count, int batch)
+    {
+        var bodies = new List<byte[]>();
+        for (long i = 0; i < count; i += batch)
+        {
+            var n = Math.Min(batch, count - i);
+            var text = new StringBuilder();
+            for (var k = i; k < i + n; k++)
+            {
+                text.Append(load.Line(encoder, k)).Append('\n');
+            }
+
+            bodies.Add(Encoding.UTF8.GetBytes(text.ToString()));
+        }
+
+        return bodies;
     }
 
     /// <summary>True when the last message of every publisher connection in [first, first + count) is queryable.</summary>
