@@ -33,6 +33,7 @@ internal sealed record BenchOptions
     public string? ProfileFolder { get; init; }
     public int ProfilePrinters { get; init; } = 10000;
     public bool Keep { get; init; }
+    public bool RuntimeEnv { get; init; } = true;
 
     public static BenchOptions Parse(string[] args)
     {
@@ -71,6 +72,7 @@ internal sealed record BenchOptions
                 "profile" => o with { ProfileFolder = Next() },
                 "profile-printers" => o with { ProfilePrinters = Int() },
                 "keep" => o with { Keep = true },
+                "no-runtime-env" => o with { RuntimeEnv = false },
                 _ => throw new ArgumentException($"unknown option --{key}"),
             };
         }
@@ -204,6 +206,22 @@ internal sealed class WorkerProcess : IAsyncDisposable
         psi.Environment["PrintFarm__Mqtt__Port"] = o.MqttPort.ToString(CultureInfo.InvariantCulture);
         psi.Environment["PrintFarm__Mqtt__ClientId"] = $"bench-worker-{Guid.NewGuid():N}";
         psi.Environment["PrintFarm__Influx__ApiVersion"] = "v1";
+
+        // The .NET runtime settings the service is installed with (the systemd unit's EnvironmentFile=, the image's
+        // ENV): runtime.env, published beside the worker.
+        var runtimeEnv = Path.Combine(bin, "runtime.env");
+        var applied = new List<string>();
+        if (o.RuntimeEnv && File.Exists(runtimeEnv))
+        {
+            foreach (var line in File.ReadLines(runtimeEnv).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')))
+            {
+                var eq = line.IndexOf('=', StringComparison.Ordinal);
+                psi.Environment[line[..eq]] = line[(eq + 1)..];
+                applied.Add(line);
+            }
+        }
+
+        ThroughputBench.Say("   worker runtime settings (runtime.env): " + (applied.Count > 0 ? string.Join(' ', applied) : "none"));
         psi.Environment["PrintFarm__Influx__Url"] = o.InfluxUrl;
         psi.Environment["PrintFarm__Influx__Database"] = db;
         psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
