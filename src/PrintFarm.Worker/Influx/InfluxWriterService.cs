@@ -39,6 +39,7 @@ internal sealed class InfluxWriterService : BackgroundService
     private readonly InfluxOptions _options;
     private readonly ResiliencePipeline<WriteResult> _retry;
     private readonly SemaphoreSlim _spooled = new(0, 1);
+    private TaskCompletionSource? _laneIdle;
     private readonly LogThrottle _throttle;
 
     public InfluxWriterService(
@@ -122,6 +123,19 @@ internal sealed class InfluxWriterService : BackgroundService
         base.Dispose();
     }
 
+    // An idle lane sends what it has once the queue runs dry if it holds at least this many lines.
+    private int EarlyBatch => Math.Max(1, _options.BatchSize / 10);
+
+    private Task ArmIdleSignal()
+    {
+        var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _laneIdle, signal);
+        return signal.Task;
+    }
+
+    // A lane finished everything it was given.
+    private void LaneIdle() => Interlocked.Exchange(ref _laneIdle, null)?.TrySetResult();
+
     /// <summary>
     /// The lane a line goes through: a hash of its series key (measurement and tags), so every point of a series is
     /// written by the same lane, in the order it was queued. Points rewritten in place (a KPI window's running value,
@@ -195,9 +209,12 @@ internal sealed class InfluxWriterService : BackgroundService
                 continue;
             }
 
-            // Nothing queued: hand over the batches that have waited long enough, then wait for more lines or for
-            // the next batch to come due.
+            // Nothing queued: hand over the batches that have waited long enough, and those of idle lanes that hold a
+            // tenth of a batch (the end of a burst goes out now, not a BatchInterval later, while a trickle of
+            // messages is still sent once per BatchInterval). Then wait for more lines, a lane going idle, or the
+            // next batch to come due.
             var due = TimeSpan.MaxValue;
+            var busyWithEnough = false;
             foreach (var lane in lanes)
             {
                 if (lane.Pending == 0)
@@ -206,30 +223,39 @@ internal sealed class InfluxWriterService : BackgroundService
                 }
 
                 var remaining = _options.BatchInterval - _time.GetElapsedTime(lane.FirstAt);
-                if (remaining <= TimeSpan.Zero)
+                if (remaining <= TimeSpan.Zero || (lane.Pending >= EarlyBatch && lane.Idle))
                 {
                     await lane.FlushAsync().ConfigureAwait(false);
+                    continue;
                 }
-                else if (remaining < due)
-                {
-                    due = remaining;
-                }
+
+                due = remaining < due ? remaining : due;
+                busyWithEnough |= lane.Pending >= EarlyBatch;
             }
 
-            if (due == TimeSpan.MaxValue)
+            // Armed before the lanes are looked at again, so a lane going idle in between is not missed.
+            var idle = busyWithEnough ? ArmIdleSignal() : null;
+            if (idle is not null && lanes.Any(l => l.Pending >= EarlyBatch && l.Idle))
             {
-                if (!await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
-                {
-                    break;
-                }
-
                 continue;
             }
 
-            using var wait = new CancellationTokenSource(due, _time);
+            using var wait = due == TimeSpan.MaxValue ? null : new CancellationTokenSource(due, _time);
             try
             {
-                if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false))
+                var more = reader.WaitToReadAsync(wait?.Token ?? CancellationToken.None);
+                if (idle is null || more.IsCompleted)
+                {
+                    if (!await more.ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                var moreTask = more.AsTask();
+                if (await Task.WhenAny(moreTask, idle).ConfigureAwait(false) == moreTask && !await moreTask.ConfigureAwait(false))
                 {
                     break;
                 }
@@ -457,6 +483,7 @@ internal sealed class InfluxWriterService : BackgroundService
             });
 
         private List<string> _pending;
+        private int _inFlight;
 
         public WriteLane(InfluxWriterService writer, int batchSize, CancellationToken stopping)
         {
@@ -469,6 +496,9 @@ internal sealed class InfluxWriterService : BackgroundService
 
         /// <summary>Lines gathered for the next batch.</summary>
         public int Pending => _pending.Count;
+
+        /// <summary>True when no batch is being written or waiting to be.</summary>
+        public bool Idle => Volatile.Read(ref _inFlight) == 0;
 
         /// <summary>When the oldest pending line was gathered.</summary>
         public long FirstAt { get; private set; }
@@ -497,6 +527,7 @@ internal sealed class InfluxWriterService : BackgroundService
 
             var batch = _pending;
             _pending = new List<string>(_batchSize);
+            Interlocked.Increment(ref _inFlight);
             return _work.Writer.WriteAsync((batch, null), CancellationToken.None);
         }
 
@@ -528,6 +559,10 @@ internal sealed class InfluxWriterService : BackgroundService
                 }
 
                 intact &= await _writer.WriteOrSpoolAsync(lines!, _stopping).ConfigureAwait(false);
+                if (Interlocked.Decrement(ref _inFlight) == 0)
+                {
+                    _writer.LaneIdle();
+                }
             }
         }
     }

@@ -3,13 +3,18 @@ using System.Buffers;
 namespace PrintFarm.Worker.Influx;
 
 /// <summary>
-/// A write-only stream over arrays rented from <see cref="ArrayPool{T}.Shared"/>: a request body of a 5,000-line batch
-/// is most of a megabyte, and a fresh array per batch lands on the large-object heap, where only full collections
-/// reclaim it. Dispose returns the array. Not thread-safe.
+/// A write-only stream over pooled arrays: a request body of a 5,000-line batch is most of a megabyte, and a fresh
+/// array per batch lands on the large-object heap, where only full collections reclaim it. Dispose returns the array.
+/// Not thread-safe.
 /// </summary>
 internal sealed class PooledBufferStream(int initialCapacity) : Stream
 {
-    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacity, 4096));
+    // Its own pool, four arrays per size: the shared pool keeps up to one array per size per thread besides its per-core
+    // stacks, and the writer's requests run on whichever pool thread is free, so megabyte bodies would pile up there
+    // (measured: the worker's resident memory at 10,000 printers, docs/benchmarks.md).
+    private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 64 * 1024 * 1024, maxArraysPerBucket: 4);
+
+    private byte[] _buffer = Pool.Rent(Math.Max(initialCapacity, 4096));
     private int _length;
 
     /// <summary>The bytes written so far (valid until the stream is disposed).</summary>
@@ -35,9 +40,9 @@ internal sealed class PooledBufferStream(int initialCapacity) : Stream
     {
         if (_length + buffer.Length > _buffer.Length)
         {
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_length + buffer.Length, _buffer.Length * 2));
+            var bigger = Pool.Rent(Math.Max(_length + buffer.Length, _buffer.Length * 2));
             _buffer.AsSpan(0, _length).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(_buffer);
+            Pool.Return(_buffer);
             _buffer = bigger;
         }
 
@@ -61,7 +66,7 @@ internal sealed class PooledBufferStream(int initialCapacity) : Stream
     {
         if (disposing && _buffer.Length > 0)
         {
-            ArrayPool<byte>.Shared.Return(_buffer);
+            Pool.Return(_buffer);
             _buffer = [];
             _length = 0;
         }

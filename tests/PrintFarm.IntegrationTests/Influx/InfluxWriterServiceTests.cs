@@ -71,7 +71,7 @@ public sealed class InfluxWriterServiceTests
         await using var h = await Harness.StartAsync(lines => lines.Any(l => l.Contains("bad", StringComparison.Ordinal)) ? HttpStatusCode.BadRequest : HttpStatusCode.NoContent, batchSize: 1000);
         var lines = Lines("y", 200);
         lines[120] = "m,p=y v=bad 1"; // the same series as the others, so the same lane
-        await h.WriteAsync(lines);
+        await h.WriteAsync(lines, oneBatch: true); // so they are sent as one request
 
         await h.Until(() => h.DeadLetterFiles().Length, n => n == 1, "the bad part to be dead-lettered");
         await h.Until(() => h.Counter("printfarm.influx.points.written"), n => n == 150, "the good parts to be written");
@@ -93,6 +93,22 @@ public sealed class InfluxWriterServiceTests
         await h.Until(() => h.SpoolFiles().Length, n => n == 1, "the batch to be spooled", advanceClock: false);
         Assert.Equal(4, File.ReadAllText(h.SpoolFiles()[0]).Split('\n').Length);
         Assert.Empty(h.DeadLetterFiles());
+    }
+
+    [Fact]
+    public async Task The_end_of_a_burst_is_sent_at_once_and_a_trickle_waits_for_the_batch_interval()
+    {
+        // Batches of 100 lines, so an idle lane sends what it has as soon as the queue is empty from 10 lines on. The
+        // fake clock stands still: nothing may wait for BatchInterval to be sent.
+        await using var h = await Harness.StartAsync(_ => HttpStatusCode.NoContent, batchSize: 100);
+        await h.WriteAsync(Lines("burst", 30), oneBatch: true);
+        await h.Until(() => h.Counter("printfarm.influx.points.written"), n => n == 30, "the burst to be written without waiting", advanceClock: false);
+
+        // Three lines are below a tenth of a batch: they wait until their BatchInterval has passed.
+        await h.WriteAsync(Lines("trickle", 3), oneBatch: true);
+        await h.Until(() => h.Counter("printfarm.influx.points.written"), n => n == 33, "the trickle to be written once the interval has passed");
+        Assert.Equal(2, h.Requests.Count);
+        Assert.Equal(3, h.Requests[1].Lines.Count);
     }
 
     [Fact]
@@ -271,8 +287,14 @@ public sealed class InfluxWriterServiceTests
 
         public IEnumerable<string> Delivered() => Requests.Where(r => r.Status == HttpStatusCode.NoContent).SelectMany(r => r.Lines);
 
-        public async Task WriteAsync(IEnumerable<string> lines)
+        public async Task WriteAsync(IEnumerable<string> lines, bool oneBatch = false)
         {
+            if (oneBatch)
+            {
+                await _channels.PublishAsync(lines.ToList());
+                return;
+            }
+
             foreach (var line in lines)
             {
                 await _channels.PublishAsync([line]);
