@@ -195,6 +195,14 @@ public sealed class TelemetryProcessor
             _alerts.Evaluate(_kpiPoints, _kpis.Watermark, output.Alerts);
             AlertLines(output, before);
         }
+
+        // One large flush (the first after a burst or a replay: every window of a big farm at once) must not keep its
+        // list for good; a steady flush fills at least a quarter of what is kept.
+        if (_kpiPoints.Capacity > 4096 && _kpiPoints.Count * 4 < _kpiPoints.Capacity)
+        {
+            _kpiPoints.Clear();
+            _kpiPoints.TrimExcess();
+        }
     }
 
     /// <summary>The whole state as a checkpoint document (see <see cref="Checkpoint"/>).</summary>
