@@ -160,44 +160,40 @@ internal sealed class MqttIngestionService : BackgroundService
     {
         try
         {
-            await KeepAsync(e).ConfigureAwait(false);
+            // Stamped before it is counted: whoever watches the counter (tests on a simulated clock) may move the clock on.
+            var receivedAt = _time.GetUtcNow();
+            var message = e.ApplicationMessage;
+            _metrics.MessagesReceived.Add(1);
+            var qos = (byte)message.QualityOfServiceLevel;
+            if (qos == 0 && _journal.IsFull)
+            {
+                // The broker cannot be asked to hold QoS 0 messages: count and say what is lost.
+                _metrics.MessagesDroppedJournalFull.Add(1);
+                if (_throttle.ShouldLog("qos0-dropped", out var suppressed))
+                {
+                    Log.JournalDroppedQos0(_logger, message.Topic, suppressed);
+                }
+
+                return;
+            }
+
+            Func<CancellationToken, Task>? acknowledge = null;
+            if (qos > 0)
+            {
+                // Acknowledged by the journal once the message is on disk, not when this handler returns.
+                e.AutoAcknowledge = false;
+                acknowledge = e.AcknowledgeAsync;
+            }
+
+            // MQTTnet reuses its buffers once the handler returns: copy.
+            var payload = message.Payload.IsEmpty ? [] : message.Payload.ToArray();
+            await _journal.AppendAsync(new JournalEntry(message.Topic, payload, message.Retain, qos, receivedAt, acknowledge)).ConfigureAwait(false);
         }
         finally
         {
+            // Kept or dropped, this message no longer waits inside MQTTnet (the socket reader's flow control).
             Flow.Handled();
         }
-    }
-
-    private async Task KeepAsync(MqttApplicationMessageReceivedEventArgs e)
-    {
-        // Stamped before it is counted: whoever watches the counter (tests on a simulated clock) may move the clock on.
-        var receivedAt = _time.GetUtcNow();
-        var message = e.ApplicationMessage;
-        _metrics.MessagesReceived.Add(1);
-        var qos = (byte)message.QualityOfServiceLevel;
-        if (qos == 0 && _journal.IsFull)
-        {
-            // The broker cannot be asked to hold QoS 0 messages: count and say what is lost.
-            _metrics.MessagesDroppedJournalFull.Add(1);
-            if (_throttle.ShouldLog("qos0-dropped", out var suppressed))
-            {
-                Log.JournalDroppedQos0(_logger, message.Topic, suppressed);
-            }
-
-            return;
-        }
-
-        Func<CancellationToken, Task>? acknowledge = null;
-        if (qos > 0)
-        {
-            // Acknowledged by the journal once the message is on disk, not when this handler returns.
-            e.AutoAcknowledge = false;
-            acknowledge = e.AcknowledgeAsync;
-        }
-
-        // MQTTnet reuses its buffers once the handler returns: copy.
-        var payload = message.Payload.IsEmpty ? [] : message.Payload.ToArray();
-        await _journal.AppendAsync(new JournalEntry(message.Topic, payload, message.Retain, qos, receivedAt, acknowledge)).ConfigureAwait(false);
     }
 
     private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs e)
