@@ -6,7 +6,6 @@ namespace PrintFarm.IntegrationTests.Deploy;
 /// <summary>
 /// The .NET runtime settings the worker is measured with (deploy/worker/runtime.env) are the ones every way of
 /// installing it applies: the systemd unit reads the file published beside the worker, the image repeats it as ENV.
-/// Settings that can be made at build time are in the project file instead, and so in the worker's runtimeconfig.json.
 /// </summary>
 public sealed partial class RuntimeSettingsTests
 {
@@ -36,17 +35,6 @@ public sealed partial class RuntimeSettingsTests
         // Published beside the worker: the build copies it to the output folder (this test project's too, through
         // its reference to the worker).
         Assert.Equal(File.ReadAllText(Deploy("worker", "runtime.env")), File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "runtime.env")));
-    }
-
-    [Fact]
-    public void The_worker_is_built_with_thread_pool_threads_that_do_not_spin_and_without_dynamic_PGO()
-    {
-        // Build-time settings travel in the worker's runtimeconfig.json, so they hold however it is started (dotnet
-        // run, the image, the unit, the bench). Copied beside this test project through its reference to the worker.
-        using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "PrintFarm.Worker.runtimeconfig.json")));
-        var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
-        Assert.Equal(0, properties.GetProperty("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit").GetInt32());
-        Assert.False(properties.GetProperty("System.Runtime.TieredPGO").GetBoolean());
     }
 
     // DOTNET_* settings in the Dockerfile's ENV instructions (DOTNET_ENVIRONMENT is the host's, not the runtime's).
