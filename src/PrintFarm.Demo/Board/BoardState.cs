@@ -91,10 +91,10 @@ internal sealed class BoardState
 /// <summary>Passes every batch to the real sink and shows it on the board once written.</summary>
 internal sealed class LineTap(ILineSink inner, BoardState board) : ILineSink
 {
-    public async Task<WriteResult> WriteAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken)
+    public async Task<WriteResult> WriteAsync(LineBuffer lines, CancellationToken cancellationToken)
     {
         var result = await inner.WriteAsync(lines, cancellationToken).ConfigureAwait(false);
-        board.Observe(lines);
+        board.Observe(lines.ToLines());
         return result;
     }
 }

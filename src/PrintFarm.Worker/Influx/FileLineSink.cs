@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace PrintFarm.Worker.Influx;
 
 /// <summary>
@@ -20,20 +18,15 @@ internal sealed class FileLineSink : ILineSink
     /// <summary>The file written.</summary>
     public string Path { get; }
 
-    public Task<WriteResult> WriteAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken)
+    public Task<WriteResult> WriteAsync(LineBuffer lines, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(lines);
-        var text = new StringBuilder();
-        foreach (var line in lines)
-        {
-            text.Append(line).Append('\n');
-        }
-
         try
         {
             lock (_gate)
             {
-                File.AppendAllText(Path, text.ToString(), Encoding.UTF8);
+                using var file = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
+                file.Write(lines.Bytes);
             }
 
             return Task.FromResult(WriteResult.Ok);

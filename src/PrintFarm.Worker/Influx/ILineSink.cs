@@ -7,6 +7,6 @@ namespace PrintFarm.Worker.Influx;
 /// </summary>
 internal interface ILineSink
 {
-    /// <summary>Writes one batch; never throws for I/O problems, it classifies them.</summary>
-    Task<WriteResult> WriteAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken);
+    /// <summary>Writes one batch; never throws for I/O problems, it classifies them. The caller keeps the buffer.</summary>
+    Task<WriteResult> WriteAsync(LineBuffer lines, CancellationToken cancellationToken);
 }

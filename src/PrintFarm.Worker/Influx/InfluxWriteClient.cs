@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
@@ -95,10 +94,11 @@ internal sealed class InfluxWriteClient : ILineSink
         return new Uri(baseUrl + query);
     }
 
-    public async Task<WriteResult> WriteAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken)
+    public async Task<WriteResult> WriteAsync(LineBuffer lines, CancellationToken cancellationToken)
     {
-        using var body = Encode(lines);
-        using var request = new HttpRequestMessage(HttpMethod.Post, _writeUri) { Content = CreateContent(body.Written) };
+        // The lines are the body already; with gzip on it is compressed into a pooled buffer.
+        using var compressed = _options.Gzip ? Compress(lines.Bytes) : null;
+        using var request = new HttpRequestMessage(HttpMethod.Post, _writeUri) { Content = CreateContent(compressed?.Written ?? lines.Bytes) };
         try
         {
             using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
@@ -130,47 +130,18 @@ internal sealed class InfluxWriteClient : ILineSink
         }
     }
 
-    // The body is encoded straight from the lines into one pooled buffer (through gzip when on): no joined string, no
-    // second UTF-8 copy of the whole batch, and no fresh large-object-heap array per request.
-    private PooledBufferStream Encode(IReadOnlyList<string> lines)
+    private static PooledBufferStream Compress(ArraySegment<byte> body)
     {
-        var estimate = 0;
-        foreach (var line in lines)
-        {
-            estimate += line.Length + 1;
-        }
-
-        var buffer = new PooledBufferStream(_options.Gzip ? estimate / 4 : estimate + estimate / 8);
-        var scratch = ArrayPool<byte>.Shared.Rent(4096);
+        var buffer = new PooledBufferStream(body.Count / 4);
         try
         {
-            var target = _options.Gzip ? new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true) : (Stream)buffer;
-            using (target == buffer ? null : target)
-            {
-                for (var i = 0; i < lines.Count; i++)
-                {
-                    var line = lines[i];
-                    var max = Encoding.UTF8.GetMaxByteCount(line.Length) + 1;
-                    if (scratch.Length < max)
-                    {
-                        ArrayPool<byte>.Shared.Return(scratch);
-                        scratch = ArrayPool<byte>.Shared.Rent(max);
-                    }
-
-                    var written = Encoding.UTF8.GetBytes(line, scratch);
-                    scratch[written++] = (byte)'\n';
-                    target.Write(scratch, 0, written);
-                }
-            }
+            using var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true);
+            gzip.Write(body);
         }
         catch
         {
             buffer.Dispose();
             throw;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
         }
 
         return buffer;

@@ -1,3 +1,5 @@
+using System.IO.Hashing;
+using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -111,6 +113,10 @@ internal sealed class InfluxWriterService : BackgroundService
             }
 
             await Task.WhenAll(lanes.Select(l => l.Completion)).ConfigureAwait(false);
+            foreach (var lane in lanes)
+            {
+                lane.Dispose();
+            }
         }
 
         await replayCts.CancelAsync().ConfigureAwait(false);
@@ -141,7 +147,7 @@ internal sealed class InfluxWriterService : BackgroundService
     /// written by the same lane, in the order it was queued. Points rewritten in place (a KPI window's running value,
     /// same series and time) then never overtake each other, whatever the other lanes do.
     /// </summary>
-    internal static int LaneOf(string line, int lanes)
+    internal static int LaneOf(ReadOnlySpan<byte> line, int lanes)
     {
         if (lanes <= 1)
         {
@@ -149,28 +155,30 @@ internal sealed class InfluxWriterService : BackgroundService
         }
 
         // The series key ends at the first space that is not escaped (line protocol escapes it as "\ ").
-        var span = line.AsSpan();
         var end = 0;
         while (true)
         {
-            var i = span[end..].IndexOfAny(' ', '\\');
+            var i = line[end..].IndexOfAny((byte)' ', (byte)'\\');
             if (i < 0)
             {
-                end = span.Length;
+                end = line.Length;
                 break;
             }
 
             end += i;
-            if (span[end] == ' ')
+            if (line[end] == (byte)' ')
             {
                 break;
             }
 
-            end = Math.Min(end + 2, span.Length);
+            end = Math.Min(end + 2, line.Length);
         }
 
-        return (int)((uint)string.GetHashCode(span[..end], StringComparison.Ordinal) % (uint)lanes);
+        return (int)(XxHash32.HashToUInt32(line[..end]) % (uint)lanes);
     }
+
+    /// <inheritdoc cref="LaneOf(ReadOnlySpan{byte}, int)"/>
+    internal static int LaneOf(string line, int lanes) => LaneOf(Encoding.UTF8.GetBytes(line), lanes);
 
     // The single reader of the queue: spreads lines over the lanes by series and hands a lane its batch when it holds
     // BatchSize lines or its oldest line has waited BatchInterval. A barrier ends every lane's batch early (a
@@ -197,12 +205,16 @@ internal sealed class InfluxWriterService : BackgroundService
                 }
 
                 var now = _time.GetTimestamp();
-                foreach (var line in item.Lines)
+                using (var lines = item.Lines!)
                 {
-                    var lane = lanes[LaneOf(line, lanes.Length)];
-                    if (lane.Add(line, now))
+                    for (var i = 0; i < lines.Count; i++)
                     {
-                        await lane.FlushAsync().ConfigureAwait(false);
+                        var line = lines.Line(i);
+                        var lane = lanes[LaneOf(line, lanes.Length)];
+                        if (lane.Add(line, now))
+                        {
+                            await lane.FlushAsync().ConfigureAwait(false);
+                        }
                     }
                 }
 
@@ -273,7 +285,7 @@ internal sealed class InfluxWriterService : BackgroundService
     }
 
     /// <summary>Writes the batch, or spools it; holds it and tries again while neither works. False only when stopping first.</summary>
-    private async Task<bool> WriteOrSpoolAsync(List<string> batch, CancellationToken stoppingToken)
+    private async Task<bool> WriteOrSpoolAsync(LineBuffer batch, CancellationToken stoppingToken)
     {
         while (true)
         {
@@ -306,7 +318,7 @@ internal sealed class InfluxWriterService : BackgroundService
     }
 
     /// <summary>Writes a batch; returns null when it is done with (written, or dead-lettered as bad data), else why it must be kept.</summary>
-    private async Task<WriteResult?> DeliverAsync(IReadOnlyList<string> lines, bool retry, CancellationToken cancellationToken)
+    private async Task<WriteResult?> DeliverAsync(LineBuffer lines, bool retry, CancellationToken cancellationToken)
     {
         using var activity = _metrics.ActivitySource.StartActivity("influx.write");
         activity?.SetTag("printfarm.lines", lines.Count);
@@ -344,7 +356,7 @@ internal sealed class InfluxWriterService : BackgroundService
             case WriteStatus.TooLarge:
                 _metrics.PointsRejected.Add(lines.Count);
                 _metrics.WriteFailures.Add(1, new KeyValuePair<string, object?>("status", result.StatusText));
-                var path = _deadLetters.WriteRejectedBatch(lines, result.StatusText, result.Error);
+                var path = _deadLetters.WriteRejectedBatch(lines.ToLines(), result.StatusText, result.Error);
                 Log.InfluxRejected(_logger, result.StatusText, result.Error, lines.Count, path);
                 return null;
 
@@ -354,19 +366,21 @@ internal sealed class InfluxWriterService : BackgroundService
         }
     }
 
-    private async Task<WriteResult?> DeliverHalvesAsync(IReadOnlyList<string> lines, bool retry, CancellationToken cancellationToken)
+    private async Task<WriteResult?> DeliverHalvesAsync(LineBuffer lines, bool retry, CancellationToken cancellationToken)
     {
         var half = lines.Count / 2;
-        var first = await DeliverAsync(lines.Take(half).ToArray(), retry, cancellationToken).ConfigureAwait(false);
-        var second = await DeliverAsync(lines.Skip(half).ToArray(), retry, cancellationToken).ConfigureAwait(false);
+        using var firstHalf = lines.Slice(0, half);
+        using var secondHalf = lines.Slice(half, lines.Count - half);
+        var first = await DeliverAsync(firstHalf, retry, cancellationToken).ConfigureAwait(false);
+        var second = await DeliverAsync(secondHalf, retry, cancellationToken).ConfigureAwait(false);
         return first ?? second;
     }
 
-    private bool SpoolBatch(List<string> batch)
+    private bool SpoolBatch(LineBuffer batch)
     {
         try
         {
-            foreach (var (file, lines) in Spool.Append(batch))
+            foreach (var (file, lines) in Spool.Append(batch.ToLines()))
             {
                 _metrics.PointsDroppedSpoolFull.Add(lines);
                 Log.SpoolFull(_logger, Spool.MaxBytes, file, lines);
@@ -410,7 +424,8 @@ internal sealed class InfluxWriterService : BackgroundService
             {
                 if (Spool.TryPeekOldest(out var name, out var lines))
                 {
-                    var failure = await DeliverAsync(lines, retry: false, cancellationToken).ConfigureAwait(false);
+                    using var batch = LineBuffer.Of(lines);
+                    var failure = await DeliverAsync(batch, retry: false, cancellationToken).ConfigureAwait(false);
                     if (failure is null)
                     {
                         Spool.Remove(name);
@@ -467,22 +482,23 @@ internal sealed class InfluxWriterService : BackgroundService
     }
 
     /// <summary>One ordered stream of batches to the database, with at most one request in flight.</summary>
-    private sealed class WriteLane
+    private sealed class WriteLane : IDisposable
     {
         private readonly InfluxWriterService _writer;
         private readonly int _batchSize;
         private readonly CancellationToken _stopping;
 
         // One batch waits while the one before it is written: the reader then waits, and the queue behind it fills.
-        private readonly Channel<(List<string>? Lines, TaskCompletionSource? Barrier)> _work =
-            Channel.CreateBounded<(List<string>?, TaskCompletionSource?)>(new BoundedChannelOptions(1)
+        private readonly Channel<(LineBuffer? Lines, TaskCompletionSource? Barrier)> _work =
+            Channel.CreateBounded<(LineBuffer?, TaskCompletionSource?)>(new BoundedChannelOptions(1)
             {
                 FullMode = BoundedChannelFullMode.Wait,
                 SingleReader = true,
                 SingleWriter = true,
             });
 
-        private List<string> _pending;
+        // Lines are encoded as they are gathered: the strings the pipeline made die young (see LineBuffer).
+        private LineBuffer _pending;
         private int _inFlight;
 
         public WriteLane(InfluxWriterService writer, int batchSize, CancellationToken stopping)
@@ -490,7 +506,7 @@ internal sealed class InfluxWriterService : BackgroundService
             _writer = writer;
             _batchSize = Math.Max(1, batchSize);
             _stopping = stopping;
-            _pending = new List<string>(_batchSize);
+            _pending = new LineBuffer(_batchSize);
             Completion = Task.Run(RunAsync, CancellationToken.None);
         }
 
@@ -506,7 +522,7 @@ internal sealed class InfluxWriterService : BackgroundService
         public Task Completion { get; }
 
         /// <summary>Gathers a line; true when the batch is full.</summary>
-        public bool Add(string line, long now)
+        public bool Add(ReadOnlySpan<byte> line, long now)
         {
             if (_pending.Count == 0)
             {
@@ -526,7 +542,7 @@ internal sealed class InfluxWriterService : BackgroundService
             }
 
             var batch = _pending;
-            _pending = new List<string>(_batchSize);
+            _pending = new LineBuffer(_batchSize);
             Interlocked.Increment(ref _inFlight);
             return _work.Writer.WriteAsync((batch, null), CancellationToken.None);
         }
@@ -540,6 +556,9 @@ internal sealed class InfluxWriterService : BackgroundService
         }
 
         public void Complete() => _work.Writer.TryComplete();
+
+        /// <summary>Once completed: returns the (empty) buffer the next batch would have gathered in.</summary>
+        public void Dispose() => _pending.Dispose();
 
         private async Task RunAsync()
         {
@@ -558,7 +577,11 @@ internal sealed class InfluxWriterService : BackgroundService
                     continue;
                 }
 
-                intact &= await _writer.WriteOrSpoolAsync(lines!, _stopping).ConfigureAwait(false);
+                using (lines)
+                {
+                    intact &= await _writer.WriteOrSpoolAsync(lines!, _stopping).ConfigureAwait(false);
+                }
+
                 if (Interlocked.Decrement(ref _inFlight) == 0)
                 {
                     _writer.LaneIdle();

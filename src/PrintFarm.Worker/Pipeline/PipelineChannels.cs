@@ -1,30 +1,45 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using PrintFarm.Worker.Configuration;
+using PrintFarm.Worker.Influx;
 
 namespace PrintFarm.Worker.Pipeline;
 
 /// <summary>
 /// Lines of one processing pass on their way to the InfluxDB writer, or a barrier: the writer completes a barrier once
 /// every line queued before it is in InfluxDB or in the spool on disk, which is what a checkpoint waits for.
+/// The lines are encoded (UTF-8, as they will be sent) when they are queued: a full queue then holds a few pooled
+/// arrays rather than thousands of strings (see <see cref="LineBuffer"/>). The writer disposes the buffer.
 /// </summary>
 internal sealed class LineBatch
 {
-    private LineBatch(List<string> lines, TaskCompletionSource? barrier)
+    private LineBatch(LineBuffer? lines, TaskCompletionSource? barrier)
     {
         Lines = lines;
         Barrier = barrier;
     }
 
-    /// <summary>Line-protocol lines (empty for a barrier).</summary>
-    public List<string> Lines { get; }
+    /// <summary>The encoded lines (null for a barrier).</summary>
+    public LineBuffer? Lines { get; }
+
+    /// <summary>Lines in the batch.</summary>
+    public int Count => Lines?.Count ?? 0;
 
     /// <summary>Set for a barrier.</summary>
     public TaskCompletionSource? Barrier { get; }
 
-    public static LineBatch Of(List<string> lines) => new(lines, null);
+    public static LineBatch Of(IReadOnlyList<string> lines, int start, int count)
+    {
+        var buffer = new LineBuffer(count);
+        for (var i = start; i < start + count; i++)
+        {
+            buffer.Add(lines[i]);
+        }
 
-    public static LineBatch ForBarrier(TaskCompletionSource barrier) => new([], barrier);
+        return new(buffer, null);
+    }
+
+    public static LineBatch ForBarrier(TaskCompletionSource barrier) => new(null, barrier);
 }
 
 /// <summary>
@@ -55,31 +70,49 @@ internal sealed class PipelineChannels
     /// <summary>Lines in the queue now (for gauges).</summary>
     public long QueuedLines => Interlocked.Read(ref _queuedLines);
 
-    /// <summary>Queues lines when there is room now; false when the queue is full or closed. Takes ownership of the list.</summary>
-    public bool TryPublish(List<string> lines)
+    /// <summary>Queues lines when there is room now; false when the queue is full or closed.</summary>
+    public bool TryPublish(IReadOnlyList<string> lines)
     {
-        if (!Lines.Writer.TryWrite(LineBatch.Of(lines)))
+        var batch = LineBatch.Of(lines, 0, lines.Count);
+        if (!Lines.Writer.TryWrite(batch))
         {
+            batch.Lines!.Dispose();
             return false;
         }
 
-        Interlocked.Add(ref _queuedLines, lines.Count);
+        Interlocked.Add(ref _queuedLines, batch.Count);
         return true;
     }
 
     /// <summary>The writer took a batch off the queue.</summary>
-    public void Taken(LineBatch batch) => Interlocked.Add(ref _queuedLines, -batch.Lines.Count);
+    public void Taken(LineBatch batch) => Interlocked.Add(ref _queuedLines, -batch.Count);
 
-    /// <summary>Queues lines for the writer (any producer: the pipeline, health points, alerts). Takes ownership of the list.</summary>
-    public ValueTask PublishAsync(List<string> lines, CancellationToken cancellationToken = default)
+    /// <summary>Queues lines for the writer (any producer: the pipeline, health points, alerts).</summary>
+    public ValueTask PublishAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken = default) =>
+        PublishAsync(lines, 0, lines.Count, cancellationToken);
+
+    /// <summary>Queues <paramref name="count"/> lines from <paramref name="start"/> for the writer, in batches of at most <see cref="LinesPerBatch"/>.</summary>
+    public async ValueTask PublishAsync(IReadOnlyList<string> lines, int start, int count, CancellationToken cancellationToken = default)
     {
-        if (lines.Count == 0)
+        for (var i = start; i < start + count; i += LinesPerBatch)
         {
-            return ValueTask.CompletedTask;
-        }
+            var batch = LineBatch.Of(lines, i, Math.Min(LinesPerBatch, start + count - i));
+            Interlocked.Add(ref _queuedLines, batch.Count);
+            if (Lines.Writer.TryWrite(batch))
+            {
+                continue;
+            }
 
-        var batch = LineBatch.Of(lines);
-        Interlocked.Add(ref _queuedLines, lines.Count);
-        return Lines.Writer.TryWrite(batch) ? ValueTask.CompletedTask : Lines.Writer.WriteAsync(batch, cancellationToken);
+            try
+            {
+                await Lines.Writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                Interlocked.Add(ref _queuedLines, -batch.Count);
+                batch.Lines!.Dispose();
+                throw;
+            }
+        }
     }
 }

@@ -386,11 +386,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
         }
 
         _rejected.Clear();
-        for (var i = 0; i < output.Lines.Count; i += PipelineChannels.LinesPerBatch)
-        {
-            var count = Math.Min(PipelineChannels.LinesPerBatch, output.Lines.Count - i);
-            await _channels.PublishAsync(output.Lines.GetRange(i, count), cancellationToken).ConfigureAwait(false);
-        }
+        await _channels.PublishAsync(output.Lines, cancellationToken).ConfigureAwait(false);
 
         _alerts.Enqueue(output.Alerts);
         output.Clear();
