@@ -12,10 +12,14 @@ namespace PrintFarm.Worker.Influx;
 /// </summary>
 internal sealed class LineBuffer : IDisposable
 {
-    // Its own pool, as for request bodies (PooledBufferStream), sized for what is in use at once under load: the queue's
-    // batches (a quarter of a megabyte each) and every lane's gathering, waiting and in-flight batch (a megabyte each).
-    // An array the pool cannot keep is dropped, and at these sizes that is a large-object-heap allocation.
-    private static readonly ArrayPool<byte> BytePool = ArrayPool<byte>.Create(maxArrayLength: 64 * 1024 * 1024, maxArraysPerBucket: 16);
+    /// <summary>
+    /// The pool of request-body arrays (these buffers and the gzip bodies of <see cref="PooledBufferStream"/>). Its own,
+    /// not the shared pool, which keeps arrays per thread, and the writer runs on whichever pool thread is free: megabyte
+    /// bodies would pile up there (measured, docs/benchmarks.md). Sized for what is in use at once under load: the
+    /// queue's batches (a quarter of a megabyte each) and every lane's gathering, waiting and in-flight batch (a
+    /// megabyte each). An array the pool cannot keep is dropped, and at these sizes that is a large-object allocation.
+    /// </summary>
+    internal static ArrayPool<byte> BytePool { get; } = ArrayPool<byte>.Create(maxArrayLength: 64 * 1024 * 1024, maxArraysPerBucket: 16);
 
     private byte[] _bytes;
     private int[] _ends;
@@ -35,12 +39,15 @@ internal sealed class LineBuffer : IDisposable
     public ArraySegment<byte> Bytes => new(_bytes, 0, _length);
 
     /// <summary>A buffer holding <paramref name="lines"/>.</summary>
-    public static LineBuffer Of(IReadOnlyCollection<string> lines)
+    public static LineBuffer Of(IReadOnlyList<string> lines) => Of(lines, 0, lines.Count);
+
+    /// <summary>A buffer holding <paramref name="count"/> of <paramref name="lines"/> from <paramref name="start"/>.</summary>
+    public static LineBuffer Of(IReadOnlyList<string> lines, int start, int count)
     {
-        var buffer = new LineBuffer(lines.Count);
-        foreach (var line in lines)
+        var buffer = new LineBuffer(count);
+        for (var i = start; i < start + count; i++)
         {
-            buffer.Add(line);
+            buffer.Add(lines[i]);
         }
 
         return buffer;

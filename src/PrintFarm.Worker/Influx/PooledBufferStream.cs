@@ -3,16 +3,14 @@ using System.Buffers;
 namespace PrintFarm.Worker.Influx;
 
 /// <summary>
-/// A write-only stream over pooled arrays: a request body of a 5,000-line batch is most of a megabyte, and a fresh
+/// A write-only stream over pooled arrays, for gzip-compressed request bodies: a body can be most of a megabyte, and a fresh
 /// array per batch lands on the large-object heap, where only full collections reclaim it. Dispose returns the array.
 /// Not thread-safe.
 /// </summary>
 internal sealed class PooledBufferStream(int initialCapacity) : Stream
 {
-    // Its own pool, four arrays per size: the shared pool keeps up to one array per size per thread besides its per-core
-    // stacks, and the writer's requests run on whichever pool thread is free, so megabyte bodies would pile up there
-    // (measured: the worker's resident memory at 10,000 printers, docs/benchmarks.md).
-    private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 64 * 1024 * 1024, maxArraysPerBucket: 4);
+    // The request-body pool (see LineBuffer.BytePool for why it is not the shared one).
+    private static ArrayPool<byte> Pool => LineBuffer.BytePool;
 
     private byte[] _buffer = Pool.Rent(Math.Max(initialCapacity, 4096));
     private int _length;

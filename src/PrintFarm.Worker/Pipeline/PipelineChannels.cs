@@ -28,16 +28,7 @@ internal sealed class LineBatch
     /// <summary>Set for a barrier.</summary>
     public TaskCompletionSource? Barrier { get; }
 
-    public static LineBatch Of(IReadOnlyList<string> lines, int start, int count)
-    {
-        var buffer = new LineBuffer(count);
-        for (var i = start; i < start + count; i++)
-        {
-            buffer.Add(lines[i]);
-        }
-
-        return new(buffer, null);
-    }
+    public static LineBatch Of(IReadOnlyList<string> lines, int start, int count) => new(LineBuffer.Of(lines, start, count), null);
 
     public static LineBatch ForBarrier(TaskCompletionSource barrier) => new(null, barrier);
 }
@@ -87,16 +78,12 @@ internal sealed class PipelineChannels
     /// <summary>The writer took a batch off the queue.</summary>
     public void Taken(LineBatch batch) => Interlocked.Add(ref _queuedLines, -batch.Count);
 
-    /// <summary>Queues lines for the writer (any producer: the pipeline, health points, alerts).</summary>
-    public ValueTask PublishAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken = default) =>
-        PublishAsync(lines, 0, lines.Count, cancellationToken);
-
-    /// <summary>Queues <paramref name="count"/> lines from <paramref name="start"/> for the writer, in batches of at most <see cref="LinesPerBatch"/>.</summary>
-    public async ValueTask PublishAsync(IReadOnlyList<string> lines, int start, int count, CancellationToken cancellationToken = default)
+    /// <summary>Queues lines for the writer (any producer: the pipeline, health points, alerts), in batches of at most <see cref="LinesPerBatch"/>.</summary>
+    public async ValueTask PublishAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken = default)
     {
-        for (var i = start; i < start + count; i += LinesPerBatch)
+        for (var i = 0; i < lines.Count; i += LinesPerBatch)
         {
-            var batch = LineBatch.Of(lines, i, Math.Min(LinesPerBatch, start + count - i));
+            var batch = LineBatch.Of(lines, i, Math.Min(LinesPerBatch, lines.Count - i));
             Interlocked.Add(ref _queuedLines, batch.Count);
             if (Lines.Writer.TryWrite(batch))
             {
