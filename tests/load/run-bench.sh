@@ -8,7 +8,7 @@
 # Everything stops by itself and the temp folder is removed (unless --keep-temp). See docs/benchmarks.md.
 #   tests/load/run-bench.sh [--printers 1000,10000] [--messages 200000] [--qos 0|1] [--connections 2] [--repeat 1]
 #                           [--latency-rate 10000] [--latency-seconds 20] [--max-queued 2000000] [--profile DIR]
-#                           [--warmup 200000] [--no-runtime-env] [--keep-temp]
+#                           [--profiler dotnet|perf] [--warmup 200000] [--no-runtime-env] [--keep-temp]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

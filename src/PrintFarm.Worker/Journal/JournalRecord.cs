@@ -32,15 +32,29 @@ internal static class JournalCodec
             throw new ArgumentException("topic is longer than 65535 bytes", nameof(topic));
         }
 
-        var body = FixedBodyBytes + topicBytes + payload.Length;
+        Span<byte> small = stackalloc byte[256];
+        var utf8 = topicBytes <= small.Length ? small[..topicBytes] : new byte[topicBytes];
+        Encoding.UTF8.GetBytes(topic, utf8);
+        return Write(buffer, sequence, utf8, payload, retained, qos, receivedAt);
+    }
+
+    /// <summary>Appends one record to <paramref name="buffer"/>, the topic already in UTF-8; returns its length.</summary>
+    public static int Write(IBufferWriter<byte> buffer, long sequence, ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, bool retained, byte qos, DateTimeOffset receivedAt)
+    {
+        if (topic.Length > ushort.MaxValue)
+        {
+            throw new ArgumentException("topic is longer than 65535 bytes", nameof(topic));
+        }
+
+        var body = FixedBodyBytes + topic.Length + payload.Length;
         var span = buffer.GetSpan(HeaderBytes + body);
         var b = span.Slice(HeaderBytes, body);
         BinaryPrimitives.WriteInt64LittleEndian(b, sequence);
         BinaryPrimitives.WriteInt64LittleEndian(b[8..], receivedAt.UtcTicks);
         b[16] = (byte)((retained ? 1 : 0) | ((qos & 3) << 1));
-        BinaryPrimitives.WriteUInt16LittleEndian(b[17..], (ushort)topicBytes);
-        Encoding.UTF8.GetBytes(topic, b.Slice(FixedBodyBytes, topicBytes));
-        payload.CopyTo(b[(FixedBodyBytes + topicBytes)..]);
+        BinaryPrimitives.WriteUInt16LittleEndian(b[17..], (ushort)topic.Length);
+        topic.CopyTo(b[FixedBodyBytes..]);
+        payload.CopyTo(b[(FixedBodyBytes + topic.Length)..]);
         BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)body);
         BinaryPrimitives.WriteUInt32LittleEndian(span[4..], Crc32.HashToUInt32(b));
         buffer.Advance(HeaderBytes + body);

@@ -10,11 +10,44 @@ namespace PrintFarm.Worker.Journal;
 /// <summary>A message handed to the journal, with the acknowledgement to send once it is on disk (QoS 1 and 2).</summary>
 internal readonly record struct JournalEntry(string Topic, byte[] Payload, bool Retained, byte QoS, DateTimeOffset ReceivedAt, Func<CancellationToken, Task>? Acknowledge);
 
+/// <summary>Sends the acknowledgement of a QoS 1 message on the connection it came on (a PUBACK).</summary>
+internal interface IJournalAcknowledger
+{
+    Task AcknowledgeAsync(ushort packetId, CancellationToken cancellationToken);
+}
+
+/// <summary>The acknowledgement owed for one journaled message: to send once its group is on disk.</summary>
+internal readonly record struct JournalAck(IJournalAcknowledger? Connection, ushort PacketId, Func<CancellationToken, Task>? Callback)
+{
+    public bool IsNone => Connection is null && Callback is null;
+
+    public Task SendAsync(CancellationToken cancellationToken) =>
+        Callback is not null ? Callback(cancellationToken) : Connection!.AcknowledgeAsync(PacketId, cancellationToken);
+}
+
+/// <summary>What <see cref="MessageJournal.TryAppend"/> did with a message.</summary>
+internal enum AppendResult
+{
+    /// <summary>In the group being gathered; durable at its commit.</summary>
+    Appended,
+
+    /// <summary>The group being gathered is full: wait for <see cref="MessageJournal.WaitForRoomAsync"/>, then append again.</summary>
+    Full,
+
+    /// <summary>The journal takes no more messages (stopping): not journaled, not acknowledged.</summary>
+    Closed,
+
+    /// <summary>It cannot be journaled (a topic longer than MQTT allows): not acknowledged, counted and logged.</summary>
+    Rejected,
+}
+
 /// <summary>
 /// The write-ahead log of received MQTT messages: append-only segment files <c>{journal}/{first sequence:D20}.log</c>
-/// of checksummed records (<see cref="JournalCodec"/>). One writer task takes whatever messages are queued, appends
-/// them as one group, makes the group durable with one <c>fsync</c>, and only then acknowledges the QoS 1 messages
-/// in it to the broker (group commit). The pipeline reads the journal with a <see cref="JournalReader"/>; a checkpoint
+/// of checksummed records (<see cref="JournalCodec"/>). Producers encode each message straight into the group being
+/// gathered (one buffer, no queue of objects); one writer task takes the whole group, appends it to the segment,
+/// makes it durable with one <c>fsync</c>, and only then acknowledges the QoS 1 messages in it to the broker (group
+/// commit). While it commits, producers fill a second buffer; when that one is full too they wait for the commit, so a
+/// slow disk holds back the socket reader and the broker keeps the backlog. The pipeline reads the journal with a <see cref="JournalReader"/>; a checkpoint
 /// records the reader's position, and segments wholly before that position are deleted. After a crash the last group
 /// may be cut short: opening the journal truncates it at its last whole record (nothing of it had been acknowledged).
 /// </summary>
@@ -29,8 +62,18 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
     private readonly PrintFarmInstrumentation _metrics;
     private readonly ILogger _logger;
     private readonly LogThrottle _throttle;
-    private readonly Channel<JournalEntry> _queue;
-    private readonly Channel<Func<CancellationToken, Task>> _acks = Channel.CreateUnbounded<Func<CancellationToken, Task>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly int _maxGroupMessages;
+    private readonly object _pendingGate = new();
+    private readonly SemaphoreSlim _work = new(0, 1);
+    private readonly Channel<JournalAck> _acks = Channel.CreateUnbounded<JournalAck>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private ArrayBufferWriter<byte> _pending = new(1024 * 1024);
+    private ArrayBufferWriter<byte> _spare = new(1024 * 1024);
+    private List<JournalAck> _pendingAcks = [];
+    private List<JournalAck> _spareAcks = [];
+    private int _pendingCount;
+    private long _appendSequence;
+    private bool _closed;
+    private TaskCompletionSource? _room;
     private readonly object _segmentsGate = new();
     private readonly SortedList<long, long> _segments = [];
     private readonly SemaphoreSlim _spaceFreed = new(0, 1);
@@ -52,12 +95,7 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
         _metrics = metrics;
         _logger = logger;
         _throttle = new LogThrottle(time, TimeSpan.FromMinutes(1));
-        _queue = Channel.CreateBounded<JournalEntry>(new BoundedChannelOptions(queueCapacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = false,
-        });
+        _maxGroupMessages = Math.Clamp(queueCapacity, 1, MaxGroupMessages);
 
         Directory.CreateDirectory(folder);
         foreach (var path in Directory.EnumerateFiles(folder, "*" + Extension))
@@ -87,6 +125,7 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
         _segments[_currentSegment] = end;
         _current.Position = end;
         _nextSequence = next;
+        _appendSequence = next;
         _committed = new Committed(_currentSegment, end, next);
     }
 
@@ -99,8 +138,8 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
     /// <summary>True while the journal holds <see cref="JournalOptions.MaxBytes"/> or more: the pipeline is that far behind.</summary>
     public bool IsFull => Bytes >= _options.MaxBytes;
 
-    /// <summary>Messages queued for the next group commit.</summary>
-    public int Queued => _queue.Reader.Count;
+    /// <summary>Messages gathered for the next group commit.</summary>
+    public int Queued => Volatile.Read(ref _pendingCount);
 
     /// <summary>The start of the oldest segment kept.</summary>
     public JournalPosition Start
@@ -132,14 +171,116 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Queues a message; waits while the queue is full (back-pressure on the MQTT client).</summary>
-    public ValueTask AppendAsync(in JournalEntry entry, CancellationToken cancellationToken = default) =>
-        _queue.Writer.WriteAsync(entry, cancellationToken);
+    /// <summary>
+    /// Adds a message to the group being gathered, encoded as its record, and wakes the writer; waits while the group is
+    /// full (back-pressure on the caller).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The journal was completed: it takes no more messages.</exception>
+    public async ValueTask AppendAsync(JournalEntry entry, CancellationToken cancellationToken = default)
+    {
+        var ack = entry.Acknowledge is { } callback ? new JournalAck(null, 0, callback) : default;
+        var topic = System.Text.Encoding.UTF8.GetBytes(entry.Topic);
+        while (true)
+        {
+            switch (TryAppend(topic, entry.Payload, entry.Retained, entry.QoS, entry.ReceivedAt, ack))
+            {
+                case AppendResult.Appended:
+                    NotifyWriter();
+                    return;
+                case AppendResult.Full:
+                    NotifyWriter();
+                    await WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
+                    break;
+                case AppendResult.Closed:
+                    throw new InvalidOperationException("the journal is completed and takes no more messages");
+                default:
+                    return;
+            }
+        }
+    }
 
-    /// <summary>No more messages: writes what is queued, sends its acknowledgements, and stops the writer.</summary>
+    /// <summary>
+    /// Encodes a message into the group being gathered, without waiting: the hot path of the MQTT reader, which calls
+    /// <see cref="NotifyWriter"/> once it has appended what one socket read brought. The spans are copied.
+    /// </summary>
+    public AppendResult TryAppend(ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, bool retained, byte qos, DateTimeOffset receivedAt, JournalAck ack)
+    {
+        if (topic.Length > ushort.MaxValue)
+        {
+            // Cannot be journaled (MQTT itself bounds topics to what fits): not acknowledged, said and counted.
+            _metrics.JournalFailures.Add(1);
+            Log.LoopFailed(_logger, null!, "journal writer", $"message on a topic of {topic.Length} bytes not journaled: topics are at most 65535 bytes", TimeSpan.Zero);
+            return AppendResult.Rejected;
+        }
+
+        lock (_pendingGate)
+        {
+            if (_closed)
+            {
+                return AppendResult.Closed;
+            }
+
+            // A message larger than a whole group still goes in, alone.
+            if (_pendingCount > 0 && (_pendingCount >= _maxGroupMessages || _pending.WrittenCount >= MaxGroupBytes))
+            {
+                return AppendResult.Full;
+            }
+
+            JournalCodec.Write(_pending, _appendSequence, topic, payload, retained, qos, receivedAt);
+            _appendSequence++;
+            _pendingCount++;
+            if (!ack.IsNone)
+            {
+                _pendingAcks.Add(ack);
+            }
+
+            return AppendResult.Appended;
+        }
+    }
+
+    /// <summary>Tells the writer that messages are gathered (cheap when it already knows).</summary>
+    public void NotifyWriter()
+    {
+        if (_work.CurrentCount == 0)
+        {
+            try
+            {
+                _work.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Already signalled.
+            }
+        }
+    }
+
+    /// <summary>Completes when the writer has taken the group gathered so far (or the journal is completed).</summary>
+    public Task WaitForRoomAsync(CancellationToken cancellationToken = default)
+    {
+        Task room;
+        lock (_pendingGate)
+        {
+            if (_closed || _pendingCount == 0 || (_pendingCount < _maxGroupMessages && _pending.WrittenCount < MaxGroupBytes))
+            {
+                return Task.CompletedTask;
+            }
+
+            room = (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+
+        return room.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>No more messages: writes what is gathered, sends its acknowledgements, and stops the writer.</summary>
     public async Task CompleteAsync()
     {
-        _queue.Writer.TryComplete();
+        lock (_pendingGate)
+        {
+            _closed = true;
+            Interlocked.Exchange(ref _room, null)?.TrySetResult();
+        }
+
+        NotifyWriter();
         if (_writer is not null)
         {
             await _writer.ConfigureAwait(false);
@@ -240,6 +381,7 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
 
         await _current.DisposeAsync().ConfigureAwait(false);
         _spaceFreed.Dispose();
+        _work.Dispose();
         _disposing.Dispose();
     }
 
@@ -335,43 +477,31 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
 
     private async Task WriteLoopAsync()
     {
-        var reader = _queue.Reader;
-        var group = new List<JournalEntry>(256);
-        var buffer = new ArrayBufferWriter<byte>(1024 * 1024);
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (true)
             {
-                await WaitForSpaceAsync().ConfigureAwait(false);
-                group.Clear();
-                buffer.ResetWrittenCount();
-                while (group.Count < MaxGroupMessages && buffer.WrittenCount < MaxGroupBytes && reader.TryRead(out var entry))
+                if (!HasPendingOrClosed())
                 {
-                    try
-                    {
-                        JournalCodec.Write(buffer, _nextSequence + group.Count, entry.Topic, entry.Payload, entry.Retained, entry.QoS, entry.ReceivedAt);
-                        group.Add(entry);
-                    }
-                    catch (ArgumentException ex)
-                    {
-                        // Cannot be journaled (MQTT itself bounds topics to what fits): not acknowledged, said and counted.
-                        _metrics.JournalFailures.Add(1);
-                        Log.LoopFailed(_logger, ex, "journal writer", $"message on '{entry.Topic}' not journaled: {ex.Message}", TimeSpan.Zero);
-                    }
+                    await _work.WaitAsync().ConfigureAwait(false);
+                    continue;
                 }
 
-                await CommitAsync(buffer.WrittenMemory, group.Count).ConfigureAwait(false);
-                foreach (var entry in group)
+                await WaitForSpaceAsync().ConfigureAwait(false);
+                var (group, count, acks, last) = TakeGroup();
+                if (count > 0)
                 {
-                    if (entry.Acknowledge is { } ack)
+                    await CommitAsync(group.WrittenMemory, count).ConfigureAwait(false);
+                    foreach (var ack in acks)
                     {
                         _acks.Writer.TryWrite(ack);
                     }
                 }
 
-                if (buffer.Capacity > 4 * MaxGroupBytes)
+                GiveBack(group, acks);
+                if (last)
                 {
-                    buffer = new ArrayBufferWriter<byte>(1024 * 1024);
+                    return;
                 }
             }
         }
@@ -383,6 +513,49 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
         {
             _acks.Writer.TryComplete();
             MarkCompleted();
+        }
+    }
+
+    private bool HasPendingOrClosed()
+    {
+        lock (_pendingGate)
+        {
+            return _pendingCount > 0 || _closed;
+        }
+    }
+
+    // Swaps the gathered group for the spare buffer; producers waiting for room go on. `Last` once completed and empty.
+    private (ArrayBufferWriter<byte> Group, int Count, List<JournalAck> Acks, bool Last) TakeGroup()
+    {
+        lock (_pendingGate)
+        {
+            var group = _pending;
+            var acks = _pendingAcks;
+            var count = _pendingCount;
+            _pending = _spare;
+            _pendingAcks = _spareAcks;
+            _pendingCount = 0;
+            _spare = null!;
+            _spareAcks = null!;
+            Interlocked.Exchange(ref _room, null)?.TrySetResult();
+            return (group, count, acks, _closed && count == 0);
+        }
+    }
+
+    private void GiveBack(ArrayBufferWriter<byte> group, List<JournalAck> acks)
+    {
+        // A group that had to hold one very large message does not keep its buffer.
+        if (group.Capacity > 4 * MaxGroupBytes)
+        {
+            group = new ArrayBufferWriter<byte>(1024 * 1024);
+        }
+
+        group.ResetWrittenCount();
+        acks.Clear();
+        lock (_pendingGate)
+        {
+            _spare = group;
+            _spareAcks = acks;
         }
     }
 
@@ -487,7 +660,7 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
             {
                 try
                 {
-                    await ack(CancellationToken.None).ConfigureAwait(false);
+                    await ack.SendAsync(CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (Exception ex)
                 {

@@ -15,13 +15,13 @@ namespace PrintFarm.Worker.Mqtt;
 /// <summary>
 /// Keeps one MQTT session with the broker: a fixed client id, clean start off and a session expiry, so QoS 1
 /// messages published while the worker is away wait at the broker. Reconnects with exponential back-off and
-/// re-subscribes. The receive handler only copies the message into the journal's queue; the journal acknowledges a
-/// QoS 1 message once it is on disk (manual acknowledgement), and the broker sends at most
-/// <see cref="MqttOptions.ReceiveMaximum"/> unacknowledged messages. QoS 0 messages have no such limit in MQTT: the
-/// socket is read through a <see cref="BufferedMqttChannel"/>, which stops reading while as many messages wait inside
-/// MQTTnet for this handler, so the broker holds the backlog and MQTTnet's own receive queue stays bounded either way.
+/// re-subscribes. Over TCP the connection's <see cref="JournalingMqttAdapter"/> hands every PUBLISH straight to
+/// <see cref="Publish"/>, which encodes it into the journal's next group; the journal acknowledges a QoS 1 message
+/// once it is on disk, and the broker sends at most <see cref="MqttOptions.ReceiveMaximum"/> unacknowledged ones.
+/// While the journal's group is full the adapter stops reading the socket, so the broker holds the backlog, QoS 0
+/// included. Other transports (WebSocket) go through MQTTnet's receive handler, <see cref="OnMessageAsync"/>.
 /// </summary>
-internal sealed class MqttIngestionService : BackgroundService
+internal sealed class MqttIngestionService : BackgroundService, IPublishSink
 {
     private readonly MqttOptions _options;
     private readonly IReadOnlyList<string> _filters;
@@ -50,14 +50,10 @@ internal sealed class MqttIngestionService : BackgroundService
         _metrics = metrics;
         _time = time;
         _logger = logger;
-        Flow = new ReceiveFlowControl(_options.ReceiveMaximum);
-        _client = new MqttClientFactory().CreateMqttClient(new BufferedMqttClientAdapterFactory(Flow));
+        _client = new MqttClientFactory().CreateMqttClient(new JournalingMqttAdapterFactory(this));
         _client.ApplicationMessageReceivedAsync += OnMessageAsync;
         _client.DisconnectedAsync += OnDisconnectedAsync;
     }
-
-    /// <summary>Messages read from the socket and not handled yet; the socket is paused above the limit.</summary>
-    public ReceiveFlowControl Flow { get; }
 
     /// <summary>True while connected.</summary>
     public bool IsConnected => _client.IsConnected;
@@ -156,43 +152,91 @@ internal sealed class MqttIngestionService : BackgroundService
         _subscribed.TrySetResult();
     }
 
+    DateTimeOffset IPublishSink.Now => _time.GetUtcNow();
+
+    /// <summary>One PUBLISH read off the socket (<see cref="JournalingMqttAdapter"/>): into the journal's next group.</summary>
+    public bool Publish(ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, bool retained, byte qos, ushort packetId, DateTimeOffset receivedAt, IJournalAcknowledger connection)
+    {
+        if (qos == 0 && _journal.IsFull)
+        {
+            DropQos0(topic);
+            return true;
+        }
+
+        var result = _journal.TryAppend(topic, payload, retained, qos, receivedAt, qos > 0 ? new JournalAck(connection, packetId, null) : default);
+        if (result == AppendResult.Full)
+        {
+            _journal.NotifyWriter();
+            return false;
+        }
+
+        if (result == AppendResult.Closed)
+        {
+            // Stopping: QoS 1 is not acknowledged (the broker sends it again to the next session); QoS 0 is lost.
+            Stopped(topic, qos);
+        }
+
+        return true;
+    }
+
+    /// <summary>The messages of one socket read are in the journal's group: count them and wake the journal's writer.</summary>
+    public void EndOfRead(int messages)
+    {
+        _metrics.MessagesReceived.Add(messages);
+        _journal.NotifyWriter();
+    }
+
+    Task IPublishSink.WaitForRoomAsync(CancellationToken cancellationToken) => _journal.WaitForRoomAsync(cancellationToken);
+
+    // MQTTnet's path, for transports other than TCP.
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {
+        // Stamped before it is counted: whoever watches the counter (tests on a simulated clock) may move the clock on.
+        var receivedAt = _time.GetUtcNow();
+        var message = e.ApplicationMessage;
+        _metrics.MessagesReceived.Add(1);
+        var qos = (byte)message.QualityOfServiceLevel;
+        if (qos == 0 && _journal.IsFull)
+        {
+            DropQos0(System.Text.Encoding.UTF8.GetBytes(message.Topic));
+            return;
+        }
+
+        Func<CancellationToken, Task>? acknowledge = null;
+        if (qos > 0)
+        {
+            // Acknowledged by the journal once the message is on disk, not when this handler returns.
+            e.AutoAcknowledge = false;
+            acknowledge = e.AcknowledgeAsync;
+        }
+
+        // MQTTnet reuses its buffers once the handler returns: copy.
+        var payload = message.Payload.IsEmpty ? [] : message.Payload.ToArray();
         try
         {
-            // Stamped before it is counted: whoever watches the counter (tests on a simulated clock) may move the clock on.
-            var receivedAt = _time.GetUtcNow();
-            var message = e.ApplicationMessage;
-            _metrics.MessagesReceived.Add(1);
-            var qos = (byte)message.QualityOfServiceLevel;
-            if (qos == 0 && _journal.IsFull)
-            {
-                // The broker cannot be asked to hold QoS 0 messages: count and say what is lost.
-                _metrics.MessagesDroppedJournalFull.Add(1);
-                if (_throttle.ShouldLog("qos0-dropped", out var suppressed))
-                {
-                    Log.JournalDroppedQos0(_logger, message.Topic, suppressed);
-                }
-
-                return;
-            }
-
-            Func<CancellationToken, Task>? acknowledge = null;
-            if (qos > 0)
-            {
-                // Acknowledged by the journal once the message is on disk, not when this handler returns.
-                e.AutoAcknowledge = false;
-                acknowledge = e.AcknowledgeAsync;
-            }
-
-            // MQTTnet reuses its buffers once the handler returns: copy.
-            var payload = message.Payload.IsEmpty ? [] : message.Payload.ToArray();
             await _journal.AppendAsync(new JournalEntry(message.Topic, payload, message.Retain, qos, receivedAt, acknowledge)).ConfigureAwait(false);
         }
-        finally
+        catch (InvalidOperationException)
         {
-            // Kept or dropped, this message no longer waits inside MQTTnet (the socket reader's flow control).
-            Flow.Handled();
+            Stopped(System.Text.Encoding.UTF8.GetBytes(message.Topic), qos);
+        }
+    }
+
+    // The broker cannot be asked to hold QoS 0 messages: count and say what is lost.
+    private void DropQos0(ReadOnlySpan<byte> topic)
+    {
+        _metrics.MessagesDroppedJournalFull.Add(1);
+        if (_throttle.ShouldLog("qos0-dropped", out var suppressed))
+        {
+            Log.JournalDroppedQos0(_logger, System.Text.Encoding.UTF8.GetString(topic), suppressed);
+        }
+    }
+
+    private void Stopped(ReadOnlySpan<byte> topic, byte qos)
+    {
+        if (_throttle.ShouldLog("stopped", out var suppressed))
+        {
+            Log.MessageAfterStop(_logger, System.Text.Encoding.UTF8.GetString(topic), qos, suppressed);
         }
     }
 

@@ -32,6 +32,7 @@ internal sealed record BenchOptions
     public int Warmup { get; init; } = 200_000;
     public string? ProfileFolder { get; init; }
     public int ProfilePrinters { get; init; } = 10000;
+    public string Profiler { get; init; } = "dotnet";
     public bool Keep { get; init; }
     public bool RuntimeEnv { get; init; } = true;
 
@@ -71,10 +72,16 @@ internal sealed record BenchOptions
                 "warmup" => o with { Warmup = Int() },
                 "profile" => o with { ProfileFolder = Next() },
                 "profile-printers" => o with { ProfilePrinters = Int() },
+                "profiler" => o with { Profiler = Next() },
                 "keep" => o with { Keep = true },
                 "no-runtime-env" => o with { RuntimeEnv = false },
                 _ => throw new ArgumentException($"unknown option --{key}"),
             };
+        }
+
+        if (o.Profiler is not ("dotnet" or "perf"))
+        {
+            throw new ArgumentException("--profiler is dotnet or perf");
         }
 
         if (o.Qos > 1 || o.Messages <= 0 || o.Connections <= 0 || o.Printers.Count == 0 || string.IsNullOrEmpty(o.WorkerDll))
@@ -225,6 +232,12 @@ internal sealed class WorkerProcess : IAsyncDisposable
         psi.Environment["PrintFarm__Influx__Url"] = o.InfluxUrl;
         psi.Environment["PrintFarm__Influx__Database"] = db;
         psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        if (o.ProfileFolder is not null && o.Profiler == "perf")
+        {
+            // JIT-compiled methods by name in perf's report (/tmp/perf-PID.map).
+            psi.Environment["DOTNET_PerfMapEnabled"] = "1";
+        }
+
         return new WorkerProcess(Process.Start(psi)!, log);
     }
 
@@ -289,7 +302,10 @@ internal sealed class WorkerProcess : IAsyncDisposable
 
 /// <summary>
 /// With <c>--profile DIR</c>, records the worker during the stream of the profiled printer count: dotnet-counters
-/// (System.Runtime and the worker's meter, every second, CSV) and a dotnet-trace CPU sample of the first 20 s.
+/// (System.Runtime and the worker's meter, every second, CSV) and a dotnet-trace CPU sample of the first 20 s; with
+/// <c>--profiler perf</c> instead, Linux <c>perf record -g</c> of the whole stream, user and kernel time, with the
+/// JIT's symbols (the worker is then started with <c>DOTNET_PerfMapEnabled=1</c>; read it with
+/// <c>perf report -i FILE --no-children</c>).
 /// </summary>
 internal sealed class Profiler : IAsyncDisposable
 {
@@ -307,6 +323,12 @@ internal sealed class Profiler : IAsyncDisposable
         var tools = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools");
         var p = pid.ToString(CultureInfo.InvariantCulture);
         var name = $"worker-{printers}-run{run}";
+        if (o.Profiler == "perf")
+        {
+            profiler.Launch("perf", ["record", "-F", "999", "-g", "-p", p, "-o", Path.Combine(Path.GetFullPath(o.ProfileFolder), name + ".perf.data")], Path.Combine(o.ProfileFolder, name + "-perf.log"));
+            return profiler;
+        }
+
         profiler.Launch(Path.Combine(tools, "dotnet-counters"), ["collect", "-p", p, "--refresh-interval", "1", "--format", "csv", "-o", Path.Combine(o.ProfileFolder, name + "-counters.csv"),
             "--counters", "System.Runtime,PrintFarm.Telemetry"], Path.Combine(o.ProfileFolder, name + "-counters.log"));
         profiler.Launch(Path.Combine(tools, "dotnet-trace"), ["collect", "-p", p, "--profile", "dotnet-sampled-thread-time,dotnet-common", "--duration", "00:00:00:20", "-o", Path.Combine(o.ProfileFolder, name + ".nettrace")],
