@@ -84,9 +84,72 @@ public sealed class LineBuilder
         StartField(key);
         // "R" round-trips; line protocol accepts the exponent form it may produce (1E+20).
         Span<char> buffer = stackalloc char[32];
-        _ = v.TryFormat(buffer, out var written, "R", CultureInfo.InvariantCulture);
+        if (!TryFormatShortDecimal(v, buffer, out var written))
+        {
+            _ = v.TryFormat(buffer, out written, "R", CultureInfo.InvariantCulture);
+        }
+
         _sb.Append(buffer[..written]);
         return this;
+    }
+
+    /// <summary>
+    /// Formats what sensors and slicers send — values with at most three decimals below 10^11 (210.3, 60, 45.25) — the
+    /// way "R" does (the shortest text that reads back as the same double), without its general algorithm, which was
+    /// a sixth of the cost of a telemetry line. False for anything else (the caller uses "R").
+    /// </summary>
+    /// <remarks>
+    /// With n = v × 10^d rounded, the text of n with d decimals reads back as the double nearest to n / 10^d, which is
+    /// exactly the IEEE quotient n / 10^d (both are integers below 2^53, so the division is correctly rounded); when that
+    /// equals v the text round-trips. Trying d = 0, 1, 2, 3 in order gives the fewest decimals, and below 10^11 a double's
+    /// spacing is under 10^-5, so at most one text with d decimals reads back as v: it is the one "R" writes.
+    /// </remarks>
+    internal static bool TryFormatShortDecimal(double value, Span<char> destination, out int written)
+    {
+        written = 0;
+        if (!(Math.Abs(value) < 1e11) || (value == 0 && double.IsNegative(value)))
+        {
+            return false;
+        }
+
+        long scale = 1;
+        for (var decimals = 0; decimals <= 3; decimals++, scale *= 10)
+        {
+            var rounded = Math.Round(value * scale);
+            if (rounded / scale != value)
+            {
+                continue;
+            }
+
+            var n = (long)rounded;
+            var at = 0;
+            if (n < 0)
+            {
+                destination[at++] = '-';
+                n = -n;
+            }
+
+            var whole = n / scale;
+            var fraction = n % scale;
+            _ = whole.TryFormat(destination[at..], out var w, default, CultureInfo.InvariantCulture);
+            at += w;
+            if (decimals > 0)
+            {
+                destination[at++] = '.';
+                for (var d = decimals - 1; d >= 0; d--)
+                {
+                    destination[at + d] = (char)('0' + (fraction % 10));
+                    fraction /= 10;
+                }
+
+                at += decimals;
+            }
+
+            written = at;
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>Adds a signed integer field (suffix <c>i</c>); <see langword="null"/> adds nothing.</summary>

@@ -61,6 +61,10 @@ public sealed class TelemetryProcessor
     private readonly List<KpiPoint> _kpiPoints = [];
     private readonly AlertEvaluator? _alerts;
 
+    // Topic → route (see Route); bounded, started afresh when full.
+    private const int RouteCacheCapacity = 65_536;
+    private readonly Dictionary<string, (IPrinterAdapter Adapter, TopicMatch Match)> _routeCache = new(StringComparer.Ordinal);
+
     // The state of a new processor, for putting everything back when a restore fails part-way.
     private readonly System.Text.Json.Nodes.JsonObject _empty;
     private readonly AlertEvaluatorState? _emptyAlerts;
@@ -106,34 +110,28 @@ public sealed class TelemetryProcessor
             return AdapterResult.Rejected(RejectReasons.Oversize, $"payload is {message.Payload.Length} bytes, the limit is {_options.MaxPayloadBytes}");
         }
 
-        IPrinterAdapter? adapter = null;
-        TopicMatch match = default;
-        foreach (var (pattern, candidate) in _routes)
+        if (!_routeCache.TryGetValue(message.Topic, out var route))
         {
-            if (pattern.TryMatch(message.Topic, out match))
+            if (Route(message.Topic) is not { } found)
             {
-                adapter = candidate;
-                break;
+                return AdapterResult.Rejected(RejectReasons.UnknownTopic, "no adapter's topic pattern matches");
             }
+
+            if (found.Match.Printer.Length == 0)
+            {
+                return AdapterResult.Rejected(RejectReasons.UnknownTopic, "the printer id in the topic is empty once control characters and surrounding spaces are removed");
+            }
+
+            if (_routeCache.Count >= RouteCacheCapacity)
+            {
+                _routeCache.Clear();
+            }
+
+            _routeCache[message.Topic] = route = found;
         }
 
-        if (adapter is null)
-        {
-            return AdapterResult.Rejected(RejectReasons.UnknownTopic, "no adapter's topic pattern matches");
-        }
-
-        // A printer id is a name like any other: sanitized (docs/data-model.md, "Names"), not a reason to lose the message.
-        var printer = TagValue.Clean(match.Printer, string.Empty);
-        if (printer.Length == 0)
-        {
-            return AdapterResult.Rejected(RejectReasons.UnknownTopic, "the printer id in the topic is empty once control characters and surrounding spaces are removed");
-        }
-
-        if (!ReferenceEquals(printer, match.Printer))
-        {
-            match = match.WithPrinter(printer);
-        }
-
+        var adapter = route.Adapter;
+        var match = route.Match;
         if (Guard is { } guard && !guard.AdmitPrinter(ref match, out var problem))
         {
             return AdapterResult.Rejected(CardinalityGuard.UnknownPrinter, problem!);
@@ -176,6 +174,22 @@ public sealed class TelemetryProcessor
         }
 
         return AdapterResult.Ok;
+    }
+
+    // The adapter and the printer of a topic (the printer id sanitized: docs/data-model.md, "Names"), or null when no
+    // pattern matches. A farm has a few topics per printer and every message repeats one: the result is cached.
+    private (IPrinterAdapter Adapter, TopicMatch Match)? Route(string topic)
+    {
+        foreach (var (pattern, candidate) in _routes)
+        {
+            if (pattern.TryMatch(topic, out var match))
+            {
+                var printer = TagValue.Clean(match.Printer, string.Empty);
+                return (candidate, ReferenceEquals(printer, match.Printer) ? match : match.WithPrinter(printer));
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Appends the <c>kpi</c> points of every window that changed since the last flush, and releases closed windows.</summary>

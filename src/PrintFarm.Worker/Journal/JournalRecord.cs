@@ -120,7 +120,7 @@ internal static class JournalCodec
 /// </summary>
 internal sealed class TopicCache(int capacity = 65_536)
 {
-    private readonly Dictionary<int, string[]> _byHash = [];
+    private readonly Dictionary<int, Entry[]> _byHash = [];
     private int _count;
 
     public string Get(ReadOnlySpan<byte> utf8)
@@ -130,9 +130,9 @@ internal sealed class TopicCache(int capacity = 65_536)
         {
             foreach (var candidate in candidates)
             {
-                if (Matches(candidate, utf8))
+                if (utf8.SequenceEqual(candidate.Utf8))
                 {
-                    return candidate;
+                    return candidate.Topic;
                 }
             }
         }
@@ -145,20 +145,13 @@ internal sealed class TopicCache(int capacity = 65_536)
             candidates = null;
         }
 
-        _byHash[hash] = candidates is null ? [topic] : [.. candidates, topic];
+        var entry = new Entry(topic, utf8.ToArray());
+        _byHash[hash] = candidates is null ? [entry] : [.. candidates, entry];
         _count++;
         return topic;
     }
 
-    private static bool Matches(string candidate, ReadOnlySpan<byte> utf8)
-    {
-        Span<byte> buffer = stackalloc byte[256];
-        if (candidate.Length > utf8.Length || Encoding.UTF8.GetMaxByteCount(candidate.Length) > buffer.Length)
-        {
-            return candidate.Length <= utf8.Length && Encoding.UTF8.GetBytes(candidate).AsSpan().SequenceEqual(utf8);
-        }
-
-        var written = Encoding.UTF8.GetBytes(candidate, buffer);
-        return buffer[..written].SequenceEqual(utf8);
-    }
+    // The topic's bytes as they came, compared byte for byte (invalid UTF-8 decodes to U+FFFD, so two different
+    // byte strings can give the same string: each keeps its own entry).
+    private readonly record struct Entry(string Topic, byte[] Utf8);
 }

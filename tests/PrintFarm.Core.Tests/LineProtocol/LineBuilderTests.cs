@@ -345,4 +345,62 @@ public sealed class LineBuilderTests
 
         Assert.Equal($"b y=2i {Ts.ToUnixTimeMilliseconds()}", line);
     }
+
+    [Theory]
+    [InlineData(210.3)]
+    [InlineData(60)]
+    [InlineData(0)]
+    [InlineData(-0.0)]
+    [InlineData(45.25)]
+    [InlineData(-12.125)]
+    [InlineData(0.001)]
+    [InlineData(0.0001)]
+    [InlineData(99.9)]
+    [InlineData(0.1 + 0.2)]
+    [InlineData(1e14)]
+    [InlineData(999999999999999.9)]
+    [InlineData(1e15)]
+    [InlineData(1e-7)]
+    [InlineData(double.Epsilon)]
+    [InlineData(double.MaxValue)]
+    [InlineData(2.5e-3)]
+    [InlineData(123456.789)]
+    public void Field_Float_IsWrittenAsTheShortestRoundTripText(double value)
+    {
+        var line = _line.Measurement("m").Field("x", value).Build(Ts);
+
+        Assert.Equal($"m x={value.ToString("R", CultureInfo.InvariantCulture)} {Ts.ToUnixTimeMilliseconds()}", line);
+    }
+
+    [Fact]
+    public void Field_Float_FastPathAgreesWithRoundTripFormatting_OnManyValues()
+    {
+        // Decimals as sensors send them, and arbitrary doubles that must fall back to "R".
+        var random = new Random(20261203);
+        Span<char> buffer = stackalloc char[32];
+        var fast = 0;
+        for (var i = 0; i < 200_000; i++)
+        {
+            var value = (i % 4) switch
+            {
+                0 => random.Next(-400_000, 400_000) / 1000.0,
+                1 => random.Next(0, 3_000_000) / 10.0,
+                2 => random.NextDouble() * Math.Pow(10, random.Next(-8, 18)),
+                _ => BitConverter.Int64BitsToDouble(random.NextInt64()),
+            };
+            if (!double.IsFinite(value))
+            {
+                continue;
+            }
+
+            if (LineBuilder.TryFormatShortDecimal(value, buffer, out var written))
+            {
+                fast++;
+                Assert.Equal(value.ToString("R", CultureInfo.InvariantCulture), buffer[..written].ToString());
+            }
+        }
+
+        // Half the values are short decimals: the fast path must have taken them.
+        Assert.True(fast >= 100_000, $"fast path taken {fast} times");
+    }
 }

@@ -29,7 +29,7 @@ public sealed class CheckpointRestartTests(ServicesFixture services)
         await using (var worker = await WorkerHost.StartAsync(settings))
         {
             await PublishAsync(first);
-            await Eventually.Until(() => services.Influx.QueryAsync(database, "SELECT * FROM job"), rows => rows.Count == 1, "job A to land");
+            await Eventually.Until(() => services.Influx.QueryAsync(database, "SELECT * FROM job"), rows => rows.Count == 1 && rows.All(InfluxRowExtensions.IsWholeJobPoint), "job A to land");
 
             // The last checkpoint written while the worker ran is all a kill -9 would leave behind.
             var checkpoint = Path.Combine(worker.DataFolder, "checkpoint", "state.json");
@@ -96,7 +96,7 @@ public sealed class CheckpointRestartTests(ServicesFixture services)
             await publisher.PublishJsonAsync(NativeTrace.Topic(printer), new { type = "job_finished", ts = end.ToUnixTimeSeconds(), job_id = "x", outcome = "completed", print_time_s = 600, file = "cat.gcode" });
         }
 
-        var rows = await Eventually.Until(() => services.Influx.QueryAsync(database, "SELECT * FROM job"), r => r.Count == 1, "the job to land");
+        var rows = await Eventually.Until(() => services.Influx.QueryAsync(database, "SELECT * FROM job"), r => r.Count == 1 && r.All(InfluxRowExtensions.IsWholeJobPoint), "the job to land");
         Assert.Equal("cat", rows[0].Text("toy"));
     }
 

@@ -25,8 +25,8 @@ internal static class AdapterEndToEnd
     {
         var jobs = await Eventually.Until(
             () => services.Influx.QueryAsync(database, $"SELECT * FROM job WHERE \"printer\" = '{printer}'"),
-            rows => rows.Count >= count,
-            $"{count} job points of {printer}",
+            rows => rows.Count >= count && rows.All(InfluxRowExtensions.IsWholeJobPoint),
+            $"{count} whole job points of {printer}",
             describe: rows => rows.Format());
         Assert.Equal(count, jobs.Count);
         return jobs;

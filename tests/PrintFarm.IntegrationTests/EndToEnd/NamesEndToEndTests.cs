@@ -56,7 +56,7 @@ public sealed class NamesEndToEndTests(ServicesFixture services)
 
         var jobs = await Eventually.Until(
             () => services.Influx.QueryAsync(database, "SELECT * FROM job"),
-            rows => rows.Count >= cases.Length,
+            rows => rows.Count >= cases.Length && rows.All(InfluxRowExtensions.IsWholeJobPoint),
             $"{cases.Length} job points",
             describe: rows => rows.Format());
         Assert.Equal(cases.Length, jobs.Count);

@@ -235,4 +235,42 @@ public sealed class MessageJournalTests : IDisposable
         Assert.False(await reader.WaitToReadAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         await journal.DisposeAsync();
     }
+
+    [Fact]
+    public async Task A_full_group_refuses_the_next_message_until_the_writer_takes_it()
+    {
+        // A group of at most 10 messages; the writer is not started yet, so nothing takes the group.
+        await using var journal = new MessageJournal(_folder, new JournalOptions(), 10, TimeProvider.System, _metrics, NullLogger.Instance);
+        var topic = Encoding.UTF8.GetBytes("printfarm/p1/event");
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(AppendResult.Appended, journal.TryAppend(topic, Encoding.UTF8.GetBytes($"{{\"n\":{i}}}"), false, 0, T0, default));
+        }
+
+        Assert.Equal(AppendResult.Full, journal.TryAppend(topic, "{}"u8, false, 0, T0, default));
+        var room = journal.WaitForRoomAsync();
+        Assert.False(room.IsCompleted);
+        Assert.Equal(10, journal.Queued);
+
+        journal.StartWriting();
+        journal.NotifyWriter();
+        await room.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(AppendResult.Appended, journal.TryAppend(topic, "{\"n\":10}"u8, false, 0, T0, default));
+        journal.NotifyWriter();
+        await WaitUntilDurable(journal, 11);
+
+        using var reader = journal.OpenReader(null);
+        Assert.Equal(Enumerable.Range(0, 11).Select(i => $"{{\"n\":{i}}}"), ReadAll(reader).Select(r => Encoding.UTF8.GetString(r.Payload.Span)));
+    }
+
+    [Fact]
+    public async Task A_completed_journal_takes_no_more_messages()
+    {
+        var journal = Open();
+        await journal.CompleteAsync();
+
+        Assert.Equal(AppendResult.Closed, journal.TryAppend("t"u8, "{}"u8, false, 1, T0, default));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => journal.AppendAsync(Entry(0)).AsTask());
+        await journal.DisposeAsync();
+    }
 }

@@ -34,7 +34,7 @@ public sealed class MqttSessionTests(ServicesFixture services)
 
         // Same client id again: the broker hands over what it kept.
         await using var worker = await WorkerHost.StartAsync(settings);
-        var jobs = await Eventually.Until(() => services.Influx.QueryAsync(database, "SELECT * FROM job"), rows => rows.Count == 2, "both jobs from the broker's queue", describe: rows => rows.Format());
+        var jobs = await Eventually.Until(() => services.Influx.QueryAsync(database, "SELECT * FROM job"), rows => rows.Count == 2 && rows.All(InfluxRowExtensions.IsWholeJobPoint), "both jobs from the broker's queue", describe: rows => rows.Format());
         Assert.Equal(["completed", "failed"], jobs.OrderBy(r => r.Time()).Select(r => r.Text("outcome")));
     }
 
@@ -61,7 +61,7 @@ public sealed class MqttSessionTests(ServicesFixture services)
             await publisher.PublishJsonAsync(NativeTrace.Topic(printer), new { type = "job_finished", ts = end.ToUnixTimeSeconds(), job_id = "bounce-1", outcome = "completed", print_time_s = 1200, file = "owl.gcode" });
         }
 
-        var jobs = await Eventually.Until(() => services.Influx.QueryAsync(database, "SELECT * FROM job"), rows => rows.Count == 1, "the job published after the restart");
+        var jobs = await Eventually.Until(() => services.Influx.QueryAsync(database, "SELECT * FROM job"), rows => rows.Count == 1 && rows.All(InfluxRowExtensions.IsWholeJobPoint), "the job published after the restart");
         Assert.Equal(printer, jobs[0].Text("printer"));
         Assert.Contains(worker.Logs.AtLeast(LogLevel.Warning), l => l.Contains("MQTT connection lost", StringComparison.Ordinal));
     }

@@ -32,7 +32,7 @@ public sealed class MqttTlsTests(ServicesFixture services, ITestOutputHelper out
             await publisher.PublishJsonAsync(NativeTrace.Topic(printer), new { type = "job_finished", ts = new DateTimeOffset(2026, 8, 5, 10, 0, 0, TimeSpan.Zero).ToUnixTimeSeconds(), job_id = "tls-1", outcome = "completed", print_time_s = 900, file = "cat.gcode" });
         }
 
-        var jobs = await Eventually.Until(() => services.Influx.QueryAsync(database, "SELECT * FROM job"), rows => rows.Count == 1, "the job sent over the TLS session");
+        var jobs = await Eventually.Until(() => services.Influx.QueryAsync(database, "SELECT * FROM job"), rows => rows.Count == 1 && rows.All(InfluxRowExtensions.IsWholeJobPoint), "the job sent over the TLS session");
         Assert.Equal(printer, jobs[0].Text("printer"));
         Assert.Contains(worker.Logs.Entries, e => e.Message.StartsWith("Connected to MQTT broker localhost:", StringComparison.Ordinal));
     }

@@ -35,7 +35,7 @@ public sealed class SecretsTests(ServicesFixture services)
                 await publisher.PublishJsonAsync(NativeTrace.Topic(printer), new { type = "job_finished", ts = new DateTimeOffset(2026, 8, 7, 9, 0, 0, TimeSpan.Zero).ToUnixTimeSeconds(), job_id = "sec-1", outcome = "completed", print_time_s = 60, file = "ant.gcode" });
             }
 
-            await Eventually.Until(() => services.Influx.QueryAsync(database, "SELECT * FROM job"), rows => rows.Count == 1, "the job, written with the password from the file");
+            await Eventually.Until(() => services.Influx.QueryAsync(database, "SELECT * FROM job"), rows => rows.Count == 1 && rows.All(InfluxRowExtensions.IsWholeJobPoint), "the job, written with the password from the file");
             AssertNoSecret(worker.Logs.Entries.Select(e => e.Message), secrets);
         }
 

@@ -77,7 +77,7 @@ internal static class ChaosChecks
     {
         var rows = await Eventually.Until(
             () => influx.QueryAsync(database, "SELECT * FROM job"),
-            r => r.Count >= trace.Jobs.Count,
+            r => r.Count >= trace.Jobs.Count && r.All(InfluxRowExtensions.IsWholeJobPoint),
             $"{trace.Jobs.Count} job points (seed {seed})",
             describe: r => $"{r.Count} job points");
         Assert.True(rows.Count == trace.Jobs.Count, $"seed {seed}: {rows.Count} job points for {trace.Jobs.Count} jobs");

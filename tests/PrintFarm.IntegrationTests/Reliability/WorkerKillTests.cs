@@ -104,7 +104,7 @@ public sealed class WorkerKillTests(ServicesFixture services, ITestOutputHelper 
 
         var jobs = await Eventually.Until(
             () => services.Influx.QueryAsync(database, "SELECT * FROM job"),
-            rows => rows.Count >= 2,
+            rows => rows.Count >= 2 && rows.All(InfluxRowExtensions.IsWholeJobPoint),
             "both job points",
             describe: rows => rows.Format() + "\n" + worker.Output);
         Assert.Equal(2, jobs.Count);

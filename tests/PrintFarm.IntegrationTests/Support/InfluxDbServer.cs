@@ -188,6 +188,18 @@ public static class InfluxRowExtensions
     public static string? Text(this Dictionary<string, JsonElement> row, string column) =>
         row.TryGetValue(column, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
+    /// <summary>
+    /// True when a <c>job</c> row holds every field the worker always writes (and <c>filament_g</c> when the filament
+    /// is known). InfluxDB 1.x applies a point field by field: a query that runs while a write is being applied can
+    /// see a point with only some of its fields, so a test that waits for points waits for whole ones.
+    /// </summary>
+    public static bool IsWholeJobPoint(this Dictionary<string, JsonElement> row) =>
+        row.TryGetValue("print_time_s", out var time) && time.ValueKind == JsonValueKind.Number
+        && row.TryGetValue("toys", out var toys) && toys.ValueKind == JsonValueKind.Number
+        && row.Text("job_id") is not null
+        && row.Text("filament_source") is { } source
+        && (source == "unknown" || (row.TryGetValue("filament_g", out var grams) && grams.ValueKind == JsonValueKind.Number));
+
     public static DateTimeOffset Time(this Dictionary<string, JsonElement> row) =>
         DateTimeOffset.FromUnixTimeMilliseconds(row["time"].GetInt64());
 

@@ -19,6 +19,9 @@ public sealed class NativeAdapter : IPrinterAdapter
     // No print runs for a year; a larger duration is a unit mistake (milliseconds sent as seconds).
     private const double MaxDurationSeconds = 365 * 24 * 3600;
 
+    // The longest property name of the schema ("estimated_time_s").
+    private const int MaxPropertyNameBytes = 16;
+
     /// <summary>Creates the adapter listening on <paramref name="topics"/> (default <see cref="DefaultTopic"/>).</summary>
     public NativeAdapter(IEnumerable<string>? topics = null)
     {
@@ -105,29 +108,62 @@ public sealed class NativeAdapter : IPrinterAdapter
         return AdapterResult.Ok;
     }
 
-    // Returns an error text, or null when the property was read (or skipped as unknown).
+    // Returns an error text, or null when the property was read (or skipped as unknown). The name's length picks the
+    // one to three names it can be, so each property is compared with those only.
     private static string? ReadProperty(ref Utf8JsonReader reader, ref Fields f)
     {
-        if (reader.ValueTextEquals("type"u8)) return ReadString(ref reader, "type", out f.Type);
-
-        // Names are labels: sanitized (docs/data-model.md, "Names"), never a reason to lose the event.
-        if (reader.ValueTextEquals("job_id"u8)) return ReadName(ref reader, "job_id", TagValue.MaxFileLength, out f.JobId);
-        if (reader.ValueTextEquals("file"u8)) return ReadName(ref reader, "file", TagValue.MaxFileLength, out f.File);
-        if (reader.ValueTextEquals("toy"u8)) return ReadName(ref reader, "toy", TagValue.MaxNameLength, out f.Toy);
-        if (reader.ValueTextEquals("material"u8)) return ReadName(ref reader, "material", TagValue.MaxNameLength, out f.Material);
-        if (reader.ValueTextEquals("state"u8)) return ReadName(ref reader, "state", TagValue.MaxNameLength, out f.State);
-        if (reader.ValueTextEquals("print_time_s"u8)) return ReadNumber(ref reader, "print_time_s", 0, out f.PrintTime, max: MaxDurationSeconds);
-        if (reader.ValueTextEquals("filament_g"u8)) return ReadNumber(ref reader, "filament_g", 0, out f.FilamentG);
-        if (reader.ValueTextEquals("filament_mm"u8)) return ReadNumber(ref reader, "filament_mm", 0, out f.FilamentMm);
-        if (reader.ValueTextEquals("estimated_time_s"u8)) return ReadNumber(ref reader, "estimated_time_s", 0, out f.EstimatedTime, max: MaxDurationSeconds);
-        if (reader.ValueTextEquals("progress_pct"u8)) return ReadNumber(ref reader, "progress_pct", 0, out f.Progress, max: 100);
-        if (reader.ValueTextEquals("nozzle_c"u8)) return ReadNumber(ref reader, "nozzle_c", -300, out f.Nozzle);
-        if (reader.ValueTextEquals("nozzle_target_c"u8)) return ReadNumber(ref reader, "nozzle_target_c", -300, out f.NozzleTarget);
-        if (reader.ValueTextEquals("bed_c"u8)) return ReadNumber(ref reader, "bed_c", -300, out f.Bed);
-        if (reader.ValueTextEquals("bed_target_c"u8)) return ReadNumber(ref reader, "bed_target_c", -300, out f.BedTarget);
-        if (reader.ValueTextEquals("quantity"u8)) return ReadQuantity(ref reader, ref f);
-        if (reader.ValueTextEquals("outcome"u8)) return ReadOutcome(ref reader, ref f);
-        if (reader.ValueTextEquals("ts"u8)) return ReadTimestamp(ref reader, ref f);
+        // A name written with JSON escapes is compared unescaped (never longer than escaped, and an escape is at most six
+        // bytes per character); one longer than any known name is unknown.
+        Span<byte> unescaped = stackalloc byte[6 * MaxPropertyNameBytes];
+        var name = !reader.ValueIsEscaped ? reader.ValueSpan
+            : reader.ValueSpan.Length <= unescaped.Length && reader.CopyString(unescaped) is var n and <= MaxPropertyNameBytes ? unescaped[..n]
+            : default;
+        switch (name.Length)
+        {
+            case 2:
+                if (name.SequenceEqual("ts"u8)) return ReadTimestamp(ref reader, ref f);
+                break;
+            case 3:
+                if (name.SequenceEqual("toy"u8)) return ReadName(ref reader, "toy", TagValue.MaxNameLength, out f.Toy);
+                break;
+            case 4:
+                if (name.SequenceEqual("type"u8)) return ReadString(ref reader, "type", out f.Type);
+                if (name.SequenceEqual("file"u8)) return ReadName(ref reader, "file", TagValue.MaxFileLength, out f.File);
+                break;
+            case 5:
+                if (name.SequenceEqual("state"u8)) return ReadName(ref reader, "state", TagValue.MaxNameLength, out f.State);
+                if (name.SequenceEqual("bed_c"u8)) return ReadNumber(ref reader, "bed_c", -300, out f.Bed);
+                break;
+            case 6:
+                // Names are labels: sanitized (docs/data-model.md, "Names"), never a reason to lose the event.
+                if (name.SequenceEqual("job_id"u8)) return ReadName(ref reader, "job_id", TagValue.MaxFileLength, out f.JobId);
+                break;
+            case 7:
+                if (name.SequenceEqual("outcome"u8)) return ReadOutcome(ref reader, ref f);
+                break;
+            case 8:
+                if (name.SequenceEqual("nozzle_c"u8)) return ReadNumber(ref reader, "nozzle_c", -300, out f.Nozzle);
+                if (name.SequenceEqual("material"u8)) return ReadName(ref reader, "material", TagValue.MaxNameLength, out f.Material);
+                if (name.SequenceEqual("quantity"u8)) return ReadQuantity(ref reader, ref f);
+                break;
+            case 10:
+                if (name.SequenceEqual("filament_g"u8)) return ReadNumber(ref reader, "filament_g", 0, out f.FilamentG);
+                break;
+            case 11:
+                if (name.SequenceEqual("filament_mm"u8)) return ReadNumber(ref reader, "filament_mm", 0, out f.FilamentMm);
+                break;
+            case 12:
+                if (name.SequenceEqual("progress_pct"u8)) return ReadNumber(ref reader, "progress_pct", 0, out f.Progress, max: 100);
+                if (name.SequenceEqual("bed_target_c"u8)) return ReadNumber(ref reader, "bed_target_c", -300, out f.BedTarget);
+                if (name.SequenceEqual("print_time_s"u8)) return ReadNumber(ref reader, "print_time_s", 0, out f.PrintTime, max: MaxDurationSeconds);
+                break;
+            case 15:
+                if (name.SequenceEqual("nozzle_target_c"u8)) return ReadNumber(ref reader, "nozzle_target_c", -300, out f.NozzleTarget);
+                break;
+            case 16:
+                if (name.SequenceEqual("estimated_time_s"u8)) return ReadNumber(ref reader, "estimated_time_s", 0, out f.EstimatedTime, max: MaxDurationSeconds);
+                break;
+        }
 
         // Unknown fields are ignored, whatever their shape.
         reader.Read();
