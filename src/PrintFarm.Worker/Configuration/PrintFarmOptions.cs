@@ -149,7 +149,10 @@ public sealed class MqttOptions
     /// <summary>Longest reconnect delay. Default 30 s.</summary>
     public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Messages waiting for the journal's next group commit; when full, the client waits (back-pressure). Default 10000.</summary>
+    /// <summary>
+    /// Messages in one journal group (at most 4096 are used). While one group is being committed and the next is full,
+    /// the worker stops reading the socket and the broker holds the backlog (back-pressure). Default 10000.
+    /// </summary>
     public int QueueCapacity { get; set; } = 10_000;
 
     /// <summary>
