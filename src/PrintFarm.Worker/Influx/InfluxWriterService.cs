@@ -132,6 +132,12 @@ internal sealed class InfluxWriterService : BackgroundService
     // An idle lane sends what it has once the queue runs dry if it holds at least this many lines.
     private int EarlyBatch => Math.Max(1, _options.BatchSize / 10);
 
+    // How long the last lines of a burst wait: a lane whose last batch was a burst's (EarlyBatch lines or more) sends
+    // its remainder this soon, not a BatchInterval later; a trickle's lines still wait for BatchInterval.
+    private TimeSpan BurstLinger => _options.BatchInterval < MaxBurstLinger ? _options.BatchInterval : MaxBurstLinger;
+
+    private static readonly TimeSpan MaxBurstLinger = TimeSpan.FromMilliseconds(50);
+
     private Task ArmIdleSignal()
     {
         var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -223,8 +229,8 @@ internal sealed class InfluxWriterService : BackgroundService
 
             // Nothing queued: hand over the batches that have waited long enough, and those of idle lanes that hold a
             // tenth of a batch (the end of a burst goes out now, not a BatchInterval later, while a trickle of
-            // messages is still sent once per BatchInterval). Then wait for more lines, a lane going idle, or the
-            // next batch to come due.
+            // messages is still sent once per BatchInterval). What is left of a burst below a tenth of a batch waits
+            // BurstLinger. Then wait for more lines, a lane going idle, or the next batch to come due.
             var due = TimeSpan.MaxValue;
             var busyWithEnough = false;
             foreach (var lane in lanes)
@@ -234,7 +240,7 @@ internal sealed class InfluxWriterService : BackgroundService
                     continue;
                 }
 
-                var remaining = _options.BatchInterval - _time.GetElapsedTime(lane.FirstAt);
+                var remaining = (lane.LastBatch >= EarlyBatch ? BurstLinger : _options.BatchInterval) - _time.GetElapsedTime(lane.FirstAt);
                 if (remaining <= TimeSpan.Zero || (lane.Pending >= EarlyBatch && lane.Idle))
                 {
                     await lane.FlushAsync().ConfigureAwait(false);
@@ -519,6 +525,9 @@ internal sealed class InfluxWriterService : BackgroundService
         /// <summary>When the oldest pending line was gathered.</summary>
         public long FirstAt { get; private set; }
 
+        /// <summary>Lines in the batch handed over last.</summary>
+        public int LastBatch { get; private set; }
+
         public Task Completion { get; }
 
         /// <summary>Gathers a line; true when the batch is full.</summary>
@@ -542,6 +551,7 @@ internal sealed class InfluxWriterService : BackgroundService
             }
 
             var batch = _pending;
+            LastBatch = batch.Count;
             _pending = new LineBuffer(_batchSize);
             Interlocked.Increment(ref _inFlight);
             return _work.Writer.WriteAsync((batch, null), CancellationToken.None);

@@ -96,7 +96,7 @@ public sealed class InfluxWriterServiceTests
     }
 
     [Fact]
-    public async Task The_end_of_a_burst_is_sent_at_once_and_a_trickle_waits_for_the_batch_interval()
+    public async Task The_end_of_a_burst_is_sent_at_once_or_after_a_short_linger_and_a_trickle_waits_for_the_batch_interval()
     {
         // Batches of 100 lines, so an idle lane sends what it has as soon as the queue is empty from 10 lines on. The
         // fake clock stands still: nothing may wait for BatchInterval to be sent.
@@ -104,11 +104,27 @@ public sealed class InfluxWriterServiceTests
         await h.WriteAsync(Lines("burst", 30), oneBatch: true);
         await h.Until(() => h.Counter("printfarm.influx.points.written"), n => n == 30, "the burst to be written without waiting", advanceClock: false);
 
-        // Three lines are below a tenth of a batch: they wait until their BatchInterval has passed.
+        // The last lines of the burst, below a tenth of a batch: they go out once 50 ms have passed, far short of the
+        // 1 s BatchInterval. The fake clock moves 10 ms a poll.
+        await h.WriteAsync(Lines("tail", 3), oneBatch: true);
+        var waited = TimeSpan.Zero;
+        await Eventually.Until(
+            () =>
+            {
+                h.Time.Advance(TimeSpan.FromMilliseconds(10));
+                waited += TimeSpan.FromMilliseconds(10);
+                return Task.FromResult(h.Counter("printfarm.influx.points.written"));
+            },
+            n => n == 33,
+            "the burst's tail to be written after the short linger");
+        Assert.True(waited < TimeSpan.FromSeconds(1), $"the burst's tail waited {waited.TotalMilliseconds} ms of the clock");
+
+        // The batch before was small: three more lines are a trickle, and wait until their BatchInterval has passed.
         await h.WriteAsync(Lines("trickle", 3), oneBatch: true);
-        await h.Until(() => h.Counter("printfarm.influx.points.written"), n => n == 33, "the trickle to be written once the interval has passed");
-        Assert.Equal(2, h.Requests.Count);
+        await h.Until(() => h.Counter("printfarm.influx.points.written"), n => n == 36, "the trickle to be written once the interval has passed");
+        Assert.Equal(3, h.Requests.Count);
         Assert.Equal(3, h.Requests[1].Lines.Count);
+        Assert.Equal(3, h.Requests[2].Lines.Count);
     }
 
     [Fact]
