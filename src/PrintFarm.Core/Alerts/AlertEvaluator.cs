@@ -148,11 +148,11 @@ public sealed class AlertEvaluator
         var silent = clock.LastReceived == long.MinValue ? 0 : received - clock.LastReceived;
         clock.LastReceived = Math.Max(clock.LastReceived, received);
         clock.JobOpen = jobOpen;
-        var key = new AlertKey(AlertRuleNames.StoppedReporting, KpiScope.Printer, printer);
-        if (_firing.Remove(key))
+        // Nothing firing (the usual case): no key to build and hash for every message.
+        if (_firing.Count > 0 && _firing.Remove(new AlertKey(AlertRuleNames.StoppedReporting, KpiScope.Printer, printer)))
         {
             output.Add(new AlertTransition(
-                key.Rule, KpiScope.Printer, printer, AlertState.Resolved, receivedAt, Minutes(silent), null, Minutes(_stoppedAfter),
+                AlertRuleNames.StoppedReporting, KpiScope.Printer, printer, AlertState.Resolved, receivedAt, Minutes(silent), null, Minutes(_stoppedAfter),
                 Invariant($"Printer {printer} reports again after {Minutes(silent):0.#} min of silence")));
         }
 

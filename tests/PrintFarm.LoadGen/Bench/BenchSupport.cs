@@ -111,8 +111,8 @@ internal readonly record struct CpuSnapshot(double Broker, double Database, doub
 internal sealed class BenchRow
 {
     public const string Header =
-        "| printers | run | publisher alone (msg/s) | broker → bare subscriber (msg/s) | same points → InfluxDB (points/s) | worker, publish → all queryable (msg/s) | worker ÷ slower limit | worker cold, first stream after start-up (msg/s) | lost | worker peak RSS (MB) | latency p50 / p99 / max at 10k msg/s (s) | points sent per message |\n" +
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|";
+        "| printers | run | publisher alone (msg/s) | broker → bare subscriber (msg/s) | same points → InfluxDB (points/s) | worker, publish → all queryable (msg/s) | worker ÷ slower limit | worker cold, first stream after start-up (msg/s) | lost | worker peak RSS (MB) | latency p50 / p99 / max at 10k msg/s (s) | points sent per message | worker CPU per message (µs) | ceiling: a worker using no CPU ÷ slower limit |\n" +
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|";
 
     public int Printers { get; set; }
     public int Messages { get; set; }
@@ -151,13 +151,26 @@ internal sealed class BenchRow
 
     public double SlowerLimit => Math.Min(BrokerRate, InfluxRate);
 
+    /// <summary>The worker's CPU time per message of the measured stream, µs.</summary>
+    public double WorkerMicrosPerMessage => WorkerCpu.Worker / Messages * 1e6;
+
+    /// <summary>
+    /// The best ratio any worker could have reached in this run: the broker and the database together needed
+    /// <c>Broker + Database</c> CPU seconds for the stream, and the machine has <see cref="Environment.ProcessorCount"/>
+    /// cores, so even a worker that used no CPU could not have made every point queryable sooner than that work ÷ cores.
+    /// </summary>
+    public double Ceiling => Messages / ((WorkerCpu.Broker + WorkerCpu.Database) / Environment.ProcessorCount) / SlowerLimit;
+
+    /// <summary>What the worker may use per message, µs, for 0.8 × the slower limit with the broker and database as measured.</summary>
+    public double BudgetFor08 => (Environment.ProcessorCount * Messages / (0.8 * SlowerLimit) - WorkerCpu.Broker - WorkerCpu.Database) / Messages * 1e6;
+
     public string Detail() => string.Create(CultureInfo.InvariantCulture, $"""
            publisher alone: {PublisherAlone:F0} msg/s
            (a) broker: published {BrokerPublish:F0} msg/s, delivered {BrokerDelivered}/{Messages} at {BrokerRate:F0} msg/s; dropped by the broker {BrokerDroppedForSubscriber}; {BrokerCpu}
            (b) InfluxDB raw: {InfluxRate:F0} points/s; {InfluxRawHttpd}; {InfluxCpu}
            (c) worker, cold (first stream after start-up, {Warmup} messages): {(Warmup > 0 ? WorkerColdRate.ToString("F0", CultureInfo.InvariantCulture) : "-")} msg/s, lost {WarmupLost}
            (c) worker, warm: published {WorkerPublish:F0} msg/s; all queryable after {WorkerSeconds:F2} s = {WorkerRate:F0} msg/s; InfluxDB received {WorkerHttpd} = {(double)WorkerHttpd.Points / Messages:F3} points/message, {(WorkerHttpd.Requests > 0 ? WorkerHttpd.Points / WorkerHttpd.Requests : 0)} points/request; dropped by the broker {WorkerDroppedByBroker}; {WorkerCpu}
-           (d) worker ÷ slower limit = {WorkerRate / SlowerLimit:F2}
+           (d) worker ÷ slower limit = {WorkerRate / SlowerLimit:F2}; the worker used {WorkerMicrosPerMessage:F1} µs of CPU a message; the broker and the database needed {WorkerCpu.Broker + WorkerCpu.Database:F1} CPU s for the stream, so on {Environment.ProcessorCount} cores a worker using no CPU at all could have reached at most {Ceiling:F2}, and 0.8 leaves the worker {BudgetFor08:F1} µs a message
            (e) lost: {Lost} (all phases)
            (f) worker RSS: {RssBefore / 1e6:F0} MB idle before the stream, peak (VmHWM) {PeakRssThroughput / 1e6:F0} MB after the stream, {PeakRss / 1e6:F0} MB at the end; max sampled VmRSS {MaxRssSampled / 1e6:F0} MB
            (g) latency at {LatencyLoad + MarkersSent} messages offered at the fixed rate: markers {MarkersSeen}/{MarkersSent}, p50 {P50:F2} s, p99 {P99:F2} s, max {LatencyMax:F2} s
@@ -165,7 +178,7 @@ internal sealed class BenchRow
         """);
 
     public string Markdown() => string.Create(CultureInfo.InvariantCulture,
-        $"| {Printers:N0} | {Run} | {PublisherAlone:N0} | {BrokerRate:N0} | {InfluxRate:N0} | {WorkerRate:N0} | {WorkerRate / SlowerLimit:F2} | {(Warmup > 0 ? WorkerColdRate.ToString("N0", CultureInfo.InvariantCulture) : "-")} | {Lost:N0} | {PeakRss / 1e6:F0} | {P50:F2} / {P99:F2} / {LatencyMax:F2} | {(double)WorkerHttpd.Points / Messages:F2} |");
+        $"| {Printers:N0} | {Run} | {PublisherAlone:N0} | {BrokerRate:N0} | {InfluxRate:N0} | {WorkerRate:N0} | {WorkerRate / SlowerLimit:F2} | {(Warmup > 0 ? WorkerColdRate.ToString("N0", CultureInfo.InvariantCulture) : "-")} | {Lost:N0} | {PeakRss / 1e6:F0} | {P50:F2} / {P99:F2} / {LatencyMax:F2} | {(double)WorkerHttpd.Points / Messages:F2} | {WorkerMicrosPerMessage:F1} | {Ceiling:F2} |");
 }
 
 /// <summary>The worker as a real process: Release build, the user's settings plus connection settings, its own log file.</summary>
