@@ -259,6 +259,10 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
             {
                 // Already signalled.
             }
+            catch (ObjectDisposedException)
+            {
+                // Disposed: the writer is gone, and what was appended after that was refused (Closed).
+            }
         }
     }
 
