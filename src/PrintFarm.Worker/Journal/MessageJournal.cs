@@ -10,19 +10,19 @@ namespace PrintFarm.Worker.Journal;
 /// <summary>A message handed to the journal, with the acknowledgement to send once it is on disk (QoS 1 and 2).</summary>
 internal readonly record struct JournalEntry(string Topic, byte[] Payload, bool Retained, byte QoS, DateTimeOffset ReceivedAt, Func<CancellationToken, Task>? Acknowledge);
 
-/// <summary>Sends the acknowledgement of a QoS 1 message on the connection it came on (a PUBACK).</summary>
+/// <summary>Sends the acknowledgements of QoS 1 messages on the connection they came on (PUBACKs, in order).</summary>
 internal interface IJournalAcknowledger
 {
-    Task AcknowledgeAsync(ushort packetId, CancellationToken cancellationToken);
+    Task AcknowledgeAsync(IReadOnlyList<ushort> packetIds, CancellationToken cancellationToken);
 }
 
-/// <summary>The acknowledgement owed for one journaled message: to send once its group is on disk.</summary>
+/// <summary>
+/// The acknowledgement owed for one journaled message, to send once its group is on disk: a packet identifier on a
+/// connection (acknowledged together with the others of that connection), or a callback (MQTTnet's handler path).
+/// </summary>
 internal readonly record struct JournalAck(IJournalAcknowledger? Connection, ushort PacketId, Func<CancellationToken, Task>? Callback)
 {
     public bool IsNone => Connection is null && Callback is null;
-
-    public Task SendAsync(CancellationToken cancellationToken) =>
-        Callback is not null ? Callback(cancellationToken) : Connection!.AcknowledgeAsync(PacketId, cancellationToken);
 }
 
 /// <summary>What <see cref="MessageJournal.TryAppend"/> did with a message.</summary>
@@ -690,27 +690,64 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
         }
     }
 
+    // Sends what the committed groups owe, in order; consecutive acknowledgements on one connection go out together.
     private async Task AckLoopAsync()
     {
         var reader = _acks.Reader;
+        var ids = new List<ushort>();
+        IJournalAcknowledger? connection = null;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             while (reader.TryRead(out var ack))
             {
-                try
+                if (ack.Connection is not null && (connection is null || ReferenceEquals(connection, ack.Connection)))
                 {
-                    await ack.SendAsync(CancellationToken.None).ConfigureAwait(false);
+                    connection = ack.Connection;
+                    ids.Add(ack.PacketId);
+                    continue;
                 }
-                catch (Exception ex)
+
+                await SendAcksAsync(connection, ids).ConfigureAwait(false);
+                connection = ack.Connection;
+                if (ack.Connection is not null)
                 {
-                    // The connection dropped before the acknowledgement went out: the broker sends the message again
-                    // and the job tracker's de-duplication keeps it from counting twice.
-                    _metrics.JournalAckFailures.Add(1);
-                    if (_throttle.ShouldLog("ack", out var suppressed))
-                    {
-                        Log.JournalAckFailed(_logger, ex.Message, suppressed);
-                    }
+                    ids.Add(ack.PacketId);
                 }
+                else
+                {
+                    await SendAckAsync(() => ack.Callback!(CancellationToken.None)).ConfigureAwait(false);
+                }
+            }
+
+            await SendAcksAsync(connection, ids).ConfigureAwait(false);
+            connection = null;
+        }
+    }
+
+    private async Task SendAcksAsync(IJournalAcknowledger? connection, List<ushort> ids)
+    {
+        if (connection is not null && ids.Count > 0)
+        {
+            await SendAckAsync(() => connection.AcknowledgeAsync(ids, CancellationToken.None)).ConfigureAwait(false);
+        }
+
+        ids.Clear();
+    }
+
+    private async Task SendAckAsync(Func<Task> send)
+    {
+        try
+        {
+            await send().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The connection dropped before the acknowledgement went out: the broker sends the message again and the
+            // job tracker's de-duplication keeps it from counting twice.
+            _metrics.JournalAckFailures.Add(1);
+            if (_throttle.ShouldLog("ack", out var suppressed))
+            {
+                Log.JournalAckFailed(_logger, ex.Message, suppressed);
             }
         }
     }

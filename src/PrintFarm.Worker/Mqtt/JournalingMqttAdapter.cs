@@ -42,7 +42,8 @@ internal interface IPublishSink
 /// message. Every other packet (CONNACK, SUBACK, PINGRESP, DISCONNECT, and a QoS 2 PUBLISH, which the worker's QoS 1
 /// subscriptions never receive) is decoded by MQTTnet's own formatter and returned to the client as usual. A QoS 1
 /// message is acknowledged (PUBACK) through this adapter once the journal has it on disk — on this connection only: after
-/// a reconnect the broker sends it again. While the sink is full the socket is not read, so TCP flow control holds the
+/// a reconnect the broker sends it again; the PUBACKs of one group go out in one write, under the lock MQTTnet's own
+/// packets take here too. While the sink is full the socket is not read, so TCP flow control holds the
 /// broker back and the backlog waits at the broker, for QoS 0 as for QoS 1.
 /// </summary>
 internal sealed class JournalingMqttAdapter : IMqttChannelAdapter, IJournalAcknowledger
@@ -53,7 +54,11 @@ internal sealed class JournalingMqttAdapter : IMqttChannelAdapter, IJournalAckno
     private readonly IMqttChannel _channel;
     private readonly MqttChannelAdapter _inner;
     private readonly IPublishSink _sink;
+
+    // Every write to the socket, MQTTnet's packets and the PUBACKs written here, takes this: bytes never interleave.
+    private readonly SemaphoreSlim _sending = new(1, 1);
     private byte[] _buffer = new byte[BufferSize];
+    private long _acknowledgementBytes;
     private int _start;
     private int _end;
     private long _bytesReceived;
@@ -70,7 +75,7 @@ internal sealed class JournalingMqttAdapter : IMqttChannelAdapter, IJournalAckno
 
     public long BytesReceived => Interlocked.Read(ref _bytesReceived);
 
-    public long BytesSent => _inner.BytesSent;
+    public long BytesSent => _inner.BytesSent + Interlocked.Read(ref _acknowledgementBytes);
 
     public X509Certificate2 ClientCertificate => _inner.ClientCertificate;
 
@@ -98,7 +103,18 @@ internal sealed class JournalingMqttAdapter : IMqttChannelAdapter, IJournalAckno
 
     public Task DisconnectAsync(CancellationToken cancellationToken) => _inner.DisconnectAsync(cancellationToken);
 
-    public Task SendPacketAsync(MqttPacket packet, CancellationToken cancellationToken) => _inner.SendPacketAsync(packet, cancellationToken);
+    public async Task SendPacketAsync(MqttPacket packet, CancellationToken cancellationToken)
+    {
+        await _sending.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _inner.SendPacketAsync(packet, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sending.Release();
+        }
+    }
 
     public void ResetStatistics()
     {
@@ -106,11 +122,36 @@ internal sealed class JournalingMqttAdapter : IMqttChannelAdapter, IJournalAckno
         _inner.ResetStatistics();
     }
 
-    /// <summary>The PUBACK of a journaled QoS 1 message, on this connection; fails once it is closed.</summary>
-    public Task AcknowledgeAsync(ushort packetId, CancellationToken cancellationToken)
+    /// <summary>
+    /// The PUBACKs of journaled QoS 1 messages, on this connection, in one write; fails once the connection is closed.
+    /// A PUBACK with reason Success and no properties is the same four bytes in MQTT 3.1.1 and 5.0 (5.0 §3.4.2.1).
+    /// </summary>
+    public async Task AcknowledgeAsync(IReadOnlyList<ushort> packetIds, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return _inner.SendPacketAsync(new MqttPubAckPacket { PacketIdentifier = packetId, ReasonCode = MQTTnet.Protocol.MqttPubAckReasonCode.Success }, cancellationToken);
+        var bytes = new byte[4 * packetIds.Count];
+        for (var i = 0; i < packetIds.Count; i++)
+        {
+            bytes[4 * i] = 0x40;
+            bytes[(4 * i) + 1] = 2;
+            BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan((4 * i) + 2), packetIds[i]);
+        }
+
+        await _sending.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            await _channel.WriteAsync(new System.Buffers.ReadOnlySequence<byte>(bytes), true, cancellationToken).ConfigureAwait(false);
+            Interlocked.Add(ref _acknowledgementBytes, bytes.Length);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException)
+        {
+            throw new MqttCommunicationException(ex);
+        }
+        finally
+        {
+            _sending.Release();
+        }
     }
 
     /// <summary>

@@ -159,6 +159,22 @@ public sealed class JournalingMqttAdapterTests
         await Assert.ThrowsAsync<MqttProtocolViolationException>(() => adapter.ReceivePacketAsync(CancellationToken.None));
     }
 
+    [Fact]
+    public async Task The_acknowledgements_of_a_group_go_out_as_PUBACKs_in_one_write()
+    {
+        var channel = new ScriptedChannel([], 1);
+        using var adapter = new JournalingMqttAdapter(channel, new MqttPacketFormatterAdapter(MqttProtocolVersion.V500, new MqttBufferWriter(4096, 65536)), new RecordingSink(), MqttNetNullLogger.Instance);
+
+        await adapter.AcknowledgeAsync([1, 300, 65535], CancellationToken.None);
+
+        var write = Assert.Single(channel.Writes);
+        Assert.Equal(new byte[] { 0x40, 2, 0, 1, 0x40, 2, 1, 44, 0x40, 2, 255, 255 }, write);
+        Assert.Equal(12, adapter.BytesSent);
+
+        adapter.Dispose();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => adapter.AcknowledgeAsync([2], CancellationToken.None));
+    }
+
     private static byte[] Packet(byte header, byte[] body)
     {
         var bytes = new List<byte> { header };
@@ -256,7 +272,13 @@ public sealed class JournalingMqttAdapterTests
             return Task.FromResult(n);
         }
 
-        public Task WriteAsync(ReadOnlySequence<byte> buffer, bool isEndOfPacket, CancellationToken cancellationToken) => Task.CompletedTask;
+        public List<byte[]> Writes { get; } = [];
+
+        public Task WriteAsync(ReadOnlySequence<byte> buffer, bool isEndOfPacket, CancellationToken cancellationToken)
+        {
+            Writes.Add(buffer.ToArray());
+            return Task.CompletedTask;
+        }
 
         public void Dispose()
         {
