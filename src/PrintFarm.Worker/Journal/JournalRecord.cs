@@ -23,22 +23,7 @@ internal static class JournalCodec
     /// <summary>Bodies above this are taken for corruption, not data (MQTT's own limit is 256 MiB).</summary>
     public const int MaxBodyBytes = 256 * 1024 * 1024 + FixedBodyBytes + ushort.MaxValue;
 
-    /// <summary>Appends one record to <paramref name="buffer"/>; returns its length.</summary>
-    public static int Write(IBufferWriter<byte> buffer, long sequence, string topic, ReadOnlySpan<byte> payload, bool retained, byte qos, DateTimeOffset receivedAt)
-    {
-        var topicBytes = Encoding.UTF8.GetByteCount(topic);
-        if (topicBytes > ushort.MaxValue)
-        {
-            throw new ArgumentException("topic is longer than 65535 bytes", nameof(topic));
-        }
-
-        Span<byte> small = stackalloc byte[256];
-        var utf8 = topicBytes <= small.Length ? small[..topicBytes] : new byte[topicBytes];
-        Encoding.UTF8.GetBytes(topic, utf8);
-        return Write(buffer, sequence, utf8, payload, retained, qos, receivedAt);
-    }
-
-    /// <summary>Appends one record to <paramref name="buffer"/>, the topic already in UTF-8; returns its length.</summary>
+    /// <summary>Appends one record to <paramref name="buffer"/> (the topic in UTF-8); returns its length.</summary>
     public static int Write(IBufferWriter<byte> buffer, long sequence, ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, bool retained, byte qos, DateTimeOffset receivedAt)
     {
         if (topic.Length > ushort.MaxValue)

@@ -228,8 +228,7 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
                 return AppendResult.Closed;
             }
 
-            // A message larger than a whole group still goes in, alone.
-            if (_pendingCount > 0 && (_pendingCount >= _maxGroupMessages || _pending.WrittenCount >= MaxGroupBytes))
+            if (GroupIsFull)
             {
                 return AppendResult.Full;
             }
@@ -245,6 +244,9 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
             return AppendResult.Appended;
         }
     }
+
+    // Under _pendingGate. A message larger than a whole group still goes into an empty one, alone.
+    private bool GroupIsFull => _pendingCount > 0 && (_pendingCount >= _maxGroupMessages || _pending.WrittenCount >= MaxGroupBytes);
 
     /// <summary>Tells the writer that messages are gathered (cheap when it already knows).</summary>
     public void NotifyWriter()
@@ -272,7 +274,7 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
         Task room;
         lock (_pendingGate)
         {
-            if (_closed || _pendingCount == 0 || (_pendingCount < _maxGroupMessages && _pending.WrittenCount < MaxGroupBytes))
+            if (_closed || !GroupIsFull)
             {
                 return Task.CompletedTask;
             }
