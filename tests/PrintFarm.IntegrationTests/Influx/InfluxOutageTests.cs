@@ -52,7 +52,7 @@ public sealed class InfluxOutageTests(ServicesFixture services)
 
             var kpi = await Eventually.Until(
                 () => influx.QueryAsync("outage", "SELECT * FROM kpi WHERE \"scope\" = 'farm' AND \"window\" = '1d'"),
-                rows => rows.Count == 1,
+                rows => rows.Count == 1 && rows[0].TryGetValue("toys_completed", out var toys) && toys.ValueKind == System.Text.Json.JsonValueKind.Number,
                 "the spooled kpi point to be replayed");
             Assert.Equal(2, kpi[0].Number("toys_completed"));
             await Eventually.Until(() => Task.FromResult(Directory.GetFiles(Path.Combine(dataFolder, "spool"), "*.lp").Length), n => n == 0, "the spool to empty");
