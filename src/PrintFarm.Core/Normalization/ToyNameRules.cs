@@ -10,8 +10,9 @@ public readonly record struct ToyInfo(string Toy, int Quantity);
 
 /// <summary>
 /// Reads toy name and quantity from a file name: the file's stem (folders and print-file extensions removed),
-/// matched against an ordered list of patterns with the named groups <c>toy</c> and (optionally) <c>qty</c>.
-/// The first matching pattern wins; with no match the whole stem is the toy and the quantity is 1.
+/// matched against an ordered list of configured patterns with the named groups <c>toy</c> and (optionally)
+/// <c>qty</c>. The first matching pattern wins; a stem none matches goes through the built-in rules for the common
+/// slicers' default name templates and the quantity marker (<see cref="SlicerDefaults"/>).
 /// </summary>
 public sealed partial class ToyNameRules
 {
@@ -26,17 +27,12 @@ public sealed partial class ToyNameRules
 
     private readonly Regex[] _patterns;
 
-    /// <summary>Creates the rules from patterns (tried in order); none given means <see cref="DefaultPattern"/>.</summary>
+    /// <summary>Creates the rules from patterns (tried in order, before the built-in rules).</summary>
     /// <exception cref="ArgumentException">A pattern is not a valid regular expression or lacks a <c>toy</c> group.</exception>
     public ToyNameRules(IEnumerable<string>? patterns = null)
     {
         var list = patterns?.Where(p => !string.IsNullOrWhiteSpace(p)).ToList() ?? [];
-        if (list.Count == 0)
-        {
-            _patterns = [DefaultRegex()];
-            return;
-        }
-
+        // Configured patterns are tried first; the built-in slicer rules serve every name none of them matches.
         _patterns = list.Select(Compile).ToArray();
     }
 
@@ -95,8 +91,46 @@ public sealed partial class ToyNameRules
             return new ToyInfo(toy.Length == 0 ? stem : toy, quantity);
         }
 
-        return new ToyInfo(stem, 1);
+        return SlicerDefaults(stem);
     }
+
+    /// <summary>
+    /// The built-in rules, applied when no configured pattern matches: the parts the common slicers' default output
+    /// name templates add around the model's name are removed, then the quantity marker is read (docs/data-model.md,
+    /// "Normalization rules"). Cura's machine prefix (<c>CE3_dragon</c>, "add machine prefix to job name"); PrusaSlicer's and
+    /// SuperSlicer's <c>_{nozzle}n_{layer height}mm_{filament types}_{printer model}_{print time}</c>
+    /// (<c>dragon_0.4n_0.2mm_PETG_MK4_1h23m</c>); OrcaSlicer's <c>_{filament type}_{print time}</c>
+    /// (<c>dragon_PLA_2h5m</c>); a trailing material word (<c>dragon_x4_PETG</c>); the quantity as <c>_x4</c>,
+    /// <c>-x4</c>, <c>_4x</c> at the end or <c>4x_</c> at the start. Bambu Studio names the job after the project
+    /// (<c>dragon.gcode.3mf</c>), which needs only the extension removed.
+    /// </summary>
+    private static ToyInfo SlicerDefaults(string stem)
+    {
+        var name = CuraMachinePrefix().Replace(stem, string.Empty);
+        name = PrusaSlicerSuffix().Replace(name, string.Empty);
+        name = OrcaSlicerSuffix().Replace(name, string.Empty);
+        var quantity = 1;
+        for (var pass = 0; pass < 2; pass++)
+        {
+            name = MaterialSuffix().Replace(name, string.Empty);
+            if (quantity == 1 && DefaultRegex().Match(name) is { Success: true } suffix && Quantity(suffix) is { } q)
+            {
+                name = suffix.Groups["toy"].Value;
+                quantity = q;
+            }
+            else if (quantity == 1 && QuantityPrefix().Match(name) is { Success: true } prefix && Quantity(prefix) is { } p)
+            {
+                name = prefix.Groups["toy"].Value;
+                quantity = p;
+            }
+        }
+
+        name = name.Trim();
+        return new ToyInfo(name.Length == 0 ? stem : name, quantity);
+    }
+
+    private static int? Quantity(Match match) =>
+        int.TryParse(match.Groups["qty"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var q) && q >= 1 ? q : null;
 
     /// <summary>The last path segment without a print-file extension.</summary>
     public static string Stem(string? file)
@@ -138,4 +172,25 @@ public sealed partial class ToyNameRules
 
     [GeneratedRegex(DefaultPattern, RegexOptions.CultureInvariant | RegexOptions.ExplicitCapture, matchTimeoutMilliseconds: 250)]
     private static partial Regex DefaultRegex();
+
+    // Cura's job name prefix: the abbreviation of the machine's name (Creality Ender-3 → CE3, Ultimaker S5 → UMS5).
+    // Only the abbreviations of common machines: a free pattern would eat toys such as R2D2_figure.
+    [GeneratedRegex(@"^(?:CE3|CE3E3V2|CE3PRO|CE3S1|CE3V2|CE3V3|CE5|CE5PRO|CR10|CR10S|CR10SPRO|CR6SE|CRX|UM2|UM2C|UM3|UM3E|UMS3|UMS5|UMS7|UMS8|UMF|AC|ACM|PI3MK3|PI3MK3S|PI3MK4|PIMK4|I3MK3S|AKLP|ABK|ELGM|VORON|V2)_(?=.)", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 250)]
+    private static partial Regex CuraMachinePrefix();
+
+    // PrusaSlicer/SuperSlicer: [_{nozzle}n]_{layer height}mm_{filament types}_{printer model}_{print time}.
+    [GeneratedRegex(@"(?:_\d+(?:\.\d+)?n)?_\d+(?:\.\d+)?mm_[A-Za-z0-9+;,-]+_[A-Za-z0-9+-]+_(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?(?<=\d[dhms])$", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 250)]
+    private static partial Regex PrusaSlicerSuffix();
+
+    // OrcaSlicer: _{filament type}_{print time}.
+    [GeneratedRegex(@"_(?:PLA|PETG|ABS|ASA|TPU|PA|PC|PVA|HIPS|PET)(?:[+-][A-Za-z0-9]+)?_(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?(?<=\d[dhms])$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase, matchTimeoutMilliseconds: 250)]
+    private static partial Regex OrcaSlicerSuffix();
+
+    // A material word at the end: dragon_x4_PETG, dragon-PLA.
+    [GeneratedRegex(@"(?<=.)[_-](?:PLA|PETG|ABS|ASA|TPU|PA|PC|PVA|HIPS|PET)(?:[+-][A-Za-z0-9]+)?$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase, matchTimeoutMilliseconds: 250)]
+    private static partial Regex MaterialSuffix();
+
+    // The quantity in front: 4x_dragon, x4-dragon.
+    [GeneratedRegex(@"^(?:(?<qty>\d{1,4})[xX]|[xX](?<qty>\d{1,4}))[_-](?<toy>.+)$", RegexOptions.CultureInvariant | RegexOptions.ExplicitCapture, matchTimeoutMilliseconds: 250)]
+    private static partial Regex QuantityPrefix();
 }

@@ -118,11 +118,46 @@ public sealed class ToyNameRulesTests
     }
 
     [Fact]
-    public void Parse_CustomPatternsThatDoNotMatch_FallBackToTheStem()
+    public void Parse_CustomPatternsThatDoNotMatch_FallBackToTheBuiltInRules()
     {
         var rules = new ToyNameRules([@"^toy-(?<toy>.+)$"]);
 
-        Assert.Equal(new ToyInfo("dragon_x4", 1), rules.Parse("dragon_x4.gcode"));
+        Assert.Equal(new ToyInfo("dragon", 4), rules.Parse("dragon_x4.gcode"));
+        Assert.Equal(new ToyInfo("calicat", 1), rules.Parse("calicat_0.3mm_PLA_MK3S_33m.gcode"));
+    }
+
+    // Issue 19: the slicers' default output names put layer height, material, printer and time beside the model's
+    // name, so one toy became one per variant; dragon_x4_PETG was toy "dragon_x4_PETG" with 1 toy.
+    [Theory]
+    [InlineData("dragon_x4_PETG.gcode", "dragon", 4)]
+    [InlineData("dragon_PETG_x4.gcode", "dragon", 4)]
+    [InlineData("calicat_0.3mm_PLA_MK3S_33m.gcode", "calicat", 1)] // PrusaSlicer, Moonraker's documented example
+    [InlineData("dragon_0.2mm_PLA_MK4_1h23m.gcode", "dragon", 1)] // PrusaSlicer
+    [InlineData("dragon_0.15mm_PETG_MK4_2d3h4m.bgcode", "dragon", 1)]
+    [InlineData("dragon_0.4n_0.2mm_PLA;PETG_COREONE_45m.gcode", "dragon", 1)] // PrusaSlicer 2.6+ with the nozzle
+    [InlineData("dragon_x4_0.2mm_PLA_MK3S_5h2m.gcode", "dragon", 4)]
+    [InlineData("baby_dragon_0.20mm_PETG_ENDER3_1h2m3s.gcode", "baby_dragon", 1)] // SuperSlicer
+    [InlineData("dragon_PLA_2h5m.gcode", "dragon", 1)] // OrcaSlicer
+    [InlineData("dragon_x6_PETG-CF_11h.gcode", "dragon", 6)] // OrcaSlicer, a material with a variant
+    [InlineData("CE3_dragon.gcode", "dragon", 1)] // Cura, Creality Ender-3
+    [InlineData("UMS5_dragon_x2.gcode", "dragon", 2)] // Cura, Ultimaker S5
+    [InlineData("4x_dragon.gcode", "dragon", 4)]
+    [InlineData("dragon.gcode.3mf", "dragon", 1)] // Bambu Studio
+    [InlineData("R2D2_figure.gcode", "R2D2_figure", 1)] // not a Cura prefix
+    [InlineData("PLA_holder.gcode", "PLA_holder", 1)] // a material word at the start is part of the name
+    [InlineData("dragon_panda.gcode", "dragon_panda", 1)]
+    public void Parse_SlicerDefaultNames_GiveTheModelNameAndQuantity(string file, string toy, int quantity)
+    {
+        Assert.Equal(new ToyInfo(toy, quantity), _rules.Parse(file));
+    }
+
+    [Fact]
+    public void Parse_PrusaSlicerVariantsOfOneModel_AreOneToy()
+    {
+        var toys = new[] { "dragon_0.2mm_PLA_MK4_1h23m.gcode", "dragon_0.15mm_PETG_MK4_2h1m.gcode", "dragon_0.4n_0.1mm_ASA_XL_4h.gcode" }
+            .Select(f => _rules.Parse(f).Toy).Distinct();
+
+        Assert.Equal(["dragon"], toys);
     }
 
     [Fact]

@@ -71,7 +71,7 @@ public sealed class OctoPrintEndToEndTests(ServicesFixture services)
             Assert.Equal("estimated", dragon.Text("filament_source"));
             Assert.Equal($"toys/dragon_x4.gcode@{S(0)}", dragon.Text("job_id"));
 
-            var castle = Assert.Single(jobs, r => r.Text("toy") == "castle_PETG");
+            var castle = Assert.Single(jobs, r => r.Text("toy") == "castle");
             Assert.Equal(("cancelled", "octoprint", "PETG"), (castle.Text("outcome"), castle.Text("source"), castle.Text("material")));
             Assert.Equal(1, castle.Number("toys"));
             Assert.Equal(600, castle.Number("print_time_s"), 6);

@@ -68,7 +68,7 @@ public sealed class BambuLifecycleTests
             },
             castle =>
             {
-                Assert.Equal((JobOutcome.Cancelled, "castle_PETG", "PETG"), (castle.Outcome, castle.Toy, castle.Material));
+                Assert.Equal((JobOutcome.Cancelled, "castle", "PETG"), (castle.Outcome, castle.Toy, castle.Material));
                 Assert.Equal("castle_PETG@1767604800", castle.JobId);
                 Assert.Equal(900.0, castle.PrintTimeSeconds);
             },

@@ -80,7 +80,7 @@ public sealed class MoonrakerLifecycleTests
             },
             castle =>
             {
-                Assert.Equal((JobOutcome.Cancelled, "castle_ABS", "ABS"), (castle.Outcome, castle.Toy, castle.Material));
+                Assert.Equal((JobOutcome.Cancelled, "castle", "ABS"), (castle.Outcome, castle.Toy, castle.Material));
                 Assert.Equal((300.0, 800.0), (castle.PrintTimeSeconds, castle.FilamentMillimetres));
                 Assert.Equal(T0.AddMinutes(77), castle.End);
             },

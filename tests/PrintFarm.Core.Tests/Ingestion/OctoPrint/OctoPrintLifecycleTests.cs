@@ -85,7 +85,7 @@ public sealed class OctoPrintLifecycleTests
             },
             castle =>
             {
-                Assert.Equal((JobOutcome.Cancelled, "castle_PETG", 1, "PETG"), (castle.Outcome, castle.Toy, castle.Quantity, castle.Material));
+                Assert.Equal((JobOutcome.Cancelled, "castle", 1, "PETG"), (castle.Outcome, castle.Toy, castle.Quantity, castle.Material));
                 Assert.Equal((600.0, 1250.0, FilamentSource.Prorated), (castle.PrintTimeSeconds, castle.FilamentMillimetres, castle.FilamentSource));
                 Assert.Equal(Grams(1250, 1.27), castle.FilamentGrams, 9);
             },
