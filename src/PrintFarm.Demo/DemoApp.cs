@@ -38,8 +38,9 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
             ? Path.GetFullPath(configured)
             : Path.Combine(DataFolders.DefaultRoot(), "demo");
 
-        // Each demo run simulates a new day: yesterday's checkpoint and spool would only be late data to it.
-        foreach (var stale in new[] { "checkpoint", "spool" })
+        // Each demo run simulates a new day from clean state: the last run's journal would be replayed into it (its jobs
+        // counted again, hours before this run's start), and its checkpoint, spool and dead letters are that run's too.
+        foreach (var stale in new[] { "journal", "checkpoint", "spool", "deadletter" })
         {
             var folder = Path.Combine(data, stale);
             if (Directory.Exists(folder))
@@ -138,7 +139,12 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
         await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
         host.Dispose();
 
-        PrintFinal(plain, simulation, until, runner.Published, lost, influx ? null : lineFile);
+        if (!PrintFinal(plain, simulation, until, runner.Published, lost, influx ? null : lineFile))
+        {
+            Console.Error.WriteLine("demo: the KPIs the worker wrote differ from the simulator's ground truth (rows marked 'differs' above); see demo.log");
+            return GroundTruthDiffers;
+        }
+
         return 0;
     }
 
@@ -154,7 +160,11 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
         }
     }
 
-    private void PrintFinal(bool plain, FarmSimulation simulation, DateTimeOffset until, long published, long lost, string? lineFile)
+    /// <summary>The exit code of a run whose final KPIs differ from the ground truth.</summary>
+    public const int GroundTruthDiffers = 3;
+
+    // Prints the final table; false when any row differs from the ground truth.
+    private bool PrintFinal(bool plain, FarmSimulation simulation, DateTimeOffset until, long published, long lost, string? lineFile)
     {
         var truth = simulation.Truth;
         var cut = until.AddSeconds(1);
@@ -203,6 +213,8 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
         {
             Console.WriteLine($"Line protocol written to {lineFile}; import with: influx write --bucket printfarm --precision ms --file {lineFile}");
         }
+
+        return rows.TrueForAll(r => r.Matches);
     }
 
     // The job-derived KPIs the worker wrote equal the simulator's ground truth (sums to 1e-9 relative).
