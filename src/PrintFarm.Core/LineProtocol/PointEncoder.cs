@@ -111,11 +111,17 @@ public sealed class PointEncoder
             .Build(alert.At);
     }
 
-    /// <summary>The <c>printer</c> telemetry point of an event, or <see langword="null"/> when it carries no telemetry.</summary>
+    /// <summary>
+    /// The <c>printer</c> telemetry point of an event, or <see langword="null"/> when it carries no telemetry. A job's
+    /// end that names no printer state of its own (OctoPrint's <c>PrintDone</c>, a cancel, the native
+    /// <c>job_finished</c>) writes <c>state</c> = <c>finished</c>, <c>failed</c> or <c>cancelled</c>, so the printer's
+    /// newest state is not left at <c>printing</c> (issue 19).
+    /// </summary>
     public string? Printer(PrinterEvent e)
     {
         ArgumentNullException.ThrowIfNull(e);
-        if (!e.HasTelemetry)
+        var state = e.State ?? EndedState(e);
+        if (!e.HasTelemetry && state is null)
         {
             return null;
         }
@@ -124,7 +130,7 @@ public sealed class PointEncoder
             .Tag("farm", _farm)
             .Tag("printer", e.Printer)
             .Tag("source", e.Source)
-            .Field("state", e.State)
+            .Field("state", state)
             .Field("progress_pct", e.ProgressPercent)
             .Field("nozzle_c", e.NozzleCelsius)
             .Field("nozzle_target_c", e.NozzleTargetCelsius)
@@ -135,6 +141,16 @@ public sealed class PointEncoder
             .Field("online", e.Online)
             .Build(e.Timestamp);
     }
+
+    // The state a printer is in once a job ended, when the event names none.
+    private static string? EndedState(PrinterEvent e) => e.Kind == EventKind.JobFinished && e.Outcome is { } outcome
+        ? outcome switch
+        {
+            JobOutcome.Completed => "finished",
+            JobOutcome.Failed => "failed",
+            _ => "cancelled",
+        }
+        : null;
 
     /// <summary>The <c>outcome</c> tag value.</summary>
     public static string OutcomeName(JobOutcome outcome) => outcome switch

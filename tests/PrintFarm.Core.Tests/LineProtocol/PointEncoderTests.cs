@@ -275,9 +275,30 @@ public sealed class PointEncoderTests
     [Fact]
     public void Printer_EventWithoutTelemetry_GivesNoLine()
     {
-        var e = Some.Finished(Some.At(9), grams: 10);
+        var e = Some.Started(Some.At(9));
 
         Assert.Null(_encoder.Printer(e));
+    }
+
+    // Issue 19: the status table showed "printing" after a job ended, since the end event wrote no printer point.
+    [Theory]
+    [InlineData(JobOutcome.Completed, "finished")]
+    [InlineData(JobOutcome.Failed, "failed")]
+    [InlineData(JobOutcome.Cancelled, "cancelled")]
+    public void Printer_JobEndNamingNoState_WritesTheEndedState(JobOutcome outcome, string state)
+    {
+        var e = Some.Finished(Some.At(9), outcome, grams: 10);
+
+        Assert.Equal($"printer,farm={Farm},printer={e.Printer},source={e.Source} state=\"{state}\" {Ms(e.Timestamp)}", _encoder.Printer(e));
+    }
+
+    [Fact]
+    public void Printer_JobEndNamingItsState_KeepsIt()
+    {
+        var finished = Some.Finished(Some.At(9), grams: 10);
+        var e = new PrinterEvent { Kind = finished.Kind, Outcome = finished.Outcome, Printer = finished.Printer, Source = finished.Source, Timestamp = finished.Timestamp, State = "FINISH" };
+
+        Assert.Contains("state=\"FINISH\"", _encoder.Printer(e), StringComparison.Ordinal);
     }
 
     [Theory]

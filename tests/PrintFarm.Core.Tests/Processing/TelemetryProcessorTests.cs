@@ -133,9 +133,10 @@ public sealed class TelemetryProcessorTests
 
         Assert.All(results, r => Assert.True(r.Accepted));
 
-        // Status and progress carry telemetry; the start and the finish do not.
+        // Status and progress carry telemetry, the start does not; the finish writes the printer's ended state.
         var printerLines = _output.Lines.Where(l => l.StartsWith("printer,", StringComparison.Ordinal)).ToList();
-        Assert.Equal(2, printerLines.Count);
+        Assert.Equal(3, printerLines.Count);
+        Assert.Contains("state=\"finished\"", printerLines[^1], StringComparison.Ordinal);
         Assert.All(printerLines, l => Assert.StartsWith($"printer,farm={Pipeline.Farm},printer=mk4-03,source=native ", l, StringComparison.Ordinal));
 
         var job = Assert.Single(_output.EndedJobs);

@@ -91,7 +91,7 @@ public sealed class MoonrakerEndToEndTests(ServicesFixture services)
             Assert.Equal(AdapterEndToEnd.Grams(9000, 1.24), dragon.Number("filament_g"), 6);
             Assert.Equal("measured", dragon.Text("filament_source"));
 
-            var castle = Assert.Single(jobs, r => r.Text("toy") == "castle_ABS");
+            var castle = Assert.Single(jobs, r => r.Text("toy") == "castle");
             Assert.Equal(("cancelled", "moonraker", "ABS"), (castle.Text("outcome"), castle.Text("source"), castle.Text("material")));
             Assert.Equal(300, castle.Number("print_time_s"), 6);
             Assert.Equal(AdapterEndToEnd.Grams(800, 1.04), castle.Number("filament_g"), 6);

@@ -104,9 +104,14 @@ public sealed class NativeEndToEndTests(ServicesFixture services)
         Assert.Equal(0, Assert.Single(perToy, r => r.Text("toy") == "castle").Number("toys"));
 
         // Status samples became printer points.
-        var telemetry = await services.Influx.QueryAsync(database, $"SELECT \"nozzle_c\", \"state\" FROM printer WHERE \"printer\" = '{p1}'");
+        var telemetry = await services.Influx.QueryAsync(database, $"SELECT \"nozzle_c\", \"state\" FROM printer WHERE \"printer\" = '{p1}' AND \"nozzle_c\" > 0");
         Assert.Equal(2, telemetry.Count);
         Assert.All(telemetry, r => Assert.Equal(210.2, r.Number("nozzle_c"), 6));
+
+        // Each job's end leaves the printer's state at how it ended, not at printing.
+        var ended = await services.Influx.QueryAsync(database, $"SELECT \"state\" FROM printer WHERE \"printer\" = '{p1}' ");
+        var p1Ends = p1Jobs.Select(j => j.Outcome == "completed" ? "finished" : j.Outcome).ToList();
+        Assert.Equal(p1Ends, ended.Where(r => r.Text("state") is "finished" or "failed" or "cancelled").Select(r => r.Text("state")));
 
         Assert.Equal(trace.Jobs.Count, worker.Counter("printfarm.jobs.ended"));
         Assert.Empty(worker.Logs.AtLeast(Microsoft.Extensions.Logging.LogLevel.Warning));
