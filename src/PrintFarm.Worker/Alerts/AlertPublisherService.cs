@@ -92,7 +92,8 @@ internal sealed class AlertPublisherService : BackgroundService
             {
                 while (reader.TryRead(out var alert))
                 {
-                    await DeliverAsync(alert, stoppingToken).ConfigureAwait(false);
+                    await DeliverAsync(alert.Alert, stoppingToken).ConfigureAwait(false);
+                    _queue.Done(alert);
                 }
             }
         }
@@ -104,7 +105,11 @@ internal sealed class AlertPublisherService : BackgroundService
         using var budget = new CancellationTokenSource(ShutdownBudget, _time);
         while (reader.TryRead(out var alert))
         {
-            await DeliverAsync(alert, budget.Token).ConfigureAwait(false);
+            await DeliverAsync(alert.Alert, budget.Token).ConfigureAwait(false);
+            if (!budget.IsCancellationRequested)
+            {
+                _queue.Done(alert);
+            }
         }
     }
 
