@@ -43,6 +43,15 @@ public sealed class GuardReplayTests(ServicesFixture services)
         Assert.Equal(3, jobs.Count); // one job point per job
         Assert.Equal([("A1", pA), ("A2", pA), ("B1", "other")], jobs.Select(j => (j.Text("job_id")!, j.Text("printer")!)).Order().ToArray());
         Assert.DoesNotContain(jobs, j => j.Text("printer") == pB);
+
+        // Printer-scope day KPIs add up to the farm's (before: 3 printer-scope jobs against the farm's 2).
+        var day = await Eventually.Until(
+            () => services.Influx.QueryAsync(database, "SELECT * FROM kpi WHERE \"window\" = '1d'"),
+            rows => rows.Any(r => r.Text("scope") == "farm" && r.Number("jobs_completed") == 3),
+            "the farm's day point with 3 jobs",
+            describe: rows => rows.Format());
+        Assert.Equal(3, day.Where(r => r.Text("scope") == "printer").Sum(r => r.Number("jobs_completed")));
+        Assert.Equal(["other", pA], day.Where(r => r.Text("scope") == "printer").Select(r => r.Text("printer")!).Order(StringComparer.Ordinal).ToArray());
     }
 
     private static async Task PublishJobAsync(MosquittoServer broker, string printer, string job, DateTimeOffset start)
