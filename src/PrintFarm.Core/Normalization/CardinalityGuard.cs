@@ -60,7 +60,9 @@ public sealed class CardinalityGuard
 
     /// <summary>
     /// False when an allow-list is set and <paramref name="match"/>'s printer is not on it. Otherwise true, with the
-    /// printer folded into <see cref="Other"/> when it is new and the printer cap is reached.
+    /// printer folded into <see cref="Other"/> when it is new and the printer cap is reached. Takes no slot: a new
+    /// printer is kept only by <see cref="AdmitPrinter(string)"/>, once its message was accepted, so junk topics and
+    /// invalid payloads cannot fill the cap.
     /// </summary>
     public bool AdmitPrinter(ref TopicMatch match, out string? problem)
     {
@@ -71,13 +73,27 @@ public sealed class CardinalityGuard
         }
 
         problem = null;
-        var printer = Printers.Fold(match.Printer);
+        var printer = Printers.Peek(match.Printer);
         if (!ReferenceEquals(printer, match.Printer))
         {
             match = match.WithPrinter(printer);
         }
 
         return true;
+    }
+
+    /// <summary>Keeps <paramref name="printer"/> (when there is room) after a message of it was accepted.</summary>
+    public void AdmitPrinter(string printer) => Printers.Fold(printer);
+
+    /// <summary>The kept values, for a checkpoint.</summary>
+    public CardinalityGuardState SaveState() => new(Printers.Kept(), Toys.Kept(), Materials.Kept());
+
+    /// <summary>Replaces the kept values with a checkpoint's (up to each cap); a missing set starts empty. Fold counters are kept.</summary>
+    public void RestoreState(CardinalityGuardState? state)
+    {
+        Printers.Restore(state?.Printers);
+        Toys.Restore(state?.Toys);
+        Materials.Restore(state?.Materials);
     }
 
     /// <summary>The job with its toy and material folded where their caps are reached.</summary>
@@ -118,6 +134,28 @@ public sealed class CardinalityGuard
         /// <summary>The first value that was folded, or <see langword="null"/> while the cap was never reached (for the warning).</summary>
         public string? FirstFolded => Volatile.Read(ref _firstFolded);
 
+        /// <summary>What <see cref="Fold"/> would answer, without keeping <paramref name="value"/> or counting a fold.</summary>
+        public string Peek(string value) => value == Other || _seen.Contains(value) || _seen.Count < Max ? value : Other;
+
+        internal string[] Kept() => [.. _seen];
+
+        internal void Restore(IEnumerable<string>? values)
+        {
+            _seen.Clear();
+            foreach (var value in values ?? [])
+            {
+                if (_seen.Count >= Max)
+                {
+                    break;
+                }
+
+                if (value != Other)
+                {
+                    _seen.Add(value);
+                }
+            }
+        }
+
         /// <summary><paramref name="value"/> itself when kept (or keepable), <see cref="Other"/> past the cap.</summary>
         public string Fold(string value)
         {
@@ -138,3 +176,9 @@ public sealed class CardinalityGuard
         }
     }
 }
+
+/// <summary>The values a <see cref="CardinalityGuard"/> keeps, as checkpointed: a replay folds exactly as the first run did.</summary>
+/// <param name="Printers">Kept printer ids.</param>
+/// <param name="Toys">Kept toy names.</param>
+/// <param name="Materials">Kept material names.</param>
+public sealed record CardinalityGuardState(string[]? Printers, string[]? Toys, string[]? Materials);

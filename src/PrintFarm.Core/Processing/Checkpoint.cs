@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using PrintFarm.Core.Alerts;
 using PrintFarm.Core.Jobs;
 using PrintFarm.Core.Kpis;
+using PrintFarm.Core.Normalization;
 
 namespace PrintFarm.Core.Processing;
 
@@ -23,8 +24,10 @@ public static class Checkpoint
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    internal static JsonObject Create(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts = null) => new()
+    internal static JsonObject Create(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts = null, CardinalityGuardState? guard = null) => new()
     {
+        // Optional: a checkpoint without it (no guard, or written before the guard was checkpointed) restores it empty.
+        ["guard"] = guard is null ? null : JsonSerializer.SerializeToNode(guard, Json),
         // Optional: a checkpoint without it (alerts off, or written before alerts existed) restores with no alert state.
         ["alerts"] = alerts is null ? null : JsonSerializer.SerializeToNode(alerts, Json),
         ["version"] = Version,
@@ -34,8 +37,14 @@ public static class Checkpoint
         ["adapters"] = adapters,
     };
 
-    internal static void Write(Utf8JsonWriter writer, DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts)
+    internal static void Write(Utf8JsonWriter writer, DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard)
     {
+        if (guard is not null)
+        {
+            writer.WritePropertyName("guard");
+            JsonSerializer.Serialize(writer, guard, Json);
+        }
+
         if (alerts is not null)
         {
             writer.WritePropertyName("alerts");
@@ -52,7 +61,7 @@ public static class Checkpoint
         adapters.WriteTo(writer);
     }
 
-    internal static (JobTrackerState Jobs, KpiEngineState Kpis, JsonObject? Adapters, AlertEvaluatorState? Alerts) Read(JsonObject checkpoint)
+    internal static (JobTrackerState Jobs, KpiEngineState Kpis, JsonObject? Adapters, AlertEvaluatorState? Alerts, CardinalityGuardState? Guard) Read(JsonObject checkpoint)
     {
         var version = checkpoint["version"]?.GetValue<int>();
         if (version != Version)
@@ -65,7 +74,8 @@ public static class Checkpoint
             var jobs = checkpoint["jobs"].Deserialize<JobTrackerState>(Json) ?? throw new CheckpointException("checkpoint has no 'jobs'");
             var kpis = checkpoint["kpis"].Deserialize<KpiEngineState>(Json) ?? throw new CheckpointException("checkpoint has no 'kpis'");
             var alerts = checkpoint["alerts"] is { } a ? a.Deserialize<AlertEvaluatorState>(Json) : null;
-            return (jobs, kpis, checkpoint["adapters"] as JsonObject, alerts);
+            var guard = checkpoint["guard"] is { } g ? g.Deserialize<CardinalityGuardState>(Json) : null;
+            return (jobs, kpis, checkpoint["adapters"] as JsonObject, alerts, guard);
         }
         catch (JsonException ex)
         {
@@ -87,9 +97,11 @@ public sealed class CheckpointSnapshot
     private readonly KpiEngineState _kpis;
     private readonly JsonObject _adapters;
     private readonly AlertEvaluatorState? _alerts;
+    private readonly CardinalityGuardState? _guard;
 
-    internal CheckpointSnapshot(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts)
+    internal CheckpointSnapshot(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard = null)
     {
+        _guard = guard;
         _savedAt = savedAt;
         _jobs = jobs;
         _kpis = kpis;
@@ -105,7 +117,7 @@ public sealed class CheckpointSnapshot
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteStartObject();
-        Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters, _alerts);
+        Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters, _alerts, _guard);
         extra?.Invoke(writer);
         writer.WriteEndObject();
     }

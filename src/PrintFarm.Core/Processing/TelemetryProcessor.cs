@@ -168,6 +168,9 @@ public sealed class TelemetryProcessor
             }
         }
 
+        // Only an accepted message takes a slot of the printer cap (see CardinalityGuard.AdmitPrinter).
+        Guard?.AdmitPrinter(route.Match.Printer);
+
         foreach (var e in _events)
         {
             Apply(e, message.ReceivedAt, output);
@@ -221,13 +224,13 @@ public sealed class TelemetryProcessor
 
     /// <summary>The whole state as a checkpoint document (see <see cref="Checkpoint"/>).</summary>
     public System.Text.Json.Nodes.JsonObject SaveCheckpoint(DateTimeOffset savedAt) =>
-        Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState());
+        Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState());
 
     /// <summary>
     /// Captures the state for a checkpoint without building the document: call it between two messages, then write
     /// the snapshot while processing goes on (<see cref="CheckpointSnapshot.WriteTo"/>).
     /// </summary>
-    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState());
+    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState());
 
     private System.Text.Json.Nodes.JsonObject SaveAdapters()
     {
@@ -252,22 +255,24 @@ public sealed class TelemetryProcessor
     public int RestoreCheckpoint(System.Text.Json.Nodes.JsonObject checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        var (jobs, kpis, adapters, alerts) = Checkpoint.Read(checkpoint);
+        var (jobs, kpis, adapters, alerts, guard) = Checkpoint.Read(checkpoint);
         try
         {
-            return Restore(jobs, kpis, adapters, alerts);
+            return Restore(jobs, kpis, adapters, alerts, guard);
         }
         catch
         {
-            var (emptyJobs, emptyKpis, emptyAdapters, emptyAlerts) = Checkpoint.Read(_empty);
-            Restore(emptyJobs, emptyKpis, emptyAdapters, emptyAlerts);
+            var (emptyJobs, emptyKpis, emptyAdapters, emptyAlerts, _) = Checkpoint.Read(_empty);
+            Restore(emptyJobs, emptyKpis, emptyAdapters, emptyAlerts, null);
             throw;
         }
     }
 
-    private int Restore(JobTrackerState jobs, KpiEngineState kpis, System.Text.Json.Nodes.JsonObject? adapters, AlertEvaluatorState? alerts)
+    private int Restore(JobTrackerState jobs, KpiEngineState kpis, System.Text.Json.Nodes.JsonObject? adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard)
     {
         _jobs.RestoreState(jobs);
+        // A checkpoint without guard state (an older build) starts the guard empty, as before.
+        Guard?.RestoreState(guard);
         // A checkpoint without alert state (alerts were off, or an older build) starts the evaluator empty.
         _alerts?.RestoreState(alerts ?? _emptyAlerts!);
 

@@ -18,9 +18,24 @@ internal static class AlertMessages
     public static string Topic(string prefix, string farm, AlertTransition alert) =>
         $"{prefix}/{alert.Rule}/{PointEncoder.ScopeName(alert.Scope)}/{Level(alert.Scope == KpiScope.Farm ? farm : alert.Subject)}";
 
-    /// <summary>The alert as JSON: rule, scope, subject, farm, state, at (ISO 8601 UTC), value, baseline, threshold, message.</summary>
+    /// <summary>The MQTT 5 user property and HTTP header that carry <see cref="IdempotencyKey"/>.</summary>
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    /// <summary>
+    /// The transition's idempotency key: 32 hex digits of SHA-256 over farm, rule, scope, subject, state and the event
+    /// time of the window judged. Nothing in it depends on when or how often it is delivered, so a retry and a replay
+    /// after a crash carry the same key, and a receiver can drop duplicates by it.
+    /// </summary>
+    public static string IdempotencyKey(string farm, AlertTransition alert)
+    {
+        var identity = string.Join('\n', farm, alert.Rule, PointEncoder.ScopeName(alert.Scope), alert.Subject, alert.StateName, alert.At.UtcTicks.ToString(CultureInfo.InvariantCulture));
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(identity)), 0, 16);
+    }
+
+    /// <summary>The alert as JSON: idempotency_key, rule, scope, subject, farm, state, at (ISO 8601 UTC), value, baseline, threshold, message.</summary>
     public static JsonObject Json(string farm, AlertTransition alert) => new()
     {
+        ["idempotency_key"] = IdempotencyKey(farm, alert),
         ["rule"] = alert.Rule,
         ["scope"] = PointEncoder.ScopeName(alert.Scope),
         ["subject"] = alert.Scope == KpiScope.Farm ? farm : alert.Subject,

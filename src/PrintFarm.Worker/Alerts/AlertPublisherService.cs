@@ -39,6 +39,7 @@ internal sealed class AlertPublisherService : BackgroundService
     private readonly LogThrottle _throttle;
     private readonly ResiliencePipeline _retry;
     private readonly IMqttClient _client;
+    private readonly Mqtt.MqttConnectionOptions _connection;
 
     public AlertPublisherService(
         AlertQueue queue,
@@ -59,6 +60,7 @@ internal sealed class AlertPublisherService : BackgroundService
         _logger = logger;
         _throttle = new LogThrottle(time, TimeSpan.FromMinutes(1));
         _client = new MqttClientFactory().CreateMqttClient();
+        _connection = Mqtt.MqttConnectionOptions.ForPublisher(_mqtt, _clientId, logger);
         _retry = _options.MaxRetries == 0
             ? ResiliencePipeline.Empty
             : new ResiliencePipelineBuilder { TimeProvider = time }
@@ -90,7 +92,8 @@ internal sealed class AlertPublisherService : BackgroundService
             {
                 while (reader.TryRead(out var alert))
                 {
-                    await DeliverAsync(alert, stoppingToken).ConfigureAwait(false);
+                    await DeliverAsync(alert.Alert, stoppingToken).ConfigureAwait(false);
+                    _queue.Done(alert);
                 }
             }
         }
@@ -102,7 +105,11 @@ internal sealed class AlertPublisherService : BackgroundService
         using var budget = new CancellationTokenSource(ShutdownBudget, _time);
         while (reader.TryRead(out var alert))
         {
-            await DeliverAsync(alert, budget.Token).ConfigureAwait(false);
+            await DeliverAsync(alert.Alert, budget.Token).ConfigureAwait(false);
+            if (!budget.IsCancellationRequested)
+            {
+                _queue.Done(alert);
+            }
         }
     }
 
@@ -172,13 +179,19 @@ internal sealed class AlertPublisherService : BackgroundService
             await ConnectAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        var message = new MqttApplicationMessageBuilder()
+        var builder = new MqttApplicationMessageBuilder()
             .WithTopic(AlertMessages.Topic(_options.TopicPrefix, _farm, alert))
             .WithPayload(AlertMessages.Payload(_farm, alert))
-            .WithContentType("application/json")
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithRetainFlag(_options.Retain)
-            .Build();
+            .WithRetainFlag(_options.Retain);
+        if (!_mqtt.IsV311)
+        {
+            // MQTT 5 only (3.1.1 has no properties): the key is in the JSON payload either way.
+            builder.WithContentType("application/json")
+                .WithUserProperty(AlertMessages.IdempotencyKeyHeader, new ReadOnlyMemory<byte>(Encoding.UTF8.GetBytes(AlertMessages.IdempotencyKey(_farm, alert))));
+        }
+
+        var message = builder.Build();
         var result = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
         if (!result.IsSuccess)
         {
@@ -188,25 +201,19 @@ internal sealed class AlertPublisherService : BackgroundService
 
     private async Task ConnectAsync(CancellationToken cancellationToken)
     {
-        // A plain session: alerts are published, never subscribed to, so nothing needs to wait at the broker for us.
-        var builder = new MqttClientOptionsBuilder()
-            .WithTcpServer(_mqtt.Host, _mqtt.Port)
-            .WithClientId(_clientId)
-            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
-            .WithCleanStart(true)
-            .WithKeepAlivePeriod(_mqtt.KeepAlive)
-            .WithTimeout(TimeSpan.FromSeconds(10));
-        if (!string.IsNullOrEmpty(_mqtt.Username))
+        // A plain session under its own client id, with the ingestion client's TLS, credentials and protocol version.
+        MqttClientConnectResult result;
+        try
         {
-            builder.WithCredentials(_mqtt.Username, _mqtt.Password);
+            result = await _client.ConnectAsync(_connection.Build(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Retried by the delivery pipeline; the message names the setting to look at (CaFile, client certificate …).
+            throw new MQTTnet.Exceptions.MqttCommunicationException(_connection.Describe(ex), ex);
         }
 
-        if (_mqtt.UseTls)
-        {
-            builder.WithTlsOptions(o => o.UseTls());
-        }
-
-        await _client.ConnectAsync(builder.Build(), cancellationToken).ConfigureAwait(false);
+        _connection.ThrowIfRefused(result);
         Log.AlertPublisherConnected(_logger, _mqtt.Host, _mqtt.Port, _clientId, _options.TopicPrefix);
     }
 
@@ -219,6 +226,8 @@ internal sealed class AlertPublisherService : BackgroundService
         {
             Content = new StringContent(AlertMessages.WebhookBody(webhook, _farm, alert), Encoding.UTF8, "application/json"),
         };
+        // The same key on every attempt and after a replay: the receiver drops duplicates by it (docs/operations.md).
+        request.Headers.Add(AlertMessages.IdempotencyKeyHeader, AlertMessages.IdempotencyKey(_farm, alert));
         if (!string.IsNullOrWhiteSpace(webhook.Authorization))
         {
             request.Headers.Authorization = AuthenticationHeaderValue.Parse(webhook.Authorization);

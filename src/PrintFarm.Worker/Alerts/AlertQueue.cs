@@ -1,3 +1,7 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -8,23 +12,35 @@ using PrintFarm.Worker.Diagnostics;
 
 namespace PrintFarm.Worker.Alerts;
 
+/// <summary>One transition waiting for delivery; <see cref="Sequence"/> orders the outbox.</summary>
+internal readonly record struct QueuedAlert(long Sequence, AlertTransition Alert);
+
 /// <summary>
-/// Bounded queue from the pipeline to the <see cref="AlertPublisherService"/>. The pipeline never waits on it: a
-/// transition that does not fit is counted and logged (it is still in InfluxDB as an <c>alert</c> point).
+/// Bounded queue from the pipeline to the <see cref="AlertPublisherService"/>, and the outbox of what is not yet
+/// delivered. The pipeline never waits on it: a transition that does not fit is counted and logged (it is still in
+/// InfluxDB as an <c>alert</c> point). Each checkpoint carries the outbox (<see cref="WriteOutbox"/>): a kill after the
+/// checkpoint loses no transition, and the restart re-delivers them with the same idempotency key (at-least-once).
 /// </summary>
 internal sealed class AlertQueue
 {
-    private readonly Channel<AlertTransition> _channel;
+    /// <summary>The checkpoint property that holds the outbox.</summary>
+    public const string OutboxProperty = "alert_outbox";
+
+    private static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter() } };
+
+    private readonly Channel<QueuedAlert> _channel;
+    private readonly ConcurrentDictionary<long, AlertTransition> _pending = new();
     private readonly int _capacity;
     private readonly PrintFarmInstrumentation _metrics;
     private readonly ILogger<AlertQueue> _logger;
+    private long _sequence;
 
     public AlertQueue(IOptions<PrintFarmOptions> options, PrintFarmInstrumentation metrics, ILogger<AlertQueue> logger)
     {
         _capacity = options.Value.Alerts.QueueCapacity;
         _metrics = metrics;
         _logger = logger;
-        _channel = Channel.CreateBounded<AlertTransition>(new BoundedChannelOptions(_capacity)
+        _channel = Channel.CreateBounded<QueuedAlert>(new BoundedChannelOptions(_capacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
@@ -32,7 +48,10 @@ internal sealed class AlertQueue
         });
     }
 
-    public ChannelReader<AlertTransition> Reader => _channel.Reader;
+    public ChannelReader<QueuedAlert> Reader => _channel.Reader;
+
+    /// <summary>Transitions handed over and not yet delivered (or given up), oldest first.</summary>
+    public int Pending => _pending.Count;
 
     /// <summary>Hands the pipeline's transitions over; returns at once.</summary>
     public void Enqueue(IReadOnlyList<AlertTransition> alerts)
@@ -40,11 +59,78 @@ internal sealed class AlertQueue
         foreach (var alert in alerts)
         {
             _metrics.AlertTransitions.Add(1, new("rule", alert.Rule), new("state", alert.StateName));
-            if (!_channel.Writer.TryWrite(alert))
+            Add(alert);
+        }
+    }
+
+    /// <summary>The publisher is done with <paramref name="alert"/> (delivered, or failed for good and logged).</summary>
+    public void Done(in QueuedAlert alert) => _pending.TryRemove(alert.Sequence, out _);
+
+    /// <summary>
+    /// Writes the outbox as <see cref="OutboxProperty"/> into a checkpoint. Call it where the state is captured (inside
+    /// the pipeline's gate, after the hand-over), so the outbox holds exactly the transitions of that state not yet delivered.
+    /// </summary>
+    public JsonArray CaptureOutbox()
+    {
+        var outbox = new JsonArray();
+        foreach (var (_, alert) in _pending.OrderBy(p => p.Key))
+        {
+            outbox.Add(JsonSerializer.SerializeToNode(alert, Json));
+        }
+
+        return outbox;
+    }
+
+    /// <summary>Writes a captured outbox into the checkpoint document.</summary>
+    public static void WriteOutbox(Utf8JsonWriter writer, JsonArray outbox)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WritePropertyName(OutboxProperty);
+        outbox.WriteTo(writer);
+    }
+
+    /// <summary>Queues a restored checkpoint's outbox again, before anything new (a checkpoint without one has none).</summary>
+    public void RestoreOutbox(JsonNode? outbox)
+    {
+        if (outbox is not JsonArray items)
+        {
+            return;
+        }
+
+        var restored = 0;
+        foreach (var item in items)
+        {
+            try
             {
-                _metrics.AlertsDropped.Add(1);
-                Log.AlertDropped(_logger, _capacity, alert.StateName, alert.Rule, PointEncoder.ScopeName(alert.Scope), alert.Subject);
+                if (item.Deserialize<AlertTransition>(Json) is { } alert)
+                {
+                    Add(alert);
+                    restored++;
+                }
             }
+            catch (JsonException ex)
+            {
+                // One unreadable entry costs that alert only (it is still in InfluxDB), never the start.
+                _metrics.AlertsDropped.Add(1);
+                Log.AlertOutboxEntryInvalid(_logger, ex.Message);
+            }
+        }
+
+        if (restored > 0)
+        {
+            Log.AlertOutboxRestored(_logger, restored);
+        }
+    }
+
+    private void Add(AlertTransition alert)
+    {
+        var queued = new QueuedAlert(Interlocked.Increment(ref _sequence), alert);
+        _pending[queued.Sequence] = alert;
+        if (!_channel.Writer.TryWrite(queued))
+        {
+            _pending.TryRemove(queued.Sequence, out _);
+            _metrics.AlertsDropped.Add(1);
+            Log.AlertDropped(_logger, _capacity, alert.StateName, alert.Rule, PointEncoder.ScopeName(alert.Scope), alert.Subject);
         }
     }
 }

@@ -141,4 +141,10 @@ internal static partial class Log
 
     [LoggerMessage(93, LogLevel.Information, "PrintFarm Telemetry {Version}: broker {Broker}, database {Database}, farm '{Farm}', windows {Windows} ({TimeZone}), data folder {DataFolder}")]
     public static partial void Banner(ILogger logger, string version, string broker, string database, string farm, string windows, string timeZone, string dataFolder);
+
+    [LoggerMessage(400, LogLevel.Information, "Alert outbox restored from the checkpoint: {Count} transitions not yet delivered are delivered again (same idempotency keys)")]
+    public static partial void AlertOutboxRestored(ILogger logger, int count);
+
+    [LoggerMessage(401, LogLevel.Error, "An alert in the checkpoint's outbox cannot be read and is not delivered ({Reason}); it is still in InfluxDB")]
+    public static partial void AlertOutboxEntryInvalid(ILogger logger, string reason);
 }

@@ -13,7 +13,8 @@ namespace PrintFarm.Worker.Mqtt;
 /// <summary>
 /// Builds the MQTTnet connect options from <see cref="MqttOptions"/> (TLS with a farm CA, client certificate,
 /// credentials, protocol version) and turns a failed connect into one sentence naming the setting to look at.
-/// Certificate files are read at each connect, so a renewed certificate is picked up without a restart.
+/// Certificate files are read at each connect, so a renewed certificate is picked up without a restart. The one
+/// builder of both MQTT clients: the ingestion session and the alert publisher's (<see cref="ForPublisher"/>).
 /// </summary>
 internal sealed class MqttConnectionOptions
 {
@@ -22,16 +23,31 @@ internal sealed class MqttConnectionOptions
     private readonly ILogger _logger;
     private string? _tlsProblem;
     private bool _tlsAccepted;
+    private readonly string _clientId;
+    private readonly bool _publisher;
 
     public MqttConnectionOptions(MqttOptions options, ILogger logger)
+        : this(options, logger, options.ClientId, publisher: false)
     {
-        _options = options;
-        _logger = logger;
         if (options.UseTls && !options.ValidateServerName)
         {
             Log.MqttServerNameNotValidated(logger, options.Host);
         }
     }
+
+    private MqttConnectionOptions(MqttOptions options, ILogger logger, string clientId, bool publisher)
+    {
+        _options = options;
+        _logger = logger;
+        _clientId = clientId;
+        _publisher = publisher;
+    }
+
+    /// <summary>
+    /// The same broker, TLS, credentials and protocol version under another client id with a clean session: a client
+    /// that only publishes (alerts) needs nothing kept at the broker and must not take over the ingestion session.
+    /// </summary>
+    public static MqttConnectionOptions ForPublisher(MqttOptions options, string clientId, ILogger logger) => new(options, logger, clientId, publisher: true);
 
     /// <summary>Options for one connect attempt.</summary>
     public MqttClientOptions Build()
@@ -41,10 +57,14 @@ internal sealed class MqttConnectionOptions
         var o = _options;
         var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(o.Host, o.Port)
-            .WithClientId(o.ClientId)
+            .WithClientId(_clientId)
             .WithKeepAlivePeriod(o.KeepAlive)
             .WithTimeout(TimeSpan.FromSeconds(10));
-        if (o.IsV311)
+        if (_publisher)
+        {
+            builder.WithProtocolVersion(o.IsV311 ? MqttProtocolVersion.V311 : MqttProtocolVersion.V500).WithCleanStart(true);
+        }
+        else if (o.IsV311)
         {
             // 3.1.1 has no session expiry: the broker keeps a clean-session=false session until its own limit
             // (Mosquitto: persistent_client_expiration, default never).

@@ -120,6 +120,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
         {
             var position = JournalPosition.FromJson(checkpoint["journal"]);
             var dropped = _processor.RestoreCheckpoint(checkpoint);
+            _alerts.RestoreOutbox(checkpoint[Alerts.AlertQueue.OutboxProperty]);
             if (dropped > 0)
             {
                 Log.CheckpointWindowsDropped(_logger, dropped);
@@ -338,6 +339,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
         var barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         CheckpointSnapshot snapshot;
         JournalPosition position;
+        System.Text.Json.Nodes.JsonArray outbox;
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -347,6 +349,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
             position = _processed;
             _metrics.CheckpointDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
             await HandOverAsync(output, cancellationToken).ConfigureAwait(false);
+            outbox = _alerts.CaptureOutbox(); // undelivered alerts of this state go into the checkpoint
             await _channels.Lines.Writer.WriteAsync(LineBatch.ForBarrier(barrier), cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -364,6 +367,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
             {
                 writer.WritePropertyName("journal");
                 position.ToJson().WriteTo(writer);
+                Alerts.AlertQueue.WriteOutbox(writer, outbox);
             });
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -98,6 +98,62 @@ public sealed class CardinalityGuardTests
         Assert.Equal("p1", Tag(Assert.Single(_output.Lines), "printer"));
     }
 
+    [Theory]
+    [InlineData("not json at all")]
+    [InlineData("""{"type":"status"}""")]
+    [InlineData("""{"type":"teleport","ts":1717228800}""")]
+    [InlineData("""{"type":"status","ts":1917228800,"state":"printing","progress":10}""")] // far in the future
+    public void Process_RejectedMessage_AdmitsNothing_SoJunkCannotTakeASlot(string junk)
+    {
+        var processor = CreateSut(new CardinalityLimits { MaxPrinters = 1 });
+
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.False(processor.Process(Pipeline.Message(junk, Received, $"junk{i}"), _output).Accepted);
+        }
+
+        Assert.Equal(0, processor.Guard!.Printers.Count);
+        Assert.Equal(0, processor.Guard.Printers.Folded);
+        Assert.True(processor.Process(Pipeline.Message(Status, Received, "real"), _output).Accepted);
+        Assert.Equal("real", Tag(Assert.Single(_output.Lines), "printer"));
+    }
+
+    [Fact]
+    public void Checkpoint_CarriesTheKeptSets_SoAReplayFoldsAsTheFirstRunDid()
+    {
+        var first = CreateSut(new CardinalityLimits { MaxPrinters = 1, MaxToys = 1, MaxMaterials = 1 });
+        first.Process(Pipeline.Message(Finished("a1", "dragon.gcode", "PLA"), Received, "pA"), _output);
+        var checkpoint = first.SaveCheckpoint(Received);
+
+        // The restart replays pB's job first: without the guard's state pB would take the only slot.
+        var restarted = CreateSut(new CardinalityLimits { MaxPrinters = 1, MaxToys = 1, MaxMaterials = 1 });
+        restarted.RestoreCheckpoint(checkpoint);
+        _output.Clear();
+        restarted.Process(Pipeline.Message(Finished("b1", "fox.gcode", "PETG"), Received, "pB"), _output);
+        restarted.Process(Pipeline.Message(Status, Received, "pA"), _output);
+
+        var job = Assert.Single(_output.EndedJobs);
+        Assert.Equal(CardinalityGuard.Other, job.Printer);
+        Assert.Equal(CardinalityGuard.Other, job.Toy);
+        Assert.Equal(CardinalityGuard.Other, job.Material);
+        Assert.Equal("pA", Tag(_output.Lines.Last(l => l.StartsWith("printer", StringComparison.Ordinal)), "printer"));
+    }
+
+    [Fact]
+    public void Checkpoint_WithoutGuardState_FromAnOlderBuild_RestoresTheGuardEmpty()
+    {
+        var first = CreateSut(new CardinalityLimits { MaxPrinters = 1 });
+        first.Process(Pipeline.Message(Status, Received, "pA"), _output);
+        var checkpoint = first.SaveCheckpoint(Received);
+        Assert.NotNull(checkpoint["guard"]);
+        checkpoint.Remove("guard");
+
+        var restarted = CreateSut(new CardinalityLimits { MaxPrinters = 1 });
+        restarted.RestoreCheckpoint(checkpoint);
+
+        Assert.Equal(0, restarted.Guard!.Printers.Count);
+    }
+
     private const string Status = """{"type":"status","ts":1717228800,"state":"printing","progress":10}""";
 
     private static string Finished(string job, string file, string material) =>

@@ -132,7 +132,7 @@ public sealed class AlertEndToEndTests(ServicesFixture services)
     /// one fails after 4 g. On one printer, from 06:00 to 09:00, the failing job fails late, after 60 g: its success
     /// rate and print time per toy stay as they were, only its material efficiency falls.
     /// </summary>
-    private sealed class FallingPrinterTrace(string prefix)
+    internal sealed class FallingPrinterTrace(string prefix)
     {
         public string Falling { get; } = prefix + "-p1";
 
@@ -195,5 +195,5 @@ public sealed class AlertEndToEndTests(ServicesFixture services)
         private static string Topic(string printer) => $"printfarm/{printer}/event";
     }
 
-    private sealed record Job(string Printer, string Id, DateTimeOffset Start, DateTimeOffset End, string Outcome, double Grams);
+    internal sealed record Job(string Printer, string Id, DateTimeOffset Start, DateTimeOffset End, string Outcome, double Grams);
 }

@@ -30,6 +30,24 @@ public sealed class AlertMessagesTests
         Assert.Equal(Firing.Message, root.GetProperty("message").GetString());
     }
 
+    [Fact]
+    public void The_idempotency_key_is_the_same_for_the_same_transition_and_differs_by_state_window_subject_and_farm()
+    {
+        var key = AlertMessages.IdempotencyKey("main", Firing);
+
+        // A replay rebuilds the transition from the same messages: equal record, equal key (message text aside).
+        Assert.Equal(key, AlertMessages.IdempotencyKey("main", Firing with { Message = "reworded", Value = 0.61 }));
+        Assert.Matches("^[0-9a-f]{32}$", key);
+        Assert.NotEqual(key, AlertMessages.IdempotencyKey("main", Firing with { State = AlertState.Resolved }));
+        Assert.NotEqual(key, AlertMessages.IdempotencyKey("main", Firing with { At = Firing.At.AddHours(1) }));
+        Assert.NotEqual(key, AlertMessages.IdempotencyKey("main", Firing with { Subject = "fox" }));
+        Assert.NotEqual(key, AlertMessages.IdempotencyKey("other", Firing));
+        using var doc = JsonDocument.Parse(AlertMessages.Payload("main", Firing));
+        Assert.Equal(key, doc.RootElement.GetProperty("idempotency_key").GetString());
+        using var body = JsonDocument.Parse(AlertMessages.WebhookBody(new WebhookOptions { Url = "http://hook" }, "main", Firing));
+        Assert.Equal(key, body.RootElement.GetProperty("idempotency_key").GetString());
+    }
+
     [Theory]
     [InlineData("generic", "text,content,rule,state,message")]
     [InlineData("slack", "text")]
