@@ -191,7 +191,8 @@ public static class PrintFarmHostingExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Operations.IngestHealthService>());
         services.AddHealthChecks()
             .AddCheck<Operations.LoopsHealthCheck>("loops", tags: [Operations.HealthTags.Live, Operations.HealthTags.Ready])
-            .AddCheck<Operations.PipelineReadinessCheck>("pipeline", tags: [Operations.HealthTags.Ready]);
+            .AddCheck<Operations.PipelineReadinessCheck>("pipeline", tags: [Operations.HealthTags.Ready])
+            .AddCheck<Operations.JournalHealthCheck>("journal", tags: [Operations.HealthTags.Ready]);
         services.AddSingleton<Operations.HealthEndpointService>();
         services.AddHostedService(sp => sp.GetRequiredService<Operations.HealthEndpointService>());
         return services;

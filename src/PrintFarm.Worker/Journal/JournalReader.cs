@@ -2,8 +2,9 @@ namespace PrintFarm.Worker.Journal;
 
 /// <summary>
 /// Reads the journal in order from a position, never past what is durable. One consumer (the pipeline). A record
-/// that fails its checksum inside the durable part — the disk itself went bad — is reported by
-/// <see cref="CorruptionSkipped"/> and the reader goes on at the next segment.
+/// that fails its checksum inside the durable part — the disk itself went bad — is handed to the journal's
+/// <see cref="JournalQuarantine"/> (kept, counted, logged) and the reader goes on at the next valid record;
+/// <see cref="CorruptionSkipped"/> says how many bytes it passed over.
 /// </summary>
 internal sealed class JournalReader : IDisposable
 {
@@ -24,7 +25,7 @@ internal sealed class JournalReader : IDisposable
     /// <summary>The position of the next record to read: after a checkpoint, where a restart resumes.</summary>
     public JournalPosition Position { get; private set; }
 
-    /// <summary>Bytes skipped because they failed their checksum (set when it happens; the caller logs and resets it).</summary>
+    /// <summary>Bytes this reader skipped because they failed their checksum (the quarantine counts and logs them).</summary>
     public long CorruptionSkipped { get; set; }
 
     /// <summary>True when a durable record is waiting.</summary>
@@ -81,9 +82,16 @@ internal sealed class JournalReader : IDisposable
                 || !TryFill(JournalCodec.HeaderBytes + body, limit)
                 || !JournalCodec.TryDecode(_buffer.AsMemory(_start, JournalCodec.HeaderBytes + body), _topics, copyPayload, out record))
             {
-                // Inside the durable part, so not a torn write: the disk returned something else. Skip to the next
-                // segment, or to the durable end of this one.
-                CorruptionSkipped += limit - Position.Offset;
+                // Inside the durable part, so not a torn write: the disk returned something else. Go on at the next
+                // valid record of this segment; when there is none, at the next segment or the durable end of this one.
+                var resume = _journal.Quarantine.Skip(_journal.SegmentPath(Position.Segment), Position.Segment, Position.Offset, limit, Position.Sequence, tailMayBeTorn: false);
+                CorruptionSkipped += (resume?.Offset ?? limit) - Position.Offset;
+                if (resume is { } r)
+                {
+                    MoveTo(new JournalPosition(Position.Segment, r.Offset, r.Sequence));
+                    continue;
+                }
+
                 var after = _journal.NextSegment(Position.Segment);
                 MoveTo(after is { } n && Position.Segment < end.Segment ? new JournalPosition(n, 0, n) : new JournalPosition(Position.Segment, limit, end.Sequence));
                 continue;

@@ -11,7 +11,8 @@ internal readonly record struct JournalRecord(long Sequence, string Topic, ReadO
 /// <summary>
 /// The journal's record format, little-endian: <c>u32 body length, u32 CRC-32 of the body, body</c>, the body being
 /// <c>u64 sequence, i64 receive time (UTC ticks), u8 flags (bit 0 retained, bits 1-2 QoS), u16 topic length, topic
-/// (UTF-8), payload</c>. The checksum lets a restart find where a crash cut the last group short.
+/// (UTF-8), payload</c>. The checksum lets a restart find where a crash cut the last group short, and the
+/// sequence in each body lets a scan past a damaged range tell the next real record from bytes that look like one.
 /// </summary>
 internal static class JournalCodec
 {
@@ -19,6 +20,9 @@ internal static class JournalCodec
     public const int HeaderBytes = 8;
 
     private const int FixedBodyBytes = 8 + 8 + 1 + 2;
+
+    /// <summary>The shortest record: header and the fixed part of the body (an empty topic and payload).</summary>
+    public const int MinRecordBytes = HeaderBytes + FixedBodyBytes;
 
     /// <summary>Bodies above this are taken for corruption, not data (MQTT's own limit is 256 MiB).</summary>
     public const int MaxBodyBytes = 256 * 1024 * 1024 + FixedBodyBytes + ushort.MaxValue;

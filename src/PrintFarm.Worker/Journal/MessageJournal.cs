@@ -49,7 +49,10 @@ internal enum AppendResult
 /// commit). While it commits, producers fill a second buffer; when that one is full too they wait for the commit, so a
 /// slow disk holds back the socket reader and the broker keeps the backlog. The pipeline reads the journal with a <see cref="JournalReader"/>; a checkpoint
 /// records the reader's position, and segments wholly before that position are deleted. After a crash the last group
-/// may be cut short: opening the journal truncates it at its last whole record (nothing of it had been acknowledged).
+/// may be cut short: opening the journal truncates a torn tail — bad bytes with no valid record after them in the last
+/// segment (nothing of it had been acknowledged). Bad bytes with valid records after them are corruption: they are kept
+/// and quarantined, and reading goes on at the next valid record (<see cref="JournalQuarantine"/>). A group that cannot
+/// be written whole (a full disk) is committed in parts, each acknowledged once it is durable.
 /// </summary>
 internal sealed class MessageJournal : IAsyncDisposable, IDisposable
 {
@@ -69,6 +72,7 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
     private readonly TimeProvider _time;
     private readonly PrintFarmInstrumentation _metrics;
     private readonly ILogger _logger;
+    private readonly JournalDisk _disk;
     private readonly LogThrottle _throttle;
     private readonly int _maxGroupMessages;
     private readonly object _pendingGate = new();
@@ -78,6 +82,11 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
     private ArrayBufferWriter<byte> _spare = new(1024 * 1024);
     private List<JournalAck> _pendingAcks = [];
     private List<JournalAck> _spareAcks = [];
+
+    // For each acknowledgement in _pendingAcks, the end of its record in the group: a group committed in parts
+    // acknowledges the messages of each part once that part is durable.
+    private List<int> _pendingAckEnds = [];
+    private List<int> _spareAckEnds = [];
     private int _pendingCount;
     private long _appendSequence;
     private bool _closed;
@@ -88,20 +97,24 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
     private readonly CancellationTokenSource _disposing = new();
     private FileStream _current;
     private long _currentSegment;
+    private long _currentEnd;
     private long _nextSequence;
+    private JournalCommitFailure? _failure;
     private long _bytes;
     private Committed _committed;
     private TaskCompletionSource _committedSignal = NewSignal();
     private Task? _writer;
     private Task? _acker;
 
-    public MessageJournal(string folder, JournalOptions options, int queueCapacity, TimeProvider time, PrintFarmInstrumentation metrics, ILogger logger)
+    public MessageJournal(string folder, JournalOptions options, int queueCapacity, TimeProvider time, PrintFarmInstrumentation metrics, ILogger logger, JournalDisk? disk = null)
     {
         Folder = folder;
         _options = options;
         _time = time;
         _metrics = metrics;
         _logger = logger;
+        _disk = disk ?? JournalDisk.Default;
+        Quarantine = new JournalQuarantine(folder, metrics, logger);
         _throttle = new LogThrottle(time, TimeSpan.FromMinutes(1));
         _maxGroupMessages = Math.Clamp(queueCapacity, 1, MaxGroupMessages);
 
@@ -124,6 +137,7 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
         _currentSegment = _segments.Keys[^1];
         _current = new FileStream(SegmentPath(_currentSegment), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
         var (end, next, cut) = Recover(_current, _currentSegment);
+        _currentEnd = end;
         if (cut > 0)
         {
             Log.JournalTruncated(_logger, SegmentPath(_currentSegment), cut, end);
@@ -139,6 +153,12 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
 
     /// <summary>The journal's folder.</summary>
     public string Folder { get; }
+
+    /// <summary>Damaged ranges found in the durable part: kept, counted, and degrading readiness until acknowledged.</summary>
+    public JournalQuarantine Quarantine { get; }
+
+    /// <summary>Set while group commits fail (a full or broken disk): nothing after the last commit is acknowledged.</summary>
+    public JournalCommitFailure? CommitFailure => Volatile.Read(ref _failure);
 
     /// <summary>Bytes on disk.</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
@@ -239,6 +259,7 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
             if (!ack.IsNone)
             {
                 _pendingAcks.Add(ack);
+                _pendingAckEnds.Add(_pending.WrittenCount);
             }
 
             return AppendResult.Appended;
@@ -446,38 +467,31 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    // Finds the end of the last whole record of the segment a crash may have cut short, and cuts the rest off.
-    private static (long End, long NextSequence, long CutBytes) Recover(FileStream file, long first)
+    // Finds the end of the last whole record of the segment a crash may have cut short, and cuts off a torn tail: bad
+    // bytes with no valid record after them. Bad bytes with valid records after them are corruption, not a crash: they
+    // are quarantined and kept (the reader skips them), never cut.
+    private (long End, long NextSequence, long CutBytes) Recover(FileStream file, long first)
     {
         var length = file.Length;
-        var header = new byte[JournalCodec.HeaderBytes];
-        byte[] record = [];
+        var path = SegmentPath(first);
+        byte[] buffer = [];
         long offset = 0;
         var next = first;
-        file.Position = 0;
-        while (offset + JournalCodec.HeaderBytes <= length)
+        while (offset < length)
         {
-            file.ReadExactly(header);
-            if (!JournalCodec.TryReadLength(header, out var body) || offset + JournalCodec.HeaderBytes + body > length)
+            if (JournalQuarantine.TryReadRecord(file.SafeFileHandle, offset, length, ref buffer, out var total, out var sequence))
+            {
+                offset += total;
+                next = sequence + 1;
+                continue;
+            }
+
+            if (Quarantine.Skip(path, first, offset, length, next, tailMayBeTorn: true) is not { } resume)
             {
                 break;
             }
 
-            var total = JournalCodec.HeaderBytes + body;
-            if (record.Length < total)
-            {
-                record = new byte[Math.Max(total, record.Length * 2)];
-            }
-
-            header.CopyTo(record, 0);
-            file.ReadExactly(record, JournalCodec.HeaderBytes, body);
-            if (!JournalCodec.TryDecode(record.AsMemory(0, total), null, copyPayload: false, out var decoded))
-            {
-                break;
-            }
-
-            offset += total;
-            next = decoded.Sequence + 1;
+            offset = resume.Offset;
         }
 
         if (offset < length)
@@ -503,17 +517,13 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
 
                 await GatherAsync().ConfigureAwait(false);
                 await WaitForSpaceAsync().ConfigureAwait(false);
-                var (group, count, acks, last) = TakeGroup();
+                var (group, count, acks, ackEnds, last) = TakeGroup();
                 if (count > 0)
                 {
-                    await CommitAsync(group.WrittenMemory, count).ConfigureAwait(false);
-                    foreach (var ack in acks)
-                    {
-                        _acks.Writer.TryWrite(ack);
-                    }
+                    await CommitAsync(group.WrittenMemory, count, acks, ackEnds).ConfigureAwait(false);
                 }
 
-                GiveBack(group, acks);
+                GiveBack(group, acks, ackEnds);
                 if (last)
                 {
                     return;
@@ -566,24 +576,27 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
     }
 
     // Swaps the gathered group for the spare buffer; producers waiting for room go on. `Last` once completed and empty.
-    private (ArrayBufferWriter<byte> Group, int Count, List<JournalAck> Acks, bool Last) TakeGroup()
+    private (ArrayBufferWriter<byte> Group, int Count, List<JournalAck> Acks, List<int> AckEnds, bool Last) TakeGroup()
     {
         lock (_pendingGate)
         {
             var group = _pending;
             var acks = _pendingAcks;
+            var ackEnds = _pendingAckEnds;
             var count = _pendingCount;
             _pending = _spare;
             _pendingAcks = _spareAcks;
+            _pendingAckEnds = _spareAckEnds;
             _pendingCount = 0;
             _spare = null!;
             _spareAcks = null!;
+            _spareAckEnds = null!;
             Interlocked.Exchange(ref _room, null)?.TrySetResult();
-            return (group, count, acks, _closed && count == 0);
+            return (group, count, acks, ackEnds, _closed && count == 0);
         }
     }
 
-    private void GiveBack(ArrayBufferWriter<byte> group, List<JournalAck> acks)
+    private void GiveBack(ArrayBufferWriter<byte> group, List<JournalAck> acks, List<int> ackEnds)
     {
         // A group that had to hold one very large message does not keep its buffer.
         if (group.Capacity > 4 * MaxGroupBytes)
@@ -593,33 +606,43 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
 
         group.ResetWrittenCount();
         acks.Clear();
+        ackEnds.Clear();
         lock (_pendingGate)
         {
             _spare = group;
             _spareAcks = acks;
+            _spareAckEnds = ackEnds;
         }
     }
 
     // Writes one group and fsyncs it; on a disk error cuts the partial write off and tries again until it succeeds:
-    // nothing in the group is acknowledged or read before it is durable.
-    private async Task CommitAsync(ReadOnlyMemory<byte> group, int messages)
+    // nothing in the group is acknowledged or read before it is durable. A group that fails is cut back: its first half
+    // (whole records) is tried at once, and so on down to one record, which is retried with back-off; after each part
+    // that succeeds the rest is tried whole again. So a group larger than the space left on a full disk commits what
+    // fits, its acknowledgements go out, and the pipeline can go on (and a checkpoint free segments) instead of the whole
+    // group being retried forever.
+    private async Task CommitAsync(ReadOnlyMemory<byte> group, int messages, List<JournalAck> acks, List<int> ackEnds)
     {
         var delay = TimeSpan.FromMilliseconds(100);
-        while (true)
+        var done = 0;
+        var doneMessages = 0;
+        var acked = 0;
+        var part = group.Length;
+        var split = false;
+        while (done < group.Length)
         {
+            var (partBytes, partMessages) = Prefix(group.Span[done..], part);
             try
             {
-                if (_current.Length >= _options.SegmentBytes)
+                if (_currentEnd >= _options.SegmentBytes)
                 {
                     Roll();
                 }
 
-                var start = _current.Length;
+                var start = _currentEnd;
                 try
                 {
-                    _current.Position = start;
-                    _current.Write(group.Span);
-                    _current.Flush(flushToDisk: true);
+                    _disk.Append(_current, start, group.Span.Slice(done, partBytes));
                 }
                 catch
                 {
@@ -627,30 +650,78 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
                     throw;
                 }
 
+                _currentEnd = start + partBytes;
                 lock (_segmentsGate)
                 {
-                    _segments[_currentSegment] = start + group.Length;
+                    _segments[_currentSegment] = _currentEnd;
                 }
 
-                Interlocked.Add(ref _bytes, group.Length);
-                _nextSequence += messages;
-                Publish(new Committed(_currentSegment, start + group.Length, _nextSequence));
-                _metrics.JournalAppended.Add(messages);
+                Interlocked.Add(ref _bytes, partBytes);
+                _nextSequence += partMessages;
+                Publish(new Committed(_currentSegment, _currentEnd, _nextSequence));
+                _metrics.JournalAppended.Add(partMessages);
                 _metrics.JournalCommits.Add(1);
-                return;
+                done += partBytes;
+                doneMessages += partMessages;
+                while (acked < acks.Count && ackEnds[acked] <= done)
+                {
+                    _acks.Writer.TryWrite(acks[acked++]);
+                }
+
+                part = group.Length - done;
+                delay = TimeSpan.FromMilliseconds(100);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 _metrics.JournalFailures.Add(1);
+                var failing = Volatile.Read(ref _failure);
+                Volatile.Write(ref _failure, new JournalCommitFailure(failing?.Since ?? _time.GetUtcNow(), ex.Message, messages - doneMessages));
+                if (partMessages > 1)
+                {
+                    part = partBytes / 2;
+                    if (!split)
+                    {
+                        split = true;
+                        Log.JournalGroupSplit(_logger, group.Length - done, messages - doneMessages, ex.Message, part);
+                    }
+
+                    continue;
+                }
+
                 if (_throttle.ShouldLog("commit", out var suppressed))
                 {
-                    Log.JournalWriteFailed(_logger, ex, Folder, messages, delay, suppressed);
+                    Log.JournalWriteFailed(_logger, ex, Folder, messages - doneMessages, delay, suppressed);
                 }
 
                 await Task.Delay(delay, _time, _disposing.Token).ConfigureAwait(false);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
             }
         }
+
+        if (Interlocked.Exchange(ref _failure, null) is { } failed)
+        {
+            Log.JournalCommitsResumed(_logger, _time.GetUtcNow() - failed.Since);
+        }
+    }
+
+    // The longest run of whole records at the start of `records` within `maxBytes`; at least one record.
+    private static (int Bytes, int Messages) Prefix(ReadOnlySpan<byte> records, int maxBytes)
+    {
+        var bytes = 0;
+        var count = 0;
+        while (bytes + JournalCodec.HeaderBytes <= records.Length)
+        {
+            var length = JournalCodec.HeaderBytes + (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(records[bytes..]);
+            if (count > 0 && bytes + length > maxBytes)
+            {
+                break;
+            }
+
+            bytes += length;
+            count++;
+        }
+
+        return (bytes, count);
     }
 
     private void TryCut(long length)
@@ -674,6 +745,7 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
             _segments[_nextSequence] = 0;
             _current = next;
             _currentSegment = _nextSequence;
+            _currentEnd = 0;
         }
 
         old.Dispose();

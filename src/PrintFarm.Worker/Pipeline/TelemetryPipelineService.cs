@@ -212,12 +212,6 @@ internal sealed class TelemetryPipelineService : BackgroundService
                 }
 
                 _processed = reader.Position;
-                if (reader.CorruptionSkipped > 0)
-                {
-                    _metrics.JournalCorruptBytes.Add(reader.CorruptionSkipped);
-                    Log.JournalCorrupt(_logger, reader.CorruptionSkipped, reader.Position.ToString());
-                    reader.CorruptionSkipped = 0;
-                }
 
                 await HandOverAsync(output, CancellationToken.None).ConfigureAwait(false);
             }
