@@ -120,7 +120,9 @@ public static class PrintFarmHostingExtensions
     /// <summary>The InfluxDB HTTP client and the batching writer.</summary>
     public static IServiceCollection AddInfluxWriter(this IServiceCollection services)
     {
+        // No HttpClient request logging: it prints the request URL, and a URL can carry credentials (?u=…&p=…).
         services.AddHttpClient<InfluxWriteClient>()
+            .RemoveAllLoggers()
             .ConfigurePrimaryHttpMessageHandler(sp => InfluxTls.CreateHandler(sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value.Influx));
         services.TryAddSingleton<ILineSink>(sp => sp.GetRequiredService<InfluxWriteClient>());
         services.AddHostedService<InfluxWriterService>();
@@ -131,7 +133,8 @@ public static class PrintFarmHostingExtensions
     public static IServiceCollection AddAlertPublisher(this IServiceCollection services)
     {
         services.AddSingleton<AlertQueue>();
-        services.AddHttpClient(AlertPublisherService.WebhookClientName);
+        // No HttpClient request logging: a webhook's URL is its secret (Slack, Discord).
+        services.AddHttpClient(AlertPublisherService.WebhookClientName).RemoveAllLoggers();
         services.AddHostedService<AlertPublisherService>();
         return services;
     }
