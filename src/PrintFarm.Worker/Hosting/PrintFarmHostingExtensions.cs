@@ -146,14 +146,18 @@ public static class PrintFarmHostingExtensions
     public static IServiceCollection AddEmbeddedBroker(this IServiceCollection services)
     {
         services.AddHostedService<EmbeddedBrokerService>();
+        // The worker's own clients log in with a credential made here, once per process, that nobody else knows: their
+        // client ids cannot be taken over (EmbeddedBrokerAccess).
+        var internalPassword = System.Security.Cryptography.RandomNumberGenerator.GetHexString(48);
         services.PostConfigure<PrintFarmOptions>(o =>
         {
             if (o.Mqtt.EmbeddedBroker.Enabled)
             {
                 o.Mqtt.Host = "127.0.0.1";
                 o.Mqtt.Port = o.Mqtt.EmbeddedBroker.Port;
-                o.Mqtt.Username = o.Mqtt.EmbeddedBroker.Username;
-                o.Mqtt.Password = o.Mqtt.EmbeddedBroker.Password;
+                o.Mqtt.Username = EmbeddedBrokerAccess.InternalUser;
+                o.Mqtt.Password = internalPassword;
+                o.Mqtt.PasswordFile = null;
                 o.Mqtt.UseTls = false;
             }
         });
