@@ -153,7 +153,7 @@ public static class PrintFarmHostingExtensions
         {
             if (o.Mqtt.EmbeddedBroker.Enabled)
             {
-                o.Mqtt.Host = "127.0.0.1";
+                o.Mqtt.Host = EmbeddedBrokerService.InternalHost(o.Mqtt.EmbeddedBroker);
                 o.Mqtt.Port = o.Mqtt.EmbeddedBroker.Port;
                 o.Mqtt.Username = EmbeddedBrokerAccess.InternalUser;
                 o.Mqtt.Password = internalPassword;

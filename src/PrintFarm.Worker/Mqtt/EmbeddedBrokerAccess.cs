@@ -50,7 +50,7 @@ internal sealed class EmbeddedBrokerAccess
         var isInternal = string.Equals(user, InternalUser, StringComparison.Ordinal);
         if (_internalClientIds.Contains(clientId) || isInternal)
         {
-            return isInternal && loopback && _internalClientIds.Contains(clientId) && SameSecret(password, _internalPassword)
+            return isInternal && IsThisHost(remote) && _internalClientIds.Contains(clientId) && SameSecret(password, _internalPassword)
                 ? (MqttConnectReasonCode.Success, null)
                 : (MqttConnectReasonCode.NotAuthorized, "the client id or user name is reserved for the worker's own clients");
         }
@@ -160,12 +160,40 @@ internal sealed class EmbeddedBrokerAccess
     private static bool SameSecret(string? given, byte[] expected) =>
         given is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), expected);
 
-    /// <summary>True for 127.0.0.0/8, ::1 and IPv4-mapped loopback.</summary>
-    public static bool IsLoopback(EndPoint? remote) => remote switch
+    /// <summary>True for 127.0.0.0/8, ::1 and IPv4-mapped loopback: where anonymous clients may come from.</summary>
+    public static bool IsLoopback(EndPoint? remote) =>
+        remote is IPEndPoint ip && IPAddress.IsLoopback(ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address);
+
+    /// <summary>
+    /// True for a client on this host (where the worker's own clients must come from): from loopback (127.0.0.0/8, ::1, IPv4-mapped) or from one of this host's own
+    /// addresses (a listener bound to one address, <c>Address</c>, is reached on that address). TCP source addresses
+    /// cannot be forged past the handshake, so this is where the connection comes from.
+    /// </summary>
+    public static bool IsThisHost(EndPoint? remote)
     {
-        IPEndPoint ip => IPAddress.IsLoopback(ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address),
-        _ => false,
-    };
+        if (remote is not IPEndPoint ip)
+        {
+            return false;
+        }
+
+        var address = ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address;
+        return IPAddress.IsLoopback(address) || OwnAddresses.Value.Contains(address);
+    }
+
+    private static readonly Lazy<HashSet<IPAddress>> OwnAddresses = new(() =>
+    {
+        try
+        {
+            return System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+                .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+                .Select(a => a.Address)
+                .ToHashSet();
+        }
+        catch (System.Net.NetworkInformation.NetworkInformationException)
+        {
+            return [];
+        }
+    });
 
     private enum Kind
     {

@@ -114,6 +114,17 @@ internal sealed class EmbeddedBrokerService : IHostedService, IDisposable
         return address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? (IPAddress.None, address) : (address, IPAddress.None);
     }
 
+    /// <summary>Where the worker's own client reaches the plain listener: loopback, or the one address it is bound to.</summary>
+    internal static string InternalHost(EmbeddedBrokerOptions o)
+    {
+        if (!string.IsNullOrEmpty(o.CertificateFile) || string.IsNullOrEmpty(o.Address) || o.Address == "*" || !IPAddress.TryParse(o.Address, out var address))
+        {
+            return "127.0.0.1";
+        }
+
+        return address.Equals(IPAddress.Any) ? "127.0.0.1" : address.Equals(IPAddress.IPv6Any) ? "::1" : address.ToString();
+    }
+
     private static X509Certificate2 LoadCertificate(EmbeddedBrokerOptions o)
     {
         var file = o.CertificateFile!;

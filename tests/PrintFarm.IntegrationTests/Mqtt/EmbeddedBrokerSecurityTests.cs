@@ -56,6 +56,25 @@ public sealed class EmbeddedBrokerSecurityTests(ServicesFixture services)
     }
 
     [Fact]
+    public async Task Bound_to_one_address_of_the_host_the_worker_still_connects_to_its_own_broker()
+    {
+        var address = NetworkAddress();
+        if (address is null)
+        {
+            return; // a host with loopback only: nothing to bind to
+        }
+
+        var port = ServerProcess.FreePort();
+        var settings = WithCredentials(Settings(port));
+        settings["PrintFarm:Mqtt:EmbeddedBroker:Address"] = address.ToString();
+        await using var worker = await WorkerHost.StartAsync(settings);
+        using var a = await ConnectAsync(address.ToString(), port, "pa-client", "pA", PasswordA);
+        Assert.Equal(MqttClientConnectResultCode.Success, a.Code);
+        await a.Client!.PublishAsync(Message("printfarm/pA/event", "bound", 60));
+        await Eventually.Until(() => Task.FromResult(worker.Counter("printfarm.mqtt.messages.received")), n => n >= 1, "pA's message through the bound address");
+    }
+
+    [Fact]
     public async Task A_printer_publishes_only_under_its_own_topics_and_cannot_read_everything()
     {
         var port = ServerProcess.FreePort();
