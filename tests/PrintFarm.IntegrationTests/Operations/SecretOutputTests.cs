@@ -64,6 +64,23 @@ public sealed class SecretOutputTests(ServicesFixture services)
             AssertNoSecret(string.Join('\n', worker.Lines), secrets);
         }
 
+        // The embedded broker on (its shared and printer passwords in force, the worker's own made at start), a client
+        // refused for a wrong password: still no secret in any line.
+        var brokerPort = ServerProcess.FreePort();
+        environment["PrintFarm__Mqtt__EmbeddedBroker__Enabled"] = "true";
+        environment["PrintFarm__Mqtt__EmbeddedBroker__Port"] = brokerPort.ToString(CultureInfo.InvariantCulture);
+        await using (var worker = await WorkerProcess.StartAsync(environment))
+        {
+            using var client = new MQTTnet.MqttClientFactory().CreateMqttClient();
+            var refused = await client.ConnectAsync(new MQTTnet.MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", brokerPort).WithCredentials("prusa-01", secrets[9]).Build());
+            Assert.Equal(MQTTnet.MqttClientConnectResultCode.BadUserNameOrPassword, refused.ResultCode);
+            await Eventually.Until(() => Task.FromResult(worker.LinesContaining("refused client").Count), n => n > 0, "the refusal logged");
+            await worker.StopAsync();
+            AssertNoSecret(string.Join('\n', worker.Lines), secrets);
+        }
+
+        environment.Remove("PrintFarm__Mqtt__EmbeddedBroker__Enabled");
+
         // A refused configuration names the bad setting, not its secret: in the fatal log line and in --check-config.
         environment["PrintFarm__Alerts__Webhook__Url"] = $"ftp://hook:{secrets[9]}@hooks.example.com/hooks/{secrets[5]}";
         (code, output) = await RunWorkerAsync(environment);
