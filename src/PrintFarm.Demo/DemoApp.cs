@@ -75,7 +75,7 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
         var sink = influx ? $"InfluxDB at {influxUrl}" : $"line protocol file {lineFile} (import: influx write --bucket printfarm --precision ms --file <it>)";
         Say(plain, $"PrintFarm demo: {options.Printers} printers ({mix}), seed {options.Seed}, {options.Speed.ToString(CultureInfo.InvariantCulture)}x, scenario {options.Scenario}, simulated start {start:yyyy-MM-ddTHH:mm:ssZ}");
         Say(plain, $"Warm-up: the first {options.WarmUp.TotalHours.ToString(CultureInfo.InvariantCulture)} h simulated at full speed, then {options.Speed.ToString(CultureInfo.InvariantCulture)}x");
-        Say(plain, $"Embedded MQTT broker on port {port}: point real printers at this host too (docs/printers.md)");
+        Say(plain, $"Embedded MQTT broker on port {port} (loopback only: to let real printers in, give them credentials, docs/operations.md \"Security\")");
         Say(plain, $"Writing to {sink}");
         Say(plain, $"Data folder {data} (log: demo.log)");
 

@@ -16,7 +16,7 @@ internal static class AlertsOptionsValidator
         {
             if (!ok)
             {
-                errors.Add($"{P}:{key} is '{value}': {allowed}");
+                errors.Add($"{P}:{key} is '{SecretMasking.Value(key, value)}': {allowed}");
             }
         }
 

@@ -13,7 +13,7 @@ internal static class OperationsOptionsValidator
         {
             if (!ok)
             {
-                errors.Add($"{P}:{key} is '{value}': {allowed}");
+                errors.Add($"{P}:{key} is '{SecretMasking.Value(key, value)}': {allowed}");
             }
         }
 

@@ -16,7 +16,7 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         {
             if (!ok)
             {
-                errors.Add($"{P}:{key} is '{value}': {allowed}");
+                errors.Add($"{P}:{key} is '{SecretMasking.Value(key, value)}': {allowed}");
             }
         }
 
@@ -70,6 +70,16 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
             Check(broker.Port is > 0 and <= 65535, "Mqtt:EmbeddedBroker:Port", "must be 1–65535", broker.Port);
             Check(string.IsNullOrEmpty(broker.Username) == string.IsNullOrEmpty(broker.Password), "Mqtt:EmbeddedBroker:Username", "and Mqtt:EmbeddedBroker:Password must be set together or not at all", broker.Username);
             Check(broker.MaxPendingMessagesPerClient >= 1, "Mqtt:EmbeddedBroker:MaxPendingMessagesPerClient", "must be at least 1", broker.MaxPendingMessagesPerClient);
+            Check(string.IsNullOrEmpty(broker.Address) || broker.Address == "*" || System.Net.IPAddress.TryParse(broker.Address, out _), "Mqtt:EmbeddedBroker:Address", "must be an IPv4 or IPv6 address, * for every interface, or empty (loopback unless credentials or AllowAnonymous are set)", broker.Address);
+            Check(broker.TlsPort is > 0 and <= 65535 && (string.IsNullOrEmpty(broker.CertificateFile) || broker.TlsPort != broker.Port), "Mqtt:EmbeddedBroker:TlsPort", "must be 1–65535 and differ from Mqtt:EmbeddedBroker:Port", broker.TlsPort);
+            Check(string.IsNullOrEmpty(broker.CertificateFile) || File.Exists(broker.CertificateFile), "Mqtt:EmbeddedBroker:CertificateFile", "must name a readable PEM or PKCS#12 file, or be empty for no TLS", broker.CertificateFile);
+            Check(string.IsNullOrEmpty(broker.CertificateKeyFile) || File.Exists(broker.CertificateKeyFile), "Mqtt:EmbeddedBroker:CertificateKeyFile", "must name a readable PEM key file, or be empty (the key is in CertificateFile)", broker.CertificateKeyFile);
+            foreach (var (printer, credential) in broker.Printers)
+            {
+                Check(printer.Length > 0 && printer.AsSpan().IndexOfAny("/+#\r\n") < 0, $"Mqtt:EmbeddedBroker:Printers:{printer}", "must be keyed by a printer id without '/', '+', '#' or line breaks", printer);
+                Check(!string.IsNullOrEmpty(credential.Password), $"Mqtt:EmbeddedBroker:Printers:{printer}:Password", "or its PasswordFile (a readable file whose first line is the password) must be set", credential.PasswordFile);
+                Check(!string.Equals(printer, broker.Username, StringComparison.Ordinal), $"Mqtt:EmbeddedBroker:Printers:{printer}", "must differ from Mqtt:EmbeddedBroker:Username", printer);
+            }
         }
 
         var influx = o.Influx;

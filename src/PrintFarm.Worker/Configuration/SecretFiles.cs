@@ -13,6 +13,10 @@ internal static class SecretFiles
         o.Mqtt.Password = TryRead(o.Mqtt.PasswordFile, out var mqtt, out _) ? mqtt : o.Mqtt.Password;
         o.Influx.Token = TryRead(o.Influx.TokenFile, out var token, out _) ? token : o.Influx.Token;
         o.Influx.Password = TryRead(o.Influx.PasswordFile, out var influx, out _) ? influx : o.Influx.Password;
+        foreach (var printer in o.Mqtt.EmbeddedBroker.Printers.Values)
+        {
+            printer.Password = TryRead(printer.PasswordFile, out var password, out _) ? password : printer.Password;
+        }
     }
 
     /// <summary>Reads the first line of <paramref name="path"/>; false (with the reason) when not set, missing, unreadable or empty.</summary>

@@ -120,7 +120,9 @@ public static class PrintFarmHostingExtensions
     /// <summary>The InfluxDB HTTP client and the batching writer.</summary>
     public static IServiceCollection AddInfluxWriter(this IServiceCollection services)
     {
+        // No HttpClient request logging: it prints the request URL, and a URL can carry credentials (?u=…&p=…).
         services.AddHttpClient<InfluxWriteClient>()
+            .RemoveAllLoggers()
             .ConfigurePrimaryHttpMessageHandler(sp => InfluxTls.CreateHandler(sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value.Influx));
         services.TryAddSingleton<ILineSink>(sp => sp.GetRequiredService<InfluxWriteClient>());
         services.AddHostedService<InfluxWriterService>();
@@ -131,7 +133,8 @@ public static class PrintFarmHostingExtensions
     public static IServiceCollection AddAlertPublisher(this IServiceCollection services)
     {
         services.AddSingleton<AlertQueue>();
-        services.AddHttpClient(AlertPublisherService.WebhookClientName);
+        // No HttpClient request logging: a webhook's URL is its secret (Slack, Discord).
+        services.AddHttpClient(AlertPublisherService.WebhookClientName).RemoveAllLoggers();
         services.AddHostedService<AlertPublisherService>();
         return services;
     }
@@ -143,14 +146,18 @@ public static class PrintFarmHostingExtensions
     public static IServiceCollection AddEmbeddedBroker(this IServiceCollection services)
     {
         services.AddHostedService<EmbeddedBrokerService>();
+        // The worker's own clients log in with a credential made here, once per process, that nobody else knows: their
+        // client ids cannot be taken over (EmbeddedBrokerAccess).
+        var internalPassword = System.Security.Cryptography.RandomNumberGenerator.GetHexString(48);
         services.PostConfigure<PrintFarmOptions>(o =>
         {
             if (o.Mqtt.EmbeddedBroker.Enabled)
             {
-                o.Mqtt.Host = "127.0.0.1";
+                o.Mqtt.Host = EmbeddedBrokerService.InternalHost(o.Mqtt.EmbeddedBroker);
                 o.Mqtt.Port = o.Mqtt.EmbeddedBroker.Port;
-                o.Mqtt.Username = o.Mqtt.EmbeddedBroker.Username;
-                o.Mqtt.Password = o.Mqtt.EmbeddedBroker.Password;
+                o.Mqtt.Username = EmbeddedBrokerAccess.InternalUser;
+                o.Mqtt.Password = internalPassword;
+                o.Mqtt.PasswordFile = null;
                 o.Mqtt.UseTls = false;
             }
         });

@@ -41,16 +41,10 @@ Every setting, its unit and default: docs/operations.md; printers: docs/printers
         var broker = o.Mqtt.EmbeddedBroker.Enabled
             ? $"embedded on port {o.Mqtt.EmbeddedBroker.Port}"
             : $"{(o.Mqtt.UseTls ? "mqtts" : "mqtt")}://{o.Mqtt.Host}:{o.Mqtt.Port}";
-        var url = WithoutCredentials(o.Influx.Url);
+        var url = SecretMasking.Text(o.Influx.Url);
         var database = o.Influx.IsV1
             ? $"{url} (v1, database {o.Influx.Database})"
             : $"{url} (v2, bucket {o.Influx.Bucket}, org {o.Influx.Org})";
         Log.Banner(logger, version, broker, database, o.Farm, string.Join(",", o.Windows), o.TimeZone, folders.Root);
     }
-
-    // A URL may carry a user and password (http://user:password@influx:8086): never in a log line.
-    private static string WithoutCredentials(string url) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.UserInfo.Length > 0
-            ? url.Replace(uri.UserInfo + "@", "***@", StringComparison.Ordinal)
-            : url;
 }

@@ -14,10 +14,10 @@ namespace PrintFarm.Worker.Operations;
 internal static class ConfigCheck
 {
     /// <summary>Printed instead of a secret.</summary>
-    public const string Mask = "***";
+    public const string Mask = SecretMasking.Mask;
 
-    private static readonly string[] SecretNames = ["Password", "Token"];
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    // Printed for a person: & and < as they are, not \u0026.
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static int Run(IServiceProvider services, TextWriter output)
     {
@@ -54,7 +54,7 @@ internal static class ConfigCheck
         return 2;
     }
 
-    /// <summary>The options as indented JSON under a <c>PrintFarm</c> key, secrets and URL credentials masked.</summary>
+    /// <summary>The options as indented JSON under a <c>PrintFarm</c> key, every secret masked (<see cref="SecretMasking"/>).</summary>
     public static string Render(PrintFarmOptions options)
     {
         var node = JsonSerializer.SerializeToNode(options, Indented)!;
@@ -62,15 +62,45 @@ internal static class ConfigCheck
         return new JsonObject { [PrintFarmOptions.SectionName] = node }.ToJsonString(Indented);
     }
 
-    /// <summary>Every configured secret value of <paramref name="options"/>, for masking and for tests.</summary>
-    public static IEnumerable<string> Secrets(PrintFarmOptions options)
+    /// <summary>
+    /// Every secret in <paramref name="options"/>, whole or in part (a password, a URL's credentials, a webhook's
+    /// secret path): what must not appear in any output. For masking free text and for tests.
+    /// </summary>
+    public static IReadOnlyCollection<string> Secrets(PrintFarmOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return new[] { options.Mqtt.Password, options.Influx.Password, options.Influx.Token }.Where(s => !string.IsNullOrEmpty(s))!;
+        var secrets = new List<string>();
+        Collect(JsonSerializer.SerializeToNode(options), string.Empty, secrets);
+        return secrets;
     }
 
-    private static string MaskSecrets(string text, PrintFarmOptions options) =>
-        Secrets(options).Aggregate(text, (t, secret) => t.Replace(secret, Mask, StringComparison.Ordinal));
+    /// <summary><paramref name="text"/> with every secret of <paramref name="options"/> and every secret-shaped value masked.</summary>
+    public static string MaskSecrets(string text, PrintFarmOptions options) =>
+        SecretMasking.Text(SecretMasking.Replace(text, Secrets(options)));
+
+    private static void Collect(JsonNode? node, string key, List<string> secrets)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                foreach (var (name, value) in obj)
+                {
+                    Collect(value, name, secrets);
+                }
+
+                break;
+            case JsonArray array:
+                foreach (var item in array)
+                {
+                    Collect(item, key, secrets);
+                }
+
+                break;
+            case JsonValue v when v.GetValueKind() == JsonValueKind.String:
+                SecretMasking.Collect(key, v.GetValue<string>(), secrets);
+                break;
+        }
+    }
 
     private static void MaskNode(JsonNode? node)
     {
@@ -78,13 +108,9 @@ internal static class ConfigCheck
         {
             foreach (var (key, value) in obj.ToList())
             {
-                if (SecretNames.Contains(key, StringComparer.OrdinalIgnoreCase) && value is JsonValue v && v.ToString().Length > 0)
+                if (value is JsonValue v && v.GetValueKind() == JsonValueKind.String)
                 {
-                    obj[key] = Mask;
-                }
-                else if (value is JsonValue url && key.EndsWith("Url", StringComparison.Ordinal) && Uri.TryCreate(url.ToString(), UriKind.Absolute, out var uri) && uri.UserInfo.Length > 0)
-                {
-                    obj[key] = uri.GetLeftPart(UriPartial.Authority).Replace(uri.UserInfo + "@", Mask + "@", StringComparison.Ordinal) + uri.PathAndQuery;
+                    obj[key] = SecretMasking.Value(key, v.GetValue<string>());
                 }
                 else
                 {
@@ -94,9 +120,16 @@ internal static class ConfigCheck
         }
         else if (node is JsonArray array)
         {
-            foreach (var item in array)
+            for (var i = 0; i < array.Count; i++)
             {
-                MaskNode(item);
+                if (array[i] is JsonValue v && v.GetValueKind() == JsonValueKind.String)
+                {
+                    array[i] = SecretMasking.Text(v.GetValue<string>());
+                }
+                else
+                {
+                    MaskNode(array[i]);
+                }
             }
         }
     }

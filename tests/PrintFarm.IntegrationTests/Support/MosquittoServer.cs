@@ -62,8 +62,14 @@ public sealed class MosquittoServer : IAsyncDisposable
     /// port) and the persistence location (the broker's temp folder) rewritten: persistence on, QoS 0 queueing for
     /// absent sessions, the shipped queue and in-flight limits. <see cref="RestartAsync"/> brings it back on the same
     /// port with its saved state. Needs the Debian package (no container fallback).
+    /// <para>
+    /// Without <paramref name="users"/> the shipped authentication is switched off (<c>allow_anonymous true</c>, no
+    /// password file or ACL): for tests of persistence and queueing with anonymous clients. With them, the shipped
+    /// <c>deploy/mosquitto/init-passwd.sh</c> makes the password file from them (its environment: <c>MQTT_WORKER_PASSWORD</c>,
+    /// <c>MQTT_PRINTERS</c>, …) and the broker runs the shipped ACL, as the compose file runs it.
+    /// </para>
     /// </summary>
-    public static async Task<MosquittoServer> StartShippedAsync()
+    public static async Task<MosquittoServer> StartShippedAsync(IReadOnlyDictionary<string, string>? users = null)
     {
         var executable = ServerProcess.Find("mosquitto") ?? throw ContainerFallback.Missing("mosquitto", "mosquitto");
         var folder = ServerProcess.NewFolder("mosquitto-shipped");
@@ -73,16 +79,34 @@ public sealed class MosquittoServer : IAsyncDisposable
             File.SetUnixFileMode(folder, (UnixFileMode)0x1FF);
         }
         var port = ServerProcess.FreePort();
-        var shipped = await File.ReadAllLinesAsync(Path.Combine(RepositoryRoot(), "deploy", "mosquitto", "mosquitto.conf"));
+        var deploy = Path.Combine(RepositoryRoot(), "deploy", "mosquitto");
+        var shipped = await File.ReadAllLinesAsync(Path.Combine(deploy, "mosquitto.conf"));
+        var passwd = Path.Combine(folder, "passwd");
+        var acl = Path.Combine(folder, "acl");
+        var secured = users is not null;
         var lines = shipped.Select(line => line switch
         {
             _ when line.StartsWith("listener ", StringComparison.Ordinal) => $"listener {port} 127.0.0.1",
             _ when line.StartsWith("persistence_location ", StringComparison.Ordinal) => $"persistence_location {folder}/",
+            _ when line.StartsWith("allow_anonymous ", StringComparison.Ordinal) => secured ? line : "allow_anonymous true",
+            _ when line.StartsWith("password_file ", StringComparison.Ordinal) => secured ? $"password_file {passwd}" : "# " + line,
+            _ when line.StartsWith("acl_file ", StringComparison.Ordinal) => secured ? $"acl_file {acl}" : "# " + line,
             _ => line,
         }).ToList();
         if (!lines.Contains($"listener {port} 127.0.0.1") || !lines.Contains($"persistence_location {folder}/"))
         {
             throw new InvalidOperationException("deploy/mosquitto/mosquitto.conf has no 'listener' or 'persistence_location' line to rewrite");
+        }
+
+        if (secured)
+        {
+            if (!lines.Contains("allow_anonymous false") || !lines.Contains($"password_file {passwd}") || !lines.Contains($"acl_file {acl}"))
+            {
+                throw new InvalidOperationException("deploy/mosquitto/mosquitto.conf lacks 'allow_anonymous false', 'password_file' or 'acl_file'");
+            }
+
+            File.Copy(Path.Combine(deploy, "acl"), acl);
+            await RunInitScriptAsync(Path.Combine(deploy, "init-passwd.sh"), passwd, users!);
         }
 
         var config = Path.Combine(folder, "mosquitto.conf");
@@ -117,6 +141,36 @@ public sealed class MosquittoServer : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    /// <summary>Runs the shipped <c>init-passwd.sh</c> with <paramref name="environment"/>; its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunInitScriptAsync(string script, string passwd, IReadOnlyDictionary<string, string> environment, bool throwOnFailure = true)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(script);
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MQTT_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+
+        start.Environment["PASSWD_FILE"] = passwd;
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(timeout.Token);
+        var output = await stdout + await stderr;
+        if (throwOnFailure && process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{script} exited with {process.ExitCode}: {output}");
+        }
+
+        return (process.ExitCode, output);
+    }
 
     private static Task<ServerProcess> StartProcessAsync(string executable, string config, string folder, int port) =>
         ServerProcess.StartAsync(executable, ["-c", config], folder, () => ServerProcess.AcceptsTcpAsync(port), TimeSpan.FromSeconds(20));
