@@ -2,6 +2,8 @@
 # PrintFarm Telemetry build entry point.
 #   ./build.sh demo    a farm in a box: embedded broker, simulated farm (12 printers, 60x) and the worker, live board
 #   ./build.sh run     run the worker (reads src/PrintFarm.Worker/appsettings.json and PrintFarm__* environment variables)
+#                      ./build.sh run kpis [--csv]   prints the farm's KPIs from the database instead
+#   ./build.sh setup   make an InfluxDB 2.x ready: org, bucket, worker token, DBRP mapping (./build.sh setup --help)
 #   ./build.sh test    install the servers the tests need (Debian/Ubuntu), then run the whole test suite
 #   ./build.sh sim     run the simulator against any broker (./build.sh sim --help)
 #   ./build.sh bench   run the BenchmarkDotNet benchmarks (pass a filter, e.g. ./build.sh bench '*Engine*')
@@ -65,6 +67,10 @@ case "${1:-}" in
     shift
     exec dotnet run --project src/PrintFarm.Worker -c Release -- "$@"
     ;;
+  setup)
+    shift
+    exec dotnet run --project src/PrintFarm.Setup -c Release -- "$@"
+    ;;
   test)
     run_tests
     ;;
@@ -73,7 +79,7 @@ case "${1:-}" in
     exec dotnet run -c Release --project tests/PrintFarm.Benchmarks -- --filter "${1:-*}"
     ;;
   *)
-    echo "usage: ./build.sh demo | run | test | bench [filter] | sim [simulator options]" >&2
+    echo "usage: ./build.sh demo | run [kpis ...] | setup [options] | test | bench [filter] | sim [simulator options]" >&2
     exit 64
     ;;
 esac
