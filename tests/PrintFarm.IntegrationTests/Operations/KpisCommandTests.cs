@@ -85,6 +85,45 @@ public sealed class KpisCommandTests(ServicesFixture services)
         Assert.Contains("--since 'yesterday' is not a duration", stderr, StringComparison.Ordinal);
     }
 
+    // InfluxDB 2.x (through the bucket's DBRP mapping) and 3.x answer InfluxQL on /query too: with the v2 API the
+    // database is the bucket's name and the token goes in the Token scheme. No 2.x server here: a listener stands in.
+    [Fact]
+    public async Task With_the_v2_api_kpis_queries_the_bucket_as_database_with_the_token()
+    {
+        var port = ServerProcess.FreePort();
+        using var listener = new System.Net.HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        var answered = Task.Run(async () =>
+        {
+            var context = await listener.GetContextAsync();
+            var request = (context.Request.Url!.AbsolutePath, context.Request.QueryString["db"], context.Request.QueryString["q"], context.Request.Headers["Authorization"]);
+            var body = Encoding.UTF8.GetBytes($$"""{"results":[{"statement_id":0,"series":[{"name":"kpi","columns":["time","farm","jobs_cancelled","jobs_completed","jobs_failed","scope","toys_completed","window"],"values":[[{{Ms(Hour1)}},"north",0,5,0,"farm",20,"1h"]]}]}]}""");
+            context.Response.ContentType = "application/json";
+            await context.Response.OutputStream.WriteAsync(body);
+            context.Response.Close();
+            return request;
+        });
+        var settings = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["PrintFarm__DataFolder"] = ServerProcess.NewFolder("kpis"),
+            ["PrintFarm__Farm"] = "north",
+            ["PrintFarm__Influx__ApiVersion"] = "v2",
+            ["PrintFarm__Influx__Url"] = $"http://127.0.0.1:{port}",
+            ["PrintFarm__Influx__Bucket"] = "farm-bucket",
+            ["PrintFarm__Influx__Org"] = "printfarm",
+            ["PrintFarm__Influx__Token"] = "v2-token",
+        };
+
+        var (code, stdout, stderr) = await WorkerCommand.RunAsync(settings, "kpis", "--csv", "--window", "1h");
+
+        Assert.True(code == 0, $"exit {code}: {stdout}{stderr}");
+        var (path, db, q, authorization) = await answered;
+        Assert.Equal(("/query", "farm-bucket", "Token v2-token"), (path, db, authorization));
+        Assert.StartsWith("SELECT * FROM \"kpi\" WHERE \"farm\" = 'north' AND \"scope\" = 'farm' AND (\"window\" = '1h') AND time >= '", q, StringComparison.Ordinal);
+        Assert.Equal($"1h,{Iso(Hour1)},farm,,5,0,0,20,0,,,,,,,,,,,,", stdout.TrimEnd('\n').Split('\n')[1]);
+    }
+
     // The points the worker writes (docs/data-model.md), of this farm and of others, in a fresh database.
     private async Task<(string Database, string Farm)> WriteKnownPointsAsync()
     {
