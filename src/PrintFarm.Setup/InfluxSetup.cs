@@ -44,7 +44,7 @@ internal sealed record SetupOptions
 /// <summary>What a run found or created, and the token the worker writes with.</summary>
 internal sealed record SetupResult(IReadOnlyList<string> Steps, string OrgId, string BucketId, string? WriteToken, bool Created)
 {
-    /// <summary>The adminstrator's token, when this run onboarded the server (printed once, never stored).</summary>
+    /// <summary>The administrator's token, when this run onboarded the server (printed once, never stored).</summary>
     public string? OnboardedAdminToken { get; init; }
 }
 
