@@ -2,6 +2,8 @@
 # PrintFarm Telemetry build entry point.
 #   ./build.sh demo    a farm in a box: embedded broker, simulated farm (12 printers, 60x) and the worker, live board
 #   ./build.sh run     run the worker (reads src/PrintFarm.Worker/appsettings.json and PrintFarm__* environment variables)
+#                      ./build.sh run kpis [--csv]   prints the farm's KPIs from the database instead
+#   ./build.sh setup   make an InfluxDB 2.x ready: org, bucket, worker token, DBRP mapping (./build.sh setup --help)
 #   ./build.sh test    install the servers the tests need (Debian/Ubuntu), then run the whole test suite
 #   ./build.sh sim     run the simulator against any broker (./build.sh sim --help)
 #   ./build.sh bench   run the BenchmarkDotNet benchmarks (pass a filter, e.g. ./build.sh bench '*Engine*')
@@ -35,8 +37,12 @@ install_test_dependencies() {
 run_tests() {
   install_test_dependencies
   if have docker-compose && [ -f docker-compose.yml ]; then
-    echo "Validating docker-compose.yml"
-    docker-compose -f docker-compose.yml config -q
+    echo "Validating docker-compose.yml (with throwaway values for the secrets .env must set)"
+    local env_file
+    env_file=$(mktemp)
+    printf '%s=validate-only\n' MQTT_WORKER_PASSWORD INFLUX_ADMIN_PASSWORD INFLUX_TOKEN GRAFANA_ADMIN_PASSWORD > "$env_file"
+    docker-compose --env-file "$env_file" -f docker-compose.yml config -q
+    rm -f "$env_file"
   fi
   dotnet build PrintFarm.sln -c Release
   local log
@@ -65,6 +71,10 @@ case "${1:-}" in
     shift
     exec dotnet run --project src/PrintFarm.Worker -c Release -- "$@"
     ;;
+  setup)
+    shift
+    exec dotnet run --project src/PrintFarm.Setup -c Release -- "$@"
+    ;;
   test)
     run_tests
     ;;
@@ -73,7 +83,7 @@ case "${1:-}" in
     exec dotnet run -c Release --project tests/PrintFarm.Benchmarks -- --filter "${1:-*}"
     ;;
   *)
-    echo "usage: ./build.sh demo | run | test | bench [filter] | sim [simulator options]" >&2
+    echo "usage: ./build.sh demo | run [kpis ...] | setup [options] | test | bench [filter] | sim [simulator options]" >&2
     exit 64
     ;;
 esac

@@ -13,6 +13,7 @@ using PrintFarm.Worker.Diagnostics;
 using PrintFarm.Worker.Hosting;
 using PrintFarm.Worker.Influx;
 using PrintFarm.Worker.Mqtt;
+using PrintFarm.Worker.Reporting;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
@@ -168,44 +169,29 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
     {
         var truth = simulation.Truth;
         var cut = until.AddSeconds(1);
-        var rows = new List<(string Window, DateTimeOffset Start, LinePoint Point, bool Matches)>();
+        var rows = new List<(KpiRow Row, bool Matches)>();
         foreach (var window in new[] { "1h", "1d" })
         {
             var spec = WindowSpec.Parse(window);
             foreach (var (start, _, point) in _board.Kpis(window, "farm"))
             {
-                rows.Add((window, start, point, Matches(truth.Totals(spec, start, until: cut), point)));
+                rows.Add((new KpiRow(window, start, string.Empty, point), Matches(truth.Totals(spec, start, until: cut), point)));
             }
         }
 
         var summary = string.Create(CultureInfo.InvariantCulture, $"simulated from {simulation.Options.Start:yyyy-MM-ddTHH:mm:ssZ} until {until:yyyy-MM-ddTHH:mm:ssZ}: {published} messages, {truth.Jobs.Count(j => j.Reported.End < cut)} jobs ended{(lost > 0 ? $", {lost} seconds not confirmed delivered" : string.Empty)}");
+        var matching = rows.ToDictionary(r => r.Row, r => r.Matches);
         if (plain)
         {
             Console.WriteLine(summary);
-            foreach (var (window, start, p, matches) in rows)
+            foreach (var (row, matches) in rows)
             {
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"final window={window} start={start:yyyy-MM-ddTHH:mm:ssZ} jobs_completed={p.Number("jobs_completed") ?? 0} jobs_failed={p.Number("jobs_failed") ?? 0} jobs_cancelled={p.Number("jobs_cancelled") ?? 0} toys_completed={p.Number("toys_completed") ?? 0} jobs_without_filament={p.Number("jobs_without_filament") ?? 0} print_time_s={R(p.Number("print_time_s"))} filament_used_g={R(p.Number("filament_used_g"))} filament_waste_g={R(p.Number("filament_waste_g"))} avg_print_time_per_toy_s={R(p.Number("avg_print_time_per_toy_s"))} material_efficiency={R(p.Number("material_efficiency"))} success_rate={R(p.Number("success_rate"))} ground_truth={(matches ? "match" : "differs")}"));
+                Console.WriteLine($"final {KpiTable.KeyValues(row)} ground_truth={(matches ? "match" : "differs")}");
             }
         }
         else
         {
-            var table = new Table().Border(TableBorder.Rounded).Title("[bold]Final farm KPIs[/]")
-                .AddColumns("window", "start (UTC)", "toys", "print time / toy", "material efficiency", "success rate", "jobs ok/failed/cancelled", "ground truth");
-            foreach (var (window, start, p, matches) in rows)
-            {
-                table.AddRow(
-                    window,
-                    start.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture),
-                    (p.Number("toys_completed") ?? 0).ToString("0", CultureInfo.InvariantCulture),
-                    ConsoleBoard.PrintTime(p.Number("avg_print_time_per_toy_s")),
-                    ConsoleBoard.Efficiency(p.Number("material_efficiency")),
-                    p.Number("success_rate") is { } s ? (s * 100).ToString("0", CultureInfo.InvariantCulture) + " %" : "-",
-                    string.Create(CultureInfo.InvariantCulture, $"{p.Number("jobs_completed") ?? 0}/{p.Number("jobs_failed") ?? 0}/{p.Number("jobs_cancelled") ?? 0}"),
-                    matches ? "[green]match[/]" : "[red]differs[/]");
-            }
-
-            AnsiConsole.Write(table);
+            AnsiConsole.Write(KpiTable.Build("Final farm KPIs", rows.Select(r => r.Row), extra: ("ground truth", row => matching[row] ? "[green]match[/]" : "[red]differs[/]")));
             AnsiConsole.MarkupLine(Markup.Escape(summary));
         }
 
@@ -229,8 +215,6 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
             && Close(truth.FilamentUsedGrams, p.Number("filament_used_g"))
             && Close(truth.FilamentWasteGrams, p.Number("filament_waste_g"));
     }
-
-    private static string R(double? value) => value is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "-";
 
     private IHost BuildHost(string data, int port, bool influx, string lineFile, SimulationClock clock)
     {

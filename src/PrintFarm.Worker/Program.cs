@@ -3,7 +3,14 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.Hosting;
+using PrintFarm.Worker.Operations;
 using Serilog;
+
+if (StartupInfo.IsHelp(args) && KpisCommand.IsCommand(args))
+{
+    Console.WriteLine(KpisCommand.Usage);
+    return 0;
+}
 
 if (StartupInfo.IsHelp(args))
 {
@@ -11,17 +18,44 @@ if (StartupInfo.IsHelp(args))
     return 0;
 }
 
+// kpis: reads the KPIs back from the database and prints them (cron jobs, e-mails); its options are not configuration.
+KpisArguments? kpis = null;
+if (KpisCommand.IsCommand(args))
+{
+    try
+    {
+        kpis = KpisCommand.Parse(args[1..]);
+    }
+    catch (FormatException ex)
+    {
+        Console.Error.WriteLine($"kpis: {ex.Message}");
+        Console.Error.WriteLine(KpisCommand.Usage);
+        return KpisCommand.BadArguments;
+    }
+}
+
 Log.Logger = new LoggerConfiguration().WriteTo.Console().CreateBootstrapLogger();
 try
 {
     // --check-config is a switch, not a configuration key: kept out of the command-line configuration source.
-    var builder = Host.CreateApplicationBuilder(args.Where(a => a != "--check-config").ToArray());
+    var builder = Host.CreateApplicationBuilder(kpis?.ConfigurationArgs.ToArray() ?? args.Where(a => a != "--check-config").ToArray());
     builder.Services.AddSerilog((services, logger) => logger
         .ReadFrom.Configuration(builder.Configuration)
         .Enrich.FromLogContext()
         .WriteToPrintFarmConsole(builder.Configuration));
     builder.AddPrintFarmTelemetry();
+    if (kpis is not null)
+    {
+        builder.Services.AddKpiQuery();
+    }
+
     var host = builder.Build();
+    if (kpis is not null)
+    {
+        _ = host.Services.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
+        return await KpisCommand.RunAsync(host.Services, kpis, Console.Out, Console.Error, terminal: !Console.IsOutputRedirected, CancellationToken.None);
+    }
+
     if (args.Contains("--check-config"))
     {
         return PrintFarm.Worker.Operations.ConfigCheck.Run(host.Services, Console.Out);

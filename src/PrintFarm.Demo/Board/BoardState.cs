@@ -1,4 +1,5 @@
 using PrintFarm.Worker.Influx;
+using PrintFarm.Worker.Reporting;
 
 namespace PrintFarm.Demo.Board;
 

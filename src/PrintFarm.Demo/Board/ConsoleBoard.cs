@@ -2,6 +2,7 @@ using System.Globalization;
 using PrintFarm.Core.Kpis;
 using PrintFarm.Simulator;
 using PrintFarm.Simulator.Formats;
+using PrintFarm.Worker.Reporting;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -27,7 +28,7 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
         var toys = new Table().Border(TableBorder.Rounded).Title("[bold]Per toy, today[/]").AddColumns("toy", "toys completed", "print time / toy", "material efficiency");
         foreach (var (_, toy, p) in state.Kpis("1d", "toy").Where(k => k.Start == day))
         {
-            toys.AddRow(Markup.Escape(toy), Count(p.Number("toys_completed")), PrintTime(p.Number("avg_print_time_per_toy_s")), Efficiency(p.Number("material_efficiency")));
+            toys.AddRow(Markup.Escape(toy), Count(p.Number("toys_completed")), KpiTable.PrintTime(p.Number("avg_print_time_per_toy_s")), KpiTable.Efficiency(p.Number("material_efficiency")));
         }
 
         var printers = new Table().Border(TableBorder.Rounded).Title("[bold]Printers[/]").AddColumns("printer", "format", "state", "current toy", "progress", "last job");
@@ -71,33 +72,11 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
     private static void AddFarmRow(Table table, string label, LinePoint? p) => table.AddRow(
         label,
         Count(p?.Number("toys_completed")),
-        PrintTime(p?.Number("avg_print_time_per_toy_s")),
-        Efficiency(p?.Number("material_efficiency")),
+        KpiTable.PrintTime(p?.Number("avg_print_time_per_toy_s")),
+        KpiTable.Efficiency(p?.Number("material_efficiency")),
         Percent(p?.Number("success_rate")),
         Percent(p?.Number("utilization")),
         p is null ? "-" : $"{p.Number("jobs_completed") ?? 0:0}/{p.Number("jobs_failed") ?? 0:0}/{p.Number("jobs_cancelled") ?? 0:0}");
-
-    internal static string PrintTime(double? seconds)
-    {
-        if (seconds is not { } s)
-        {
-            return "-";
-        }
-
-        var (colour, word) = Bands.PrintTimePerToy(s);
-        return $"[{colour}]{Bands.Duration(s)} {word}[/]";
-    }
-
-    internal static string Efficiency(double? ratio)
-    {
-        if (ratio is not { } r)
-        {
-            return "-";
-        }
-
-        var (colour, word) = Bands.Efficiency(r);
-        return string.Create(CultureInfo.InvariantCulture, $"[{colour}]{r * 100:0.0} % {word}[/]");
-    }
 
     private static string Percent(double? ratio) => ratio is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r * 100:0} %") : "-";
 

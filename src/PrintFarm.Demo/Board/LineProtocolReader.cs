@@ -1,17 +1,8 @@
 using System.Globalization;
 using System.Text;
+using PrintFarm.Worker.Reporting;
 
 namespace PrintFarm.Demo.Board;
-
-/// <summary>One parsed line of InfluxDB line protocol.</summary>
-internal sealed record LinePoint(string Measurement, Dictionary<string, string> Tags, Dictionary<string, object> Fields, long TimestampMs)
-{
-    public string Tag(string name) => Tags.TryGetValue(name, out var v) ? v : string.Empty;
-
-    public double? Number(string name) => Fields.TryGetValue(name, out var v) && v is double d ? d : null;
-
-    public string? Text(string name) => Fields.TryGetValue(name, out var v) ? v as string : null;
-}
 
 /// <summary>Reads back the lines the worker writes (the board shows exactly what goes to the database).</summary>
 internal static class LineProtocolReader

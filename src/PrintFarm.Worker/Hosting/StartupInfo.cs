@@ -17,6 +17,7 @@ PrintFarm Telemetry worker: reads 3D-printer MQTT telemetry (OctoPrint, Moonrake
 computes farm KPIs in event-time windows and writes them to InfluxDB.
 
 usage: PrintFarm.Worker [--help]         (from a checkout: ./build.sh run)
+       PrintFarm.Worker kpis [--window 1h] [--since 24h] [--scope farm] [--csv]   print the KPIs in the database (kpis --help)
 Settings come from appsettings.json, then PrintFarm__* environment variables (or --PrintFarm:Key=value). Main ones:
   PrintFarm__Mqtt__Host / __Port / __Username / __Password     the broker (default localhost:1883)
   PrintFarm__Mqtt__EmbeddedBroker__Enabled=true, __Port=1883     run a broker inside the worker instead

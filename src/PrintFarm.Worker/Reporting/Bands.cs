@@ -1,4 +1,4 @@
-namespace PrintFarm.Demo.Board;
+namespace PrintFarm.Worker.Reporting;
 
 /// <summary>The industry reference bands of docs/kpis.md, as colours and words.</summary>
 internal static class Bands
