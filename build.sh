@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 
 # Servers the integration tests start on free loopback ports: a real broker, a real InfluxDB 1.x,
 # VictoriaMetrics for the InfluxDB v2 write API; docker-compose only to validate docker-compose.yml.
-test_packages=(mosquitto mosquitto-clients influxdb victoria-metrics docker-compose)
+test_packages=(mosquitto mosquitto-clients influxdb victoria-metrics docker-compose jq)
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 
@@ -23,6 +23,7 @@ install_test_dependencies() {
   have influxd || missing+=(influxdb)
   have victoria-metrics || missing+=(victoria-metrics)
   have docker-compose || missing+=(docker-compose)
+  have jq || missing+=(jq)
   if [ ${#missing[@]} -eq 0 ]; then
     return
   fi

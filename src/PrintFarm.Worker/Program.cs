@@ -38,7 +38,13 @@ Log.Logger = new LoggerConfiguration().WriteTo.Console().CreateBootstrapLogger()
 try
 {
     // --check-config is a switch, not a configuration key: kept out of the command-line configuration source.
-    var builder = Host.CreateApplicationBuilder(kpis?.ConfigurationArgs.ToArray() ?? args.Where(a => a != "--check-config").ToArray());
+    // The content root is the worker's own folder, so its appsettings.json is read wherever it is started from (a
+    // published copy started from another folder, a systemd unit); a relative DataFolder is still the working folder's.
+    var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+    {
+        Args = kpis?.ConfigurationArgs.ToArray() ?? args.Where(a => a != "--check-config").ToArray(),
+        ContentRootPath = AppContext.BaseDirectory,
+    });
     builder.Services.AddSerilog((services, logger) => logger
         .ReadFrom.Configuration(builder.Configuration)
         .Enrich.FromLogContext()

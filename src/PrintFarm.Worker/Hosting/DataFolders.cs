@@ -7,9 +7,10 @@ namespace PrintFarm.Worker.Hosting;
 /// <summary>The worker's folders on disk, resolved once from <see cref="PrintFarmOptions.DataFolder"/>.</summary>
 internal sealed class DataFolders
 {
-    public DataFolders(IOptions<PrintFarmOptions> options, IHostEnvironment environment)
+    public DataFolders(IOptions<PrintFarmOptions> options)
     {
-        Root = Path.GetFullPath(options.Value.DataFolder, environment.ContentRootPath);
+        // Relative to the working folder, as a path on the command line is (the content root is the worker's own folder).
+        Root = Path.GetFullPath(options.Value.DataFolder);
         DeadLetters = Path.Combine(Root, "deadletter");
         Spool = Path.Combine(Root, "spool");
         Checkpoint = Path.Combine(Root, "checkpoint");

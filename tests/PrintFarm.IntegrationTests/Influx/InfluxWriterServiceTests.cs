@@ -277,7 +277,7 @@ public sealed class InfluxWriterServiceTests
             var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero));
             var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
             var metrics = new PrintFarmInstrumentation(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
-            var folders = new DataFolders(options, new HostingEnvironment { ContentRootPath = folder });
+            var folders = new DataFolders(options);
             var requests = new ConcurrentQueue<Request>();
             var http = new HttpClient(new StubHandler(respond, requests, gate));
             var channels = new PipelineChannels(options);
