@@ -24,12 +24,12 @@ internal sealed class DataFolderLock : IDisposable
         {
             _file = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 0);
         }
-        catch (IOException ex) when (File.Exists(Path))
+        catch (IOException) when (File.Exists(Path))
         {
             var holder = DurableFiles.ReadIgnoringLocks(Path)?.Trim();
             var who = string.IsNullOrEmpty(holder) ? "another process" : "another process (pid " + holder + ")";
             throw new StartupRefusedException(
-                $"The data folder {folders.Root} is in use by {who}: {Path} is locked ({ex.Message}). " +
+                $"The data folder {folders.Root} is in use by {who}: {Path} is locked. " +
                 "Two workers on one folder would append to and delete the same journal and checkpoint. " +
                 "Stop the other worker, or give this one its own folder (PrintFarm__DataFolder).");
         }
