@@ -40,9 +40,13 @@ try
     // --check-config is a switch, not a configuration key: kept out of the command-line configuration source.
     // The content root is the worker's own folder, so its appsettings.json is read wherever it is started from (a
     // published copy started from another folder, a systemd unit); a relative DataFolder is still the working folder's.
+    // --accept-checkpoint-loss stands for one start's PrintFarm:AcceptCheckpointLoss=true (docs/reliability.md).
     var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
     {
-        Args = kpis?.ConfigurationArgs.ToArray() ?? args.Where(a => a != "--check-config").ToArray(),
+        Args = kpis?.ConfigurationArgs.ToArray() ?? args
+            .Where(a => a != "--check-config")
+            .Select(a => a == "--accept-checkpoint-loss" ? "--PrintFarm:AcceptCheckpointLoss=true" : a)
+            .ToArray(),
         ContentRootPath = AppContext.BaseDirectory,
     });
     builder.Services.AddSerilog((services, logger) => logger
@@ -70,6 +74,7 @@ try
     // Validate before the host starts its services: a bad setting then ends here, as one line, instead of in the
     // middle of a service's constructor with the host's own "Hosting failed to start" trace.
     _ = host.Services.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
+    _ = host.Services.GetRequiredService<DataFolderLock>(); // a second worker on the same folder ends here
     StartupInfo.LogBanner(host);
     await host.RunAsync();
     return 0;
@@ -77,6 +82,11 @@ try
 catch (OptionsValidationException ex)
 {
     Log.Fatal("Invalid configuration: {Failures}", string.Join("; ", ex.Failures));
+    return 2;
+}
+catch (Exception ex) when (StartupRefused(ex) is { } refused)
+{
+    Log.Fatal("Not starting: {Reason}", refused.Message);
     return 2;
 }
 catch (Exception ex)
@@ -88,3 +98,11 @@ finally
 {
     await Log.CloseAndFlushAsync();
 }
+
+// A hosted service's StartAsync may refuse (the host rethrows it, or wraps several failures in an AggregateException).
+static StartupRefusedException? StartupRefused(Exception ex) => ex switch
+{
+    StartupRefusedException refused => refused,
+    AggregateException { InnerExceptions: var inner } => inner.Select(StartupRefused).FirstOrDefault(r => r is not null),
+    _ => null,
+};

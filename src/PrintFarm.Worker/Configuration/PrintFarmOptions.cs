@@ -40,6 +40,14 @@ public sealed class PrintFarmOptions
     /// </summary>
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Start with empty state when no kept checkpoint can be used and the journal no longer reaches back to its first
+    /// record, although the day's open KPI windows then restart from zero and overwrite InfluxDB's points. Without it
+    /// the worker refuses to start (exit code 2). Meant for one start: pass <c>--accept-checkpoint-loss</c> rather than
+    /// setting it for good (docs/reliability.md, "Checkpoints"). Default false.
+    /// </summary>
+    public bool AcceptCheckpointLoss { get; set; }
+
     /// <summary>Events stamped further ahead of the receive time are rejected. Default 5 min.</summary>
     public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMinutes(5);
 

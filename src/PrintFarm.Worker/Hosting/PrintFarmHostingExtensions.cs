@@ -63,6 +63,7 @@ public static class PrintFarmHostingExtensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<PrintFarmOptions>, PrintFarmOptionsValidator>();
         services.AddSingleton<DataFolders>();
+        services.AddSingleton<DataFolderLock>();
         services.AddSingleton(TimeProvider.System);
         return services;
     }
@@ -77,6 +78,7 @@ public static class PrintFarmHostingExtensions
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
+            _ = sp.GetRequiredService<DataFolderLock>(); // nobody opens (or recovers) the journal without holding the folder
             var journal = new MessageJournal(
                 sp.GetRequiredService<DataFolders>().Journal,
                 o.Journal,

@@ -43,6 +43,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
     private readonly TimeSpan _flushInterval;
     private readonly TimeSpan _checkpointInterval;
     private readonly CheckpointStore _checkpoints;
+    private readonly bool _acceptCheckpointLoss;
     private readonly List<Rejected> _rejected = [];
     private JournalReader? _reader;
     private JournalPosition _processed;
@@ -74,6 +75,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
         _flushInterval = options.Value.FlushInterval;
         _checkpointInterval = options.Value.CheckpointInterval;
         _checkpoints = checkpoints;
+        _acceptCheckpointLoss = options.Value.AcceptCheckpointLoss;
     }
 
     /// <summary>How long shutdown waits for the final checkpoint's lines to reach InfluxDB or the spool.</summary>
@@ -109,33 +111,33 @@ internal sealed class TelemetryPipelineService : BackgroundService
         base.Dispose();
     }
 
+    // The newest usable checkpoint (CheckpointStore.Restore falls back through the kept ones, or refuses to start).
     private JournalPosition? Restore()
     {
-        if (_checkpoints.TryLoad() is not { } checkpoint)
-        {
-            return null;
-        }
-
-        try
-        {
-            var position = JournalPosition.FromJson(checkpoint["journal"]);
-            var dropped = _processor.RestoreCheckpoint(checkpoint);
-            _alerts.RestoreOutbox(checkpoint[Alerts.AlertQueue.OutboxProperty]);
-            if (dropped > 0)
+        var savedAt = "?";
+        var (path, position) = _checkpoints.Restore(
+            checkpoint =>
             {
-                Log.CheckpointWindowsDropped(_logger, dropped);
-            }
+                var position = JournalPosition.FromJson(checkpoint["journal"]);
+                var dropped = _processor.RestoreCheckpoint(checkpoint);
+                _alerts.RestoreOutbox(checkpoint[Alerts.AlertQueue.OutboxProperty]);
+                if (dropped > 0)
+                {
+                    Log.CheckpointWindowsDropped(_logger, dropped);
+                }
 
-            Log.CheckpointRestored(_logger, _checkpoints.Path, checkpoint["saved_at"]?.ToString() ?? "?", _processor.Jobs.OpenJobs, _processor.Kpis.OpenSeries, _processor.Kpis.Watermark);
-            return position;
-        }
-        catch (Exception ex) when (ex is CheckpointException or InvalidOperationException or FormatException or System.Text.Json.JsonException)
+                savedAt = checkpoint["saved_at"]?.ToString() ?? "?";
+                return position;
+            },
+            _journal.Start,
+            _journal.Folder,
+            _acceptCheckpointLoss);
+        if (path is not null)
         {
-            // The processor is left empty and consistent; the journal is replayed from its oldest record.
-            Log.CheckpointRestoreFailed(_logger, _checkpoints.Path, ex.Message);
-            _checkpoints.MoveAside(ex.Message);
-            return null;
+            Log.CheckpointRestored(_logger, path, savedAt, _processor.Jobs.OpenJobs, _processor.Kpis.OpenSeries, _processor.Kpis.Watermark);
         }
+
+        return position;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -351,13 +353,15 @@ internal sealed class TelemetryPipelineService : BackgroundService
             _gate.Release();
         }
 
+        JournalPosition retain;
+
         // Outside the gate: processing goes on while the writer catches up to the barrier.
         await _deadLetters.FlushAsync(cancellationToken).ConfigureAwait(false);
         await barrier.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             // Serialized here, beside processing: only the capture above held the gate.
-            _checkpoints.Save(snapshot, writer =>
+            retain = _checkpoints.Save(snapshot, position, writer =>
             {
                 writer.WritePropertyName("journal");
                 position.ToJson().WriteTo(writer);
@@ -371,7 +375,10 @@ internal sealed class TelemetryPipelineService : BackgroundService
         }
 
         _lastCheckpoint = _time.GetTimestamp();
-        _journal.DeleteBefore(position);
+
+        // Only what every kept checkpoint has covered: a damaged newest one falls back to an older one, whose
+        // records must still be there.
+        _journal.DeleteBefore(retain);
     }
 
     // Inside the gate: lines and dead letters leave in processing order.

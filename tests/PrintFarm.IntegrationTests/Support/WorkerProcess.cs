@@ -102,6 +102,37 @@ public sealed class WorkerProcess : IAsyncDisposable
             throw new InvalidOperationException("the worker is still running");
         }
 
+        var (process, connected, run) = Launch();
+        var exited = process.WaitForExitAsync();
+        var done = await Task.WhenAny(connected.Task, exited, Task.Delay(TimeSpan.FromSeconds(60)));
+        if (done != connected.Task)
+        {
+            var why = done == exited ? $"exited with {process.ExitCode}" : "did not connect within 60 s";
+            throw new InvalidOperationException($"worker run {run} {why}:\n{Output}");
+        }
+    }
+
+    /// <summary>
+    /// Starts a worker expected to refuse to start (a second one on a data folder, a damaged checkpoint) and waits for
+    /// it to exit; returns its exit code. Nothing is deleted: the data folder may be another worker's.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(Dictionary<string, string> environment)
+    {
+        var worker = new WorkerProcess(environment);
+        var (process, _, _) = worker.Launch();
+        using (process)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(timeout.Token);
+            return (process.ExitCode, worker.Output);
+        }
+    }
+
+    /// <summary>The current process's id.</summary>
+    public int ProcessId => _process?.Id ?? throw new InvalidOperationException("never started");
+
+    private (Process Process, TaskCompletionSource Connected, int Run) Launch()
+    {
         _process?.Dispose();
         var info = new ProcessStartInfo(DotnetHost())
         {
@@ -133,13 +164,7 @@ public sealed class WorkerProcess : IAsyncDisposable
         process.BeginErrorReadLine();
         _process = process;
 
-        var exited = process.WaitForExitAsync();
-        var done = await Task.WhenAny(connected.Task, exited, Task.Delay(TimeSpan.FromSeconds(60)));
-        if (done != connected.Task)
-        {
-            var why = done == exited ? $"exited with {process.ExitCode}" : "did not connect within 60 s";
-            throw new InvalidOperationException($"worker run {run} {why}:\n{Output}");
-        }
+        return (process, connected, run);
     }
 
     /// <summary>Kills the worker as <c>kill -9</c> (or a power cut of the process) would: no shutdown code runs.</summary>
