@@ -25,7 +25,7 @@ public sealed class CheckpointStoreTests : IDisposable
 
     public CheckpointStoreTests()
     {
-        _folders = new DataFolders(Options.Create(new PrintFarmOptions { DataFolder = _root }), new HostingEnvironment { ContentRootPath = _root });
+        _folders = new DataFolders(Options.Create(new PrintFarmOptions { DataFolder = _root }));
         _lock = new DataFolderLock(_folders);
         _store = new CheckpointStore(_folders, _lock, new FakeTimeProvider(new DateTimeOffset(2026, 6, 1, 8, 0, 0, TimeSpan.Zero)), NullLogger<CheckpointStore>.Instance);
     }
