@@ -1,5 +1,6 @@
 using PrintFarm.Core.Ingestion.Native;
 using PrintFarm.Core.Normalization;
+using PrintFarm.Worker.Journal;
 
 namespace PrintFarm.Worker.Configuration;
 
@@ -158,10 +159,10 @@ public sealed class MqttOptions
     public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Messages in one journal group (at most 4096 are used). While one group is being committed and the next is full,
-    /// the worker stops reading the socket and the broker holds the backlog (back-pressure). Default 10000.
+    /// The older name of <see cref="JournalOptions.GroupMessages"/> (it sized the journal's group, not a queue of this
+    /// stage): when set, and <c>Journal:GroupMessages</c> is not, it is used there, and the start-up log says to rename it.
     /// </summary>
-    public int QueueCapacity { get; set; } = 10_000;
+    public int? QueueCapacity { get; set; }
 
     /// <summary>
     /// QoS 1 messages the broker may send before the worker acknowledges them (MQTT 5 Receive Maximum). A message is
@@ -336,18 +337,4 @@ public sealed class GuardOptions
 
     /// <summary>When not empty, only these printer ids are accepted; others are dead-lettered as <c>unknown_printer</c>. Default empty (all).</summary>
     public List<string> AllowedPrinters { get; set; } = [];
-}
-
-/// <summary>Settings under <c>PrintFarm:Journal</c>: the write-ahead log of received MQTT messages.</summary>
-public sealed class JournalOptions
-{
-    /// <summary>A segment file is closed and a new one started past this size, bytes. Default 64 MiB (67108864).</summary>
-    public long SegmentBytes { get; set; } = 64L << 20;
-
-    /// <summary>
-    /// Disk the journal may use, bytes. It grows only while the pipeline is behind the broker; at the limit the worker
-    /// stops acknowledging QoS 1 messages (the broker holds them) and drops QoS 0 messages, counted and logged.
-    /// Default 2 GiB (2147483648).
-    /// </summary>
-    public long MaxBytes { get; set; } = 2L << 30;
 }

@@ -57,7 +57,6 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         Check(mqtt.SessionExpiry >= TimeSpan.Zero && mqtt.SessionExpiry.TotalSeconds <= uint.MaxValue, "Mqtt:SessionExpiry", "must be a non-negative duration", mqtt.SessionExpiry);
         Check(mqtt.KeepAlive >= TimeSpan.FromSeconds(1) && mqtt.KeepAlive <= TimeSpan.FromHours(18), "Mqtt:KeepAlive", "must be between 00:00:01 and 18:00:00", mqtt.KeepAlive);
         Check(mqtt.ReconnectDelay > TimeSpan.Zero && mqtt.ReconnectDelay <= mqtt.ReconnectMaxDelay, "Mqtt:ReconnectDelay", "must be positive and not above Mqtt:ReconnectMaxDelay", mqtt.ReconnectDelay);
-        Check(mqtt.QueueCapacity is >= 1 and <= 10_000_000, "Mqtt:QueueCapacity", "must be between 1 and 10000000", mqtt.QueueCapacity);
         for (var i = 0; i < mqtt.NativeTopics.Count; i++)
         {
             var ok = TryPattern(mqtt.NativeTopics[i], out var why);
@@ -108,6 +107,7 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
 
         AdaptersOptionsValidator.Validate(o, errors);
         Alerts.AlertsOptionsValidator.Validate(o, errors);
+        Journal.JournalOptionsValidator.Validate(o, errors);
 
         OperationsOptionsValidator.Validate(o, errors);
 

@@ -83,6 +83,9 @@ internal static partial class Log
     [LoggerMessage(47, LogLevel.Warning, "QoS 0 message on {Topic} dropped: the journal is full ({Suppressed} similar lines suppressed)")]
     public static partial void JournalDroppedQos0(ILogger logger, string topic, long suppressed);
 
+    [LoggerMessage(170, LogLevel.Warning, "PrintFarm:Mqtt:QueueCapacity is the older name of PrintFarm:Journal:GroupMessages (it sizes the journal's group commit); {Value} is used, rename the setting")]
+    public static partial void QueueCapacityRenamed(ILogger logger, int value);
+
     [LoggerMessage(125, LogLevel.Warning, "A QoS {QoS} message on {Topic} arrived while the worker was stopping and was not journaled (QoS 1: the broker sends it again to the next session; QoS 0: lost) ({Suppressed} similar lines suppressed)")]
     public static partial void MessageAfterStop(ILogger logger, string topic, byte qoS, long suppressed);
 

@@ -79,16 +79,25 @@ public static class PrintFarmHostingExtensions
         {
             var o = sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
             _ = sp.GetRequiredService<DataFolderLock>(); // nobody opens (or recovers) the journal without holding the folder
-            var journal = new MessageJournal(
+            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger<MessageJournal>();
+            if (o.Mqtt.QueueCapacity is { } older && o.Journal.GroupMessages is null)
+            {
+                Log.QueueCapacityRenamed(logger, older);
+            }
+
+            return new MessageJournal(
                 sp.GetRequiredService<DataFolders>().Journal,
                 o.Journal,
-                o.Mqtt.QueueCapacity,
+                JournalOptions.EffectiveGroupMessages(o),
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<PrintFarmInstrumentation>(),
-                sp.GetRequiredService<ILoggerFactory>().CreateLogger<MessageJournal>());
-            journal.StartWriting();
-            return journal;
+                logger);
         });
+
+        // First of all hosted services, so they start first and stop last; the writer stops before its
+        // acknowledgements (reverse order), which end once the writer has posted its last.
+        services.AddHostedService<JournalAcknowledgementService>();
+        services.AddHostedService<JournalWriterService>();
         services.AddSingleton(sp => new PrinterAdapters(sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value));
         services.AddSingleton(sp =>
         {
