@@ -217,8 +217,13 @@ public sealed class InfluxOptions
     /// <summary>Base URL. Default <c>http://localhost:8086</c>.</summary>
     public string Url { get; set; } = "http://localhost:8086";
 
-    /// <summary><c>v2</c> (<c>/api/v2/write</c>: InfluxDB 2.x, 3.x, Cloud, VictoriaMetrics) or <c>v1</c> (<c>/write</c>: InfluxDB 1.x). Default <c>v2</c>.</summary>
-    public string ApiVersion { get; set; } = "v2";
+    /// <summary>
+    /// <c>auto</c> (ask the server's <c>/ping</c> before the first write: <c>X-Influxdb-Version</c> 1.x → v1, anything
+    /// else → v2), <c>v2</c> (<c>/api/v2/write</c>: InfluxDB 2.x, 3.x, Cloud, 1.8+, VictoriaMetrics) or <c>v1</c>
+    /// (<c>/write</c>: InfluxDB 1.x). With auto, v1 writes to <see cref="Database"/> (else <see cref="Bucket"/>) and v2 to
+    /// <see cref="Bucket"/> (else <see cref="Database"/>). Default <c>auto</c>.
+    /// </summary>
+    public string ApiVersion { get; set; } = "auto";
 
     /// <summary>API token (v2).</summary>
     public string? Token { get; set; }
@@ -286,8 +291,14 @@ public sealed class InfluxOptions
     /// </summary>
     public int QueueCapacity { get; set; } = 8192;
 
-    /// <summary>True for the v1 API.</summary>
+    /// <summary>True when the v1 API is set.</summary>
     public bool IsV1 => string.Equals(ApiVersion, "v1", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>True when the v2 API is set.</summary>
+    public bool IsV2 => string.Equals(ApiVersion, "v2", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>True when the API is picked from the server's <c>/ping</c>.</summary>
+    public bool IsAuto => string.Equals(ApiVersion, "auto", StringComparison.OrdinalIgnoreCase);
 
     // --- TLS and secrets (issue 12) ---
 

@@ -83,9 +83,8 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
 
         var influx = o.Influx;
         Check(Uri.TryCreate(influx.Url, UriKind.Absolute, out var url) && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps), "Influx:Url", "must be an absolute http:// or https:// URL", influx.Url);
-        var isV2 = string.Equals(influx.ApiVersion, "v2", StringComparison.OrdinalIgnoreCase);
-        Check(influx.IsV1 || isV2, "Influx:ApiVersion", "must be v1 or v2", influx.ApiVersion);
-        if (isV2)
+        Check(influx.IsV1 || influx.IsV2 || influx.IsAuto, "Influx:ApiVersion", "must be auto, v1 or v2", influx.ApiVersion);
+        if (influx.IsV2)
         {
             Check(!string.IsNullOrWhiteSpace(influx.Bucket), "Influx:Bucket", "is required with ApiVersion v2", influx.Bucket);
         }
@@ -93,6 +92,11 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         if (influx.IsV1)
         {
             Check(!string.IsNullOrWhiteSpace(influx.Database), "Influx:Database", "is required with ApiVersion v1", influx.Database);
+        }
+
+        if (influx.IsAuto)
+        {
+            Check(!string.IsNullOrWhiteSpace(influx.Bucket) || !string.IsNullOrWhiteSpace(influx.Database), "Influx:Bucket", "or Influx:Database is required with ApiVersion auto", influx.Bucket);
         }
 
         Check(influx.BatchSize is >= 1 and <= 100_000, "Influx:BatchSize", "must be between 1 and 100000", influx.BatchSize);

@@ -136,7 +136,9 @@ public static class PrintFarmHostingExtensions
             .RemoveAllLoggers()
             .ConfigurePrimaryHttpMessageHandler(sp => InfluxTls.CreateHandler(sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value.Influx));
         services.TryAddSingleton<ILineSink>(sp => sp.GetRequiredService<InfluxWriteClient>());
+        services.AddSingleton<InfluxWriteHealth>();
         services.AddHostedService<InfluxWriterService>();
+        services.AddHealthChecks().AddCheck<InfluxHealthCheck>("influx", tags: [Operations.HealthTags.Ready]);
         return services;
     }
 

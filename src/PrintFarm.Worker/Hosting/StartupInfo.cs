@@ -21,7 +21,7 @@ usage: PrintFarm.Worker [--help]         (from a checkout: ./build.sh run)
 Settings come from appsettings.json, then PrintFarm__* environment variables (or --PrintFarm:Key=value). Main ones:
   PrintFarm__Mqtt__Host / __Port / __Username / __Password     the broker (default localhost:1883)
   PrintFarm__Mqtt__EmbeddedBroker__Enabled=true, __Port=1883     run a broker inside the worker instead
-  PrintFarm__Influx__Url, __ApiVersion (v2|v1), __Token, __Org, __Bucket, __Database   the database
+  PrintFarm__Influx__Url, __ApiVersion (auto|v2|v1), __Token, __Org, __Bucket, __Database   the database
   PrintFarm__Farm                    the farm tag (default: default)
   PrintFarm__Windows__0=1h, __1=1d   KPI window sizes; PrintFarm__TimeZone for whole-day windows
   PrintFarm__DataFolder              checkpoint, spool, dead letters (default ~/.local/state/printfarm)
@@ -45,7 +45,9 @@ Every setting, its unit and default: docs/operations.md; printers: docs/printers
         var url = SecretMasking.Text(o.Influx.Url);
         var database = o.Influx.IsV1
             ? $"{url} (v1, database {o.Influx.Database})"
-            : $"{url} (v2, bucket {o.Influx.Bucket}, org {o.Influx.Org})";
+            : o.Influx.IsV2
+                ? $"{url} (v2, bucket {o.Influx.Bucket}, org {o.Influx.Org})"
+                : $"{url} (API from /ping: v1 database {o.Influx.Database ?? o.Influx.Bucket}, or v2 bucket {o.Influx.Bucket ?? o.Influx.Database}, org {o.Influx.Org})";
         Log.Banner(logger, version, broker, database, o.Farm, string.Join(",", o.Windows), o.TimeZone, folders.Root);
     }
 }

@@ -21,18 +21,23 @@ namespace PrintFarm.Worker.Influx;
 /// batch when it holds <see cref="InfluxOptions.BatchSize"/> lines or its first line has waited
 /// <see cref="InfluxOptions.BatchInterval"/>.
 /// Network errors, 429 and 5xx are retried with exponential back-off (honouring <c>Retry-After</c>); after that, or
-/// on 401/403/404, the batch goes to the disk spool and a replay loop retries it until the database takes it —
-/// across restarts too. 413 splits the batch; 400/422 narrows it down to the bad lines and dead-letters those.
+/// when the server refuses us rather than the data (any 4xx that is not bad data: 401, 403, 404, a proxy's 400), the
+/// batch goes to the disk spool and a replay loop retries it until the database takes it — across restarts too, backing
+/// off while refused, and <c>/readyz</c> fails meanwhile (<see cref="InfluxWriteHealth"/>). 413 splits the batch (on a
+/// single line it is a refusal). What the database names as bad data (<see cref="InfluxAnswer"/>) is split down to the
+/// bad lines, which are dead-lettered; the good lines of the batch are written.
 /// While anything is spooled, new batches queue behind it, so the database receives each series in order. When the spool
 /// itself cannot be written, the batch is held and retried: the pipeline then waits, and the journal keeps the
 /// messages. A checkpoint barrier in the queue is completed only once every line before it is written or spooled.
 /// </summary>
 internal sealed class InfluxWriterService : BackgroundService
 {
-    // Below this many lines a batch refused as bad data is dead-lettered whole rather than split further.
-    private const int BadDataSplitFloor = 64;
+    // Longest wait between replays while the database refuses us (doubling from SpoolRetryInterval): a fixed token or
+    // bucket is picked up within this long.
+    private static readonly TimeSpan MaxRefusedRetryInterval = TimeSpan.FromMinutes(1);
 
     private readonly ILineSink _client;
+    private readonly InfluxWriteHealth _health;
     private readonly PipelineChannels _channels;
     private readonly DeadLetterStore _deadLetters;
     private readonly PrintFarmInstrumentation _metrics;
@@ -52,9 +57,11 @@ internal sealed class InfluxWriterService : BackgroundService
         PrintFarmInstrumentation metrics,
         IOptions<PrintFarmOptions> options,
         TimeProvider time,
-        ILogger<InfluxWriterService> logger)
+        ILogger<InfluxWriterService> logger,
+        InfluxWriteHealth health)
     {
         _client = client;
+        _health = health;
         _channels = channels;
         _deadLetters = deadLetters;
         _metrics = metrics;
@@ -347,27 +354,34 @@ internal sealed class InfluxWriterService : BackgroundService
         {
             case WriteStatus.Ok:
                 _metrics.PointsWritten.Add(lines.Count);
+                _health.Written();
                 return null;
 
             case WriteStatus.TooLarge when lines.Count > 1:
                 Log.InfluxSplitting(_logger, lines.Count);
                 return await DeliverHalvesAsync(lines, retry, cancellationToken).ConfigureAwait(false);
 
-            case WriteStatus.BadData when lines.Count > BadDataSplitFloor:
-                // InfluxDB names the first bad line at best; halve until the bad lines are isolated.
-                // Re-writing good lines is harmless: a point with the same series and time is overwritten.
+            case WriteStatus.BadData when lines.Count > 1:
+                // InfluxDB names the first bad line at best; halve until each bad line is alone. InfluxDB 1.x wrote the
+                // good lines already; re-writing them is harmless: a point with the same series and time is overwritten.
+                _metrics.WriteFailures.Add(1, new KeyValuePair<string, object?>("status", result.StatusText));
                 return await DeliverHalvesAsync(lines, retry, cancellationToken).ConfigureAwait(false);
 
             case WriteStatus.BadData:
-            case WriteStatus.TooLarge:
                 _metrics.PointsRejected.Add(lines.Count);
                 _metrics.WriteFailures.Add(1, new KeyValuePair<string, object?>("status", result.StatusText));
                 var path = _deadLetters.WriteRejectedBatch(lines.ToLines(), result.StatusText, result.Error);
                 Log.InfluxRejected(_logger, result.StatusText, result.Error, lines.Count, path);
                 return null;
 
+            case WriteStatus.TooLarge:
+                // One line too large: the server's limit is below any batch we could send. Keep it; the limit is a setting.
+                result = result with { Status = WriteStatus.Refused, Hint = InfluxAnswer.TooLargeHint };
+                goto default;
+
             default:
                 _metrics.WriteFailures.Add(1, new KeyValuePair<string, object?>("status", result.StatusText));
+                _health.Failed(result);
                 return result;
         }
     }
@@ -378,8 +392,9 @@ internal sealed class InfluxWriterService : BackgroundService
         using var firstHalf = lines.Slice(0, half);
         using var secondHalf = lines.Slice(half, lines.Count - half);
         var first = await DeliverAsync(firstHalf, retry, cancellationToken).ConfigureAwait(false);
-        var second = await DeliverAsync(secondHalf, retry, cancellationToken).ConfigureAwait(false);
-        return first ?? second;
+
+        // The first half is kept (outage or refusal): so is the whole batch, and the second half would meet the same.
+        return first ?? await DeliverAsync(secondHalf, retry, cancellationToken).ConfigureAwait(false);
     }
 
     private bool SpoolBatch(LineBuffer batch)
@@ -424,6 +439,7 @@ internal sealed class InfluxWriterService : BackgroundService
     private async Task ReplayLoopAsync(CancellationToken cancellationToken)
     {
         var replayed = 0;
+        var refusals = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -436,6 +452,7 @@ internal sealed class InfluxWriterService : BackgroundService
                     {
                         Spool.Remove(name);
                         replayed++;
+                        refusals = 0;
                         if (Spool.Count == 0)
                         {
                             Log.InfluxRecovered(_logger, replayed);
@@ -445,13 +462,24 @@ internal sealed class InfluxWriterService : BackgroundService
                         continue;
                     }
 
+                    var f = failure.Value;
+                    refusals = f.Status == WriteStatus.Refused ? refusals + 1 : 0;
+                    var delay = ReplayDelay(f, refusals);
+
                     // One line a minute while the outage lasts, not one per retry.
-                    if (_throttle.ShouldLog("spool", out _))
+                    if (f.Status == WriteStatus.Refused)
                     {
-                        Log.InfluxSpooled(_logger, failure.Value.StatusText, failure.Value.Error, Spool.Count, _options.SpoolRetryInterval);
+                        if (_throttle.ShouldLog("spool-refused", out _))
+                        {
+                            Log.InfluxRefused(_logger, f.StatusText, f.Error, f.Hint ?? "check PrintFarm:Influx", Spool.Count, delay);
+                        }
+                    }
+                    else if (_throttle.ShouldLog("spool", out _))
+                    {
+                        Log.InfluxSpooled(_logger, f.StatusText, f.Error, Spool.Count, delay);
                     }
 
-                    await DelayAsync(_options.SpoolRetryInterval, cancellationToken).ConfigureAwait(false);
+                    await DelayAsync(delay, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
 
@@ -473,6 +501,23 @@ internal sealed class InfluxWriterService : BackgroundService
                 await DelayAsync(_options.SpoolRetryInterval, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// How long the replay loop waits after a failed replay: SpoolRetryInterval, doubled per consecutive refusal up to
+    /// <see cref="MaxRefusedRetryInterval"/> (a wrong token does not fix itself within seconds).
+    /// </summary>
+    private TimeSpan ReplayDelay(WriteResult failure, int refusals)
+    {
+        var interval = _options.SpoolRetryInterval;
+        if (failure.Status == WriteStatus.Refused && refusals > 1)
+        {
+            var cap = interval > MaxRefusedRetryInterval ? interval : MaxRefusedRetryInterval;
+            var grown = interval * Math.Pow(2, Math.Min(refusals - 1, 16));
+            return grown < cap ? grown : cap;
+        }
+
+        return interval;
     }
 
     private async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)

@@ -31,7 +31,7 @@ public sealed class StartupValidationTests
 
         Assert.Equal(2, process.ExitCode);
         var line = Assert.Single(output.Split('\n'), l => l.Contains("Invalid configuration", StringComparison.Ordinal));
-        Assert.Contains("PrintFarm:Influx:ApiVersion is 'v3': must be v1 or v2", line, StringComparison.Ordinal);
+        Assert.Contains("PrintFarm:Influx:ApiVersion is 'v3': must be auto, v1 or v2", line, StringComparison.Ordinal);
         Assert.Contains("PrintFarm:Windows:0 is '7m'", line, StringComparison.Ordinal);
         Assert.Contains("PrintFarm:Mqtt:Port is '70000'", line, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal); // a message, not a stack trace

@@ -64,22 +64,107 @@ public sealed class InfluxWriterServiceTests
         Assert.Empty(h.DeadLetterFiles());
     }
 
-    [Fact]
-    public async Task Bad_data_is_narrowed_down_and_only_the_part_holding_the_bad_line_is_dead_lettered()
+    // InfluxDB's own words for bad lines (1.x as answered by the influxd 1.6 fixture; 2.x and 3.x as documented).
+    public static TheoryData<int, string> BadDataAnswers => new()
     {
-        // 200 lines, one of them refused. Halving: 200 → 100 → 50; parts of 64 lines or fewer are kept whole.
-        await using var h = await Harness.StartAsync(lines => lines.Any(l => l.Contains("bad", StringComparison.Ordinal)) ? HttpStatusCode.BadRequest : HttpStatusCode.NoContent, batchSize: 1000);
+        { 400, "{\"error\":\"partial write: unable to parse 'm,p=y v=bad 1': invalid boolean dropped=0\"}" },
+        { 400, "{\"error\":\"partial write: field type conflict: input field \\\"v\\\" on measurement \\\"m\\\" is type float, already exists as type integer dropped=1\"}" },
+        { 400, "{\"code\":\"invalid\",\"message\":\"unable to parse 'm,p=y v=bad 1': invalid boolean\"}" },
+        { 422, "{\"code\":\"unprocessable entity\",\"message\":\"failure writing points to database: partial write: points beyond retention policy dropped=1\"}" },
+        { 400, "{\"error\":\"partial write of line protocol occurred\",\"data\":[{\"original_line\":\"m,p=y v=bad 1\",\"line_number\":1,\"error_message\":\"invalid column type\"}]}" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadDataAnswers))]
+    public async Task Lines_the_database_names_as_bad_are_found_by_splitting_and_dead_lettered_alone_while_the_good_lines_land(int status, string body)
+    {
+        // 200 lines, two of them refused, in one request. Halving isolates each bad line; the 198 others are written.
+        await using var h = await Harness.StartAsync(
+            lines => lines.Any(l => l.Contains("bad", StringComparison.Ordinal)) ? new Answer((HttpStatusCode)status, body) : new Answer(HttpStatusCode.NoContent),
+            batchSize: 1000);
         var lines = Lines("y", 200);
-        lines[120] = "m,p=y v=bad 1"; // the same series as the others, so the same lane
+        lines[37] = "m,p=y v=bad 1"; // the same series as the others, so the same lane
+        lines[120] = "m,p=y v=bad 2";
         await h.WriteAsync(lines, oneBatch: true); // so they are sent as one request
 
-        await h.Until(() => h.DeadLetterFiles().Length, n => n == 1, "the bad part to be dead-lettered");
-        await h.Until(() => h.Counter("printfarm.influx.points.written"), n => n == 150, "the good parts to be written");
-        var kept = File.ReadAllLines(h.DeadLetterFiles()[0]);
-        Assert.StartsWith("# rejected by InfluxDB", kept[0], StringComparison.Ordinal);
-        Assert.Equal(lines.Skip(100).Take(50), kept.Skip(1));
-        Assert.Equal(50, h.Counter("printfarm.influx.points.rejected"));
+        await h.Until(() => h.Counter("printfarm.influx.points.written"), n => n == 198, "the good lines to be written");
+        Assert.Equal(new[] { lines[37], lines[120] }, h.DeadLetteredLines().Order(StringComparer.Ordinal));
+        Assert.StartsWith("# rejected by InfluxDB", File.ReadAllLines(h.DeadLetterFiles()[0])[0], StringComparison.Ordinal);
+        Assert.Equal(2, h.Counter("printfarm.influx.points.rejected"));
+        Assert.Equal(lines.Where((_, i) => i is not 37 and not 120).Order(StringComparer.Ordinal), h.Delivered().Distinct().Order(StringComparer.Ordinal));
         Assert.Empty(h.SpoolFiles());
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, (await h.ReadinessAsync()).Status);
+    }
+
+    [Fact]
+    public async Task A_400_that_names_no_bad_data_keeps_new_batches_and_the_spools_backlog_and_fails_readiness_until_writes_land()
+    {
+        // First an outage (503): a batch goes to the spool. Then a 400 that is not InfluxDB naming bad lines (a proxy,
+        // a wrong bucket parameter): neither the backlog nor the new batch may be dead-lettered.
+        var answer = new Answer(HttpStatusCode.ServiceUnavailable);
+        await using var h = await Harness.StartAsync(_ => answer, batchSize: 5);
+        var backlog = Lines("a", 5);
+        await h.WriteAsync(backlog);
+        await h.Until(() => h.SpoolFiles().Length, n => n == 1, "the outage's batch to be spooled");
+
+        answer = new Answer(HttpStatusCode.BadRequest, "<html><body><h1>400 Bad Request</h1>The plain HTTP request was sent to HTTPS port</body></html>");
+        var fresh = Lines("a", 5).Select(l => l.Replace("m,p=a v=", "m,p=a w=", StringComparison.Ordinal)).ToList();
+        await h.WriteAsync(fresh);
+        await h.Until(() => h.Requests.Count(r => r.Status == HttpStatusCode.BadRequest), n => n >= 2, "the backlog to be refused twice");
+        await h.Until(() => h.SpoolFiles().Length, n => n == 2, "the new batch to queue behind the backlog");
+        Assert.Empty(h.DeadLetterFiles());
+        Assert.Equal(0, h.Counter("printfarm.influx.points.rejected"));
+        var ready = await h.ReadinessAsync();
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, ready.Status);
+        Assert.Contains("400", ready.Description, StringComparison.Ordinal);
+        Assert.Contains("PrintFarm:Influx:Url", ready.Description, StringComparison.Ordinal);
+
+        answer = new Answer(HttpStatusCode.NoContent);
+        await h.Until(() => h.SpoolFiles().Length, n => n == 0, "the spool to be replayed once the server takes the writes");
+        Assert.Equal(backlog.Concat(fresh), h.Delivered());
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, (await h.ReadinessAsync()).Status);
+    }
+
+    [Theory]
+    [InlineData(401, "{\"error\":\"authorization failed\"}", "PrintFarm:Influx:Username")]
+    [InlineData(403, "{\"error\":\"user is not authorized to write to database db\"}", "grant it WRITE")]
+    [InlineData(404, "{\"error\":\"database not found: \\\"db\\\"\"}", "PrintFarm:Influx:Database")]
+    [InlineData(404, "404 page not found", "PrintFarm:Influx:ApiVersion")]
+    public async Task A_refusal_keeps_every_batch_retries_with_back_off_and_readiness_names_the_status_and_the_setting(int status, string body, string setting)
+    {
+        var answer = new Answer((HttpStatusCode)status, body);
+        await using var h = await Harness.StartAsync(_ => answer, batchSize: 4);
+        var lines = Lines("z", 8);
+        await h.WriteAsync(lines);
+
+        // Retried from the spool, the waits doubling from SpoolRetryInterval (5 s): 4 replays take 5+10+20 s of clock.
+        await h.Until(() => h.Requests.Count, n => n >= 5, "the refused batch to be replayed");
+        Assert.Equal(lines, h.SpooledLines());
+        Assert.Empty(h.DeadLetterFiles());
+        var ready = await h.ReadinessAsync();
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, ready.Status);
+        Assert.Contains(status.ToString(System.Globalization.CultureInfo.InvariantCulture), ready.Description, StringComparison.Ordinal);
+        Assert.Contains(setting, ready.Description, StringComparison.Ordinal);
+
+        answer = new Answer(HttpStatusCode.NoContent);
+        await h.Until(() => h.SpoolFiles().Length, n => n == 0, "the spool to be replayed once the setting is fixed");
+        Assert.Equal(lines, h.Delivered());
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, (await h.ReadinessAsync()).Status);
+    }
+
+    [Fact]
+    public async Task A_413_on_a_single_line_keeps_it_and_fails_readiness_naming_the_servers_limit()
+    {
+        await using var h = await Harness.StartAsync(_ => new Answer(HttpStatusCode.RequestEntityTooLarge, "{\"error\":\"Request Entity Too Large\"}"), batchSize: 4);
+        var lines = Lines("big", 4);
+        await h.WriteAsync(lines);
+
+        await h.Until(() => h.SpooledLines().Count(), n => n == 4, "the batch to be spooled");
+        await h.Until(() => h.Requests.Count(r => r.Lines.Count == 1), n => n >= 1, "the batch to be split down to one line");
+        Assert.Empty(h.DeadLetterFiles());
+        var ready = await h.ReadinessAsync();
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, ready.Status);
+        Assert.Contains("max-body-size", ready.Description, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -251,11 +336,26 @@ public sealed class InfluxWriterServiceTests
 
         public FakeTimeProvider Time { get; }
 
+        /// <summary>The writer's readiness check, as <c>/readyz</c> runs it.</summary>
+        public required InfluxHealthCheck Health { get; init; }
+
+        public async Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult> ReadinessAsync() =>
+            await Health.CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+
+        /// <summary>Every dead-lettered line (the files' comment lines left out).</summary>
+        public IEnumerable<string> DeadLetteredLines() => DeadLetterFiles().SelectMany(File.ReadAllLines).Where(l => !l.StartsWith('#'));
+
+        /// <summary>Every spooled line.</summary>
+        public IEnumerable<string> SpooledLines() => SpoolFiles().SelectMany(File.ReadAllLines).Where(l => l.Length > 0);
+
         private ConcurrentQueue<Request> RequestLog { get; }
 
         public IReadOnlyList<Request> Requests => RequestLog.ToArray();
 
-        public static async Task<Harness> StartAsync(Func<IReadOnlyList<string>, HttpStatusCode> respond, int batchSize = 10, int concurrentWrites = 1, Func<IReadOnlyList<string>, Task>? gate = null)
+        public static Task<Harness> StartAsync(Func<IReadOnlyList<string>, HttpStatusCode> respond, int batchSize = 10, int concurrentWrites = 1, Func<IReadOnlyList<string>, Task>? gate = null) =>
+            StartAsync(lines => new Answer(respond(lines)), batchSize, concurrentWrites, gate);
+
+        public static async Task<Harness> StartAsync(Func<IReadOnlyList<string>, Answer> respond, int batchSize = 10, int concurrentWrites = 1, Func<IReadOnlyList<string>, Task>? gate = null, Action<InfluxOptions>? configure = null, string? pingVersion = "1.6.7~rc0")
         {
             var folder = ServerProcess.NewFolder("writer");
             var options = Options.Create(new PrintFarmOptions
@@ -274,13 +374,15 @@ public sealed class InfluxWriterServiceTests
                     SpoolRetryInterval = TimeSpan.FromSeconds(5),
                 },
             });
+            configure?.Invoke(options.Value.Influx);
             var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero));
             var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
             var metrics = new PrintFarmInstrumentation(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
             var folders = new DataFolders(options);
             var requests = new ConcurrentQueue<Request>();
-            var http = new HttpClient(new StubHandler(respond, requests, gate));
+            var http = new HttpClient(new StubHandler(respond, requests, gate, pingVersion));
             var channels = new PipelineChannels(options);
+            var health = new InfluxWriteHealth(time);
             var writer = new InfluxWriterService(
                 new InfluxWriteClient(http, options, time),
                 channels,
@@ -289,8 +391,9 @@ public sealed class InfluxWriterServiceTests
                 metrics,
                 options,
                 time,
-                NullLogger<InfluxWriterService>.Instance);
-            var harness = new Harness(services, channels, writer, metrics, time, requests, folder);
+                NullLogger<InfluxWriterService>.Instance,
+                health);
+            var harness = new Harness(services, channels, writer, metrics, time, requests, folder) { Health = new InfluxHealthCheck(health) };
             await writer.StartAsync(CancellationToken.None);
             return harness;
         }
@@ -353,10 +456,27 @@ public sealed class InfluxWriterServiceTests
         }
     }
 
-    private sealed class StubHandler(Func<IReadOnlyList<string>, HttpStatusCode> respond, ConcurrentQueue<Request> requests, Func<IReadOnlyList<string>, Task>? gate) : HttpMessageHandler
+    /// <summary>A scripted answer of the stub: a status, a body (InfluxDB's JSON error), optionally <c>Retry-After</c> seconds.</summary>
+    internal sealed record Answer(HttpStatusCode Status, string? Body = null, int? RetryAfterSeconds = null);
+
+    private sealed class StubHandler(Func<IReadOnlyList<string>, Answer> respond, ConcurrentQueue<Request> requests, Func<IReadOnlyList<string>, Task>? gate, string? pingVersion) : HttpMessageHandler
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
+            if (request.RequestUri!.AbsolutePath == "/ping")
+            {
+                // As InfluxDB answers: 204 with its version (VictoriaMetrics sends none).
+                var pong = new HttpResponseMessage(HttpStatusCode.NoContent);
+                if (pingVersion is not null)
+                {
+                    pong.Headers.Add("X-Influxdb-Version", pingVersion);
+                    pong.Headers.Add("X-Influxdb-Build", "OSS");
+                }
+
+                return pong;
+            }
+
+
             var body = await request.Content!.ReadAsByteArrayAsync(cancellationToken);
             if (request.Content.Headers.ContentEncoding.Contains("gzip"))
             {
@@ -372,9 +492,16 @@ public sealed class InfluxWriterServiceTests
                 await gate(lines);
             }
 
-            var status = respond(lines);
+            var answer = respond(lines);
+            var status = answer.Status;
             requests.Enqueue(new Request(lines, status));
-            return new HttpResponseMessage(status) { Content = new StringContent(status == HttpStatusCode.NoContent ? string.Empty : "{\"error\":\"stub\"}") };
+            var response = new HttpResponseMessage(status) { Content = new StringContent(answer.Body ?? (status == HttpStatusCode.NoContent ? string.Empty : "{\"error\":\"stub\"}")) };
+            if (answer.RetryAfterSeconds is { } seconds)
+            {
+                response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.FromSeconds(seconds));
+            }
+
+            return response;
         }
     }
 }
