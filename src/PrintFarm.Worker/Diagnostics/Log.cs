@@ -14,6 +14,9 @@ internal static partial class Log
     [LoggerMessage(3, LogLevel.Warning, "MQTT connection lost ({Reason}); reconnecting")]
     public static partial void MqttDisconnected(ILogger logger, string reason);
 
+    [LoggerMessage(4, LogLevel.Information, "Disconnected from MQTT broker {Host}:{Port}: the worker is stopping")]
+    public static partial void MqttDisconnectedOnStop(ILogger logger, string host, int port);
+
     [LoggerMessage(10, LogLevel.Warning, "Rejected message on {Topic}: {Reason}: {Detail} (kept in the dead-letter store; {Suppressed} similar lines suppressed)")]
     public static partial void MessageRejected(ILogger logger, string topic, string reason, string detail, long suppressed);
 

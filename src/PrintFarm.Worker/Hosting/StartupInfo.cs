@@ -16,8 +16,15 @@ internal static class StartupInfo
 PrintFarm Telemetry worker: reads 3D-printer MQTT telemetry (OctoPrint, Moonraker, Bambu, native), tracks jobs,
 computes farm KPIs in event-time windows and writes them to InfluxDB.
 
-usage: PrintFarm.Worker [--help]         (from a checkout: ./build.sh run)
-       PrintFarm.Worker kpis [--window 1h] [--since 24h] [--scope farm] [--csv]   print the KPIs in the database (kpis --help)
+usage: PrintFarm.Worker [--PrintFarm:Key=value ...]   run the worker (from a checkout: ./build.sh run)
+       PrintFarm.Worker --check-config            print the effective configuration (secrets masked), validate it,
+                                                  exit 0 (valid) or 2 (each problem on its own line)
+       PrintFarm.Worker --accept-checkpoint-loss  start once from empty state when no checkpoint can be read
+                                                  (the worker refuses with exit code 2 otherwise; docs/reliability.md)
+       PrintFarm.Worker kpis [--window 1h] [--since 24h] [--scope farm] [--csv]   print the KPIs in the database
+                                                  and exit (kpis --help)
+       PrintFarm.Worker --help                    this text (also -h, help)
+Related tools from a checkout: ./build.sh setup (make an InfluxDB 2.x ready), ./build.sh demo, ./build.sh sim.
 Settings come from appsettings.json, then PrintFarm__* environment variables (or --PrintFarm:Key=value). Main ones:
   PrintFarm__Mqtt__Host / __Port / __Username / __Password     the broker (default localhost:1883)
   PrintFarm__Mqtt__EmbeddedBroker__Enabled=true, __Port=1883     run a broker inside the worker instead
@@ -25,7 +32,7 @@ Settings come from appsettings.json, then PrintFarm__* environment variables (or
   PrintFarm__Farm                    the farm tag (default: default)
   PrintFarm__Windows__0=1h, __1=1d   KPI window sizes; PrintFarm__TimeZone for whole-day windows
   PrintFarm__DataFolder              checkpoint, spool, dead letters (default ~/.local/state/printfarm)
-Every setting, its unit and default: docs/operations.md; printers: docs/printers.md; the demo: ./build.sh demo.
+Every setting, its unit and default: docs/operations.md; printers: docs/printers.md.
 """;
 
     /// <summary>True when <paramref name="args"/> asks for help.</summary>

@@ -34,6 +34,7 @@ internal sealed class MqttIngestionService : BackgroundService, IPublishSink
     private readonly SemaphoreSlim _disconnected = new(0, 1);
     private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MqttConnectionOptions? _connection;
+    private volatile bool _stopping;
 
     public MqttIngestionService(
         IOptions<PrintFarmOptions> options,
@@ -103,6 +104,8 @@ internal sealed class MqttIngestionService : BackgroundService, IPublishSink
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        // From here a disconnect is ours (or the embedded broker's, stopping after us): not a lost connection.
+        _stopping = true;
         try
         {
             await base.StopAsync(cancellationToken).ConfigureAwait(false);
@@ -242,7 +245,11 @@ internal sealed class MqttIngestionService : BackgroundService, IPublishSink
 
     private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs e)
     {
-        if (e.ClientWasConnected)
+        if (e.ClientWasConnected && _stopping)
+        {
+            Log.MqttDisconnectedOnStop(_logger, _options.Host, _options.Port);
+        }
+        else if (e.ClientWasConnected)
         {
             Log.MqttDisconnected(_logger, e.ReasonString ?? e.Reason.ToString());
         }

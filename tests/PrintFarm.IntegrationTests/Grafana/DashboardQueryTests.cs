@@ -218,6 +218,45 @@ public sealed class DashboardQueryTests(ServicesFixture services)
         Assert.Equal(FarmDay.Expect(day.Jobs).Efficiency, point.Number("material efficiency"), 9);
     }
 
+    [Theory]
+    [InlineData("1h")]
+    [InlineData("1d")]
+    public async Task The_material_cost_stat_adds_the_windows_of_the_time_range_up_to_the_cost_of_the_jobs(string window)
+    {
+        var (day, database) = await SeedAsync();
+        var all = FarmDay.Expect(day.Jobs);
+        Assert.True(all.MaterialCost > 0);
+
+        Assert.Equal(all.MaterialCost, (await SingleRowAsync(database, "Material cost", AllOf(day.Farm, window))).Number("material cost"), 9);
+    }
+
+    [Fact]
+    public async Task The_material_cost_and_estimate_ratio_panels_show_each_hourly_window_the_worker_computed()
+    {
+        var (day, database) = await SeedAsync();
+        var t = AllOf(day.Farm, "1h");
+
+        // Every hour with an ended job of known filament has a cost; per toy only where toys completed (not 15:00).
+        var costHours = Enumerable.Range(0, 24).Where(h => day.ExpectHours(h, h).MaterialCost > 0).ToArray();
+        Assert.Equal(Enumerable.Range(8, 8), costHours);
+        var cost = await RunAsync(database, Panel("Material cost per window"), t);
+        Assert.Equal(costHours.Select(FarmDay.Hour), cost.Select(r => r.Time()));
+        Assert.Equal(costHours.Select(h => day.ExpectHours(h, h).MaterialCost), cost.Select(r => r.Number("material cost")), new Near(9));
+        var perToy = cost.Where(r => r["cost per toy"].ValueKind == JsonValueKind.Number).ToList();
+        Assert.Equal(costHours.Where(h => day.ExpectHours(h, h).Toys > 0).Select(h => day.ExpectHours(h, h).MaterialCost / day.ExpectHours(h, h).Toys), perToy.Select(r => r.Number("cost per toy")), new Near(9));
+
+        // Only hours with a completed job that had a slicer estimate; the two printers with estimates differ (1/1.05, 1.2).
+        var estimateHours = Enumerable.Range(0, 24).Where(h => day.ExpectHours(h, h).EstimateRatio is not null).ToArray();
+        Assert.Equal(Enumerable.Range(8, 7), estimateHours);
+        var ratio = await RunAsync(database, Panel("Actual ÷ estimated print time per window"), t);
+        Assert.Equal(estimateHours.Select(FarmDay.Hour), ratio.Select(r => r.Time()));
+        Assert.Equal(estimateHours.Select(h => day.ExpectHours(h, h).EstimateRatio!.Value), ratio.Select(r => r.Number("actual ÷ estimate")), new Near(9));
+        Assert.True(ratio.Select(r => r.Number("actual ÷ estimate")).Distinct().Count() > 2, "the windows' ratios should differ");
+
+        var daily = Assert.Single(await RunAsync(database, Panel("Actual ÷ estimated print time per window"), AllOf(day.Farm, "1d")));
+        Assert.Equal(FarmDay.Expect(day.Jobs).EstimateRatio!.Value, daily.Number("actual ÷ estimate"), 9);
+    }
+
     [Fact]
     public async Task The_per_printer_table_breaks_the_KPIs_down_by_printer_and_follows_the_printer_variable()
     {

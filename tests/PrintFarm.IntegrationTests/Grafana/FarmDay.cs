@@ -21,6 +21,9 @@ internal sealed class FarmDay
 
     public static readonly IReadOnlyList<string> Printers = ["mk4-01", "mk4-02", "x1c-01"];
 
+    /// <summary>Filament prices (PrintFarm:Materials:*:PricePerKg) the jobs' material cost is computed with.</summary>
+    public static readonly IReadOnlyDictionary<string, double> PricePerKg = new Dictionary<string, double> { ["PLA"] = 20, ["PETG"] = 32.5 };
+
     public FarmDay(string farm)
     {
         Farm = farm;
@@ -168,7 +171,9 @@ internal sealed class FarmDay
             FilamentGrams = grams ?? 0,
             FilamentMillimetres = grams is { } g ? Math.Round(g / 1.24 / (Math.PI * 0.875 * 0.875) * 1000, 1) : null,
             FilamentSource = grams is null ? FilamentSource.Unknown : outcome == JobOutcome.Completed ? FilamentSource.Measured : FilamentSource.Prorated,
-            EstimatedTimeSeconds = Math.Round(printTime * 1.05),
+            // Slicer estimates: the first printer prints faster than sliced, the second slower, the Bambu reports none.
+            EstimatedTimeSeconds = printer switch { 0 => Math.Round(printTime * 1.05), 1 => Math.Round(printTime / 1.2), _ => null },
+            MaterialCost = grams is { } known ? known / 1000 * PricePerKg[material] : null,
         };
     }
 
@@ -234,4 +239,17 @@ internal sealed class Totals(List<EndedJob> jobs)
     public double HoursPerToy => PrintTimeSeconds / Toys / 3600;
 
     public double SuccessRate => (double)Completed / Ended;
+
+    /// <summary>Σ grams ÷ 1000 × price, over the jobs whose filament is known.</summary>
+    public double MaterialCost => jobs.Where(j => j.FilamentSource != FilamentSource.Unknown).Sum(j => j.FilamentGrams / 1000 * FarmDay.PricePerKg[j.Material]);
+
+    /// <summary>Σ actual ÷ Σ estimated print time over completed jobs with an estimate; null without any.</summary>
+    public double? EstimateRatio
+    {
+        get
+        {
+            var estimated = jobs.Where(j => j.Outcome == JobOutcome.Completed && j.EstimatedTimeSeconds is > 0).ToList();
+            return estimated.Count == 0 ? null : estimated.Sum(j => j.PrintTimeSeconds) / estimated.Sum(j => j.EstimatedTimeSeconds!.Value);
+        }
+    }
 }

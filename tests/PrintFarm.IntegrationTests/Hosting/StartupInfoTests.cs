@@ -15,6 +15,15 @@ public sealed class StartupInfoTests
 
         Assert.Equal(0, code);
         Assert.Contains("usage: PrintFarm.Worker", output, StringComparison.Ordinal);
+
+        // Every command and switch the worker takes, each on its own usage line.
+        var usage = output.Split('\n').Where(l => l.TrimStart().StartsWith("PrintFarm.Worker", StringComparison.Ordinal) || l.StartsWith("usage:", StringComparison.Ordinal)).ToList();
+        foreach (var command in new[] { "--check-config", "--accept-checkpoint-loss", "kpis", "--help" })
+        {
+            Assert.Contains(usage, l => l.Contains($"PrintFarm.Worker {command}", StringComparison.Ordinal));
+        }
+
+        Assert.Contains("./build.sh setup", output, StringComparison.Ordinal);
         Assert.Contains("PrintFarm__Mqtt__EmbeddedBroker__Enabled", output, StringComparison.Ordinal);
         Assert.Contains("docs/operations.md", output, StringComparison.Ordinal);
         Assert.DoesNotContain("MQTT", output.Split('\n').Where(l => l.Contains("INF", StringComparison.Ordinal)).FirstOrDefault() ?? string.Empty, StringComparison.Ordinal);
