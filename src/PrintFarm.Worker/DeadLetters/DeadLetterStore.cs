@@ -15,6 +15,14 @@ namespace PrintFarm.Worker.DeadLetters;
 /// group, so a flood of junk does not stall ingestion; <see cref="FlushAsync"/> waits until everything queued is on
 /// disk (a checkpoint waits for it). Nothing is dropped silently: when the disk itself fails, the log says so and a
 /// counter counts it.
+/// <para>
+/// Each message's line carries its journal sequence (<c>"sequence"</c>, the first property) and is written once: a
+/// restart replays the journal from the last checkpoint, and the messages rejected since then were dead-lettered
+/// before the crash. On first use the store reads the last line of each file for the highest sequence kept (cutting off
+/// a partial last line a crash left); a replayed record (<see cref="ReplayBefore"/>) at or below it is counted and
+/// skipped. Lines are written in journal order, one file after the other, so everything below the highest sequence
+/// kept is kept.
+/// </para>
 /// </summary>
 internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
 {
@@ -31,6 +39,10 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
 
     private Task? _loop;
     private long _sequence;
+    private readonly LogThrottle _throttle;
+    private long _highestKept = -1;
+    private long _replayEnd;
+    private bool _recovered;
 
     public DeadLetterStore(DataFolders folders, TimeProvider time, PrintFarmInstrumentation metrics, ILogger<DeadLetterStore> logger)
     {
@@ -38,19 +50,41 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
         _time = time;
         _metrics = metrics;
         _logger = logger;
+        _throttle = new LogThrottle(time, TimeSpan.FromSeconds(10));
     }
 
     /// <summary>The folder dead letters are kept in.</summary>
     public string Folder { get; }
 
-    /// <summary>Queues a rejected MQTT message for the store; waits while the queue is full.</summary>
-    public ValueTask WriteAsync(string topic, ReadOnlyMemory<byte> payload, bool retained, DateTimeOffset receivedAt, string reason, string detail)
+    /// <summary>
+    /// Records before this journal sequence were durable when the worker started: reading them again is a replay, and
+    /// their dead letters may be kept already. Called once, before the first <see cref="WriteAsync"/>.
+    /// </summary>
+    public void ReplayBefore(long sequence) => Volatile.Write(ref _replayEnd, sequence);
+
+    /// <summary>
+    /// Queues a rejected MQTT message, journal record <paramref name="sequence"/>, for the store; waits while the queue
+    /// is full. A replayed record whose dead letter is kept already is counted and skipped.
+    /// </summary>
+    public ValueTask WriteAsync(long sequence, string topic, ReadOnlyMemory<byte> payload, bool retained, DateTimeOffset receivedAt, string reason, string detail)
     {
         EnsureStarted();
+        if (sequence < Volatile.Read(ref _replayEnd) && sequence <= Volatile.Read(ref _highestKept))
+        {
+            _metrics.DeadLettersReplaySkipped.Add(1);
+            if (_throttle.ShouldLog("replayed", out var suppressed))
+            {
+                Log.DeadLetterAlreadyKept(_logger, sequence, topic, reason, suppressed);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
         var buffer = new MemoryStream(payload.Length * 4 / 3 + 256);
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
+            json.WriteNumber("sequence", sequence);
             json.WriteString("received_at", receivedAt.UtcDateTime);
             json.WriteString("topic", topic);
             json.WriteBoolean("retained", retained);
@@ -128,8 +162,98 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
         {
             lock (_gate)
             {
+                if (!_recovered)
+                {
+                    _recovered = true;
+                    Recover();
+                }
+
                 _loop ??= Task.Run(WriteLoopAsync);
             }
+        }
+    }
+
+    // Under _gate, once: the highest journal sequence in the kept files (the first property of each file's last line),
+    // after cutting off a partial last line a crash left (its message is after the last checkpoint: the replay writes it
+    // again).
+    private void Recover()
+    {
+        if (!Directory.Exists(Folder))
+        {
+            return;
+        }
+
+        foreach (var path in Directory.EnumerateFiles(Folder, "messages-*.jsonl"))
+        {
+            try
+            {
+                using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+                var end = LastLineEnd(file);
+                if (end < file.Length)
+                {
+                    Log.DeadLetterTornLine(_logger, path, file.Length - end);
+                    file.SetLength(end);
+                    file.Flush(flushToDisk: true);
+                }
+
+                if (end > 0 && ReadSequence(file, LastLineStart(file, end)) is { } sequence && sequence > _highestKept)
+                {
+                    _highestKept = sequence;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Unreadable: its messages may be written again on a replay, never lost.
+                _metrics.DeadLetterFailures.Add(1);
+                Log.DeadLetterFailed(_logger, ex, path, "(reading the kept dead letters)", "recovery");
+            }
+        }
+    }
+
+    // The end of the last whole line: just after the last '\n' (0 when there is none).
+    private static long LastLineEnd(FileStream file) => LastNewlineBefore(file, file.Length) + 1;
+
+    // The start of the line that ends at `end` (just after a '\n').
+    private static long LastLineStart(FileStream file, long end) => LastNewlineBefore(file, end - 1) + 1;
+
+    // The offset of the last '\n' before `end`, or -1.
+    private static long LastNewlineBefore(FileStream file, long end)
+    {
+        var chunk = new byte[64 * 1024];
+        while (end > 0)
+        {
+            var start = Math.Max(0, end - chunk.Length);
+            var span = chunk.AsSpan(0, (int)(end - start));
+            RandomAccess.Read(file.SafeFileHandle, span, start);
+            var at = span.LastIndexOf((byte)'\n');
+            if (at >= 0)
+            {
+                return start + at;
+            }
+
+            end = start;
+        }
+
+        return -1;
+    }
+
+    // The "sequence" property that starts a line; null for lines written before dead letters carried one.
+    private static long? ReadSequence(FileStream file, long lineStart)
+    {
+        var head = new byte[64];
+        var read = RandomAccess.Read(file.SafeFileHandle, head, lineStart);
+        var json = new Utf8JsonReader(head.AsSpan(0, read), isFinalBlock: false, state: default);
+        try
+        {
+            return json.Read() && json.TokenType == JsonTokenType.StartObject
+                && json.Read() && json.TokenType == JsonTokenType.PropertyName && json.ValueTextEquals("sequence"u8)
+                && json.Read() && json.TokenType == JsonTokenType.Number && json.TryGetInt64(out var sequence)
+                ? sequence
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 
@@ -165,32 +289,47 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
         }
     }
 
+    // Writes the group in order, one run of consecutive lines of one file at a time (never a later line before an
+    // earlier one: the highest sequence kept must mean everything below it is kept).
     private void WriteGroup(List<Item> group)
     {
-        foreach (var byFile in group.Where(i => i.File is not null).GroupBy(i => i.File!, StringComparer.Ordinal))
+        var messages = group.Where(i => i.File is not null).ToList();
+        for (var first = 0; first < messages.Count;)
         {
-            var path = Path.Combine(Folder, byFile.Key);
-            try
+            var next = first + 1;
+            while (next < messages.Count && string.Equals(messages[next].File, messages[first].File, StringComparison.Ordinal))
             {
-                lock (_gate)
-                {
-                    Directory.CreateDirectory(Folder);
-                    using var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
-                    foreach (var item in byFile)
-                    {
-                        file.Write(item.Json);
-                    }
-
-                    file.Flush(flushToDisk: true);
-                }
+                next++;
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+
+            WriteRun(messages[first].File!, messages.GetRange(first, next - first));
+            first = next;
+        }
+    }
+
+    private void WriteRun(string name, List<Item> run)
+    {
+        var path = Path.Combine(Folder, name);
+        try
+        {
+            lock (_gate)
             {
-                foreach (var item in byFile)
+                Directory.CreateDirectory(Folder);
+                using var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
+                foreach (var item in run)
                 {
-                    _metrics.DeadLetterFailures.Add(1);
-                    Log.DeadLetterFailed(_logger, ex, path, item.Topic!, item.Reason!);
+                    file.Write(item.Json);
                 }
+
+                file.Flush(flushToDisk: true);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            foreach (var item in run)
+            {
+                _metrics.DeadLetterFailures.Add(1);
+                Log.DeadLetterFailed(_logger, ex, path, item.Topic!, item.Reason!);
             }
         }
     }

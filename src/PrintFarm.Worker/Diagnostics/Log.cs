@@ -26,6 +26,12 @@ internal static partial class Log
     [LoggerMessage(12, LogLevel.Error, "Could not write to the dead-letter store {Path}: message on {Topic} ({Reason}) is only in this log")]
     public static partial void DeadLetterFailed(ILogger logger, Exception exception, string path, string topic, string reason);
 
+    [LoggerMessage(14, LogLevel.Information, "Dead letter of journal record {Sequence} on {Topic} ({Reason}) is already kept: a replay after a restart, not written again ({Suppressed} similar lines suppressed)")]
+    public static partial void DeadLetterAlreadyKept(ILogger logger, long sequence, string topic, string reason, long suppressed);
+
+    [LoggerMessage(15, LogLevel.Warning, "Dead-letter file {Path} ended in a partial line of {Bytes} bytes (a crash cut its write short): cut off; the journal replay writes that message again")]
+    public static partial void DeadLetterTornLine(ILogger logger, string path, long bytes);
+
     [LoggerMessage(13, LogLevel.Warning, "Late job {JobId} on {Printer} ended at {End:O}, after its KPI window closed (watermark {Watermark:O}); its job point is written, the window is not changed")]
     public static partial void LateJob(ILogger logger, string jobId, string printer, DateTimeOffset end, DateTimeOffset? watermark);
 

@@ -29,6 +29,7 @@ public sealed class PrintFarmInstrumentation : IDisposable
         PointsSpooled = Meter.CreateCounter<long>("printfarm.influx.points.spooled", "{point}", "Points kept in the disk spool while InfluxDB was unavailable.");
         PointsDroppedSpoolFull = Meter.CreateCounter<long>("printfarm.influx.points.dropped", "{point}", "Points dropped because the spool reached its size limit.");
         DeadLetterFailures = Meter.CreateCounter<long>("printfarm.deadletter.failures", "{message}", "Messages that could not be written to the dead-letter store.");
+        DeadLettersReplaySkipped = Meter.CreateCounter<long>("printfarm.deadletter.replay_skipped", "{message}", "Dead letters not written again because a journal replay after a restart met a message already kept.");
         JournalAppended = Meter.CreateCounter<long>("printfarm.journal.appended", "{message}", "Messages made durable in the journal.");
         JournalCommits = Meter.CreateCounter<long>("printfarm.journal.commits", "{commit}", "Group commits (one fsync each) of the journal.");
         JournalFailures = Meter.CreateCounter<long>("printfarm.journal.failures", "{commit}", "Journal group commits that failed and were retried.");
@@ -71,6 +72,8 @@ public sealed class PrintFarmInstrumentation : IDisposable
     internal Counter<long> PointsDroppedSpoolFull { get; }
 
     internal Counter<long> DeadLetterFailures { get; }
+
+    internal Counter<long> DeadLettersReplaySkipped { get; }
 
     internal Histogram<double> WriteDuration { get; }
 

@@ -94,6 +94,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
         var position = Restore();
         _reader = _journal.OpenReader(position);
         _processed = _reader.Position;
+        _deadLetters.ReplayBefore(_journal.End.Sequence);
         var backlog = _journal.End.Segment == _processed.Segment ? _journal.End.Offset - _processed.Offset : _journal.Bytes;
         if (backlog > 0)
         {
@@ -210,7 +211,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
             {
                 for (var i = 0; i < SliceSize && reader.TryReadBorrowed(out var record); i++)
                 {
-                    ProcessOne(new InboundMessage(record.Topic, record.Payload, record.Retained, record.ReceivedAt), output);
+                    ProcessOne(record.Sequence, new InboundMessage(record.Topic, record.Payload, record.Retained, record.ReceivedAt), output);
                 }
 
                 _processed = reader.Position;
@@ -224,7 +225,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
         }
     }
 
-    private void ProcessOne(in InboundMessage message, ProcessorOutput output)
+    private void ProcessOne(long sequence, in InboundMessage message, ProcessorOutput output)
     {
         AdapterResult result;
         var linesBefore = output.Lines.Count;
@@ -242,7 +243,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
             output.EndedJobs.RemoveRange(endedBefore, output.EndedJobs.Count - endedBefore);
             output.LateJobs.RemoveRange(lateBefore, output.LateJobs.Count - lateBefore);
             output.Alerts.RemoveRange(alertsBefore, output.Alerts.Count - alertsBefore);
-            Reject(message, RejectReasons.ProcessingError, ex.GetType().Name + ": " + ex.Message);
+            Reject(sequence, message, RejectReasons.ProcessingError, ex.GetType().Name + ": " + ex.Message);
             if (_throttle.ShouldLog(RejectReasons.ProcessingError, out var suppressed))
             {
                 Log.ProcessingFailed(_logger, ex, message.Topic, suppressed);
@@ -253,7 +254,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
 
         if (!result.Accepted)
         {
-            Reject(message, result.Reason!, result.Detail ?? string.Empty);
+            Reject(sequence, message, result.Reason!, result.Detail ?? string.Empty);
             if (_throttle.ShouldLog(result.Reason!, out var suppressed))
             {
                 Log.MessageRejected(_logger, message.Topic, result.Reason!, result.Detail ?? string.Empty, suppressed);
@@ -275,11 +276,11 @@ internal sealed class TelemetryPipelineService : BackgroundService
         }
     }
 
-    private void Reject(in InboundMessage message, string reason, string detail)
+    private void Reject(long sequence, in InboundMessage message, string reason, string detail)
     {
         _metrics.MessagesRejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
         // The payload is borrowed from the journal reader's buffer until the next read: keep a copy.
-        _rejected.Add(new Rejected(message with { Payload = message.Payload.ToArray() }, reason, detail));
+        _rejected.Add(new Rejected(sequence, message with { Payload = message.Payload.ToArray() }, reason, detail));
     }
 
     private async Task FlushLoopAsync(CancellationToken cancellationToken)
@@ -387,7 +388,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
         foreach (var rejected in _rejected)
         {
             var m = rejected.Message;
-            await _deadLetters.WriteAsync(m.Topic, m.Payload, m.Retained, m.ReceivedAt, rejected.Reason, rejected.Detail).ConfigureAwait(false);
+            await _deadLetters.WriteAsync(rejected.Sequence, m.Topic, m.Payload, m.Retained, m.ReceivedAt, rejected.Reason, rejected.Detail).ConfigureAwait(false);
         }
 
         _rejected.Clear();
@@ -397,5 +398,5 @@ internal sealed class TelemetryPipelineService : BackgroundService
         output.Clear();
     }
 
-    private readonly record struct Rejected(InboundMessage Message, string Reason, string Detail);
+    private readonly record struct Rejected(long Sequence, InboundMessage Message, string Reason, string Detail);
 }
