@@ -27,11 +27,24 @@ public enum KpiScope
 /// <param name="Totals">Aggregates so far.</param>
 public readonly record struct KpiPoint(WindowSpec Window, DateTimeOffset WindowStart, DateTimeOffset WindowEnd, KpiScope Scope, string Subject, KpiTotals Totals)
 {
-    /// <summary>Printing time ÷ window length: per printer, or the mean over printers seen for the farm; none for toy and material.</summary>
+    /// <summary>
+    /// How far event time had got when the point was taken: the farm's watermark, up to which running jobs' printing
+    /// time is in. Before <see cref="WindowEnd"/> the window is still running and only its elapsed part can have been
+    /// busy. <see langword="null"/>: the whole window (a point not taken from an engine).
+    /// </summary>
+    public DateTimeOffset? MeasuredUntil { get; init; }
+
+    /// <summary>The part of the window that has elapsed by event time: the whole window once the watermark passed its end.</summary>
+    public TimeSpan Elapsed => (MeasuredUntil is { } until && until < WindowEnd ? until : WindowEnd) - WindowStart;
+
+    /// <summary>
+    /// Printing time ÷ the elapsed part of the window (the whole window once it has passed): per printer, or the mean
+    /// over printers seen for the farm; none for toy and material, and none while no part of the window has elapsed.
+    /// </summary>
     public double? Utilization => Scope switch
     {
-        KpiScope.Farm => Totals.Utilization(WindowEnd - WindowStart, Totals.PrintersSeen),
-        KpiScope.Printer => Totals.Utilization(WindowEnd - WindowStart, 1),
+        KpiScope.Farm => Totals.Utilization(Elapsed, Totals.PrintersSeen),
+        KpiScope.Printer => Totals.Utilization(Elapsed, 1),
         _ => null,
     };
 }
@@ -215,12 +228,18 @@ public sealed class KpiEngine
         if (_watermark != long.MinValue)
         {
             AccrueRunningJobs(_watermark);
+            MarkElapsedChanged();
         }
 
         foreach (var key in _dirty)
         {
             var w = _windows[key];
             w.Dirty = false;
+            if (key.Scope is KpiScope.Farm or KpiScope.Printer)
+            {
+                w.EmittedUntil = ElapsedEnd(w);
+            }
+
             output.Add(ToPoint(key, w));
         }
 
@@ -376,6 +395,23 @@ public sealed class KpiEngine
         }
     }
 
+    // Utilization is over the elapsed part of a running window, so a farm or printer window whose elapsed part grew
+    // since it was written is written again even when nothing else changed (an idle printer's share falls as the hour
+    // goes on); once the watermark passes its end it is written a last time over the whole window.
+    private void MarkElapsedChanged()
+    {
+        foreach (var (key, w) in _windows)
+        {
+            if (!w.Dirty && (key.Scope is KpiScope.Farm or KpiScope.Printer) && ElapsedEnd(w) != w.EmittedUntil)
+            {
+                w.Dirty = true;
+                _dirty.Add(key);
+            }
+        }
+    }
+
+    private long ElapsedEnd(Window w) => Math.Min(w.End, _watermark);
+
     private bool IsClosed(long windowEndTicks) =>
         _watermark != long.MinValue && windowEndTicks + _options.AllowedLateness.Ticks <= _watermark;
 
@@ -478,7 +514,10 @@ public sealed class KpiEngine
     {
         var totals = w.Totals;
         totals.PrintersSeen = w.Printers?.Count ?? 1;
-        return new(_specs[key.Spec], new DateTimeOffset(key.StartTicks, TimeSpan.Zero), new DateTimeOffset(w.End, TimeSpan.Zero), key.Scope, key.Subject, totals);
+        return new(_specs[key.Spec], new DateTimeOffset(key.StartTicks, TimeSpan.Zero), new DateTimeOffset(w.End, TimeSpan.Zero), key.Scope, key.Subject, totals)
+        {
+            MeasuredUntil = _watermark == long.MinValue ? null : new DateTimeOffset(Math.Max(0, _watermark), TimeSpan.Zero),
+        };
     }
 
     // The size is an index into _specs: hashing and comparing an int is far cheaper than a WindowSpec record.
@@ -488,6 +527,9 @@ public sealed class KpiEngine
     {
         public KpiTotals Totals;
         public bool Dirty;
+
+        // The elapsed end (min of End and the watermark) the window was last written with.
+        public long EmittedUntil = long.MinValue;
 
         public long End { get; } = end;
 

@@ -28,7 +28,7 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
         var toys = new Table().Border(TableBorder.Rounded).Title("[bold]Per toy, today[/]").AddColumns("toy", "toys completed", "print time / toy", "material efficiency");
         foreach (var (_, toy, p) in state.Kpis("1d", "toy").Where(k => k.Start == day))
         {
-            toys.AddRow(Markup.Escape(toy), Count(p.Number("toys_completed")), KpiTable.PrintTime(p.Number("avg_print_time_per_toy_s")), KpiTable.Efficiency(p.Number("material_efficiency")));
+            toys.AddRow(Markup.Escape(toy), Count(p.Number("toys_completed")), KpiTable.PrintTime(p.Number("avg_print_time_per_toy_s")), KpiTable.Efficiency(p));
         }
 
         var printers = new Table().Border(TableBorder.Rounded).Title("[bold]Printers[/]").AddColumns("printer", "format", "state", "current toy", "progress", "last job");
@@ -66,6 +66,11 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
 
         var perToy = p.Number("avg_print_time_per_toy_s") is { } s ? $"{Bands.Duration(s)} ({Bands.PrintTimePerToy(s).Word})" : "-";
         var efficiency = p.Number("material_efficiency") is { } e ? $"{e * 100:0.0} % ({Bands.Efficiency(e).Word})" : "-";
+        if (KpiTable.LeftOut(p) is { } leftOut)
+        {
+            efficiency += $" [{leftOut}]";
+        }
+
         return string.Create(CultureInfo.InvariantCulture, $"toys {p.Number("toys_completed") ?? 0:0}, print time/toy {perToy}, efficiency {efficiency}, success {Percent(p.Number("success_rate"))}, utilization {Percent(p.Number("utilization"))}");
     }
 
@@ -73,7 +78,7 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
         label,
         Count(p?.Number("toys_completed")),
         KpiTable.PrintTime(p?.Number("avg_print_time_per_toy_s")),
-        KpiTable.Efficiency(p?.Number("material_efficiency")),
+        KpiTable.Efficiency(p),
         Percent(p?.Number("success_rate")),
         Percent(p?.Number("utilization")),
         p is null ? "-" : $"{p.Number("jobs_completed") ?? 0:0}/{p.Number("jobs_failed") ?? 0:0}/{p.Number("jobs_cancelled") ?? 0:0}");

@@ -58,7 +58,7 @@ internal static class KpiTable
             [
                 (p.Number("toys_completed") ?? 0).ToString("0", CultureInfo.InvariantCulture),
                 PrintTime(p.Number("avg_print_time_per_toy_s")),
-                Efficiency(p.Number("material_efficiency")),
+                Efficiency(p),
                 Percent(p.Number("success_rate")),
                 string.Create(CultureInfo.InvariantCulture, $"{p.Number("jobs_completed") ?? 0}/{p.Number("jobs_failed") ?? 0}/{p.Number("jobs_cancelled") ?? 0}"),
             ]);
@@ -160,6 +160,21 @@ internal static class KpiTable
         var (colour, word) = Bands.Efficiency(r);
         return string.Create(CultureInfo.InvariantCulture, $"[{colour}]{r * 100:0.0} % {word}[/]");
     }
+
+    /// <summary>
+    /// The material efficiency of a <c>kpi</c> point with its band, and what it leaves out: jobs whose filament is
+    /// unknown count in the job columns but not in the efficiency, so a cell beside "1/1/0" says so.
+    /// </summary>
+    public static string Efficiency(LinePoint? point)
+    {
+        var cell = Efficiency(point?.Number("material_efficiency"));
+        return LeftOut(point) is { } note ? $"{cell} [grey]({Markup.Escape(note)})[/]" : cell;
+    }
+
+    /// <summary>"1 job without filament data left out" when the point's efficiency leaves jobs out, else null.</summary>
+    public static string? LeftOut(LinePoint? point) => point?.Number("jobs_without_filament") is { } n and > 0
+        ? string.Create(CultureInfo.InvariantCulture, $"{n:0} job{(n == 1 ? string.Empty : "s")} without filament data left out")
+        : null;
 
     private static string Percent(double? ratio) => ratio is { } r ? (r * 100).ToString("0", CultureInfo.InvariantCulture) + " %" : "-";
 

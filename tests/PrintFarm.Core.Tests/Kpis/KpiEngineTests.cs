@@ -345,13 +345,17 @@ public sealed class KpiEngineTests
         engine.Collect(unchanged);
         Assert.Empty(unchanged);
 
-        // A second job on p2, same toy and material: farm, p2, dragon and PLA change in both windows; p1 does not.
+        // A second job on p2, same toy and material: farm, p2, dragon and PLA change in both windows. p1's totals do
+        // not, but its end moved the watermark 10 min on: p1's running windows are written again with their
+        // utilization over the longer elapsed part (the toy and material series have none and are not).
         engine.AddJob(Some.Job(Some.At(8, 40), printer: "p2", toy: "dragon", material: "PLA", jobId: "job-2"));
         var second = new List<KpiPoint>();
         engine.Collect(second);
 
-        Assert.Equal(4 * 2, second.Count);
-        Assert.DoesNotContain(second, p => p.Subject == "p1");
+        Assert.Equal((4 * 2) + 2, second.Count);
+        var p1 = second.Where(p => p.Subject == "p1").ToList();
+        Assert.Equal(2, p1.Count);
+        Assert.All(p1, p => Assert.True(p.Utilization < first.Single(f => f.Subject == "p1" && f.Window == p.Window).Utilization));
         Assert.All(second.Where(p => p.Scope is KpiScope.Farm or KpiScope.Toy or KpiScope.Material), p => Assert.Equal(2, p.Totals.JobsEnded));
         Assert.All(second.Where(p => p.Scope is KpiScope.Printer), p => Assert.Equal(1, p.Totals.JobsEnded));
     }
@@ -373,7 +377,7 @@ public sealed class KpiEngineTests
     }
 
     [Fact]
-    public void Collect_AfterTheWatermarkPassesAWindow_ReleasesItWithoutEmittingItAgain()
+    public void Collect_AfterTheWatermarkPassesAWindow_WritesItsUtilizationOverTheWholeWindowOnceThenReleasesIt()
     {
         var options = new KpiEngineOptions();
         var engine = new KpiEngine(options);
@@ -385,13 +389,24 @@ public sealed class KpiEngineTests
         var points = new List<KpiPoint>();
         engine.Collect(points);
 
-        Assert.Empty(points);
+        // No job changed them, but the watermark passed the hour's end: its farm and printer series are written a
+        // last time, utilization over the whole hour; the day's over its longer elapsed part. Toy and material: none.
+        Assert.Equal(4, points.Count);
+        Assert.All(points, p => Assert.True(p.Scope is KpiScope.Farm or KpiScope.Printer));
+        Assert.All(points.Where(p => p.Window == Hour), p => Assert.Equal(TimeSpan.FromHours(1), p.Elapsed));
         Assert.Equal(4, engine.OpenSeries); // the 1d series remain
 
+        points.Clear();
         engine.ObserveEventTime(Some.Day.AddDays(1) + options.AllowedLateness + options.OutOfOrderness);
         engine.Collect(points);
-        Assert.Empty(points);
+        Assert.Equal(2, points.Count);
+        Assert.All(points, p => Assert.Equal(TimeSpan.FromDays(1), p.Elapsed));
         Assert.Equal(0, engine.OpenSeries);
+
+        points.Clear();
+        engine.ObserveEventTime(Some.Day.AddDays(2));
+        engine.Collect(points);
+        Assert.Empty(points);
     }
 
     [Fact]

@@ -147,6 +147,65 @@ public sealed class KpiEngineUtilizationTests
         }
     }
 
+    // ---- A running window: utilization over its elapsed part (issue 19 item 8) ---------------------------------
+
+    [Fact]
+    public void Collect_AtFourMinutesPastWithEveryPrinterBusy_TheRunningHourIsFullyUtilizedNotASliverOfTheWholeHour()
+    {
+        var engine = new KpiEngine(new KpiEngineOptions { Windows = [Hour] });
+        foreach (var printer in new[] { "p1", "p2", "p3" })
+        {
+            engine.Observe(Some.Source, printer, Some.At(7, 30), Some.At(7, 30));
+            engine.JobOpened(printer, Some.At(7, 30));
+        }
+
+        // 08:04:30: the watermark is 08:04:00, so 240 s of the 08:00 hour have elapsed and every printer printed them.
+        engine.Observe(Some.Source, "p1", Some.At(8, 4, 30), Some.At(8, 4, 30));
+        var points = new List<KpiPoint>();
+        engine.Collect(points);
+
+        var farm = Assert.Single(points, p => p.WindowStart == Some.At(8) && p.Scope == KpiScope.Farm);
+        Assert.Equal(3 * 240.0, farm.Totals.BusySeconds);
+        Assert.Equal(TimeSpan.FromSeconds(240), farm.Elapsed);
+        Assert.Equal(1.0, farm.Utilization); // not 720 ÷ (3 × 3600) = 6.7 %
+        Assert.All(points.Where(p => p.WindowStart == Some.At(8) && p.Scope == KpiScope.Printer), p => Assert.Equal(1.0, p.Utilization));
+        Assert.EndsWith($",printing_s=720,utilization=1,printers_seen=3i {Some.At(8).ToUnixTimeMilliseconds()}", new PointEncoder("farm-a").Kpi(farm), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Collect_AnIdlePrintersRunningWindow_IsWrittenAgainAsTheHourGoesOnAndLastOverTheWholeHour()
+    {
+        var engine = new KpiEngine(new KpiEngineOptions { Windows = [Hour] });
+        var latest = new Dictionary<(string, DateTimeOffset, KpiScope, string), KpiPoint>();
+
+        // p1 prints 08:00–08:10, then only sends idle samples.
+        Assert.Equal(0, engine.AddJob(Some.Job(Some.At(8, 10), printTime: 600, printer: "p1")));
+        engine.Observe(Some.Source, "p1", Some.At(8, 20, 30), Some.At(8, 20, 30)); // watermark 08:20
+        Collect(engine, latest);
+        Assert.Equal(600.0 / 1200, latest[("1h", Some.At(8), KpiScope.Printer, "p1")].Utilization);
+
+        // Nothing printed since, but 40 min more elapsed: the window is written again, 600 s ÷ 3600 s elapsed.
+        engine.Observe(Some.Source, "p1", Some.At(9, 0, 30), Some.At(9, 0, 30)); // watermark 09:00
+        var points = Collect(engine, latest);
+        Assert.Contains(points, p => p.WindowStart == Some.At(8) && p.Subject == "p1");
+        Assert.Equal(600.0 / 3600, latest[("1h", Some.At(8), KpiScope.Printer, "p1")].Utilization);
+        Assert.Equal(600.0 / 3600, latest[("1h", Some.At(8), KpiScope.Farm, string.Empty)].Utilization);
+
+        // The watermark stays past its end: nothing more to write for that hour.
+        engine.Observe(Some.Source, "p1", Some.At(9, 5), Some.At(9, 5));
+        Assert.DoesNotContain(Collect(engine, latest), p => p.WindowStart == Some.At(8));
+    }
+
+    [Fact]
+    public void Utilization_OfAPointWithoutAWatermark_IsOverTheWholeWindow_AndNoneBeforeTheWindowStarted()
+    {
+        var totals = new KpiTotals();
+        totals.AddBusy(900);
+        Assert.Equal(0.25, new KpiPoint(Hour, Some.At(8), Some.At(9), KpiScope.Printer, "x", totals).Utilization);
+        Assert.Equal(0.5, new KpiPoint(Hour, Some.At(8), Some.At(9), KpiScope.Printer, "x", totals) { MeasuredUntil = Some.At(8, 30) }.Utilization);
+        Assert.Null(new KpiPoint(Hour, Some.At(8), Some.At(9), KpiScope.Printer, "x", totals) { MeasuredUntil = Some.At(7, 59) }.Utilization);
+    }
+
     // ---- Farm utilization: the mean over printers seen ----------------------------------------------------------
 
     [Fact]
@@ -233,11 +292,12 @@ public sealed class KpiEngineUtilizationTests
         Assert.DoesNotContain(second, p => p.Window == Hour);
         Assert.DoesNotContain(engine.SaveState().Windows, w => w.Window == "1h");
 
-        // The day counts both: 2 jobs, 600 + 600 s printing by 2 printers: 1200 ÷ (86400 × 2).
+        // The day counts both: 2 jobs, 600 + 600 s printing by 2 printers. The day is running: 09:10 of it has
+        // elapsed by the watermark, so 1200 ÷ (33000 × 2).
         var day = Assert.Single(second, p => p.Scope == KpiScope.Farm);
         Assert.Equal(2, day.Totals.JobsEnded);
         Assert.Equal(1200.0, day.Totals.BusySeconds);
-        Assert.Equal(1200.0 / (86400 * 2), day.Utilization);
+        Assert.Equal(1200.0 / (33000 * 2), day.Utilization);
 
         // Written: day farm, p2, dragon, PLA (p1's day series did not change). Open: those and p1's.
         Assert.Equal(4, second.Count);
@@ -444,6 +504,10 @@ public sealed class KpiEngineUtilizationTests
         // 2026-03-29 08:00–10:18 UTC: 2 h 18 min = 8280 s, in the Berlin day 2026-03-28 23:00 UTC – 03-29 22:00 UTC
         // (clocks go forward at 02:00 local): 23 h = 82800 s. Utilization 8280 ÷ 82800 = 0.1.
         engine.AddJob(Some.Job(new DateTimeOffset(2026, 3, 29, 10, 18, 0, TimeSpan.Zero), printTime: 8280));
+        engine.Collect([]);
+
+        // Once the watermark passes the day's end the day is written over all of it (before, over its elapsed part).
+        engine.ObserveEventTime(new DateTimeOffset(2026, 3, 29, 22, 0, 30, TimeSpan.Zero));
         var points = new List<KpiPoint>();
         engine.Collect(points);
 

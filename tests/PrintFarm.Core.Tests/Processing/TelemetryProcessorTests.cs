@@ -174,9 +174,11 @@ public sealed class TelemetryProcessorTests
         Assert.Contains($",printing_s={F(3599.75)},utilization={F(3599.75 / 3600)} ", series[Kpi(Printer, "1h", 6)], StringComparison.Ordinal);
         Assert.Contains($",printing_s={F(3599.75)},utilization={F(3599.75 / 3600)},printers_seen=1i ", series[Kpi(Farm, "1h", 6)], StringComparison.Ordinal);
         Assert.Contains("jobs_completed=1i,", series[Kpi(Printer, "1h", 7)], StringComparison.Ordinal);
-        Assert.Contains($",printing_s={F(1800.75)},utilization={F(1800.75 / 3600)} ", series[Kpi(Printer, "1h", 7)], StringComparison.Ordinal);
+        // 07:00 and the day are still running (watermark 07:29:30.750): utilization over their elapsed part. The hour's
+        // 1800.75 s (to the job's end) ÷ 1770.75 s elapsed is capped at 1; the day's is 5400.5 ÷ 26970.75 s.
+        Assert.Contains($",printing_s={F(1800.75)},utilization=1 ", series[Kpi(Printer, "1h", 7)], StringComparison.Ordinal);
         Assert.Contains("jobs_completed=1i,", series[Kpi(Toy, "1h", 7)], StringComparison.Ordinal);
-        Assert.Contains($",printing_s={F(5400.5)},utilization={F(5400.5 / 86400)} ", series[Kpi(Printer, "1d", 0)], StringComparison.Ordinal);
+        Assert.Contains($",printing_s={F(5400.5)},utilization={F(5400.5 / 26970.75)} ", series[Kpi(Printer, "1d", 0)], StringComparison.Ordinal);
         Assert.Contains("jobs_completed=1i,", series[Kpi(Material, "1d", 0)], StringComparison.Ordinal);
 
         // Nothing changed since: the next flush writes nothing.

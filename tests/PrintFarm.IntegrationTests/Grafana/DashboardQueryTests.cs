@@ -257,6 +257,24 @@ public sealed class DashboardQueryTests(ServicesFixture services)
         Assert.Equal(FarmDay.Expect(day.Jobs).EstimateRatio!.Value, daily.Number("actual ÷ estimate"), 9);
     }
 
+    [Theory]
+    [InlineData("1h")]
+    [InlineData("1d")]
+    public async Task The_efficiency_stat_and_series_count_the_jobs_without_filament_data_they_leave_out(string window)
+    {
+        var (day, database) = await SeedAsync();
+        var all = FarmDay.Expect(day.Jobs);
+        Assert.Equal(1, all.WithoutFilament);
+
+        var stat = await RunAsync(database, Panel("Material efficiency", "B"), AllOf(day.Farm, window));
+        Assert.Equal(all.WithoutFilament, Assert.Single(stat).Number("jobs without filament data left out"));
+
+        var series = await RunAsync(database, Panel("Material efficiency per window", "B"), AllOf(day.Farm, window));
+        var hours = window == "1h" ? day.WindowHours() : [0];
+        Assert.Equal(hours.Select(h => window == "1h" ? FarmDay.Hour(h) : FarmDay.Day), series.Select(r => r.Time()));
+        Assert.Equal(hours.Select(h => window == "1h" ? day.ExpectHours(h, h).WithoutFilament : all.WithoutFilament), series.Select(r => (int)r.Number("jobs without filament data left out")));
+    }
+
     [Fact]
     public async Task The_per_printer_table_breaks_the_KPIs_down_by_printer_and_follows_the_printer_variable()
     {

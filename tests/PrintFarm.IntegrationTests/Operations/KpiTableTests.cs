@@ -33,4 +33,22 @@ public sealed class KpiTableTests
         var row = Assert.Single(output.Split('\n'), l => l.StartsWith("│ 1h", StringComparison.Ordinal));
         Assert.Equal(["1h", "2026-09-01 08:00", "12", "2h30m typical", "95.0 % exceptional", "100 %", "3/0/0", "match"], row.Split('│', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
     }
+
+    [Fact]
+    public void The_efficiency_cell_says_how_many_jobs_without_filament_data_it_leaves_out()
+    {
+        // One completed job without a filament figure and one failed job with one: 0 % rests on the failed job alone.
+        var point = new LinePoint("kpi", new() { ["scope"] = "farm" }, new() { ["material_efficiency"] = 0.0, ["jobs_completed"] = 1.0, ["jobs_failed"] = 1.0, ["jobs_without_filament"] = 1.0, ["toys_completed"] = 1.0 }, 0);
+        var onlyUnknown = new LinePoint("kpi", new() { ["scope"] = "farm" }, new() { ["jobs_cancelled"] = 2.0, ["jobs_without_filament"] = 2.0 }, 0);
+        var known = new LinePoint("kpi", new() { ["scope"] = "farm" }, new() { ["material_efficiency"] = 0.95, ["jobs_completed"] = 3.0, ["jobs_without_filament"] = 0.0 }, 0);
+        using var text = new StringWriter();
+
+        KpiTable.Write(text, KpiTable.Build("Farm KPIs", [new KpiRow("1h", Start, string.Empty, point), new KpiRow("1h", Start.AddHours(1), string.Empty, onlyUnknown), new KpiRow("1h", Start.AddHours(2), string.Empty, known)]), terminal: false);
+
+        var rows = text.ToString().Split('\n').Where(l => l.StartsWith("│ 1h", StringComparison.Ordinal)).Select(l => l.Split('│', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToList();
+        Assert.Equal("0.0 % poor (1 job without filament data left out)", rows[0][4]);
+        Assert.Equal("1/1/0", rows[0][6]);
+        Assert.Equal("- (2 jobs without filament data left out)", rows[1][4]);
+        Assert.Equal("95.0 % exceptional", rows[2][4]);
+    }
 }

@@ -29,8 +29,8 @@ public sealed class KpisCommandTests(ServicesFixture services)
         var rows = stdout.Split('\n').Where(l => l.StartsWith("│ 1h", StringComparison.Ordinal) || l.StartsWith("│ 1d", StringComparison.Ordinal)).ToList();
         Assert.True(rows.Count == 3, "three rows, no other farm, scope or older window:\n" + stdout);
         AssertCells(rows[0], "1h", Stamp(Hour1), "12", "20m00s excellent", "90.0 % good", "75 %", "3/1/0");
-        AssertCells(rows[1], "1h", Stamp(Hour2), "2", "5h00m slow", "75.0 % good", "50 %", "1/0/1");
-        AssertCells(rows[2], "1d", Stamp(Today), "14", "27m51s excellent", "86.4 % good", "67 %", "4/1/1");
+        AssertCells(rows[1], "1h", Stamp(Hour2), "2", "5h00m slow", "75.0 % good (1 job without filament data left out)", "50 %", "1/0/1");
+        AssertCells(rows[2], "1d", Stamp(Today), "14", "27m51s excellent", "86.4 % good (1 job without filament data left out)", "67 %", "4/1/1");
         Assert.Contains("Farm KPIs of " + farm, stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("\u001b[", stdout, StringComparison.Ordinal); // into a pipe: no escape codes
     }
