@@ -269,6 +269,14 @@ public sealed class InfluxOptions
     /// <summary>First retry delay, doubled each time with jitter; a server's <c>Retry-After</c> wins. Default 1 s.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Longest a batch is retried in place, from its first attempt to the end of the next wait (back-off or the server's
+    /// <c>Retry-After</c>), while its lane and the checkpoint behind it wait. A retry that would end later is not made:
+    /// the batch goes to the spool at once, and the spool is replayed once the <c>Retry-After</c> (at most 10 min) has
+    /// passed. Zero spools at the first failure. Default 10 s.
+    /// </summary>
+    public TimeSpan MaxRetryWait { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How often spooled batches are retried while the database is unreachable. Default 10 s.</summary>
     public TimeSpan SpoolRetryInterval { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -105,6 +105,7 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         Check(influx.Timeout > TimeSpan.Zero, "Influx:Timeout", "must be positive", influx.Timeout);
         Check(influx.MaxRetries is >= 0 and <= 100, "Influx:MaxRetries", "must be between 0 and 100", influx.MaxRetries);
         Check(influx.RetryDelay > TimeSpan.Zero, "Influx:RetryDelay", "must be positive", influx.RetryDelay);
+        Check(influx.MaxRetryWait >= TimeSpan.Zero && influx.MaxRetryWait <= TimeSpan.FromMinutes(10), "Influx:MaxRetryWait", "must be between 00:00:00 and 00:10:00", influx.MaxRetryWait);
         Check(influx.SpoolRetryInterval > TimeSpan.Zero, "Influx:SpoolRetryInterval", "must be positive", influx.SpoolRetryInterval);
         Check(influx.SpoolMaxBytes >= 1024 * 1024, "Influx:SpoolMaxBytes", "must be at least 1048576", influx.SpoolMaxBytes);
         Check(influx.QueueCapacity is >= 1 and <= 10_000_000, "Influx:QueueCapacity", "must be between 1 and 10000000", influx.QueueCapacity);

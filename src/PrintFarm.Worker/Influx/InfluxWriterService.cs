@@ -36,6 +36,16 @@ internal sealed class InfluxWriterService : BackgroundService
     // bucket is picked up within this long.
     private static readonly TimeSpan MaxRefusedRetryInterval = TimeSpan.FromMinutes(1);
 
+    // Longest Retry-After honoured (Telegraf caps it at 600 s too): a server asking for more is asked again after this.
+    private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromMinutes(10);
+
+    // When the retries of one batch began, and the wait chosen for the next one (see WithinRetryBudget).
+    private static readonly ResiliencePropertyKey<long> RetryStarted = new("printfarm.influx.retry-started");
+    private static readonly ResiliencePropertyKey<TimeSpan> NextRetryDelay = new("printfarm.influx.next-retry-delay");
+
+    // The server asked not to be written to before this timestamp (Retry-After); the replay loop waits for it.
+    private long _holdUntil;
+
     private readonly ILineSink _client;
     private readonly InfluxWriteHealth _health;
     private readonly PipelineChannels _channels;
@@ -73,13 +83,9 @@ internal sealed class InfluxWriterService : BackgroundService
         _retry = new ResiliencePipelineBuilder<WriteResult> { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions<WriteResult>
             {
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Result.Status == WriteStatus.Transient),
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Result.Status == WriteStatus.Transient && WithinRetryBudget(args.Context, args.Outcome.Result, args.AttemptNumber)),
                 MaxRetryAttempts = Math.Max(1, _options.MaxRetries),
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = _options.RetryDelay,
-                MaxDelay = TimeSpan.FromMinutes(2),
-                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result.RetryAfter),
+                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(args.Context.Properties.GetValue(NextRetryDelay, _options.RetryDelay)),
                 OnRetry = args =>
                 {
                     _metrics.WriteFailures.Add(1, new KeyValuePair<string, object?>("status", args.Outcome.Result.StatusText));
@@ -91,6 +97,51 @@ internal sealed class InfluxWriterService : BackgroundService
 
     /// <summary>The disk spool.</summary>
     public LineSpool Spool { get; }
+
+    /// <summary>
+    /// Whether a batch is retried in place once more (issue 18 item 10): only if the wait — the server's
+    /// <c>Retry-After</c>, else exponential back-off from <see cref="InfluxOptions.RetryDelay"/> with jitter — ends
+    /// within <see cref="InfluxOptions.MaxRetryWait"/> of the first attempt. Otherwise the batch goes to the spool at
+    /// once: its lane, the lines queued behind it and the checkpoint barrier go on, and the replay loop waits out the
+    /// <c>Retry-After</c>.
+    /// </summary>
+    private bool WithinRetryBudget(ResilienceContext context, WriteResult result, int attempt)
+    {
+        var delay = result.RetryAfter ?? Backoff(attempt);
+        var elapsed = _time.GetElapsedTime(context.Properties.GetValue(RetryStarted, _time.GetTimestamp()));
+        if (elapsed + delay > _options.MaxRetryWait)
+        {
+            return false;
+        }
+
+        context.Properties.Set(NextRetryDelay, delay);
+        return true;
+    }
+
+    private TimeSpan Backoff(int attempt)
+    {
+        // RetryDelay · 2^attempt, ±25 % jitter so lanes and workers do not retry in step.
+        var exponential = _options.RetryDelay * Math.Pow(2, Math.Min(attempt, 16));
+        return exponential * (0.75 + (Random.Shared.NextDouble() * 0.5));
+    }
+
+    // Remembers a server's Retry-After for the replay loop (capped at MaxRetryAfter).
+    private void HoldFor(TimeSpan retryAfter)
+    {
+        var wait = retryAfter < MaxRetryAfter ? retryAfter : MaxRetryAfter;
+        var until = _time.GetTimestamp() + (long)(wait.TotalSeconds * _time.TimestampFrequency);
+        long seen;
+        while ((seen = Interlocked.Read(ref _holdUntil)) < until && Interlocked.CompareExchange(ref _holdUntil, until, seen) != seen)
+        {
+        }
+    }
+
+    // How much of a Retry-After is left.
+    private TimeSpan HoldRemaining()
+    {
+        var left = Interlocked.Read(ref _holdUntil) - _time.GetTimestamp();
+        return left > 0 ? TimeSpan.FromSeconds((double)left / _time.TimestampFrequency) : TimeSpan.Zero;
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -337,16 +388,31 @@ internal sealed class InfluxWriterService : BackgroundService
         activity?.SetTag("printfarm.lines", lines.Count);
         var started = _time.GetTimestamp();
         WriteResult result;
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
         {
+            context.Properties.Set(RetryStarted, started);
             result = retry
-                ? await _retry.ExecuteAsync(static (state, _) => new ValueTask<WriteResult>(state.Client.WriteAsync(state.Lines, CancellationToken.None)), (Client: _client, Lines: lines), cancellationToken).ConfigureAwait(false)
+                ? await _retry.ExecuteAsync(static (_, state) => new ValueTask<WriteResult>(state.Client.WriteAsync(state.Lines, CancellationToken.None)), context, (Client: _client, Lines: lines)).ConfigureAwait(false)
                 : await _client.WriteAsync(lines, CancellationToken.None).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             // Shutting down while waiting to retry: keep the batch.
             return new WriteResult(WriteStatus.Transient, "stopping", "the worker is stopping", null);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+
+        if (result.Status == WriteStatus.Transient && result.RetryAfter is { } retryAfter)
+        {
+            HoldFor(retryAfter);
+            if (retry)
+            {
+                Log.InfluxBackOff(_logger, result.StatusText, retryAfter, lines.Count);
+            }
         }
 
         _metrics.WriteDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
@@ -444,6 +510,13 @@ internal sealed class InfluxWriterService : BackgroundService
         {
             try
             {
+                if (HoldRemaining() is { } hold && hold > TimeSpan.Zero && Spool.Count > 0)
+                {
+                    // The server asked for a pause (Retry-After): the spool waits it out; new batches join the spool.
+                    await DelayAsync(hold, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
                 if (Spool.TryPeekOldest(out var name, out var lines))
                 {
                     using var batch = LineBuffer.Of(lines);
@@ -510,6 +583,13 @@ internal sealed class InfluxWriterService : BackgroundService
     private TimeSpan ReplayDelay(WriteResult failure, int refusals)
     {
         var interval = _options.SpoolRetryInterval;
+        if (failure.RetryAfter is { } retryAfter && failure.Status == WriteStatus.Transient)
+        {
+            // The hold set by this answer is waited out at the top of the loop; a Retry-After shorter than
+            // SpoolRetryInterval is honoured as it is, not stretched. "Retry-After: 0" gets RetryDelay, not a busy loop.
+            return retryAfter > TimeSpan.Zero ? TimeSpan.Zero : _options.RetryDelay;
+        }
+
         if (failure.Status == WriteStatus.Refused && refusals > 1)
         {
             var cap = interval > MaxRefusedRetryInterval ? interval : MaxRefusedRetryInterval;

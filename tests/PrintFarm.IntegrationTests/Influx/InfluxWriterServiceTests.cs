@@ -167,6 +167,49 @@ public sealed class InfluxWriterServiceTests
         Assert.Contains("max-body-size", ready.Description, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(429)]
+    [InlineData(503)]
+    public async Task A_long_Retry_After_spools_the_batch_at_once_so_the_pipeline_goes_on_and_the_replay_waits_for_it(int status)
+    {
+        // The case: Retry-After: 20 with 3 retries held the batch 60 s in its lane, the pipeline behind it.
+        var answer = new Answer((HttpStatusCode)status, "{\"code\":\"too many requests\",\"message\":\"slow down\"}", RetryAfterSeconds: 20);
+        await using var h = await Harness.StartAsync(_ => answer, batchSize: 4);
+        var lines = Lines("r", 4);
+        await h.WriteAsync(lines);
+
+        // The clock stands still: the batch reaches the spool and the checkpoint barrier behind it passes without any wait.
+        await h.Until(() => h.SpoolFiles().Length, n => n == 1, "the batch to be spooled without waiting", advanceClock: false);
+        var barrier = await h.BarrierAsync();
+        await barrier.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Single(h.Requests);
+
+        // More lines queue behind the spooled batch, still without any wait.
+        var more = Lines("s", 4);
+        await h.WriteAsync(more);
+        await h.Until(() => h.SpoolFiles().Length, n => n == 2, "the next batch to queue behind it", advanceClock: false);
+
+        // The replay honours Retry-After: its first request comes 20 s (of the fake clock) after the 429, then the spool drains.
+        answer = new Answer(HttpStatusCode.NoContent);
+        await h.Until(() => h.SpoolFiles().Length, n => n == 0, "the spool to be replayed after Retry-After");
+        Assert.Equal(lines.Concat(more), h.Delivered());
+        var requests = h.Requests;
+        Assert.True(requests[1].At - requests[0].At >= TimeSpan.FromSeconds(20), $"replayed {(requests[1].At - requests[0].At).TotalSeconds} s after the 429");
+    }
+
+    [Fact]
+    public async Task A_short_Retry_After_is_waited_out_in_place_within_the_retry_budget()
+    {
+        var answers = new ConcurrentQueue<Answer>([new Answer(HttpStatusCode.TooManyRequests, "{}", RetryAfterSeconds: 2)]);
+        await using var h = await Harness.StartAsync(_ => answers.TryDequeue(out var a) ? a : new Answer(HttpStatusCode.NoContent), batchSize: 4);
+        var lines = Lines("q", 4);
+        await h.WriteAsync(lines);
+
+        await h.Until(() => h.Counter("printfarm.influx.points.written"), n => n == 4, "the batch to be written after the short wait");
+        Assert.Empty(h.SpoolFiles());
+        Assert.Equal(2, h.Requests.Count);
+    }
+
     [Fact]
     public async Task A_refused_write_is_kept_in_the_spool_not_dropped()
     {
@@ -303,7 +346,7 @@ public sealed class InfluxWriterServiceTests
     private static List<string> Lines(string prefix, int count) =>
         Enumerable.Range(0, count).Select(i => $"m,p={prefix} v={i}i {1767600000000 + i}").ToList();
 
-    private sealed record Request(IReadOnlyList<string> Lines, HttpStatusCode Status);
+    private sealed record Request(IReadOnlyList<string> Lines, HttpStatusCode Status, DateTimeOffset At);
 
     private sealed class Harness : IAsyncDisposable
     {
@@ -380,7 +423,7 @@ public sealed class InfluxWriterServiceTests
             var metrics = new PrintFarmInstrumentation(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
             var folders = new DataFolders(options);
             var requests = new ConcurrentQueue<Request>();
-            var http = new HttpClient(new StubHandler(respond, requests, gate, pingVersion));
+            var http = new HttpClient(new StubHandler(respond, requests, gate, pingVersion, time));
             var channels = new PipelineChannels(options);
             var health = new InfluxWriteHealth(time);
             var writer = new InfluxWriterService(
@@ -459,7 +502,7 @@ public sealed class InfluxWriterServiceTests
     /// <summary>A scripted answer of the stub: a status, a body (InfluxDB's JSON error), optionally <c>Retry-After</c> seconds.</summary>
     internal sealed record Answer(HttpStatusCode Status, string? Body = null, int? RetryAfterSeconds = null);
 
-    private sealed class StubHandler(Func<IReadOnlyList<string>, Answer> respond, ConcurrentQueue<Request> requests, Func<IReadOnlyList<string>, Task>? gate, string? pingVersion) : HttpMessageHandler
+    private sealed class StubHandler(Func<IReadOnlyList<string>, Answer> respond, ConcurrentQueue<Request> requests, Func<IReadOnlyList<string>, Task>? gate, string? pingVersion, TimeProvider time) : HttpMessageHandler
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
@@ -494,7 +537,7 @@ public sealed class InfluxWriterServiceTests
 
             var answer = respond(lines);
             var status = answer.Status;
-            requests.Enqueue(new Request(lines, status));
+            requests.Enqueue(new Request(lines, status, time.GetUtcNow()));
             var response = new HttpResponseMessage(status) { Content = new StringContent(answer.Body ?? (status == HttpStatusCode.NoContent ? string.Empty : "{\"error\":\"stub\"}")) };
             if (answer.RetryAfterSeconds is { } seconds)
             {
