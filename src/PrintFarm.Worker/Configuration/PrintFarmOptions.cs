@@ -170,6 +170,16 @@ public sealed class MqttOptions
     /// </summary>
     public int ReceiveMaximum { get; set; } = 1000;
 
+    /// <summary>
+    /// MQTT 5 only: the Maximum Packet Size sent in CONNECT, in bytes; 0 (the default) sends none. A broker discards a
+    /// larger packet for this client and acts as if it were delivered (MQTT 5.0 §3.1.2.11.4), so such a message never
+    /// reaches the worker and the worker cannot count, log or keep it: set it only to keep the bytes off the network.
+    /// Without it (and always on MQTT 3.1.1) a payload over <see cref="PrintFarmOptions.MaxPayloadBytes"/> is skipped on
+    /// the socket, never buffered whole, and kept as metadata only (dead letter <c>oversize</c>). At least
+    /// <c>MaxPayloadBytes</c> + 131072 (room for the header, a 64 KiB topic and properties), at most 268435460.
+    /// </summary>
+    public int MaximumPacketSize { get; set; }
+
     /// <summary>Topic patterns of the native schema. Default <c>printfarm/{printer}/event</c>.</summary>
     public List<string> NativeTopics { get; set; } = [];
 

@@ -57,6 +57,7 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         Check(mqtt.SessionExpiry >= TimeSpan.Zero && mqtt.SessionExpiry.TotalSeconds <= uint.MaxValue, "Mqtt:SessionExpiry", "must be a non-negative duration", mqtt.SessionExpiry);
         Check(mqtt.KeepAlive >= TimeSpan.FromSeconds(1) && mqtt.KeepAlive <= TimeSpan.FromHours(18), "Mqtt:KeepAlive", "must be between 00:00:01 and 18:00:00", mqtt.KeepAlive);
         Check(mqtt.ReconnectDelay > TimeSpan.Zero && mqtt.ReconnectDelay <= mqtt.ReconnectMaxDelay, "Mqtt:ReconnectDelay", "must be positive and not above Mqtt:ReconnectMaxDelay", mqtt.ReconnectDelay);
+        Check(mqtt.MaximumPacketSize == 0 || (!mqtt.IsV311 && mqtt.MaximumPacketSize >= (long)o.MaxPayloadBytes + Mqtt.MqttConnectionOptions.PacketOverhead && mqtt.MaximumPacketSize <= 268_435_460), "Mqtt:MaximumPacketSize", $"must be 0 (none sent), or with Mqtt:ProtocolVersion 5 between MaxPayloadBytes + {Mqtt.MqttConnectionOptions.PacketOverhead} ({(long)o.MaxPayloadBytes + Mqtt.MqttConnectionOptions.PacketOverhead}) and 268435460", mqtt.MaximumPacketSize);
         Check(mqtt.QueueCapacity is >= 1 and <= 10_000_000, "Mqtt:QueueCapacity", "must be between 1 and 10000000", mqtt.QueueCapacity);
         for (var i = 0; i < mqtt.NativeTopics.Count; i++)
         {

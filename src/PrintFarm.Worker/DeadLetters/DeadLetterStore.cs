@@ -64,9 +64,11 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Queues a rejected MQTT message, journal record <paramref name="sequence"/>, for the store; waits while the queue
-    /// is full. A replayed record whose dead letter is kept already is counted and skipped.
+    /// is full. A replayed record whose dead letter is kept already is counted and skipped. With
+    /// <paramref name="oversizeBytes"/> above zero the payload was not kept (over <c>MaxPayloadBytes</c>): the line has
+    /// that <c>size</c>, <c>"payload_kept": false</c> and no <c>payload_base64</c>.
     /// </summary>
-    public ValueTask WriteAsync(long sequence, string topic, ReadOnlyMemory<byte> payload, bool retained, DateTimeOffset receivedAt, string reason, string detail)
+    public ValueTask WriteAsync(long sequence, string topic, ReadOnlyMemory<byte> payload, bool retained, DateTimeOffset receivedAt, string reason, string detail, long oversizeBytes = 0)
     {
         EnsureStarted();
         if (sequence < Volatile.Read(ref _replayEnd) && sequence <= Volatile.Read(ref _highestKept))
@@ -90,8 +92,16 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
             json.WriteBoolean("retained", retained);
             json.WriteString("reason", reason);
             json.WriteString("detail", detail);
-            json.WriteNumber("size", payload.Length);
-            json.WriteBase64String("payload_base64", payload.Span);
+            if (oversizeBytes > 0)
+            {
+                json.WriteNumber("size", oversizeBytes);
+                json.WriteBoolean("payload_kept", false);
+            }
+            else
+            {
+                json.WriteNumber("size", payload.Length);
+                json.WriteBase64String("payload_base64", payload.Span);
+            }
             json.WriteEndObject();
         }
 

@@ -8,7 +8,7 @@ using PrintFarm.Worker.Diagnostics;
 namespace PrintFarm.Worker.Journal;
 
 /// <summary>A message handed to the journal, with the acknowledgement to send once it is on disk (QoS 1 and 2).</summary>
-internal readonly record struct JournalEntry(string Topic, byte[] Payload, bool Retained, byte QoS, DateTimeOffset ReceivedAt, Func<CancellationToken, Task>? Acknowledge);
+internal readonly record struct JournalEntry(string Topic, byte[] Payload, bool Retained, byte QoS, DateTimeOffset ReceivedAt, Func<CancellationToken, Task>? Acknowledge, long OversizeBytes = 0);
 
 /// <summary>Sends the acknowledgements of QoS 1 messages on the connection they came on (PUBACKs, in order).</summary>
 internal interface IJournalAcknowledger
@@ -210,7 +210,7 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
         var topic = System.Text.Encoding.UTF8.GetBytes(entry.Topic);
         while (true)
         {
-            switch (TryAppend(topic, entry.Payload, entry.Retained, entry.QoS, entry.ReceivedAt, ack))
+            switch (TryAppend(topic, entry.Payload, entry.Retained, entry.QoS, entry.ReceivedAt, ack, entry.OversizeBytes))
             {
                 case AppendResult.Appended:
                     NotifyWriter();
@@ -229,9 +229,11 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Encodes a message into the group being gathered, without waiting: the hot path of the MQTT reader, which calls
-    /// <see cref="NotifyWriter"/> once it has appended what one socket read brought. The spans are copied.
+    /// <see cref="NotifyWriter"/> once it has appended what one socket read brought. The spans are copied. With
+    /// <paramref name="oversizeBytes"/> above zero the message's payload was not kept (over <c>MaxPayloadBytes</c>): the
+    /// record holds only its topic, flags, receive time and that size.
     /// </summary>
-    public AppendResult TryAppend(ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, bool retained, byte qos, DateTimeOffset receivedAt, JournalAck ack)
+    public AppendResult TryAppend(ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, bool retained, byte qos, DateTimeOffset receivedAt, JournalAck ack, long oversizeBytes = 0)
     {
         if (topic.Length > ushort.MaxValue)
         {
@@ -253,7 +255,7 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
                 return AppendResult.Full;
             }
 
-            JournalCodec.Write(_pending, _appendSequence, topic, payload, retained, qos, receivedAt);
+            JournalCodec.Write(_pending, _appendSequence, topic, payload, retained, qos, receivedAt, oversizeBytes);
             _appendSequence++;
             _pendingCount++;
             if (!ack.IsNone)

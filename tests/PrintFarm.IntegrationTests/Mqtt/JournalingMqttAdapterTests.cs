@@ -242,6 +242,22 @@ public sealed class JournalingMqttAdapterTests
 
         public void EndOfRead(int messages) => Counted += messages;
 
+        public int MaxPayloadBytes { get; set; } = int.MaxValue;
+
+        public List<(string Topic, long Size, byte QoS, ushort Id)> Oversize { get; } = [];
+
+        public bool PublishOversize(ReadOnlySpan<byte> topic, long payloadBytes, bool retained, byte qos, ushort packetId, DateTimeOffset receivedAt, IJournalAcknowledger connection)
+        {
+            if (Messages.Count + Oversize.Count >= Capacity)
+            {
+                Refused.TrySetResult();
+                return false;
+            }
+
+            Oversize.Add((Encoding.UTF8.GetString(topic), payloadBytes, qos, packetId));
+            return true;
+        }
+
         public Task WaitForRoomAsync(CancellationToken cancellationToken) => _room.Task.WaitAsync(cancellationToken);
 
         public void Release() => _room.TrySetResult();
