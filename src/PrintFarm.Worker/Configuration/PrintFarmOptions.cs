@@ -51,6 +51,21 @@ public sealed class PrintFarmOptions
     /// <summary>Events stamped further ahead of the receive time are rejected. Default 5 min.</summary>
     public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Byte budget of the dead-letter messages (<c>deadletter/messages-*.jsonl</c>), in bytes. Beyond it a message's line
+    /// is refused, not written: counted in <c>printfarm.deadletter.refused{cause=budget}</c> and logged as an error (the
+    /// message is still counted as rejected). Old files are never deleted by the worker (refusal, not rotation: the
+    /// evidence kept first stays). Default 256 MiB (268435456); at least 65536.
+    /// </summary>
+    public long DeadLetterMaxBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// Free space the dead letters leave on the data folder's disk, in bytes, so the checkpoint (and the journal) can
+    /// still be written: a line that would leave less is refused (<c>printfarm.deadletter.refused{cause=reserve}</c>).
+    /// Default 64 MiB (67108864); 0 turns the check off.
+    /// </summary>
+    public long DeadLetterDiskReserveBytes { get; set; } = 64L * 1024 * 1024;
+
     /// <summary>Payloads above this many bytes are dead-lettered as oversize. Default 1 MiB (1048576).</summary>
     public int MaxPayloadBytes { get; set; } = 1024 * 1024;
 

@@ -34,6 +34,8 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         Check(o.CheckpointInterval >= TimeSpan.FromMilliseconds(100) && o.CheckpointInterval <= TimeSpan.FromHours(1), "CheckpointInterval", "must be between 00:00:00.1 and 01:00:00", o.CheckpointInterval);
         Check(o.MaxClockSkew >= TimeSpan.Zero, "MaxClockSkew", "must not be negative", o.MaxClockSkew);
         Check(o.MaxPayloadBytes is >= 1024 and <= 256 * 1024 * 1024, "MaxPayloadBytes", "must be between 1024 and 268435456", o.MaxPayloadBytes);
+        Check(o.DeadLetterMaxBytes >= 65536, "DeadLetterMaxBytes", "must be at least 65536 (bytes)", o.DeadLetterMaxBytes);
+        Check(o.DeadLetterDiskReserveBytes >= 0, "DeadLetterDiskReserveBytes", "must be 0 (no check) or a positive number of bytes", o.DeadLetterDiskReserveBytes);
         Check(o.FilamentDiameterMm is > 0 and < 10, "FilamentDiameterMm", "must be between 0 and 10 (mm), typically 1.75 or 2.85", o.FilamentDiameterMm);
         Check(!string.IsNullOrWhiteSpace(o.DefaultMaterial), "DefaultMaterial", "must name a material such as PLA", o.DefaultMaterial);
         foreach (var (material, m) in o.Materials)
