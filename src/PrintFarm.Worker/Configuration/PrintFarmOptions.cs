@@ -52,6 +52,21 @@ public sealed class PrintFarmOptions
     /// <summary>Events stamped further ahead of the receive time are rejected. Default 5 min.</summary>
     public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Byte budget of the dead-letter messages (<c>deadletter/messages-*.jsonl</c>), in bytes. Beyond it a message's line
+    /// is refused, not written: counted in <c>printfarm.deadletter.refused{cause=budget}</c> and logged as an error (the
+    /// message is still counted as rejected). Old files are never deleted by the worker (refusal, not rotation: the
+    /// evidence kept first stays). Default 256 MiB (268435456); at least 65536.
+    /// </summary>
+    public long DeadLetterMaxBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// Free space the dead letters leave on the data folder's disk, in bytes, so the checkpoint (and the journal) can
+    /// still be written: a line that would leave less is refused (<c>printfarm.deadletter.refused{cause=reserve}</c>).
+    /// Default 64 MiB (67108864); 0 turns the check off.
+    /// </summary>
+    public long DeadLetterDiskReserveBytes { get; set; } = 64L * 1024 * 1024;
+
     /// <summary>Payloads above this many bytes are dead-lettered as oversize. Default 1 MiB (1048576).</summary>
     public int MaxPayloadBytes { get; set; } = 1024 * 1024;
 
@@ -170,6 +185,16 @@ public sealed class MqttOptions
     /// also caps it with <c>max_inflight_messages</c> (20 by default; the shipped configuration sets 1000). Default 1000.
     /// </summary>
     public int ReceiveMaximum { get; set; } = 1000;
+
+    /// <summary>
+    /// MQTT 5 only: the Maximum Packet Size sent in CONNECT, in bytes; 0 (the default) sends none. A broker discards a
+    /// larger packet for this client and acts as if it were delivered (MQTT 5.0 §3.1.2.11.4), so such a message never
+    /// reaches the worker and the worker cannot count, log or keep it: set it only to keep the bytes off the network.
+    /// Without it (and always on MQTT 3.1.1) a payload over <see cref="PrintFarmOptions.MaxPayloadBytes"/> is skipped on
+    /// the socket, never buffered whole, and kept as metadata only (dead letter <c>oversize</c>). At least
+    /// <c>MaxPayloadBytes</c> + 131072 (room for the header, a 64 KiB topic and properties), at most 268435460.
+    /// </summary>
+    public int MaximumPacketSize { get; set; }
 
     /// <summary>Topic patterns of the native schema. Default <c>printfarm/{printer}/event</c>.</summary>
     public List<string> NativeTopics { get; set; } = [];

@@ -34,6 +34,8 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         Check(o.CheckpointInterval >= TimeSpan.FromMilliseconds(100) && o.CheckpointInterval <= TimeSpan.FromHours(1), "CheckpointInterval", "must be between 00:00:00.1 and 01:00:00", o.CheckpointInterval);
         Check(o.MaxClockSkew >= TimeSpan.Zero, "MaxClockSkew", "must not be negative", o.MaxClockSkew);
         Check(o.MaxPayloadBytes is >= 1024 and <= 256 * 1024 * 1024, "MaxPayloadBytes", "must be between 1024 and 268435456", o.MaxPayloadBytes);
+        Check(o.DeadLetterMaxBytes >= 65536, "DeadLetterMaxBytes", "must be at least 65536 (bytes)", o.DeadLetterMaxBytes);
+        Check(o.DeadLetterDiskReserveBytes >= 0, "DeadLetterDiskReserveBytes", "must be 0 (no check) or a positive number of bytes", o.DeadLetterDiskReserveBytes);
         Check(o.FilamentDiameterMm is > 0 and < 10, "FilamentDiameterMm", "must be between 0 and 10 (mm), typically 1.75 or 2.85", o.FilamentDiameterMm);
         Check(!string.IsNullOrWhiteSpace(o.DefaultMaterial), "DefaultMaterial", "must name a material such as PLA", o.DefaultMaterial);
         foreach (var (material, m) in o.Materials)
@@ -57,6 +59,7 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         Check(mqtt.SessionExpiry >= TimeSpan.Zero && mqtt.SessionExpiry.TotalSeconds <= uint.MaxValue, "Mqtt:SessionExpiry", "must be a non-negative duration", mqtt.SessionExpiry);
         Check(mqtt.KeepAlive >= TimeSpan.FromSeconds(1) && mqtt.KeepAlive <= TimeSpan.FromHours(18), "Mqtt:KeepAlive", "must be between 00:00:01 and 18:00:00", mqtt.KeepAlive);
         Check(mqtt.ReconnectDelay > TimeSpan.Zero && mqtt.ReconnectDelay <= mqtt.ReconnectMaxDelay, "Mqtt:ReconnectDelay", "must be positive and not above Mqtt:ReconnectMaxDelay", mqtt.ReconnectDelay);
+        Check(mqtt.MaximumPacketSize == 0 || (!mqtt.IsV311 && mqtt.MaximumPacketSize >= (long)o.MaxPayloadBytes + Mqtt.MqttConnectionOptions.PacketOverhead && mqtt.MaximumPacketSize <= 268_435_460), "Mqtt:MaximumPacketSize", $"must be 0 (none sent), or with Mqtt:ProtocolVersion 5 between MaxPayloadBytes + {Mqtt.MqttConnectionOptions.PacketOverhead} ({(long)o.MaxPayloadBytes + Mqtt.MqttConnectionOptions.PacketOverhead}) and 268435460", mqtt.MaximumPacketSize);
         for (var i = 0; i < mqtt.NativeTopics.Count; i++)
         {
             var ok = TryPattern(mqtt.NativeTopics[i], out var why);

@@ -3,6 +3,8 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.Diagnostics;
 using PrintFarm.Worker.Hosting;
 
@@ -43,9 +45,14 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
     private long _highestKept = -1;
     private long _replayEnd;
     private bool _recovered;
+    private readonly long _maxBytes;
+    private readonly long _reserveBytes;
+    private long _bytes;
 
-    public DeadLetterStore(DataFolders folders, TimeProvider time, PrintFarmInstrumentation metrics, ILogger<DeadLetterStore> logger)
+    public DeadLetterStore(DataFolders folders, TimeProvider time, PrintFarmInstrumentation metrics, ILogger<DeadLetterStore> logger, IOptions<PrintFarmOptions>? options = null)
     {
+        _maxBytes = options?.Value.DeadLetterMaxBytes ?? new PrintFarmOptions().DeadLetterMaxBytes;
+        _reserveBytes = options?.Value.DeadLetterDiskReserveBytes ?? 0;
         Folder = folders.DeadLetters;
         _time = time;
         _metrics = metrics;
@@ -64,9 +71,11 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Queues a rejected MQTT message, journal record <paramref name="sequence"/>, for the store; waits while the queue
-    /// is full. A replayed record whose dead letter is kept already is counted and skipped.
+    /// is full. A replayed record whose dead letter is kept already is counted and skipped. With
+    /// <paramref name="oversizeBytes"/> above zero the payload was not kept (over <c>MaxPayloadBytes</c>): the line has
+    /// that <c>size</c>, <c>"payload_kept": false</c> and no <c>payload_base64</c>.
     /// </summary>
-    public ValueTask WriteAsync(long sequence, string topic, ReadOnlyMemory<byte> payload, bool retained, DateTimeOffset receivedAt, string reason, string detail)
+    public ValueTask WriteAsync(long sequence, string topic, ReadOnlyMemory<byte> payload, bool retained, DateTimeOffset receivedAt, string reason, string detail, long oversizeBytes = 0)
     {
         EnsureStarted();
         if (sequence < Volatile.Read(ref _replayEnd) && sequence <= Volatile.Read(ref _highestKept))
@@ -90,8 +99,16 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
             json.WriteBoolean("retained", retained);
             json.WriteString("reason", reason);
             json.WriteString("detail", detail);
-            json.WriteNumber("size", payload.Length);
-            json.WriteBase64String("payload_base64", payload.Span);
+            if (oversizeBytes > 0)
+            {
+                json.WriteNumber("size", oversizeBytes);
+                json.WriteBoolean("payload_kept", false);
+            }
+            else
+            {
+                json.WriteNumber("size", payload.Length);
+                json.WriteBase64String("payload_base64", payload.Span);
+            }
             json.WriteEndObject();
         }
 
@@ -196,6 +213,7 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
                     file.Flush(flushToDisk: true);
                 }
 
+                _bytes += end;
                 if (end > 0 && ReadSequence(file, LastLineStart(file, end)) is { } sequence && sequence > _highestKept)
                 {
                     _highestKept = sequence;
@@ -310,6 +328,12 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
     private void WriteRun(string name, List<Item> run)
     {
         var path = Path.Combine(Folder, name);
+        run = WithinBudget(run);
+        if (run.Count == 0)
+        {
+            return;
+        }
+
         try
         {
             lock (_gate)
@@ -322,6 +346,7 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
                 }
 
                 file.Flush(flushToDisk: true);
+                _bytes += run.Sum(i => (long)i.Json!.Length);
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -331,6 +356,58 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
                 _metrics.DeadLetterFailures.Add(1);
                 Log.DeadLetterFailed(_logger, ex, path, item.Topic!, item.Reason!);
             }
+        }
+    }
+
+    // The lines of the run that fit the byte budget and leave the disk reserve free; the others are counted and logged.
+    private List<Item> WithinBudget(List<Item> run)
+    {
+        var free = FreeBytes();
+        var kept = new List<Item>(run.Count);
+        var bytes = _bytes;
+        foreach (var item in run)
+        {
+            var length = item.Json!.Length;
+            var cause = bytes + length > _maxBytes ? "budget"
+                : free is { } f && f - length < _reserveBytes ? "reserve"
+                : null;
+            if (cause is null)
+            {
+                kept.Add(item);
+                bytes += length;
+                free -= length;
+                continue;
+            }
+
+            _metrics.DeadLettersRefused.Add(1, new KeyValuePair<string, object?>("cause", cause));
+            if (_throttle.ShouldLog("refused-" + cause, out var suppressed))
+            {
+                var why = cause == "budget"
+                    ? "the dead letters reached PrintFarm:DeadLetterMaxBytes"
+                    : "it would leave less than PrintFarm:DeadLetterDiskReserveBytes free on the disk (kept for the checkpoint)";
+                Log.DeadLetterRefused(_logger, item.Topic!, item.Reason!, why, bytes, _maxBytes, suppressed);
+            }
+        }
+
+        return kept;
+    }
+
+    // Free bytes on the disk of the dead-letter folder; null when the reserve is off or the disk cannot be asked.
+    private long? FreeBytes()
+    {
+        if (_reserveBytes <= 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            Directory.CreateDirectory(Folder);
+            return new DriveInfo(Folder).AvailableFreeSpace;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null;
         }
     }
 

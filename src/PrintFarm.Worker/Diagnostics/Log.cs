@@ -32,6 +32,9 @@ internal static partial class Log
     [LoggerMessage(15, LogLevel.Warning, "Dead-letter file {Path} ended in a partial line of {Bytes} bytes (a crash cut its write short): cut off; the journal replay writes that message again")]
     public static partial void DeadLetterTornLine(ILogger logger, string path, long bytes);
 
+    [LoggerMessage(16, LogLevel.Error, "Dead letter of a message on {Topic} ({Reason}) not written: {Cause} ({Bytes} bytes kept, budget {Budget}; {Suppressed} similar lines suppressed)")]
+    public static partial void DeadLetterRefused(ILogger logger, string topic, string reason, string cause, long bytes, long budget, long suppressed);
+
     [LoggerMessage(13, LogLevel.Warning, "Late job {JobId} on {Printer} ended at {End:O}, after its KPI window closed (watermark {Watermark:O}); its job point is written, the window is not changed")]
     public static partial void LateJob(ILogger logger, string jobId, string printer, DateTimeOffset end, DateTimeOffset? watermark);
 

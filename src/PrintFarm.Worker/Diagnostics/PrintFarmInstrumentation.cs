@@ -30,6 +30,8 @@ public sealed class PrintFarmInstrumentation : IDisposable
         PointsDroppedSpoolFull = Meter.CreateCounter<long>("printfarm.influx.points.dropped", "{point}", "Points dropped because the spool reached its size limit.");
         DeadLetterFailures = Meter.CreateCounter<long>("printfarm.deadletter.failures", "{message}", "Messages that could not be written to the dead-letter store.");
         DeadLettersReplaySkipped = Meter.CreateCounter<long>("printfarm.deadletter.replay_skipped", "{message}", "Dead letters not written again because a journal replay after a restart met a message already kept.");
+        MqttOversizeSkippedBytes = Meter.CreateCounter<long>("printfarm.mqtt.oversize.skipped_bytes", "By", "Payload bytes of oversize messages skipped on the socket (only their metadata is journaled and dead-lettered).");
+        DeadLettersRefused = Meter.CreateCounter<long>("printfarm.deadletter.refused", "{message}", "Dead letters not written because of the byte budget or the disk reserve, by cause.");
         JournalAppended = Meter.CreateCounter<long>("printfarm.journal.appended", "{message}", "Messages made durable in the journal.");
         JournalCommits = Meter.CreateCounter<long>("printfarm.journal.commits", "{commit}", "Group commits (one fsync each) of the journal.");
         JournalFailures = Meter.CreateCounter<long>("printfarm.journal.failures", "{commit}", "Journal group commits that failed and were retried.");
@@ -74,6 +76,10 @@ public sealed class PrintFarmInstrumentation : IDisposable
     internal Counter<long> DeadLetterFailures { get; }
 
     internal Counter<long> DeadLettersReplaySkipped { get; }
+
+    internal Counter<long> DeadLettersRefused { get; }
+
+    internal Counter<long> MqttOversizeSkippedBytes { get; }
 
     internal Histogram<double> WriteDuration { get; }
 

@@ -44,9 +44,11 @@ internal sealed class JournalGroup : IDisposable
 
     /// <summary>
     /// Encodes a message into the group being gathered, without waiting: the hot path of the MQTT reader, which calls
-    /// <see cref="NotifyWriter"/> once it has appended what one socket read brought. The spans are copied.
+    /// <see cref="NotifyWriter"/> once it has appended what one socket read brought. The spans are copied. With
+    /// <paramref name="oversizeBytes"/> above zero the message's payload was not kept (over <c>MaxPayloadBytes</c>): the
+    /// record holds only its topic, flags, receive time and that size.
     /// </summary>
-    public AppendResult TryAppend(ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, bool retained, byte qos, DateTimeOffset receivedAt, JournalAck ack)
+    public AppendResult TryAppend(ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, bool retained, byte qos, DateTimeOffset receivedAt, JournalAck ack, long oversizeBytes = 0)
     {
         if (topic.Length > ushort.MaxValue)
         {
@@ -69,7 +71,7 @@ internal sealed class JournalGroup : IDisposable
             }
 
             var group = _pending;
-            JournalCodec.Write(group.Records, _appendSequence, topic, payload, retained, qos, receivedAt);
+            JournalCodec.Write(group.Records, _appendSequence, topic, payload, retained, qos, receivedAt, oversizeBytes);
             _appendSequence++;
             group.CountField++;
             if (!ack.IsNone)

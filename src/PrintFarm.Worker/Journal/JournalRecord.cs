@@ -5,13 +5,16 @@ using System.Text;
 
 namespace PrintFarm.Worker.Journal;
 
-/// <summary>One received MQTT message as it is kept in the journal.</summary>
-internal readonly record struct JournalRecord(long Sequence, string Topic, ReadOnlyMemory<byte> Payload, bool Retained, byte QoS, DateTimeOffset ReceivedAt);
+/// <summary>
+/// One received MQTT message as it is kept in the journal. <paramref name="OversizeBytes"/> is non-zero for a message
+/// whose payload was over <c>MaxPayloadBytes</c>: only its metadata was kept, and <paramref name="Payload"/> is empty.
+/// </summary>
+internal readonly record struct JournalRecord(long Sequence, string Topic, ReadOnlyMemory<byte> Payload, bool Retained, byte QoS, DateTimeOffset ReceivedAt, long OversizeBytes = 0);
 
 /// <summary>
 /// The journal's record format, little-endian: <c>u32 body length, u32 CRC-32 of the body, body</c>, the body being
-/// <c>u64 sequence, i64 receive time (UTC ticks), u8 flags (bit 0 retained, bits 1-2 QoS), u16 topic length, topic
-/// (UTF-8), payload</c>. The checksum lets a restart find where a crash cut the last group short, and the
+/// <c>u64 sequence, i64 receive time (UTC ticks), u8 flags (bit 0 retained, bits 1-2 QoS, bit 3 oversize), u16 topic
+/// length, topic (UTF-8), payload</c>; an oversize record's payload is the original payload's size (u64), not its bytes. The checksum lets a restart find where a crash cut the last group short, and the
 /// sequence in each body lets a scan past a damaged range tell the next real record from bytes that look like one.
 /// </summary>
 internal static class JournalCodec
@@ -20,6 +23,7 @@ internal static class JournalCodec
     public const int HeaderBytes = 8;
 
     private const int FixedBodyBytes = 8 + 8 + 1 + 2;
+    private const byte OversizeFlag = 8;
 
     /// <summary>The shortest record: header and the fixed part of the body (an empty topic and payload).</summary>
     public const int MinRecordBytes = HeaderBytes + FixedBodyBytes;
@@ -27,12 +31,22 @@ internal static class JournalCodec
     /// <summary>Bodies above this are taken for corruption, not data (MQTT's own limit is 256 MiB).</summary>
     public const int MaxBodyBytes = 256 * 1024 * 1024 + FixedBodyBytes + ushort.MaxValue;
 
-    /// <summary>Appends one record to <paramref name="buffer"/> (the topic in UTF-8); returns its length.</summary>
-    public static int Write(IBufferWriter<byte> buffer, long sequence, ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, bool retained, byte qos, DateTimeOffset receivedAt)
+    /// <summary>
+    /// Appends one record to <paramref name="buffer"/> (the topic in UTF-8); returns its length. With
+    /// <paramref name="oversizeBytes"/> above zero the payload is not given: the record keeps that size instead.
+    /// </summary>
+    public static int Write(IBufferWriter<byte> buffer, long sequence, ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, bool retained, byte qos, DateTimeOffset receivedAt, long oversizeBytes = 0)
     {
         if (topic.Length > ushort.MaxValue)
         {
             throw new ArgumentException("topic is longer than 65535 bytes", nameof(topic));
+        }
+
+        if (oversizeBytes > 0)
+        {
+            var size = new byte[8];
+            BinaryPrimitives.WriteInt64LittleEndian(size, oversizeBytes);
+            payload = size;
         }
 
         var body = FixedBodyBytes + topic.Length + payload.Length;
@@ -40,7 +54,7 @@ internal static class JournalCodec
         var b = span.Slice(HeaderBytes, body);
         BinaryPrimitives.WriteInt64LittleEndian(b, sequence);
         BinaryPrimitives.WriteInt64LittleEndian(b[8..], receivedAt.UtcTicks);
-        b[16] = (byte)((retained ? 1 : 0) | ((qos & 3) << 1));
+        b[16] = (byte)((retained ? 1 : 0) | ((qos & 3) << 1) | (oversizeBytes > 0 ? OversizeFlag : 0));
         BinaryPrimitives.WriteUInt16LittleEndian(b[17..], (ushort)topic.Length);
         topic.CopyTo(b[FixedBodyBytes..]);
         payload.CopyTo(b[(FixedBodyBytes + topic.Length)..]);
@@ -92,13 +106,26 @@ internal static class JournalCodec
         var topicSpan = body.Slice(FixedBodyBytes, topicLength);
         var topic = topics is null ? Encoding.UTF8.GetString(topicSpan) : topics.Get(topicSpan);
         var payload = memory[(HeaderBytes + FixedBodyBytes + topicLength)..];
+        long oversize = 0;
+        if ((body[16] & OversizeFlag) != 0)
+        {
+            if (payload.Length != 8)
+            {
+                return false;
+            }
+
+            oversize = BinaryPrimitives.ReadInt64LittleEndian(payload.Span);
+            payload = ReadOnlyMemory<byte>.Empty;
+        }
+
         result = new JournalRecord(
             BinaryPrimitives.ReadInt64LittleEndian(body),
             topic,
             copyPayload ? payload.ToArray() : payload,
             (body[16] & 1) != 0,
             (byte)((body[16] >> 1) & 3),
-            new DateTimeOffset(ticks, TimeSpan.Zero));
+            new DateTimeOffset(ticks, TimeSpan.Zero),
+            oversize);
         return true;
     }
 }

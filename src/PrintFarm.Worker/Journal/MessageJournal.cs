@@ -4,7 +4,7 @@ using PrintFarm.Worker.Diagnostics;
 namespace PrintFarm.Worker.Journal;
 
 /// <summary>A message handed to the journal, with the acknowledgement to send once it is on disk (QoS 1 and 2).</summary>
-internal readonly record struct JournalEntry(string Topic, byte[] Payload, bool Retained, byte QoS, DateTimeOffset ReceivedAt, Func<CancellationToken, Task>? Acknowledge);
+internal readonly record struct JournalEntry(string Topic, byte[] Payload, bool Retained, byte QoS, DateTimeOffset ReceivedAt, Func<CancellationToken, Task>? Acknowledge, long OversizeBytes = 0);
 
 /// <summary>Sends the acknowledgements of QoS 1 messages on the connection they came on (PUBACKs, in order).</summary>
 internal interface IJournalAcknowledger
@@ -139,7 +139,7 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
         var topic = System.Text.Encoding.UTF8.GetBytes(entry.Topic);
         while (true)
         {
-            switch (TryAppend(topic, entry.Payload, entry.Retained, entry.QoS, entry.ReceivedAt, ack))
+            switch (TryAppend(topic, entry.Payload, entry.Retained, entry.QoS, entry.ReceivedAt, ack, entry.OversizeBytes))
             {
                 case AppendResult.Appended:
                     NotifyWriter();
@@ -157,8 +157,8 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
     }
 
     /// <inheritdoc cref="JournalGroup.TryAppend"/>
-    public AppendResult TryAppend(ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, bool retained, byte qos, DateTimeOffset receivedAt, JournalAck ack) =>
-        _group.TryAppend(topic, payload, retained, qos, receivedAt, ack);
+    public AppendResult TryAppend(ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, bool retained, byte qos, DateTimeOffset receivedAt, JournalAck ack, long oversizeBytes = 0) =>
+        _group.TryAppend(topic, payload, retained, qos, receivedAt, ack, oversizeBytes);
 
     /// <inheritdoc cref="JournalGroup.NotifyWriter"/>
     public void NotifyWriter() => _group.NotifyWriter();

@@ -26,6 +26,15 @@ internal interface IPublishSink
     /// </summary>
     bool Publish(ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, bool retained, byte qos, ushort packetId, DateTimeOffset receivedAt, IJournalAcknowledger connection);
 
+    /// <summary>Payloads above this many bytes are skipped on the socket, never buffered whole (<c>MaxPayloadBytes</c>).</summary>
+    int MaxPayloadBytes { get; }
+
+    /// <summary>
+    /// Takes the metadata of one QoS 0 or 1 message whose payload (<paramref name="payloadBytes"/>, over
+    /// <see cref="MaxPayloadBytes"/>) was skipped; false when it cannot take it now, as <see cref="Publish"/>.
+    /// </summary>
+    bool PublishOversize(ReadOnlySpan<byte> topic, long payloadBytes, bool retained, byte qos, ushort packetId, DateTimeOffset receivedAt, IJournalAcknowledger connection);
+
     /// <summary>The messages of one socket read were handed over (<paramref name="messages"/> of them).</summary>
     void EndOfRead(int messages);
 
@@ -45,6 +54,13 @@ internal interface IPublishSink
 /// a reconnect the broker sends it again; the PUBACKs of one group go out in one write, under the lock MQTTnet's own
 /// packets take here too. While the sink is full the socket is not read, so TCP flow control holds the
 /// broker back and the backlog waits at the broker, for QoS 0 as for QoS 1.
+/// <para>
+/// A PUBLISH whose payload is over <see cref="IPublishSink.MaxPayloadBytes"/> is never buffered whole (issue 18 item
+/// 11): once its topic, packet identifier and property length are in, the rest of it is read 64 KiB at a time and
+/// thrown away, and only its metadata (topic, payload size, receive time) goes to the sink, acknowledged like any other
+/// message once journaled. The bytes still cross the network: on MQTT 3.1.1 nothing lets a client refuse them sooner;
+/// on MQTT 5 the CONNECT's Maximum Packet Size stops larger packets at the broker.
+/// </para>
 /// </summary>
 internal sealed class JournalingMqttAdapter : IMqttChannelAdapter, IJournalAcknowledger
 {
@@ -64,6 +80,7 @@ internal sealed class JournalingMqttAdapter : IMqttChannelAdapter, IJournalAckno
     private long _bytesReceived;
     private DateTimeOffset _receivedAt;
     private bool _waitForRoom;
+    private Skipping? _skipping;
     private volatile bool _disposed;
 
     public JournalingMqttAdapter(IMqttChannel channel, MqttPacketFormatterAdapter formatter, IPublishSink sink, IMqttNetLogger logger)
@@ -213,8 +230,51 @@ internal sealed class JournalingMqttAdapter : IMqttChannelAdapter, IJournalAckno
         {
             while (true)
             {
+                if (_skipping is { } skipping)
+                {
+                    // Throw away what is buffered of an oversize PUBLISH; once all of it is read, hand over its metadata.
+                    var discard = (int)Math.Min(skipping.Remaining, _end - _start);
+                    _start += discard;
+                    skipping.Remaining -= discard;
+                    if (skipping.Remaining > 0)
+                    {
+                        return null;
+                    }
+
+                    if (!_sink.PublishOversize(skipping.Topic, skipping.PayloadBytes, skipping.Retained, skipping.QoS, skipping.PacketId, skipping.ReceivedAt, this))
+                    {
+                        _waitForRoom = true;
+                        return null;
+                    }
+
+                    _skipping = null;
+                    handed++;
+                    continue;
+                }
+
                 var data = _buffer.AsSpan(_start, _end - _start);
                 var frame = MqttFraming.TryRead(data, out var header, out var bodyOffset, out var bodyLength);
+                if (bodyOffset > 0 && IsOversizeCandidate(header, bodyLength))
+                {
+                    var v5 = PacketFormatterAdapter.ProtocolVersion == MqttProtocolVersion.V500;
+                    var head = MqttFraming.TryReadPublishHead(data[bodyOffset..], bodyLength, (byte)((header >> 1) & 3), v5, out var topic, out var id, out var payloadBytes);
+                    if (head == FrameStatus.Malformed)
+                    {
+                        throw new MqttProtocolViolationException("the broker sent a malformed PUBLISH packet");
+                    }
+
+                    if (head == FrameStatus.Incomplete)
+                    {
+                        return null;
+                    }
+
+                    if (payloadBytes > _sink.MaxPayloadBytes)
+                    {
+                        _skipping = new Skipping(topic.ToArray(), payloadBytes, (header & 1) != 0, (byte)((header >> 1) & 3), id, _receivedAt, (long)bodyOffset + bodyLength);
+                        continue;
+                    }
+                }
+
                 if (frame == FrameStatus.Incomplete)
                 {
                     return null;
@@ -260,12 +320,17 @@ internal sealed class JournalingMqttAdapter : IMqttChannelAdapter, IJournalAckno
         }
     }
 
+    // A QoS 0/1 PUBLISH whose body is larger than the payload limit may be oversize: only its head is buffered until
+    // its payload's size is known.
+    private bool IsOversizeCandidate(byte header, int bodyLength) =>
+        header >> 4 == MqttFraming.PublishType && ((header >> 1) & 3) <= 1 && bodyLength > _sink.MaxPayloadBytes;
+
     // One socket read after what is buffered; false when the connection is closed.
     private async Task<bool> FillAsync(CancellationToken cancellationToken)
     {
         var buffered = _end - _start;
-        var needed = MqttFraming.TryRead(_buffer.AsSpan(_start, buffered), out _, out var bodyOffset, out var bodyLength) == FrameStatus.Incomplete && bodyOffset > 0
-            ? bodyOffset + bodyLength
+        var needed = _skipping is null && MqttFraming.TryRead(_buffer.AsSpan(_start, buffered), out var header, out var bodyOffset, out var bodyLength) == FrameStatus.Incomplete && bodyOffset > 0
+            ? bodyOffset + (IsOversizeCandidate(header, bodyLength) ? Math.Min(bodyLength, MqttFraming.MaxPublishHeadBytes) : bodyLength)
             : 0;
         if (needed > _buffer.Length || (_buffer.Length > BufferSize && needed <= BufferSize && buffered <= BufferSize))
         {
@@ -288,10 +353,32 @@ internal sealed class JournalingMqttAdapter : IMqttChannelAdapter, IJournalAckno
         }
 
         _end += read;
-        _receivedAt = _sink.Now;
+        if (_skipping is null)
+        {
+            _receivedAt = _sink.Now;
+        }
+
         Interlocked.Add(ref _bytesReceived, read);
         return true;
     }
+}
+
+/// <summary>An oversize PUBLISH being read past: its metadata, and how many of its bytes are still to come.</summary>
+internal sealed class Skipping(byte[] topic, long payloadBytes, bool retained, byte qos, ushort packetId, DateTimeOffset receivedAt, long remaining)
+{
+    public byte[] Topic { get; } = topic;
+
+    public long PayloadBytes { get; } = payloadBytes;
+
+    public bool Retained { get; } = retained;
+
+    public byte QoS { get; } = qos;
+
+    public ushort PacketId { get; } = packetId;
+
+    public DateTimeOffset ReceivedAt { get; } = receivedAt;
+
+    public long Remaining { get; set; } = remaining;
 }
 
 /// <summary>What <see cref="MqttFraming.TryRead"/> found at the start of the bytes.</summary>
@@ -346,6 +433,70 @@ internal static class MqttFraming
                 return data.Length - bodyOffset >= length ? FrameStatus.Complete : FrameStatus.Incomplete;
             }
         }
+    }
+
+    /// <summary>The most a PUBLISH's head takes: topic length and topic, packet identifier, and the property length.</summary>
+    public const int MaxPublishHeadBytes = 2 + ushort.MaxValue + 2 + 4;
+
+    /// <summary>
+    /// Reads the head of a PUBLISH body of <paramref name="bodyLength"/> bytes from what is buffered of it
+    /// (<paramref name="available"/>): topic, packet identifier (QoS 1), and the payload's size (after the MQTT 5
+    /// properties, which need not be buffered). Incomplete until the head is in.
+    /// </summary>
+    public static FrameStatus TryReadPublishHead(ReadOnlySpan<byte> available, int bodyLength, byte qos, bool v5, out ReadOnlySpan<byte> topic, out ushort packetId, out long payloadBytes)
+    {
+        topic = default;
+        packetId = 0;
+        payloadBytes = 0;
+        if (available.Length < 2)
+        {
+            return bodyLength < 2 ? FrameStatus.Malformed : FrameStatus.Incomplete;
+        }
+
+        var topicLength = BinaryPrimitives.ReadUInt16BigEndian(available);
+        var at = 2 + topicLength + (qos > 0 ? 2 : 0);
+        if (at > bodyLength)
+        {
+            return FrameStatus.Malformed;
+        }
+
+        if (at > available.Length)
+        {
+            return FrameStatus.Incomplete;
+        }
+
+        topic = available.Slice(2, topicLength);
+        if (qos > 0)
+        {
+            packetId = BinaryPrimitives.ReadUInt16BigEndian(available[(2 + topicLength)..]);
+        }
+
+        long properties = 0;
+        if (v5)
+        {
+            for (var i = 0; ; i++)
+            {
+                if (i == 4 || at >= bodyLength)
+                {
+                    return FrameStatus.Malformed;
+                }
+
+                if (at >= available.Length)
+                {
+                    return FrameStatus.Incomplete;
+                }
+
+                var b = available[at++];
+                properties |= (long)(b & 0x7F) << (7 * i);
+                if ((b & 0x80) == 0)
+                {
+                    break;
+                }
+            }
+        }
+
+        payloadBytes = bodyLength - at - properties;
+        return payloadBytes < 0 ? FrameStatus.Malformed : FrameStatus.Complete;
     }
 
     /// <summary>

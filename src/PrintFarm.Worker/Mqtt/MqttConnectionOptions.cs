@@ -25,10 +25,15 @@ internal sealed class MqttConnectionOptions
     private bool _tlsAccepted;
     private readonly string _clientId;
     private readonly bool _publisher;
+    private readonly uint _maximumPacketSize;
+
+    /// <summary>Room a Maximum Packet Size leaves above the payload limit: fixed header, a 64 KiB topic, packet id, properties.</summary>
+    internal const int PacketOverhead = 128 * 1024;
 
     public MqttConnectionOptions(MqttOptions options, ILogger logger)
         : this(options, logger, options.ClientId, publisher: false)
     {
+        _maximumPacketSize = (uint)Math.Max(0, options.MaximumPacketSize);
         if (options.UseTls && !options.ValidateServerName)
         {
             Log.MqttServerNameNotValidated(logger, options.Host);
@@ -78,6 +83,10 @@ internal sealed class MqttConnectionOptions
                 // Messages are acknowledged once journaled: this bounds what the broker sends ahead (MQTTnet's own
                 // receive queue). 3.1.1 has no such property: there only the broker's max_inflight_messages bounds it.
                 .WithReceiveMaximum((ushort)Math.Clamp(o.ReceiveMaximum, 1, ushort.MaxValue));
+            if (_maximumPacketSize > 0)
+            {
+                builder.WithMaximumPacketSize(_maximumPacketSize);
+            }
         }
 
         if (!string.IsNullOrEmpty(o.Username))

@@ -45,6 +45,7 @@ internal sealed class MqttIngestionService : BackgroundService, IPublishSink
         ILogger<MqttIngestionService> logger)
     {
         _options = options.Value.Mqtt;
+        MaxPayloadBytes = options.Value.MaxPayloadBytes;
         _filters = processor.SubscriptionFilters;
         _journal = journal;
         _throttle = new LogThrottle(time, TimeSpan.FromSeconds(10));
@@ -157,6 +158,31 @@ internal sealed class MqttIngestionService : BackgroundService, IPublishSink
 
     DateTimeOffset IPublishSink.Now => _time.GetUtcNow();
 
+    /// <summary>Payloads above this are skipped on the socket and journaled as metadata only (<c>PrintFarm:MaxPayloadBytes</c>).</summary>
+    public int MaxPayloadBytes { get; }
+
+    /// <summary>
+    /// An oversize PUBLISH the adapter skipped on the socket: its metadata into the journal's next group (acknowledged,
+    /// for QoS 1, once that is on disk), where the pipeline dead-letters it as <c>oversize</c>.
+    /// </summary>
+    public bool PublishOversize(ReadOnlySpan<byte> topic, long payloadBytes, bool retained, byte qos, ushort packetId, DateTimeOffset receivedAt, IJournalAcknowledger connection)
+    {
+        var result = _journal.TryAppend(topic, default, retained, qos, receivedAt, qos > 0 ? new JournalAck(connection, packetId, null) : default, payloadBytes);
+        if (result == AppendResult.Full)
+        {
+            _journal.NotifyWriter();
+            return false;
+        }
+
+        _metrics.MqttOversizeSkippedBytes.Add(payloadBytes);
+        if (result == AppendResult.Closed)
+        {
+            Stopped(topic, qos);
+        }
+
+        return true;
+    }
+
     /// <summary>One PUBLISH read off the socket (<see cref="JournalingMqttAdapter"/>): into the journal's next group.</summary>
     public bool Publish(ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, bool retained, byte qos, ushort packetId, DateTimeOffset receivedAt, IJournalAcknowledger connection)
     {
@@ -213,11 +239,18 @@ internal sealed class MqttIngestionService : BackgroundService, IPublishSink
             acknowledge = e.AcknowledgeAsync;
         }
 
-        // MQTTnet reuses its buffers once the handler returns: copy.
-        var payload = message.Payload.IsEmpty ? [] : message.Payload.ToArray();
+        // MQTTnet reuses its buffers once the handler returns: copy. An oversize payload (MQTTnet has read it whole on
+        // this path) is not copied or journaled: only its size.
+        var oversize = message.Payload.Length > MaxPayloadBytes ? message.Payload.Length : 0;
+        var payload = message.Payload.IsEmpty || oversize > 0 ? [] : message.Payload.ToArray();
+        if (oversize > 0)
+        {
+            _metrics.MqttOversizeSkippedBytes.Add(oversize);
+        }
+
         try
         {
-            await _journal.AppendAsync(new JournalEntry(message.Topic, payload, message.Retain, qos, receivedAt, acknowledge)).ConfigureAwait(false);
+            await _journal.AppendAsync(new JournalEntry(message.Topic, payload, message.Retain, qos, receivedAt, acknowledge, oversize)).ConfigureAwait(false);
         }
         catch (InvalidOperationException)
         {

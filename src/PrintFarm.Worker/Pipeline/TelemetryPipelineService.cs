@@ -44,6 +44,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
     private readonly TimeSpan _checkpointInterval;
     private readonly CheckpointStore _checkpoints;
     private readonly bool _acceptCheckpointLoss;
+    private readonly int _maxPayloadBytes;
     private readonly List<Rejected> _rejected = [];
     private JournalReader? _reader;
     private JournalPosition _processed;
@@ -76,6 +77,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
         _checkpointInterval = options.Value.CheckpointInterval;
         _checkpoints = checkpoints;
         _acceptCheckpointLoss = options.Value.AcceptCheckpointLoss;
+        _maxPayloadBytes = options.Value.MaxPayloadBytes;
     }
 
     /// <summary>How long shutdown waits for the final checkpoint's lines to reach InfluxDB or the spool.</summary>
@@ -211,7 +213,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
             {
                 for (var i = 0; i < SliceSize && reader.TryReadBorrowed(out var record); i++)
                 {
-                    ProcessOne(record.Sequence, new InboundMessage(record.Topic, record.Payload, record.Retained, record.ReceivedAt), output);
+                    ProcessOne(record, output);
                 }
 
                 _processed = reader.Position;
@@ -225,8 +227,23 @@ internal sealed class TelemetryPipelineService : BackgroundService
         }
     }
 
-    private void ProcessOne(long sequence, in InboundMessage message, ProcessorOutput output)
+    private void ProcessOne(in JournalRecord record, ProcessorOutput output)
     {
+        var sequence = record.Sequence;
+        var message = new InboundMessage(record.Topic, record.Payload, record.Retained, record.ReceivedAt);
+        if (record.OversizeBytes > 0)
+        {
+            // The reader skipped its payload on the socket: only its metadata is in the journal.
+            var detail = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"payload is {record.OversizeBytes} bytes, the limit is {_maxPayloadBytes}; skipped on the socket, only its topic, size and receive time are kept");
+            Reject(sequence, message, RejectReasons.Oversize, detail, record.OversizeBytes);
+            if (_throttle.ShouldLog(RejectReasons.Oversize, out var skipped))
+            {
+                Log.MessageRejected(_logger, message.Topic, RejectReasons.Oversize, detail, skipped);
+            }
+
+            return;
+        }
+
         AdapterResult result;
         var linesBefore = output.Lines.Count;
         var endedBefore = output.EndedJobs.Count;
@@ -276,11 +293,18 @@ internal sealed class TelemetryPipelineService : BackgroundService
         }
     }
 
-    private void Reject(long sequence, in InboundMessage message, string reason, string detail)
+    private void Reject(long sequence, in InboundMessage message, string reason, string detail, long oversizeBytes = 0)
     {
         _metrics.MessagesRejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        if (reason == RejectReasons.Oversize)
+        {
+            // An oversize payload is not kept (issue 18 item 11): its size is.
+            _rejected.Add(new Rejected(sequence, message with { Payload = ReadOnlyMemory<byte>.Empty }, reason, detail, Math.Max(oversizeBytes, message.Payload.Length)));
+            return;
+        }
+
         // The payload is borrowed from the journal reader's buffer until the next read: keep a copy.
-        _rejected.Add(new Rejected(sequence, message with { Payload = message.Payload.ToArray() }, reason, detail));
+        _rejected.Add(new Rejected(sequence, message with { Payload = message.Payload.ToArray() }, reason, detail, 0));
     }
 
     private async Task FlushLoopAsync(CancellationToken cancellationToken)
@@ -388,7 +412,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
         foreach (var rejected in _rejected)
         {
             var m = rejected.Message;
-            await _deadLetters.WriteAsync(rejected.Sequence, m.Topic, m.Payload, m.Retained, m.ReceivedAt, rejected.Reason, rejected.Detail).ConfigureAwait(false);
+            await _deadLetters.WriteAsync(rejected.Sequence, m.Topic, m.Payload, m.Retained, m.ReceivedAt, rejected.Reason, rejected.Detail, rejected.OversizeBytes).ConfigureAwait(false);
         }
 
         _rejected.Clear();
@@ -398,5 +422,5 @@ internal sealed class TelemetryPipelineService : BackgroundService
         output.Clear();
     }
 
-    private readonly record struct Rejected(long Sequence, InboundMessage Message, string Reason, string Detail);
+    private readonly record struct Rejected(long Sequence, InboundMessage Message, string Reason, string Detail, long OversizeBytes);
 }

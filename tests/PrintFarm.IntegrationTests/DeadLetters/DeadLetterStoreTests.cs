@@ -74,6 +74,49 @@ public sealed class DeadLetterStoreTests : IDisposable
         Assert.Equal([40L, 0, 1], Sequences());
     }
 
+    [Fact]
+    public async Task Beyond_the_byte_budget_dead_letters_are_refused_and_the_oldest_are_kept()
+    {
+        await using (var store = CreateSut(new PrintFarmOptions { DataFolder = _root, DeadLetterMaxBytes = 65536 }))
+        {
+            store.ReplayBefore(0);
+            for (var sequence = 0; sequence < 100; sequence++)
+            {
+                await store.WriteAsync(sequence, "printfarm/p1/events", new byte[1000], false, Now, "invalid_json", "not json");
+            }
+
+            await store.FlushAsync(CancellationToken.None);
+        }
+
+        var kept = Sequences();
+        Assert.InRange(new FileInfo(Assert.Single(Directory.GetFiles(Folder))).Length, 60_000, 65536);
+        Assert.Equal(Enumerable.Range(0, kept.Count).Select(i => (long)i), kept); // refusal: the first ones stay
+
+        // The budget holds across a restart (the kept bytes are counted at start).
+        await using (var restarted = CreateSut(new PrintFarmOptions { DataFolder = _root, DeadLetterMaxBytes = 65536 }))
+        {
+            restarted.ReplayBefore(0);
+            await restarted.WriteAsync(100, "printfarm/p1/events", new byte[1000], false, Now, "invalid_json", "not json");
+            await restarted.FlushAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(kept, Sequences());
+    }
+
+    [Fact]
+    public async Task A_line_that_would_eat_into_the_disk_reserve_is_refused()
+    {
+        var free = new DriveInfo(_root).AvailableFreeSpace;
+        await using (var store = CreateSut(new PrintFarmOptions { DataFolder = _root, DeadLetterDiskReserveBytes = free + (1L << 30) }))
+        {
+            store.ReplayBefore(0);
+            await WriteAsync(store, 1);
+            await store.FlushAsync(CancellationToken.None);
+        }
+
+        Assert.Empty(Directory.GetFiles(Folder));
+    }
+
     public void Dispose()
     {
         _services.Dispose();
@@ -87,10 +130,10 @@ public sealed class DeadLetterStoreTests : IDisposable
         .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("sequence").GetInt64())
         .ToList();
 
-    private DeadLetterStore CreateSut()
+    private DeadLetterStore CreateSut(PrintFarmOptions? settings = null)
     {
-        var options = Options.Create(new PrintFarmOptions { DataFolder = _root });
+        var options = Options.Create(settings ?? new PrintFarmOptions { DataFolder = _root });
         var metrics = new PrintFarmInstrumentation(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
-        return new DeadLetterStore(new DataFolders(options), new FakeTimeProvider(Now), metrics, NullLogger<DeadLetterStore>.Instance);
+        return new DeadLetterStore(new DataFolders(options), new FakeTimeProvider(Now), metrics, NullLogger<DeadLetterStore>.Instance, options);
     }
 }

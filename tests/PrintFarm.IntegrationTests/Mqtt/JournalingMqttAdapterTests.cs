@@ -125,6 +125,28 @@ public sealed class JournalingMqttAdapterTests
         Assert.Equal(stream.Length, adapter.BytesReceived);
     }
 
+    [Theory]
+    [InlineData(false, 4096)]
+    [InlineData(true, 4096)]
+    [InlineData(true, 1 << 20)]
+    public async Task An_oversize_publish_is_skipped_and_only_its_metadata_reaches_the_sink(bool v5, int chunk)
+    {
+        var stream = new MemoryStream();
+        stream.Write(Packet(0x30, PublishBody("printfarm/p1/event", "{\"n\":1}", 0, 0, v5, properties: [])));
+        stream.Write(Packet(0x32, PublishBody("printfarm/p2/event", new string('x', 300_000), 1, 77, v5, properties: v5 ? [0x03, 0x00, 0x01, (byte)'j'] : [])));
+        stream.Write(Packet(0x30, PublishBody("printfarm/p1/event", "{\"n\":2}", 0, 0, v5, properties: [])));
+        var sink = new RecordingSink { MaxPayloadBytes = 100_000 };
+        var version = v5 ? MqttProtocolVersion.V500 : MqttProtocolVersion.V311;
+        using var adapter = new JournalingMqttAdapter(new ScriptedChannel(stream.ToArray(), chunk), new MqttPacketFormatterAdapter(version, new MqttBufferWriter(4096, 65536)), sink, MqttNetNullLogger.Instance);
+
+        Assert.Null(await adapter.ReceivePacketAsync(CancellationToken.None));
+
+        Assert.Equal(["{\"n\":1}", "{\"n\":2}"], sink.Messages.Select(m => m.Payload));
+        Assert.Equal(("printfarm/p2/event", 300_000L, (byte)1, (ushort)77), Assert.Single(sink.Oversize));
+        Assert.Equal(3, sink.Counted);
+        Assert.Equal(stream.Length, adapter.BytesReceived);
+    }
+
     [Fact]
     public async Task A_full_sink_pauses_reading_and_then_gets_the_same_message_once()
     {
@@ -241,6 +263,22 @@ public sealed class JournalingMqttAdapterTests
         }
 
         public void EndOfRead(int messages) => Counted += messages;
+
+        public int MaxPayloadBytes { get; set; } = int.MaxValue;
+
+        public List<(string Topic, long Size, byte QoS, ushort Id)> Oversize { get; } = [];
+
+        public bool PublishOversize(ReadOnlySpan<byte> topic, long payloadBytes, bool retained, byte qos, ushort packetId, DateTimeOffset receivedAt, IJournalAcknowledger connection)
+        {
+            if (Messages.Count + Oversize.Count >= Capacity)
+            {
+                Refused.TrySetResult();
+                return false;
+            }
+
+            Oversize.Add((Encoding.UTF8.GetString(topic), payloadBytes, qos, packetId));
+            return true;
+        }
 
         public Task WaitForRoomAsync(CancellationToken cancellationToken) => _room.Task.WaitAsync(cancellationToken);
 
