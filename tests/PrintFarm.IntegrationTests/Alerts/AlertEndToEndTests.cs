@@ -40,10 +40,19 @@ public sealed class AlertEndToEndTests(ServicesFixture services)
         settings["PrintFarm:Adapters:Bambu:Enabled"] = "false";
 
         await using var dashboard = await TestSubscriber.SubscribeAsync(services.Mqtt, prefix + "/#");
+        settings["PrintFarm:CheckpointInterval"] = "00:00:00.5";
         await using var worker = await WorkerHost.StartAsync(settings);
+        var (before, after) = trace.Split(hours: 3);
         await using (var printers = await TestPublisher.ConnectAsync(services.Mqtt))
         {
-            foreach (var (printerTopic, payload) in trace.Messages())
+            foreach (var (printerTopic, payload) in before)
+            {
+                await printers.PublishJsonAsync(printerTopic, payload);
+            }
+
+            var state = Path.Combine(worker.DataFolder, "checkpoint", "state.json");
+            await Eventually.Until(() => Task.FromResult(FallingPrinterTrace.HasEvaluated(state)), e => e, "the worker's first alert evaluation");
+            foreach (var (printerTopic, payload) in after)
             {
                 await printers.PublishJsonAsync(printerTopic, payload);
             }
@@ -145,6 +154,35 @@ public sealed class AlertEndToEndTests(ServicesFixture services)
             var late = printer == Falling && hour is >= 6 and < 9;
             return new Job(printer, $"{printer}-{hour}-{slot}", start, start.AddMinutes(10), failing ? "failed" : "completed", failing ? (late ? 60 : 4) : 40);
         }))).ToList();
+
+        /// <summary>
+        /// The messages of the first <paramref name="hours"/> (before anything falls) and the rest. A fresh worker's first
+        /// evaluation judges only the newest closed window (no alerts over history it never watched live), so a test
+        /// publishes the first part, waits for that evaluation (<see cref="HasEvaluated"/>), then publishes the rest;
+        /// all at once, the whole trace can land before the first flush and no boundary of the drop is ever judged.
+        /// </summary>
+        public (List<(string Topic, object Payload)> Before, List<(string Topic, object Payload)> After) Split(int hours)
+        {
+            var all = Messages().ToList();
+            var before = Jobs.Count(j => j.End < Day.AddHours(hours)) * 3; // three messages a job, all within its hour
+            return (all[..before], all[before..]);
+        }
+
+        /// <summary>True once the checkpoint at <paramref name="statePath"/> records an alert evaluation.</summary>
+        public static bool HasEvaluated(string statePath)
+        {
+            try
+            {
+                using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(statePath));
+                return doc.RootElement.TryGetProperty("alerts", out var alerts)
+                    && alerts.TryGetProperty("EvaluatedUntil", out var until)
+                    && until.GetInt64() > 0;
+            }
+            catch (Exception ex) when (ex is IOException or System.Text.Json.JsonException or InvalidOperationException)
+            {
+                return false;
+            }
+        }
 
         public IEnumerable<(string Topic, object Payload)> Messages() => Jobs
             .SelectMany(j => new (DateTimeOffset At, string Topic, object Payload)[]

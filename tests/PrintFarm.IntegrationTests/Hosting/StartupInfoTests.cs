@@ -56,7 +56,7 @@ public sealed class StartupInfoTests
 
             Assert.NotNull(banner);
             Assert.Contains($"broker embedded on port {port}", banner, StringComparison.Ordinal);
-            Assert.Contains("database http://***@127.0.0.1:9 (v2, bucket printfarm", banner, StringComparison.Ordinal);
+            Assert.Contains("database http://***@127.0.0.1:9 (API from /ping: v1 database printfarm, or v2 bucket printfarm", banner, StringComparison.Ordinal);
             Assert.DoesNotContain("s3cret-in-url", banner, StringComparison.Ordinal);
             Assert.Contains("farm 'banner-farm'", banner, StringComparison.Ordinal);
             Assert.Contains("windows 1h,1d", banner, StringComparison.Ordinal);

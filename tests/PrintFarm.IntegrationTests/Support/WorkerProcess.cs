@@ -63,6 +63,7 @@ public sealed class WorkerProcess : IAsyncDisposable
         ["PrintFarm__Mqtt__Host"] = broker.Host,
         ["PrintFarm__Mqtt__Port"] = broker.Port.ToString(CultureInfo.InvariantCulture),
         ["PrintFarm__Mqtt__ClientId"] = clientId,
+        ["PrintFarm__Health__Port"] = "0", // a free port: test workers run side by side, and a farm's own worker may hold 8080
         ["PrintFarm__Mqtt__ReconnectDelay"] = "00:00:00.2",
         ["PrintFarm__Mqtt__ReconnectMaxDelay"] = "00:00:01",
         ["PrintFarm__Influx__ApiVersion"] = "v1",
