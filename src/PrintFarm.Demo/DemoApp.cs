@@ -1,3 +1,4 @@
+using PrintFarm.Core.Alerts;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
@@ -216,6 +217,15 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
             && Close(truth.FilamentWasteGrams, p.Number("filament_waste_g"));
     }
 
+    /// <summary>The alert rules the demo's worker runs with: the defaults, judged over the short history a demo has.</summary>
+    internal static AlertRuleOptions AlertRules { get; } = new()
+    {
+        RecentRange = TimeSpan.FromHours(1),
+        MinJobs = 5, // one ordinary failure among three jobs of an hour is no story
+        BaselineMinJobs = 5,
+        BaselineMinFilamentGrams = 100,
+    };
+
     private IHost BuildHost(string data, int port, bool influx, string lineFile, SimulationClock clock)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
@@ -238,6 +248,13 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
             // Simulated time: at 60× these are about 0.5 s and 5 s of real time.
             ["PrintFarm:FlushInterval"] = "00:00:30",
             ["PrintFarm:CheckpointInterval"] = "00:05:00",
+
+            // The demo's day is a few hours old: the drop rule judges the last closed hour against the hours before it
+            // (a farm's defaults: 3 h against 7 days), so the drop's alert comes within two minutes of the live run.
+            ["PrintFarm:Alerts:Rules:RecentRange"] = AlertRules.RecentRange.ToString("c", CultureInfo.InvariantCulture),
+            ["PrintFarm:Alerts:Rules:MinJobs"] = AlertRules.MinJobs.ToString(CultureInfo.InvariantCulture),
+            ["PrintFarm:Alerts:Rules:BaselineMinJobs"] = AlertRules.BaselineMinJobs.ToString(CultureInfo.InvariantCulture),
+            ["PrintFarm:Alerts:Rules:BaselineMinFilamentGrams"] = AlertRules.BaselineMinFilamentGrams.ToString(CultureInfo.InvariantCulture),
         });
         builder.Configuration.AddEnvironmentVariables();
         builder.Configuration["PrintFarm:DataFolder"] = data;

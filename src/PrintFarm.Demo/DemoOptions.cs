@@ -14,8 +14,8 @@ A farm in a box: the embedded MQTT broker, a simulated farm and the worker in on
   --mix MIX        mixed | octoprint | moonraker | bambu | native | octoprint=2,bambu=1,... (default mixed)
   --speed X        simulated seconds per real second (default 60: a 2 h print takes 2 min)
   --seed N         seed of the simulation (default 42)
-  --scenario S     efficiency-drop | steady (default efficiency-drop: from --drop-after one printer fails often)
-  --drop-after D   simulated time before the efficiency drop (default 7h)
+  --scenario S     efficiency-drop | steady (default efficiency-drop: at --drop-after half the printers start failing)
+  --drop-after D   simulated time before the efficiency drop (default 390m: half a minute after the warm-up)
   --warm-up D      simulated time played at full speed first, so the board has jobs at once (default 6h; 0: none)
   --port P         embedded broker port (default 1883; a free port when 1883 is taken)
   --for D          stop by itself after this much real time (30s, 5m); default: until Ctrl-C
@@ -34,7 +34,7 @@ folder (PrintFarm__DataFolder, default ~/.local/state/printfarm/demo). See READM
 
     public Scenario Scenario { get; set; } = Scenario.EfficiencyDrop;
 
-    public TimeSpan DropAfter { get; set; } = TimeSpan.FromHours(7);
+    public TimeSpan DropAfter { get; set; } = TimeSpan.FromMinutes(390);
 
     public TimeSpan WarmUp { get; set; } = TimeSpan.FromHours(6);
 

@@ -149,9 +149,9 @@ public sealed class FarmSimulation
 
         // Print time spreads ±25 % around the toy's mean.
         var plateSeconds = (int)(toy.PlateMinutes * 60 * (0.75 + (random.NextDouble() * 0.5)));
-        var failureRate = _options.Scenario == Scenario.EfficiencyDrop && index == 0 && start >= _options.Start + _options.DropAfter
-            ? _options.DropFailureRate
-            : _options.FailureRate;
+        var dropAt = _options.Start + _options.DropAfter;
+        var struck = IsStruck(index);
+        var failureRate = struck && start >= dropAt ? _options.DropFailureRate : _options.FailureRate;
         var roll = random.NextDouble();
         var outcome = roll < failureRate ? JobOutcome.Failed : roll < failureRate + _options.CancelRate ? JobOutcome.Cancelled : JobOutcome.Completed;
 
@@ -165,7 +165,7 @@ public sealed class FarmSimulation
             pauseSeconds = 120 + random.Next(0, 900);
         }
 
-        return new PlannedJob
+        var job = new PlannedJob
         {
             Printer = Printers[index].Id,
             Number = number,
@@ -178,5 +178,19 @@ public sealed class FarmSimulation
             PauseAtPercent = pauseAt,
             PauseSeconds = pauseSeconds,
         };
+
+        // The drop is a bad batch of filament: a print running on a struck printer when it arrives clogs and fails
+        // within minutes, most of its plate wasted — so efficiency falls at once, not when the next jobs fail.
+        if (struck && job.PrintingFrom < dropAt && job.End > dropAt.AddMinutes(10))
+        {
+            var failAt = dropAt.AddSeconds(60 + random.Next(0, 480));
+            var percent = (int)Math.Clamp((failAt - job.PrintingFrom).TotalSeconds * 100 / plateSeconds, 1, 99);
+            job = job with { Outcome = JobOutcome.Failed, StopPercent = percent, PauseAtPercent = null, PauseSeconds = 0 };
+        }
+
+        return job;
     }
+
+    /// <summary>In the efficiency-drop scenario, the printers the drop hits: the first half of the farm (at least one).</summary>
+    public bool IsStruck(int index) => _options.Scenario == Scenario.EfficiencyDrop && index < Math.Max(1, Printers.Count / 2);
 }

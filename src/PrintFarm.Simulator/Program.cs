@@ -15,7 +15,7 @@ usage: printfarm-sim [options]
   --seed N             seed; the same seed gives the same trace byte for byte (default 42)
   --duration D         simulated time to cover: 90m, 8h, 2d; 0 for no end (default 0)
   --scenario S         steady | efficiency-drop (default steady)
-  --drop-after D       efficiency-drop: simulated time before one printer starts failing often (default 2h)
+  --drop-after D       efficiency-drop: simulated time before half the printers start failing (default 2h)
   --catalog C          default (2-5 h plates) | quick (40 min-4 h plates)
   --start ISO          simulated start time (default: now when publishing at speed 1, else 2026-01-05T06:00:00Z)
   --prefix P           prefix of every printer id

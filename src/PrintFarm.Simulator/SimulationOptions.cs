@@ -49,10 +49,13 @@ public sealed class SimulationOptions
     /// <summary>The scenario (<c>steady</c> or <c>efficiency-drop</c>). Default steady.</summary>
     public Scenario Scenario { get; set; } = Scenario.Steady;
 
-    /// <summary>Efficiency drop: simulated time after <see cref="Start"/> from which the first printer fails often. Default 2 h.</summary>
+    /// <summary>
+    /// Efficiency drop: simulated time after <see cref="Start"/> when a bad batch of filament hits half the printers: the
+    /// prints running on them fail within minutes, and their later jobs fail often. Default 2 h.
+    /// </summary>
     public TimeSpan DropAfter { get; set; } = TimeSpan.FromHours(2);
 
-    /// <summary>Efficiency drop: that printer's failure rate from then on (0–1). Default 0.6.</summary>
+    /// <summary>Efficiency drop: the struck printers' failure rate from then on (0–1). Default 0.6.</summary>
     public double DropFailureRate { get; set; } = 0.6;
 
     /// <summary>Throws when a value is out of range, naming it.</summary>
@@ -100,6 +103,6 @@ public enum Scenario
     /// <summary>Every printer keeps the configured rates.</summary>
     Steady,
 
-    /// <summary>From <see cref="SimulationOptions.DropAfter"/>, the first printer fails often, so material efficiency falls.</summary>
+    /// <summary>At <see cref="SimulationOptions.DropAfter"/> half the printers start failing, so material efficiency falls.</summary>
     EfficiencyDrop,
 }

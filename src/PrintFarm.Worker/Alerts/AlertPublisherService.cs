@@ -138,13 +138,16 @@ internal sealed class AlertPublisherService : BackgroundService
     private async Task DeliverAsync(AlertTransition alert, CancellationToken cancellationToken)
     {
         var scope = PointEncoder.ScopeName(alert.Scope);
+
+        // A farm-scope alert has no subject of its own: the log names the farm ("for farm demo", not "for farm ").
+        var subject = alert.Scope == Core.Kpis.KpiScope.Farm && alert.Subject.Length == 0 ? _farm : alert.Subject;
         if (alert.State == AlertState.Firing)
         {
-            Log.AlertFiring(_logger, alert.Rule, scope, alert.Subject, alert.Message);
+            Log.AlertFiring(_logger, alert.Rule, scope, subject, alert.Message);
         }
         else
         {
-            Log.AlertResolved(_logger, alert.Rule, scope, alert.Subject, alert.Message);
+            Log.AlertResolved(_logger, alert.Rule, scope, subject, alert.Message);
         }
 
         await TryAsync("mqtt", alert, ct => PublishAsync(alert, ct), cancellationToken).ConfigureAwait(false);

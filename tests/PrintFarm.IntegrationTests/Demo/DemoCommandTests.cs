@@ -77,7 +77,7 @@ public sealed partial class DemoCommandTests
             Start = simulatedStart,
             Duration = null,
             Scenario = Scenario.EfficiencyDrop,
-            DropAfter = TimeSpan.FromHours(7),
+            DropAfter = PrintFarm.Demo.DemoOptions.Parse([]).DropAfter, // the demo's default
         });
         foreach (var _ in simulation.Messages().TakeWhile(m => m.Time <= until))
         {
