@@ -10,6 +10,7 @@ internal sealed class BoardState
     private readonly Dictionary<(string Window, long Start, string Scope, string Subject), LinePoint> _kpis = [];
     private readonly Dictionary<string, LinePoint> _printers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LinePoint> _lastJobs = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Rule, string Scope, string Subject), LinePoint> _alerts = [];
 
     public long Lines { get; private set; }
 
@@ -47,8 +48,22 @@ internal sealed class BoardState
                     case "job":
                         _lastJobs[p.Tag("printer")] = p;
                         break;
+                    case "alert":
+                        var scope = p.Tag("scope");
+                        var about = scope switch { "printer" => p.Tag("printer"), "toy" => p.Tag("toy"), "material" => p.Tag("material"), _ => string.Empty };
+                        _alerts[(p.Tag("rule"), scope, about)] = p;
+                        break;
                 }
             }
+        }
+    }
+
+    /// <summary>The latest transition of each alert (rule, scope, subject), newest first: what is firing and what resolved.</summary>
+    public IReadOnlyList<LinePoint> Alerts()
+    {
+        lock (_gate)
+        {
+            return _alerts.Values.OrderByDescending(a => a.TimestampMs).ToList();
         }
     }
 

@@ -47,14 +47,30 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
                 last is null ? "" : $"{Outcome(last.Tag("outcome"))} {Markup.Escape(last.Tag("toy"))}");
         }
 
-        return new Rows(new Markup(header + $"\n[bold]simulated time[/] {t:yyyy-MM-dd HH:mm:ss} UTC    Ctrl-C stops and prints the final KPI table\n"), farm, toys, printers);
+        var alerts = new Table().Border(TableBorder.Rounded).Title("[bold]Alerts[/]").AddColumns("state", "since", "alert");
+        var latest = state.Alerts();
+        foreach (var a in latest.Take(6))
+        {
+            alerts.AddRow(
+                a.Tag("state") == "firing" ? "[red]FIRING[/]" : "[green]resolved[/]",
+                DateTimeOffset.FromUnixTimeMilliseconds(a.TimestampMs).ToString("HH:mm", CultureInfo.InvariantCulture),
+                Markup.Escape(a.Text("message") ?? a.Tag("rule")));
+        }
+
+        if (latest.Count == 0)
+        {
+            alerts.AddRow("[grey]none[/]", "", "[grey]the worker's built-in rules judge every closed hour[/]");
+        }
+
+        return new Rows(new Markup(header + $"\n[bold]simulated time[/] {t:yyyy-MM-dd HH:mm:ss} UTC    Ctrl-C stops and prints the final KPI table\n"), farm, alerts, toys, printers);
     }
 
     /// <summary>One plain line for logs and pipes: the current hour and today.</summary>
     public string PlainLine()
     {
         var t = now();
-        return string.Create(CultureInfo.InvariantCulture, $"{t:yyyy-MM-dd HH:mm} sim | hour {Plain(state.Kpi("1h", Hour.StartOf(t)))} | today {Plain(state.Kpi("1d", Day.StartOf(t)))}");
+        var firing = state.Alerts().Count(a => a.Tag("state") == "firing");
+        return string.Create(CultureInfo.InvariantCulture, $"{t:yyyy-MM-dd HH:mm} sim | hour {Plain(state.Kpi("1h", Hour.StartOf(t)))} | today {Plain(state.Kpi("1d", Day.StartOf(t)))} | alerts firing {firing}");
     }
 
     internal static string Plain(LinePoint? p)
