@@ -84,28 +84,8 @@ public sealed class StartupInfoTests
         Assert.Contains("PrintFarm:Mqtt:EmbeddedBroker:Username is 'printer': and Mqtt:EmbeddedBroker:Password must be set together", output, StringComparison.Ordinal);
     }
 
-    private static Process Start(string? argument, Dictionary<string, string>? environment = null)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "PrintFarm.Worker.dll"));
-        if (argument is not null)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        foreach (var (key, value) in environment ?? [])
-        {
-            info.Environment[key] = value;
-        }
-
-        return Process.Start(info)!;
-    }
+    private static Process Start(string? argument, Dictionary<string, string>? environment = null) =>
+        Process.Start(WorkerCommand.StartInfo(environment, argument is null ? [] : [argument]))!;
 
     private static async Task<(string Output, int Code)> FinishAsync(Process process)
     {

@@ -103,25 +103,7 @@ public sealed class SecretOutputTests(ServicesFixture services)
 
     private static async Task<(int Code, string Output)> RunWorkerAsync(Dictionary<string, string> environment, params string[] arguments)
     {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "PrintFarm.Worker.dll"));
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        info.Environment["DOTNET_ENVIRONMENT"] = "Production";
-        foreach (var (key, value) in environment)
-        {
-            info.Environment[key] = value;
-        }
-
+        var info = WorkerCommand.StartInfo(new Dictionary<string, string>(environment) { ["DOTNET_ENVIRONMENT"] = environment.GetValueOrDefault("DOTNET_ENVIRONMENT", "Production") }, arguments);
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

@@ -119,28 +119,8 @@ public sealed class SecretsTests(ServicesFixture services)
         }
     }
 
-    private static ProcessStartInfo WorkerProcess(Dictionary<string, string> environment, params string[] arguments)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "PrintFarm.Worker.dll"));
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        foreach (var (key, value) in environment)
-        {
-            info.Environment[key] = value;
-        }
-
-        return info;
-    }
+    private static ProcessStartInfo WorkerProcess(Dictionary<string, string> environment, params string[] arguments) =>
+        WorkerCommand.StartInfo(environment, arguments);
 
     private static async Task<(int Code, string Output)> RunWorkerAsync(Dictionary<string, string> environment, params string[] arguments)
     {

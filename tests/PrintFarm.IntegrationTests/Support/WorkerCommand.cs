@@ -8,7 +8,8 @@ namespace PrintFarm.IntegrationTests.Support;
 /// </summary>
 public static class WorkerCommand
 {
-    public static async Task<(int Code, string Stdout, string Stderr)> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    /// <summary>How a test starts the worker: <c>dotnet PrintFarm.Worker.dll ARGS</c> from the test's bin folder, output redirected.</summary>
+    public static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string>? environment, params string[] arguments)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -23,11 +24,17 @@ public static class WorkerCommand
             info.ArgumentList.Add(argument);
         }
 
-        foreach (var (key, value) in environment)
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             info.Environment[key] = value;
         }
 
+        return info;
+    }
+
+    public static async Task<(int Code, string Stdout, string Stderr)> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    {
+        var info = StartInfo(environment, arguments);
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
