@@ -62,9 +62,6 @@ internal static partial class Log
     [LoggerMessage(30, LogLevel.Information, "Restored checkpoint {Path} saved at {SavedAt}: {OpenJobs} open jobs, {Series} KPI series, watermark {Watermark:O}")]
     public static partial void CheckpointRestored(ILogger logger, string path, string savedAt, int openJobs, int series, DateTimeOffset? watermark);
 
-    [LoggerMessage(31, LogLevel.Error, "Checkpoint {Path} cannot be used ({Reason}); moved to {Aside}, starting with empty state")]
-    public static partial void CheckpointUnusable(ILogger logger, string path, string reason, string aside);
-
     [LoggerMessage(32, LogLevel.Error, "Writing the checkpoint {Path} failed; will retry at the next interval")]
     public static partial void CheckpointSaveFailed(ILogger logger, Exception exception, string path);
 
@@ -89,9 +86,6 @@ internal static partial class Log
     [LoggerMessage(45, LogLevel.Warning, "Could not acknowledge a journaled message ({Reason}): the broker will send it again ({Suppressed} similar lines suppressed)")]
     public static partial void JournalAckFailed(ILogger logger, string reason, long suppressed);
 
-    [LoggerMessage(46, LogLevel.Error, "The journal returned {Bytes} durable bytes that fail their checksum (disk corruption) before {Position}; they were skipped")]
-    public static partial void JournalCorrupt(ILogger logger, long bytes, string position);
-
     [LoggerMessage(47, LogLevel.Warning, "QoS 0 message on {Topic} dropped: the journal is full ({Suppressed} similar lines suppressed)")]
     public static partial void JournalDroppedQos0(ILogger logger, string topic, long suppressed);
 
@@ -109,9 +103,6 @@ internal static partial class Log
 
     [LoggerMessage(50, LogLevel.Warning, "The checkpoint was not written: lines produced before it were not yet in InfluxDB or the spool within {Timeout}; the journal keeps their messages for replay")]
     public static partial void CheckpointBarrierTimedOut(ILogger logger, TimeSpan timeout);
-
-    [LoggerMessage(51, LogLevel.Error, "Restoring the checkpoint {Path} failed ({Reason}); starting with empty state and replaying the whole journal")]
-    public static partial void CheckpointRestoreFailed(ILogger logger, string path, string reason);
 
     [LoggerMessage(60, LogLevel.Warning, "Alert {Rule} FIRING for {Scope} {Subject}: {Message}")]
     public static partial void AlertFiring(ILogger logger, string rule, string scope, string subject, string message);
@@ -150,9 +141,6 @@ internal static partial class Log
 
     [LoggerMessage(91, LogLevel.Information, "Embedded MQTT broker stopped")]
     public static partial void EmbeddedBrokerStopped(ILogger logger);
-
-    [LoggerMessage(92, LogLevel.Warning, "Embedded MQTT broker refused client {ClientId} (user '{User}'): bad user name or password")]
-    public static partial void EmbeddedBrokerRefused(ILogger logger, string clientId, string user);
 
     [LoggerMessage(93, LogLevel.Information, "PrintFarm Telemetry {Version}: broker {Broker}, database {Database}, farm '{Farm}', windows {Windows} ({TimeZone}), data folder {DataFolder}")]
     public static partial void Banner(ILogger logger, string version, string broker, string database, string farm, string windows, string timeZone, string dataFolder);
