@@ -397,23 +397,12 @@ public sealed class KpiEngine
 
     // Utilization is over the elapsed part of a running window, so a farm or printer window whose elapsed part grew
     // since it was written is written again even when nothing else changed (an idle printer's share falls as the hour
-    // goes on) — once the elapsed part grew by a sixtieth of the window (1 min of an hour, 24 min of a day), not at every
-    // flush: at 10,000 printers a rewrite of every idle window each flush cost 10 % more points and a quarter more CPU
-    // a message (docs/benchmarks.md). Once the watermark passes its end it is written a last time over the whole window.
-    private const int ElapsedRewriteSteps = 60;
-
+    // goes on); once the watermark passes its end it is written a last time over the whole window.
     private void MarkElapsedChanged()
     {
         foreach (var (key, w) in _windows)
         {
-            if (w.Dirty || key.Scope is not (KpiScope.Farm or KpiScope.Printer))
-            {
-                continue;
-            }
-
-            var elapsed = ElapsedEnd(w);
-            if (elapsed != w.EmittedUntil
-                && (elapsed == w.End || w.EmittedUntil == long.MinValue || elapsed - w.EmittedUntil >= (w.End - key.StartTicks) / ElapsedRewriteSteps))
+            if (!w.Dirty && (key.Scope is KpiScope.Farm or KpiScope.Printer) && ElapsedEnd(w) != w.EmittedUntil)
             {
                 w.Dirty = true;
                 _dirty.Add(key);

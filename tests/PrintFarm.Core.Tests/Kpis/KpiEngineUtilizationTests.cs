@@ -197,23 +197,6 @@ public sealed class KpiEngineUtilizationTests
     }
 
     [Fact]
-    public void Collect_AnIdlePrintersRunningWindow_IsNotRewrittenAtEveryFlushOnlyOnceItsElapsedPartGrewBySixtiethOfTheWindow()
-    {
-        var engine = new KpiEngine(new KpiEngineOptions { Windows = [Hour] });
-        var latest = new Dictionary<(string, DateTimeOffset, KpiScope, string), KpiPoint>();
-        Assert.Equal(0, engine.AddJob(Some.Job(Some.At(8, 10), printTime: 600, printer: "p1")));
-        engine.Observe(Some.Source, "p1", Some.At(8, 20, 30), Some.At(8, 20, 30)); // watermark 08:20
-        Collect(engine, latest);
-
-        // 5 s flushes with the watermark moving 5 s each: nothing new to say of an idle hour until a minute has passed.
-        engine.Observe(Some.Source, "p1", Some.At(8, 20, 35), Some.At(8, 20, 35));
-        Assert.DoesNotContain(Collect(engine, latest), p => p.WindowStart == Some.At(8) && p.Scope == KpiScope.Printer);
-        engine.Observe(Some.Source, "p1", Some.At(8, 21, 30), Some.At(8, 21, 30)); // watermark 08:21: a minute more
-        Assert.Contains(Collect(engine, latest), p => p.WindowStart == Some.At(8) && p.Scope == KpiScope.Printer);
-        Assert.Equal(600.0 / 1260, latest[("1h", Some.At(8), KpiScope.Printer, "p1")].Utilization);
-    }
-
-    [Fact]
     public void Utilization_OfAPointWithoutAWatermark_IsOverTheWholeWindow_AndNoneBeforeTheWindowStarted()
     {
         var totals = new KpiTotals();
