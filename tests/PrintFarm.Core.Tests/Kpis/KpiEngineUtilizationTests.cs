@@ -197,6 +197,70 @@ public sealed class KpiEngineUtilizationTests
     }
 
     [Fact]
+    public void Collect_AnIdlePrintersRunningWindow_IsRewrittenOncePerMinuteOfEventTime_AndBroughtUpToTheWatermarkWhenEventTimeStandsStill()
+    {
+        var engine = new KpiEngine(new KpiEngineOptions { Windows = [Hour] });
+        var latest = new Dictionary<(string, DateTimeOffset, KpiScope, string), KpiPoint>();
+        Assert.Equal(0, engine.AddJob(Some.Job(Some.At(8, 10), printTime: 600, printer: "p1")));
+        engine.Observe(Some.Source, "p1", Some.At(8, 20, 30), Some.At(8, 20, 30)); // watermark 08:20
+        Collect(engine, latest);
+
+        // 5 s flushes with the watermark moving 5 s each: nothing new to say of an idle hour until a minute has passed.
+        engine.Observe(Some.Source, "p1", Some.At(8, 20, 35), Some.At(8, 20, 35));
+        Assert.DoesNotContain(Collect(engine, latest), p => p.WindowStart == Some.At(8) && p.Scope == KpiScope.Printer);
+        engine.Observe(Some.Source, "p1", Some.At(8, 21, 30), Some.At(8, 21, 30)); // watermark 08:21: a minute more
+        Assert.Contains(Collect(engine, latest), p => p.WindowStart == Some.At(8) && p.Scope == KpiScope.Printer);
+        Assert.Equal(600.0 / 1260, latest[("1h", Some.At(8), KpiScope.Printer, "p1")].Utilization);
+
+        // Half a minute more, then event time stands still for a flush: the window is brought up to the watermark.
+        engine.Observe(Some.Source, "p1", Some.At(8, 22), Some.At(8, 22));
+        Assert.DoesNotContain(Collect(engine, latest), p => p.WindowStart == Some.At(8) && p.Scope == KpiScope.Printer);
+        Assert.Contains(Collect(engine, latest), p => p.WindowStart == Some.At(8) && p.Scope == KpiScope.Printer);
+        Assert.Equal(600.0 / 1290, latest[("1h", Some.At(8), KpiScope.Printer, "p1")].Utilization);
+        Assert.Empty(Collect(engine, latest)); // and not again while nothing moves
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(50)]
+    public void Collect_TheLastValuesWritten_DoNotDependOnHowTheEventsWereCutIntoFlushes(int eventsPerFlush)
+    {
+        // Three printers, one busy and two idle after a job each, events every 5 s for 40 min; flushed after every
+        // event in the reference, every n events in the other; then one flush with event time standing still.
+        static Dictionary<(string, DateTimeOffset, KpiScope, string), KpiPoint> Run(int perFlush)
+        {
+            var engine = new KpiEngine();
+            var latest = new Dictionary<(string, DateTimeOffset, KpiScope, string), KpiPoint>();
+            engine.AddJob(Some.Job(Some.At(8, 5), printTime: 300, printer: "p2"));
+            engine.AddJob(Some.Job(Some.At(8, 7), printTime: 400, printer: "p3"));
+            engine.JobOpened("p1", Some.At(8, 10));
+            var n = 0;
+            for (var t = Some.At(8, 10); t < Some.At(8, 50); t = t.AddSeconds(5))
+            {
+                engine.Observe(Some.Source, "p" + ((n % 3) + 1), t, t);
+                if (++n % perFlush == 0)
+                {
+                    Collect(engine, latest);
+                }
+            }
+
+            Collect(engine, latest);
+            Collect(engine, latest);
+            return latest;
+        }
+
+        var reference = Run(1);
+        var other = Run(eventsPerFlush);
+        Assert.Equal(reference.Count, other.Count);
+        foreach (var (key, point) in reference)
+        {
+            Assert.Equal(point.Utilization, other[key].Utilization);
+            Assert.Equal(point.Totals, other[key].Totals);
+        }
+    }
+
+    [Fact]
     public void Utilization_OfAPointWithoutAWatermark_IsOverTheWholeWindow_AndNoneBeforeTheWindowStarted()
     {
         var totals = new KpiTotals();
