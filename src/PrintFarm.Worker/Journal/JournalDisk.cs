@@ -2,7 +2,7 @@ namespace PrintFarm.Worker.Journal;
 
 /// <summary>
 /// The journal's writes to its segment files: append at an offset, then <c>fsync</c>. One seam, so a test can make the
-/// disk full (a short write, then <c>ENOSPC</c>) without a small mount.
+/// disk full (a short write, then <c>ENOSPC</c>, or little free space left) without a small mount.
 /// </summary>
 internal class JournalDisk
 {
@@ -16,6 +16,9 @@ internal class JournalDisk
         segment.Write(bytes);
         segment.Flush(flushToDisk: true);
     }
+
+    /// <summary>Bytes free for the journal on the disk holding <paramref name="folder"/>.</summary>
+    public virtual long AvailableFreeSpace(string folder) => new DriveInfo(folder).AvailableFreeSpace;
 }
 
 /// <summary>Journal commits are failing: since when, the last error, and how many messages wait (not acknowledged).</summary>

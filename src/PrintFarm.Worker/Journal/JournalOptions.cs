@@ -28,6 +28,13 @@ public sealed class JournalOptions
     /// </summary>
     public int? GroupMessages { get; set; }
 
+    /// <summary>
+    /// Free space the journal leaves on its disk, bytes: a commit that would eat into it fails as a full disk does (not
+    /// acknowledged, retried, <c>/readyz</c> failing), so the checkpoint — which lets segments be deleted — and the spool
+    /// can still be written when the journal has filled the rest. <c>0</c> turns the check off. Default 64 MiB (67108864).
+    /// </summary>
+    public long DiskReserveBytes { get; set; } = 64L << 20;
+
     /// <summary>The group size in effect: <see cref="GroupMessages"/>, else the older <c>Mqtt:QueueCapacity</c>, at most 4096.</summary>
     internal static int EffectiveGroupMessages(PrintFarmOptions o) =>
         Math.Clamp(o.Journal.GroupMessages ?? o.Mqtt.QueueCapacity ?? MaxGroupMessages, 1, MaxGroupMessages);
@@ -58,6 +65,7 @@ internal static class JournalOptionsValidator
         var minMax = Math.Max(j.SegmentBytes, MinSegmentBytes) + JournalOptions.MaxGroupBytes;
         Check(j.MaxBytes >= minMax, "Journal:MaxBytes", $"must be at least Journal:SegmentBytes + 4194304 (one segment and one group), here {minMax}", j.MaxBytes);
         Check(j.GroupMessages is null or (>= 1 and <= JournalOptions.MaxGroupMessages), "Journal:GroupMessages", "must be between 1 and 4096", j.GroupMessages);
+        Check(j.DiskReserveBytes >= 0, "Journal:DiskReserveBytes", "must be 0 (no check) or a positive number of bytes", j.DiskReserveBytes);
         Check(o.Mqtt.QueueCapacity is null or >= 1, "Mqtt:QueueCapacity", "(the older name of Journal:GroupMessages) must be at least 1; prefer Journal:GroupMessages, 1–4096", o.Mqtt.QueueCapacity);
     }
 }

@@ -29,6 +29,8 @@ internal sealed class JournalSegments : IAsyncDisposable
     private long _currentEnd;
     private long _nextSequence;
     private long _bytes;
+    private long _freeKnown; // 0 until first asked: the first commit asks
+    private long _freeCheckedAt;
 
     /// <summary>Opens (or creates) the segments in <paramref name="folder"/> and recovers the last one.</summary>
     public JournalSegments(string folder, JournalOptions options, JournalDisk disk, JournalQuarantine quarantine, ILogger logger)
@@ -158,6 +160,7 @@ internal sealed class JournalSegments : IAsyncDisposable
             Roll();
         }
 
+        KeepReserve(records.Length);
         var start = _currentEnd;
         try
         {
@@ -178,6 +181,34 @@ internal sealed class JournalSegments : IAsyncDisposable
         Interlocked.Add(ref _bytes, records.Length);
         _nextSequence += messages;
         return End;
+    }
+
+    // Journal:DiskReserveBytes: the journal stops short of filling its disk, as a full disk would stop it, so that a
+    // checkpoint (after which segments are deleted) still fits. The free space is asked of the file system at most once
+    // a second, and at every commit once it is within twice the reserve; in between, what was written is subtracted.
+    private void KeepReserve(int bytes)
+    {
+        var reserve = _options.DiskReserveBytes;
+        if (reserve <= 0)
+        {
+            return;
+        }
+
+        var now = Environment.TickCount64;
+        if (_freeKnown - bytes < 2 * reserve || now - _freeCheckedAt >= 1000)
+        {
+            _freeKnown = _disk.AvailableFreeSpace(Folder);
+            _freeCheckedAt = now;
+        }
+
+        if (_freeKnown - bytes < reserve)
+        {
+            throw new IOException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"the disk of {Folder} has {_freeKnown} bytes free, and writing {bytes} more would eat into Journal:DiskReserveBytes ({reserve}), kept so a checkpoint can be written and segments freed"));
+        }
+
+        _freeKnown -= bytes;
     }
 
     /// <summary>Deletes the segments wholly before <paramref name="position"/> (never the current one); returns how many.</summary>

@@ -238,7 +238,9 @@ public sealed class JournalDamageTests : IDisposable
         var acked = 0;
         var ackedBeforeDurable = 0;
         var topic = Encoding.UTF8.GetBytes("printfarm/p1/event");
-        await using var journal = new MessageJournal(_folder, new JournalOptions(), 1000, TimeProvider.System, _metrics, NullLogger.Instance, disk);
+
+        // No reserve: the disk itself runs out (the reserve is the next test's).
+        await using var journal = new MessageJournal(_folder, new JournalOptions { DiskReserveBytes = 0 }, 1000, TimeProvider.System, _metrics, NullLogger.Instance, disk);
 
         // One group of 100 messages of ~1 KB (~105 KB): more than the disk has left.
         for (var i = 0; i < 100; i++)
@@ -285,6 +287,46 @@ public sealed class JournalDamageTests : IDisposable
         static byte[] Payload(int i) => Encoding.UTF8.GetBytes($"{{\"n\":{i},\"pad\":\"{new string('y', 1000)}\"}}");
     }
 
+    [Fact]
+    public async Task The_journal_stops_short_of_its_disk_reserve_so_a_checkpoint_still_fits_and_goes_on_once_segments_are_freed()
+    {
+        // 300 KB for the journal's disk, 100 KB of it reserved; 300 messages of ~1 KB (~310 KB) in one group.
+        var disk = new FullDisk(_folder) { FreeBytes = 300_000 };
+        var acked = 0;
+        var topic = Encoding.UTF8.GetBytes("printfarm/p1/event");
+        await using var journal = new MessageJournal(_folder, new JournalOptions { DiskReserveBytes = 100_000 }, 1000, TimeProvider.System, _metrics, NullLogger.Instance, disk);
+        for (var i = 0; i < 300; i++)
+        {
+            var ack = new JournalAck(null, 0, _ =>
+            {
+                Interlocked.Increment(ref acked);
+                return Task.CompletedTask;
+            });
+            Assert.Equal(AppendResult.Appended, journal.TryAppend(topic, Payload(i), false, 1, T0, ack));
+        }
+
+        journal.StartWriting();
+        journal.NotifyWriter();
+
+        // What fits above the reserve is committed and acknowledged; the disk is never filled; readiness says why.
+        var health = await Eventually.Until(() => HealthAsync(journal), h => h.Status == HealthStatus.Unhealthy, "readiness failing", TimeSpan.FromSeconds(20), h => h.Description ?? "");
+        Assert.Contains("Journal:DiskReserveBytes", health.Description, StringComparison.Ordinal);
+        await Eventually.Until(() => Task.FromResult(journal.End.Sequence), s => s >= 150, "the part above the reserve durable", TimeSpan.FromSeconds(20));
+        Assert.InRange(journal.End.Sequence, 150, 199);
+        Assert.True(disk.FreeBytes - journal.Bytes >= 100_000, $"{disk.FreeBytes - journal.Bytes} bytes left free, less than the reserve");
+        await Eventually.Until(() => Task.FromResult(Volatile.Read(ref acked)), a => a == journal.End.Sequence, "the durable part acknowledged", TimeSpan.FromSeconds(10));
+
+        // Space comes back (a checkpoint freed segments): the rest commits, readiness recovers.
+        disk.FreeBytes = long.MaxValue;
+        await Eventually.Until(() => Task.FromResult(journal.End.Sequence), s => s == 300, "the whole group durable", TimeSpan.FromSeconds(30));
+        await Eventually.Until(() => Task.FromResult(Volatile.Read(ref acked)), a => a == 300, "every message acknowledged", TimeSpan.FromSeconds(10));
+        Assert.Null(journal.CommitFailure);
+        using var reader = journal.OpenReader(null);
+        Assert.Equal(Enumerable.Range(0, 300).Select(i => (long)i), ReadAll(reader).Select(r => r.Sequence));
+
+        static byte[] Payload(int i) => Encoding.UTF8.GetBytes($"{{\"n\":{i},\"pad\":\"{new string('y', 1000)}\"}}");
+    }
+
     // A disk with FreeBytes left for the journal's segments: a write past it writes what fits, then fails as Linux does.
     private sealed class FullDisk(string folder) : JournalDisk
     {
@@ -308,5 +350,8 @@ public sealed class JournalDamageTests : IDisposable
 
             base.Append(segment, offset, bytes);
         }
+
+        public override long AvailableFreeSpace(string path) =>
+            FreeBytes == long.MaxValue ? long.MaxValue : FreeBytes - Directory.GetFiles(folder, "*.log").Sum(f => new FileInfo(f).Length);
     }
 }

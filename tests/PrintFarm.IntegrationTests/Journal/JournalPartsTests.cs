@@ -182,6 +182,49 @@ public sealed class JournalPartsTests : IDisposable
     }
 
     [Fact]
+    public void A_negative_journal_disk_reserve_is_refused_and_0_turns_it_off()
+    {
+        var o = new PrintFarmOptions { Influx = { Bucket = "b" } };
+        o.Journal.DiskReserveBytes = -1;
+        Assert.StartsWith("PrintFarm:Journal:DiskReserveBytes is '-1'", Assert.Single(new PrintFarmOptionsValidator().Validate(null, o).Failures!), StringComparison.Ordinal);
+        o.Journal.DiskReserveBytes = 0;
+        Assert.False(new PrintFarmOptionsValidator().Validate(null, o).Failed);
+    }
+
+    [Theory]
+    [InlineData("DeadLetterMaxBytes", "1000", "PrintFarm:DeadLetterMaxBytes is '1000'")]
+    [InlineData("DeadLetterDiskReserveBytes", "-5", "PrintFarm:DeadLetterDiskReserveBytes is '-5'")]
+    [InlineData("Mqtt:MaximumPacketSize", "1000", "PrintFarm:Mqtt:MaximumPacketSize is '1000'")]
+    [InlineData("Mqtt:MaximumPacketSize", "300000000", "PrintFarm:Mqtt:MaximumPacketSize is '300000000'")]
+    public void Bad_values_of_the_disk_and_packet_limits_are_refused_at_start(string key, string value, string error)
+    {
+        var o = new PrintFarmOptions { Influx = { Bucket = "b" } };
+        o.Mqtt.ProtocolVersion = "5";
+        switch (key)
+        {
+            case "DeadLetterMaxBytes": o.DeadLetterMaxBytes = long.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
+            case "DeadLetterDiskReserveBytes": o.DeadLetterDiskReserveBytes = long.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
+            default: o.Mqtt.MaximumPacketSize = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
+        }
+
+        var result = new PrintFarmOptionsValidator().Validate(null, o);
+
+        Assert.True(result.Failed);
+        Assert.StartsWith(error, Assert.Single(result.Failures), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_maximum_packet_size_is_refused_under_MQTT_3_1_1_which_has_no_way_to_send_it()
+    {
+        var o = new PrintFarmOptions { Influx = { Bucket = "b" } };
+        o.Mqtt.ProtocolVersion = "3.1.1";
+        o.Mqtt.MaximumPacketSize = 2_000_000;
+        Assert.StartsWith("PrintFarm:Mqtt:MaximumPacketSize is '2000000'", Assert.Single(new PrintFarmOptionsValidator().Validate(null, o).Failures!), StringComparison.Ordinal);
+        o.Mqtt.ProtocolVersion = "5";
+        Assert.False(new PrintFarmOptionsValidator().Validate(null, o).Failed);
+    }
+
+    [Fact]
     public void GroupMessages_defaults_to_4096_and_the_older_Mqtt_QueueCapacity_still_sizes_the_group_when_it_is_not_set()
     {
         var o = new PrintFarmOptions();
