@@ -398,7 +398,8 @@ public sealed class KpiEngine
 
     // Utilization is over the elapsed part of a running window, so a farm or printer window whose elapsed part grew
     // since it was written is written again even when nothing else changed (an idle printer's share falls as the hour
-    // goes on). While event time moves on, an unchanged window is rewritten once its elapsed part grew by a minute of
+    // goes on) — unless its utilization comes out the same (nothing printed in it: 0 % stays 0 %), as the point would
+    // be the same bytes. While event time moves on, an unchanged window is rewritten once its elapsed part grew by a minute of
     // event time (a sixtieth of an hour window) rather than at every flush: at 10,000 printers a rewrite of every idle
     // window at each flush cost 10 % more points and a quarter more CPU a message (docs/benchmarks.md). Once event time
     // stands still between two flushes (the farm caught up, a trace read to its end) every window is brought up to the
@@ -418,9 +419,20 @@ public sealed class KpiEngine
             }
 
             var elapsed = ElapsedEnd(w);
-            if (elapsed != w.EmittedUntil
-                && (settled || elapsed == w.End || w.EmittedUntil == long.MinValue
-                    || elapsed - w.EmittedUntil >= Math.Min(ElapsedRewriteStep, (w.End - key.StartTicks) / 60)))
+            if (elapsed == w.EmittedUntil)
+            {
+                continue;
+            }
+
+            if (w.EmittedUntil != long.MinValue && SameUtilization(key, w, elapsed))
+            {
+                // The point would be written byte for byte as before (a printer that has printed nothing in the window
+                // stays at 0 %): it is as good as written at this watermark.
+                w.EmittedUntil = elapsed;
+                continue;
+            }
+
+            if (settled || elapsed == w.End || w.EmittedUntil == long.MinValue || elapsed - w.EmittedUntil >= Math.Min(ElapsedRewriteStep, (w.End - key.StartTicks) / 60))
             {
                 w.Dirty = true;
                 _dirty.Add(key);
@@ -429,6 +441,14 @@ public sealed class KpiEngine
     }
 
     private long ElapsedEnd(Window w) => Math.Min(w.End, _watermark);
+
+    // Utilization is the only part of a point that depends on the elapsed end (KpiPoint.Utilization, same formula).
+    private static bool SameUtilization(WindowKey key, Window w, long elapsedEnd)
+    {
+        var printers = key.Scope == KpiScope.Farm ? w.Printers!.Count : 1;
+        return w.Totals.Utilization(TimeSpan.FromTicks(elapsedEnd - key.StartTicks), printers)
+            == w.Totals.Utilization(TimeSpan.FromTicks(w.EmittedUntil - key.StartTicks), printers);
+    }
 
     private bool IsClosed(long windowEndTicks) =>
         _watermark != long.MinValue && windowEndTicks + _options.AllowedLateness.Ticks <= _watermark;

@@ -220,6 +220,25 @@ public sealed class KpiEngineUtilizationTests
         Assert.Empty(Collect(engine, latest)); // and not again while nothing moves
     }
 
+    [Fact]
+    public void Collect_APrinterThatPrintedNothingInARunningWindow_IsWrittenOnce_ItsZeroDoesNotChangeAsTheWindowGoesOn()
+    {
+        var engine = new KpiEngine(new KpiEngineOptions { Windows = [Hour] });
+        var latest = new Dictionary<(string, DateTimeOffset, KpiScope, string), KpiPoint>();
+        engine.Observe(Some.Source, "p1", Some.At(8, 1), Some.At(8, 1)); // watermark 08:00:30
+        Assert.Contains(Collect(engine, latest), p => p.Scope == KpiScope.Printer && p.Utilization == 0);
+
+        // Five minutes later, and then with event time standing still: 0 s printed is 0 % of any elapsed part.
+        engine.Observe(Some.Source, "p1", Some.At(8, 5, 30), Some.At(8, 5, 30));
+        Assert.DoesNotContain(Collect(engine, latest), p => p.Scope == KpiScope.Printer);
+        Assert.DoesNotContain(Collect(engine, latest), p => p.Scope == KpiScope.Printer);
+
+        // Its last write, once the hour has passed, would say the same: none.
+        engine.Observe(Some.Source, "p1", Some.At(9, 11), Some.At(9, 11));
+        Assert.DoesNotContain(Collect(engine, latest), p => p.Scope == KpiScope.Printer && p.WindowStart == Some.At(8));
+        Assert.Equal(0, latest[("1h", Some.At(8), KpiScope.Printer, "p1")].Utilization);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(7)]
