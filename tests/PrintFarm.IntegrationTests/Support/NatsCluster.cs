@@ -258,41 +258,52 @@ public sealed class NatsCluster : IAsyncDisposable
         await WaitUntilHealthyAsync();
     }
 
-    /// <summary>The node that leads stream <paramref name="stream"/> right now, as the first healthy node reports it; null if none.</summary>
+    /// <summary>The node that leads stream <paramref name="stream"/> right now, as the first node that knows says; null if none.</summary>
     public async Task<NatsNode?> StreamLeaderAsync(string stream)
     {
         foreach (var node in Nodes.Where(n => n.IsRunning && !n.IsPaused))
         {
-            try
+            var detail = await StreamDetailAsync(node, stream);
+            if (detail is { } d && d.TryGetProperty("cluster", out var info) && info.TryGetProperty("leader", out var leader))
             {
-                using var doc = JsonDocument.Parse(await _http.GetStringAsync(new Uri($"http://127.0.0.1:{node.MonitorPort}/jsz?streams=true")));
-                if (!doc.RootElement.TryGetProperty("account_details", out var accounts))
-                {
-                    continue;
-                }
+                return Nodes.FirstOrDefault(n => n.Name == leader.GetString());
+            }
+        }
 
-                foreach (var account in accounts.EnumerateArray())
-                {
-                    if (!account.TryGetProperty("stream_detail", out var streams))
-                    {
-                        continue;
-                    }
+        return null;
+    }
 
+    /// <summary>How many messages <paramref name="node"/>'s own replica of <paramref name="stream"/> holds; null if it has none (yet).</summary>
+    public async Task<long?> StreamMessagesOnAsync(NatsNode node, string stream) =>
+        await StreamDetailAsync(node, stream) is { } d && d.TryGetProperty("state", out var state) ? state.GetProperty("messages").GetInt64() : null;
+
+    private async Task<JsonElement?> StreamDetailAsync(NatsNode node, string stream)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(await _http.GetStringAsync(new Uri($"http://127.0.0.1:{node.MonitorPort}/jsz?streams=true")));
+            if (!doc.RootElement.TryGetProperty("account_details", out var accounts))
+            {
+                return null;
+            }
+
+            foreach (var account in accounts.EnumerateArray())
+            {
+                if (account.TryGetProperty("stream_detail", out var streams))
+                {
                     foreach (var s in streams.EnumerateArray())
                     {
-                        if (s.GetProperty("name").GetString() == stream
-                            && s.TryGetProperty("cluster", out var info)
-                            && info.TryGetProperty("leader", out var leader))
+                        if (s.GetProperty("name").GetString() == stream)
                         {
-                            return Nodes.FirstOrDefault(n => n.Name == leader.GetString());
+                            return s.Clone();
                         }
                     }
                 }
             }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
-            {
-                // Try the next node.
-            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
+        {
+            // Not answering (starting, stopping): unknown.
         }
 
         return null;
