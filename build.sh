@@ -11,8 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Servers the integration tests start on free loopback ports: a real broker, a real InfluxDB 1.x,
-# VictoriaMetrics for the InfluxDB v2 write API; docker-compose only to validate docker-compose.yml.
-test_packages=(mosquitto mosquitto-clients influxdb victoria-metrics docker-compose jq)
+# VictoriaMetrics for the InfluxDB v2 write API, nats-server (2.9.10) for the clustered-mode tests (a 3-node cluster
+# with JetStream and its MQTT listener); docker-compose only to validate docker-compose.yml.
+test_packages=(mosquitto mosquitto-clients influxdb victoria-metrics nats-server docker-compose jq)
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 
@@ -22,6 +23,7 @@ install_test_dependencies() {
   have mosquitto_pub || missing+=(mosquitto-clients)
   have influxd || missing+=(influxdb)
   have victoria-metrics || missing+=(victoria-metrics)
+  have nats-server || missing+=(nats-server)
   have docker-compose || missing+=(docker-compose)
   have jq || missing+=(jq)
   if [ ${#missing[@]} -eq 0 ]; then

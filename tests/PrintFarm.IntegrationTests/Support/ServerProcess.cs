@@ -143,6 +143,12 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Freezes the server (SIGSTOP) until <see cref="Resume"/>; dispose still kills it.</summary>
+    public void Pause() => Signals.Pause(_process.Id);
+
+    /// <summary>Lets a server frozen by <see cref="Pause"/> run again (SIGCONT).</summary>
+    public void Resume() => Signals.Resume(_process.Id);
+
     /// <summary>Stops the server as a service manager would (SIGTERM) and waits for it to exit; its folder stays.</summary>
     public async Task TerminateAsync(TimeSpan timeout)
     {
