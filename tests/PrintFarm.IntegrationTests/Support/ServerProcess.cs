@@ -101,8 +101,10 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             if (process.HasExited)
             {
+                // Read before the dispose, which releases the process (its exit code then throws).
+                var exited = new InvalidOperationException($"{Path.GetFileName(executable)} exited with {process.ExitCode} before it was ready:\n{server.Output}");
                 await server.DisposeAsync();
-                throw new InvalidOperationException($"{Path.GetFileName(executable)} exited with {process.ExitCode} before it was ready:\n{server.Output}");
+                throw exited;
             }
 
             try
