@@ -292,7 +292,15 @@ public sealed class TelemetryProcessor
     // Internal for the engine benchmark, which feeds canonical events without parsing.
     internal void Apply(PrinterEvent e, DateTimeOffset receivedAt, ProcessorOutput output)
     {
-        _kpis.Observe(e.Source, e.Printer, e.Timestamp, receivedAt);
+        if (e.ReceiveTimeOnly)
+        {
+            _kpis.ObserveReceipt(e.Source, e.Printer, receivedAt);
+        }
+        else
+        {
+            _kpis.Observe(e.Source, e.Printer, e.Timestamp, receivedAt);
+        }
+
         var endedBefore = output.EndedJobs.Count;
         var opened = _jobs.Apply(e, output.EndedJobs);
         if (_encoder.Printer(e) is { } line)
