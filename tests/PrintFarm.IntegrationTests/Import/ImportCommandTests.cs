@@ -57,6 +57,34 @@ public sealed class ImportCommandTests(ServicesFixture services)
     }
 
     [Fact]
+    public async Task A_worker_started_after_an_import_on_a_fresh_folder_goes_on_with_the_windows_the_history_left_open()
+    {
+        var (database, settings) = await NewTargetAsync();
+        var (code, stdout, stderr) = await WorkerCommand.RunAsync(settings, "import", "moonraker", Fixture("moonraker-history.json"), "--printer", "voron-02");
+        Assert.True(code == 0, $"exit {code}: {stdout}{stderr}");
+
+        var workerSettings = WorkerHost.BaseSettings(services.Mqtt, settings["PrintFarm__DataFolder"]);
+        foreach (var (key, value) in settings)
+        {
+            workerSettings[key.Replace("__", ":", StringComparison.Ordinal)] = value;
+        }
+
+        await using (var worker = await WorkerHost.StartAsync(workerSettings))
+        {
+            // A job on 6 January after the history's last one: the day window the import left open counts it too.
+            await using var client = await TestPublisher.ConnectAsync(services.Mqtt);
+            await client.PublishAsync("printfarm/voron-02/event", """{"type":"job_started","ts":"2026-01-06T11:30:00Z","job_id":"live-1","file":"benchy_x4_PLA.gcode"}"""u8.ToArray());
+            await client.PublishAsync("printfarm/voron-02/event", """{"type":"job_finished","ts":"2026-01-06T12:30:00Z","job_id":"live-1","file":"benchy_x4_PLA.gcode","outcome":"completed","filament_g":30}"""u8.ToArray());
+            await worker.WaitForCounterAsync("printfarm.jobs.ended", 1, TimeSpan.FromSeconds(30));
+            Assert.Equal(0, worker.Counter("printfarm.kpi.late_events"));
+        }
+
+        var days = await Eventually.Until(() => DayRowsAsync(database), d => d.TryGetValue(Jan6, out var r) && r.OptionalNumber("jobs_completed") == 2, "the 6 January window with the imported and the live job");
+        Assert.Equal((2L, 0L, 0L, 8L), Counts(days, Jan6));
+        Assert.Equal(Expected("moonraker").Day1, Counts(days, Jan5)); // the closed day is left as imported
+    }
+
+    [Fact]
     public async Task Import_is_refused_while_a_worker_holds_the_data_folder_and_writes_nothing()
     {
         var (database, settings) = await NewTargetAsync();
