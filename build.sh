@@ -3,6 +3,7 @@
 #   ./build.sh demo    a farm in a box: embedded broker, simulated farm (12 printers, 60x) and the worker, live board
 #   ./build.sh run     run the worker (reads src/PrintFarm.Worker/appsettings.json and PrintFarm__* environment variables)
 #                      ./build.sh run kpis [--csv]   prints the farm's KPIs from the database instead
+#                      ./build.sh run import KIND FILE [--printer ID]   loads history (docs/operations.md)
 #   ./build.sh setup   make an InfluxDB 2.x ready: org, bucket, worker token, DBRP mapping (./build.sh setup --help)
 #   ./build.sh test    install the servers the tests need (Debian/Ubuntu), then run the whole test suite
 #   ./build.sh sim     run the simulator against any broker (./build.sh sim --help)

@@ -3,12 +3,19 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.Hosting;
+using PrintFarm.Worker.Import;
 using PrintFarm.Worker.Operations;
 using Serilog;
 
 if (StartupInfo.IsHelp(args) && KpisCommand.IsCommand(args))
 {
     Console.WriteLine(KpisCommand.Usage);
+    return 0;
+}
+
+if (StartupInfo.IsHelp(args) && ImportCommand.IsCommand(args))
+{
+    Console.WriteLine(ImportCommand.Usage);
     return 0;
 }
 
@@ -34,6 +41,22 @@ if (KpisCommand.IsCommand(args))
     }
 }
 
+// import: loads history through the processor and exits; it holds the data folder, so never beside a worker.
+ImportArguments? import = null;
+if (ImportCommand.IsCommand(args))
+{
+    try
+    {
+        import = ImportCommand.Parse(args[1..]);
+    }
+    catch (FormatException ex)
+    {
+        Console.Error.WriteLine($"import: {ex.Message}");
+        Console.Error.WriteLine(ImportCommand.Usage);
+        return ImportCommand.BadArguments;
+    }
+}
+
 Log.Logger = new LoggerConfiguration().WriteTo.Console().CreateBootstrapLogger();
 try
 {
@@ -43,7 +66,7 @@ try
     // --accept-checkpoint-loss stands for one start's PrintFarm:AcceptCheckpointLoss=true (docs/reliability.md).
     var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
     {
-        Args = kpis?.ConfigurationArgs.ToArray() ?? args
+        Args = kpis?.ConfigurationArgs.ToArray() ?? import?.ConfigurationArgs.ToArray() ?? args
             .Where(a => a != "--check-config")
             .Select(a => a == "--accept-checkpoint-loss" ? "--PrintFarm:AcceptCheckpointLoss=true" : a)
             .ToArray(),
@@ -64,6 +87,12 @@ try
     {
         _ = host.Services.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
         return await KpisCommand.RunAsync(host.Services, kpis, Console.Out, Console.Error, terminal: !Console.IsOutputRedirected, CancellationToken.None);
+    }
+
+    if (import is not null)
+    {
+        _ = host.Services.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
+        return await ImportCommand.RunAsync(host.Services, import, Console.Out, Console.Error, CancellationToken.None);
     }
 
     if (args.Contains("--check-config"))

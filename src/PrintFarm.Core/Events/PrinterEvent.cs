@@ -63,6 +63,13 @@ public sealed class PrinterEvent
     /// <summary>Event time: when it happened on the printer (or the receive time for sources without a clock).</summary>
     public required DateTimeOffset Timestamp { get; init; }
 
+    /// <summary>
+    /// True when the message carried no time of its own and <see cref="Timestamp"/> is only its receive time (OctoPrint's
+    /// plain-text presence): such an event never moves the event-time clock, or a history published fast would be
+    /// stamped "now" and close every window it holds.
+    /// </summary>
+    public bool ReceiveTimeOnly { get; init; }
+
     /// <summary>Printer-assigned job id, when the source has one.</summary>
     public string? JobId { get; init; }
 

@@ -92,6 +92,7 @@ public sealed class KpiEngine
     private readonly KpiEngineOptions _options;
     private long _watermark = long.MinValue;
     private long _latestReceived = long.MinValue;
+    private long _latestEvent = long.MinValue;
     private long _nextClose = long.MinValue;
     private long _collectedWatermark = long.MinValue;
 
@@ -112,6 +113,12 @@ public sealed class KpiEngine
 
     /// <summary>The farm's watermark; <see langword="null"/> before any event.</summary>
     public DateTimeOffset? Watermark => _watermark == long.MinValue ? null : new DateTimeOffset(_watermark, TimeSpan.Zero);
+
+    /// <summary>
+    /// The newest event time of any source since this engine was created or restored (not checkpointed); null before.
+    /// Old history leaves it where it is: the watermark then has nothing newer to move to (readiness reads this).
+    /// </summary>
+    public DateTimeOffset? LatestEvent => Interlocked.Read(ref _latestEvent) is var t && t == long.MinValue ? null : new DateTimeOffset(t, TimeSpan.Zero);
 
     /// <summary>Window × scope × subject series held in memory.</summary>
     public int OpenSeries => _windows.Count;
@@ -139,10 +146,38 @@ public sealed class KpiEngine
             clock.MaxEvent = eventTime.UtcTicks;
         }
 
+        if (eventTime.UtcTicks > _latestEvent)
+        {
+            _latestEvent = eventTime.UtcTicks;
+        }
+
         AdvanceWatermark();
         if (printer is not null)
         {
             MarkSeen(GetPrinter(printer), printer, eventTime);
+        }
+    }
+
+    /// <summary>
+    /// Notes a message that carries no event time (a presence message): the source is alive as of
+    /// <paramref name="receivedAt"/>, but its event-time clock does not move. The printer (when given) is marked seen at
+    /// the source's newest event time, the source's "now" in event time; before the source's first timed event, nowhere.
+    /// </summary>
+    public void ObserveReceipt(string source, string? printer, DateTimeOffset receivedAt)
+    {
+        if (!_sources.TryGetValue(source, out var clock))
+        {
+            clock = new SourceClock();
+            _sources.Add(source, clock);
+        }
+
+        var received = receivedAt.UtcTicks;
+        clock.LastReceived = Math.Max(clock.LastReceived, received);
+        _latestReceived = Math.Max(_latestReceived, received);
+        AdvanceWatermark();
+        if (printer is not null && clock.MaxEvent != long.MinValue)
+        {
+            MarkSeen(GetPrinter(printer), printer, new DateTimeOffset(Math.Min(clock.MaxEvent, received), TimeSpan.Zero));
         }
     }
 
@@ -216,6 +251,13 @@ public sealed class KpiEngine
         }
 
         return late;
+    }
+
+    /// <summary>True when the window of size <paramref name="spec"/> that contains <paramref name="time"/> has closed: it no longer changes.</summary>
+    public bool IsWindowClosed(WindowSpec spec, DateTimeOffset time)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return IsClosed(spec.EndOf(spec.StartOf(time)).UtcTicks);
     }
 
     /// <summary>
@@ -344,7 +386,8 @@ public sealed class KpiEngine
         var lowest = long.MaxValue;
         foreach (var clock in _sources.Values)
         {
-            if (clock.LastReceived >= idleBefore && clock.MaxEvent < lowest)
+            // A source that has sent only untimed messages (ObserveReceipt) has no clock yet and holds nothing back.
+            if (clock.LastReceived >= idleBefore && clock.MaxEvent != long.MinValue && clock.MaxEvent < lowest)
             {
                 lowest = clock.MaxEvent;
             }

@@ -36,9 +36,16 @@ public sealed class ProcessorOutput
     /// <summary>Built-in alerts that fired or resolved (their <c>alert</c> points are in <see cref="Lines"/> too).</summary>
     public List<AlertTransition> Alerts { get; } = [];
 
+    /// <summary>The <c>kpi</c> points encoded into <see cref="Lines"/>, when <see cref="KeepKpiPoints"/> (history import: its summary).</summary>
+    public List<KpiPoint> KpiPoints { get; } = [];
+
+    /// <summary>Keep each encoded <c>kpi</c> point in <see cref="KpiPoints"/> too. Default false (the live pipeline needs only the lines).</summary>
+    public bool KeepKpiPoints { get; init; }
+
     /// <summary>Empties every list.</summary>
     public void Clear()
     {
+        KpiPoints.Clear();
         Lines.Clear();
         EndedJobs.Clear();
         LateJobs.Clear();
@@ -97,6 +104,55 @@ public sealed class TelemetryProcessor
 
     /// <summary>Caps on distinct printers, toys and materials and the printer allow-list; none when null.</summary>
     public CardinalityGuard? Guard { get; init; }
+
+    /// <summary>
+    /// History import only: no <c>job</c> point for a job that ends at or after this instant, and no <c>kpi</c> point for
+    /// a window that ends after it; everything is still computed. Those points belong to the worker that ingests the
+    /// farm live from there on. Default none: every point.
+    /// </summary>
+    public DateTimeOffset? WriteBefore { get; init; }
+
+    /// <summary>
+    /// History import: the printer id its events must carry, as a topic's printer id would be (sanitized, then folded by
+    /// the guard's cap), or false with the reason when the id is empty or not on the allow-list.
+    /// </summary>
+    public bool TryAdmitPrinter(string printer, out string admitted, out string? problem)
+    {
+        ArgumentNullException.ThrowIfNull(printer);
+        admitted = TagValue.Clean(printer, string.Empty);
+        if (admitted.Length == 0)
+        {
+            problem = "the printer id is empty once control characters and surrounding spaces are removed";
+            return false;
+        }
+
+        problem = null;
+        if (Guard is { } guard)
+        {
+            var match = new TopicMatch(admitted, null);
+            if (!guard.AdmitPrinter(ref match, out problem))
+            {
+                return false;
+            }
+
+            guard.AdmitPrinter(admitted);
+            admitted = match.Printer;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Applies one canonical event of imported history (a job history row turned into a start and an end) exactly as
+    /// the adapters' events are applied, with its own time as the receive time. Its printer id comes from
+    /// <see cref="TryAdmitPrinter"/>.
+    /// </summary>
+    public void Replay(PrinterEvent e, ProcessorOutput output)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        ArgumentNullException.ThrowIfNull(output);
+        Apply(e, e.Timestamp, output);
+    }
 
     /// <summary>
     /// Processes one message, appending what it produced to <paramref name="output"/>. Never throws for bad input:
@@ -203,7 +259,16 @@ public sealed class TelemetryProcessor
         _kpis.Collect(_kpiPoints);
         foreach (var point in _kpiPoints)
         {
+            if (WriteBefore is { } cut && point.WindowEnd > cut)
+            {
+                continue;
+            }
+
             output.Lines.Add(_encoder.Kpi(point));
+            if (output.KeepKpiPoints)
+            {
+                output.KpiPoints.Add(point);
+            }
         }
 
         if (_alerts is not null)
@@ -292,7 +357,15 @@ public sealed class TelemetryProcessor
     // Internal for the engine benchmark, which feeds canonical events without parsing.
     internal void Apply(PrinterEvent e, DateTimeOffset receivedAt, ProcessorOutput output)
     {
-        _kpis.Observe(e.Source, e.Printer, e.Timestamp, receivedAt);
+        if (e.ReceiveTimeOnly)
+        {
+            _kpis.ObserveReceipt(e.Source, e.Printer, receivedAt);
+        }
+        else
+        {
+            _kpis.Observe(e.Source, e.Printer, e.Timestamp, receivedAt);
+        }
+
         var endedBefore = output.EndedJobs.Count;
         var opened = _jobs.Apply(e, output.EndedJobs);
         if (_encoder.Printer(e) is { } line)
@@ -303,7 +376,11 @@ public sealed class TelemetryProcessor
         for (var i = endedBefore; i < output.EndedJobs.Count; i++)
         {
             var job = output.EndedJobs[i] = Guard is null ? output.EndedJobs[i] : Guard.Fold(output.EndedJobs[i]);
-            output.Lines.Add(_encoder.Job(job));
+            if (WriteBefore is not { } cut || job.End < cut)
+            {
+                output.Lines.Add(_encoder.Job(job));
+            }
+
             if (_kpis.AddJob(job, receivedAt) > 0)
             {
                 output.LateJobs.Add(job);

@@ -35,8 +35,8 @@ internal static partial class Log
     [LoggerMessage(16, LogLevel.Error, "Dead letter of a message on {Topic} ({Reason}) not written: {Cause} ({Bytes} bytes kept, budget {Budget}; {Suppressed} similar lines suppressed)")]
     public static partial void DeadLetterRefused(ILogger logger, string topic, string reason, string cause, long bytes, long budget, long suppressed);
 
-    [LoggerMessage(13, LogLevel.Warning, "Late job {JobId} on {Printer} ended at {End:O}, after its KPI window closed (watermark {Watermark:O}); its job point is written, the window is not changed")]
-    public static partial void LateJob(ILogger logger, string jobId, string printer, DateTimeOffset end, DateTimeOffset? watermark);
+    [LoggerMessage(13, LogLevel.Warning, "Late job {JobId} on {Printer} ended at {End:O}, after its {Closed} KPI window closed (watermark {Watermark:O}): its job point is written; not counted in the {Closed} window, counted in: {Counted}")]
+    public static partial void LateJob(ILogger logger, string jobId, string printer, DateTimeOffset end, string closed, DateTimeOffset? watermark, string counted);
 
     [LoggerMessage(20, LogLevel.Warning, "InfluxDB write failed ({Status}): {Error}; {Batches} batches kept in the spool, retried every {Interval}")]
     public static partial void InfluxSpooled(ILogger logger, string status, string error, int batches, TimeSpan interval);

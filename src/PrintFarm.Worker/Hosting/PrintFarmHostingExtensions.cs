@@ -99,33 +99,42 @@ public static class PrintFarmHostingExtensions
         services.AddHostedService<JournalAcknowledgementService>();
         services.AddHostedService<JournalWriterService>();
         services.AddSingleton(sp => new PrinterAdapters(sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value));
-        services.AddSingleton(sp =>
-        {
-            var o = sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
-            var materials = new MaterialCatalog(
-                o.Materials.ToDictionary(kv => kv.Key, kv => new MaterialInfo(kv.Value.Density, kv.Value.PricePerKg), StringComparer.OrdinalIgnoreCase),
-                o.DefaultMaterial,
-                o.FilamentDiameterMm);
-            PrintFarmOptionsValidator.TryTimeZone(o.TimeZone, out var zone);
-            var kpis = new KpiEngine(new KpiEngineOptions
-            {
-                Windows = o.Windows.Select(w => WindowSpec.Parse(w, zone)).ToArray(),
-                OutOfOrderness = o.OutOfOrderness,
-                AllowedLateness = o.AllowedLateness,
-                SourceIdleTimeout = o.SourceIdleTimeout,
-            });
-            return new TelemetryProcessor(
-                sp.GetRequiredService<PrinterAdapters>().All,
-                new JobTracker(new ToyNameRules(o.ToyNamePatterns), materials, o.PrinterMaterials),
-                kpis,
-                new PointEncoder(o.Farm),
-                new TelemetryProcessorOptions { MaxPayloadBytes = o.MaxPayloadBytes, MaxClockSkew = o.MaxClockSkew },
-                o.Alerts.Rules.Enabled ? new AlertEvaluator(o.Alerts.Rules, o.AllowedLateness) : null)
-            {
-                Guard = sp.GetRequiredService<CardinalityGuard>(),
-            };
-        });
+        services.AddSingleton(sp => CreateProcessor(sp, alerts: true));
         return services;
+    }
+
+    /// <summary>
+    /// The processor as the settings describe it (<paramref name="alerts"/>: the worker's, with the shared adapters).
+    /// The history import makes its own: without alerts (history raises none), with its own adapters and guard, and
+    /// with the cut before which it writes points.
+    /// </summary>
+    internal static TelemetryProcessor CreateProcessor(IServiceProvider sp, bool alerts, CardinalityGuard? guard = null, DateTimeOffset? writeBefore = null)
+    {
+        var o = sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
+        var materials = new MaterialCatalog(
+            o.Materials.ToDictionary(kv => kv.Key, kv => new MaterialInfo(kv.Value.Density, kv.Value.PricePerKg), StringComparer.OrdinalIgnoreCase),
+            o.DefaultMaterial,
+            o.FilamentDiameterMm);
+        PrintFarmOptionsValidator.TryTimeZone(o.TimeZone, out var zone);
+        var kpis = new KpiEngine(new KpiEngineOptions
+        {
+            Windows = o.Windows.Select(w => WindowSpec.Parse(w, zone)).ToArray(),
+            OutOfOrderness = o.OutOfOrderness,
+            AllowedLateness = o.AllowedLateness,
+            SourceIdleTimeout = o.SourceIdleTimeout,
+        });
+        return new TelemetryProcessor(
+            // Adapters hold state: an import's processor has its own, never the worker's.
+            (alerts ? sp.GetRequiredService<PrinterAdapters>() : new PrinterAdapters(o)).All,
+            new JobTracker(new ToyNameRules(o.ToyNamePatterns), materials, o.PrinterMaterials),
+            kpis,
+            new PointEncoder(o.Farm),
+            new TelemetryProcessorOptions { MaxPayloadBytes = o.MaxPayloadBytes, MaxClockSkew = o.MaxClockSkew },
+            alerts && o.Alerts.Rules.Enabled ? new AlertEvaluator(o.Alerts.Rules, o.AllowedLateness) : null)
+        {
+            Guard = guard ?? sp.GetRequiredService<CardinalityGuard>(),
+            WriteBefore = writeBefore,
+        };
     }
 
     /// <summary>The InfluxDB HTTP client and the batching writer.</summary>

@@ -23,6 +23,9 @@ usage: PrintFarm.Worker [--PrintFarm:Key=value ...]   run the worker (from a che
                                                   (the worker refuses with exit code 2 otherwise; docs/reliability.md)
        PrintFarm.Worker kpis [--window 1h] [--since 24h] [--scope farm] [--csv]   print the KPIs in the database
                                                   and exit (kpis --help)
+       PrintFarm.Worker import trace|moonraker|octoprint-csv FILE [--printer ID]   load history (a simulator
+                                                  trace, Moonraker job history, PrintJobHistory CSV) into the KPIs
+                                                  and exit; run it while the worker is stopped (import --help)
        PrintFarm.Worker --help                    this text (also -h, help)
 Related tools from a checkout: ./build.sh setup (make an InfluxDB 2.x ready), ./build.sh demo, ./build.sh sim.
 Settings come from appsettings.json, then PrintFarm__* environment variables (or --PrintFarm:Key=value). Main ones:

@@ -44,6 +44,8 @@ internal sealed class IngestHealthService : BackgroundService
     private DateTimeOffset? _lastWatermark;
     private long _watermarkMovedTicks;
     private long _messagesAtWatermarkMove;
+    private long _latestEventAtWatermarkMove = long.MinValue;
+    private long _latestEventAtTick = long.MinValue;
     private long _pointsWritten;
 
     public IngestHealthService(PipelineGauges gauges, PipelineChannels channels, PrintFarmInstrumentation metrics, IOptions<PrintFarmOptions> options, TimeProvider time, ILogger<IngestHealthService> logger)
@@ -72,15 +74,17 @@ internal sealed class IngestHealthService : BackgroundService
     public long PointsWritten => Interlocked.Read(ref _pointsWritten);
 
     /// <summary>
-    /// How long the watermark has not moved although messages kept arriving; zero while it moves or nothing arrives
-    /// (an idle farm is not a stalled pipeline).
+    /// How long the watermark has not moved although messages with newer event times kept arriving; zero while it
+    /// moves, while nothing arrives (an idle farm is not a stalled pipeline), and while what arrives is older than
+    /// what was seen (history being loaded has nothing newer for the watermark to move to: issue 19 item 5).
     /// </summary>
     public TimeSpan WatermarkStalledFor
     {
         get
         {
             var messages = _totals.GetValueOrDefault("printfarm.mqtt.messages.received");
-            if (messages == Interlocked.Read(ref _messagesAtWatermarkMove))
+            if (messages == Interlocked.Read(ref _messagesAtWatermarkMove)
+                || Interlocked.Read(ref _latestEventAtTick) == Interlocked.Read(ref _latestEventAtWatermarkMove))
             {
                 return TimeSpan.Zero;
             }
@@ -127,7 +131,7 @@ internal sealed class IngestHealthService : BackgroundService
     private void Tick(DateTimeOffset now, double seconds)
     {
         var figures = _gauges.Read();
-        TrackWatermark(figures.Watermark, now);
+        TrackWatermark(figures.Watermark, figures.LatestEvent, now);
         WarnOnCaps();
         _line.Measurement(Measurement)
             .Tag("farm", _options.Farm)
@@ -165,11 +169,14 @@ internal sealed class IngestHealthService : BackgroundService
         }
     }
 
-    private void TrackWatermark(DateTimeOffset? watermark, DateTimeOffset now)
+    private void TrackWatermark(DateTimeOffset? watermark, DateTimeOffset? latestEvent, DateTimeOffset now)
     {
+        var latest = latestEvent?.UtcTicks ?? long.MinValue;
+        Interlocked.Exchange(ref _latestEventAtTick, latest);
         if (watermark != _lastWatermark)
         {
             _lastWatermark = watermark;
+            Interlocked.Exchange(ref _latestEventAtWatermarkMove, latest);
             Interlocked.Exchange(ref _watermarkMovedTicks, now.UtcTicks);
             Interlocked.Exchange(ref _messagesAtWatermarkMove, _totals.GetValueOrDefault("printfarm.mqtt.messages.received"));
         }

@@ -289,7 +289,11 @@ internal sealed class TelemetryPipelineService : BackgroundService
         {
             EndedJob late = output.LateJobs[i];
             _metrics.LateJobs.Add(1);
-            Log.LateJob(_logger, late.JobId, late.Printer, late.End, _processor.Kpis.Watermark);
+            // Which sizes had closed: a job late for its hour may still count in its day (issue 19 item 5).
+            var kpis = _processor.Kpis;
+            var closed = string.Join(", ", kpis.Windows.Where(w => kpis.IsWindowClosed(w, late.End)).Select(w => w.Name));
+            var counted = string.Join(", ", kpis.Windows.Where(w => !kpis.IsWindowClosed(w, late.End)).Select(w => w.Name));
+            Log.LateJob(_logger, late.JobId, late.Printer, late.End, closed, kpis.Watermark, counted.Length == 0 ? "none" : counted);
         }
     }
 

@@ -542,4 +542,35 @@ public sealed class KpiEngineTests
             yield return (int[])a.Clone();
         }
     }
+
+    [Fact]
+    public void ObserveReceipt_AnUntimedMessageReceivedHoursLater_LeavesTheWatermarkAtTheHistorysTime()
+    {
+        var engine = new KpiEngine();
+        engine.Observe("octoprint", "p1", Some.At(8, 0), Some.At(8, 0));
+        var before = engine.Watermark;
+        engine.ObserveReceipt("octoprint", "p1", Some.At(8, 0).AddHours(6));
+        Assert.Equal(before, engine.Watermark);
+        Assert.Equal(Some.At(8, 0), engine.LatestEvent);
+    }
+
+    [Fact]
+    public void ObserveReceipt_ASourceWithOnlyUntimedMessages_HoldsNothingBackAndSetsNoWatermark()
+    {
+        var engine = new KpiEngine();
+        engine.ObserveReceipt("octoprint", "p1", Some.At(8, 0));
+        Assert.Null(engine.Watermark);
+        engine.Observe("native", "p2", Some.At(9, 0), Some.At(9, 0));
+        Assert.Equal(Some.At(9, 0) - TimeSpan.FromSeconds(30), engine.Watermark);
+    }
+
+    [Fact]
+    public void IsWindowClosed_AJobLateForItsHour_IsStillOpenForItsDay()
+    {
+        var engine = new KpiEngine();
+        engine.Observe("native", "p1", Some.At(11, 0), Some.At(11, 0));
+        Assert.True(engine.IsWindowClosed(Hour, Some.At(9, 10)));
+        Assert.False(engine.IsWindowClosed(Day, Some.At(9, 10)));
+        Assert.Equal(1, engine.AddJob(J3));
+    }
 }

@@ -334,6 +334,7 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
             Printer = printer,
             Source = SourceName,
             Timestamp = message.ReceivedAt,
+            ReceiveTimeOnly = true, // a plain-text payload has no _timestamp
             Online = online,
         });
         return AdapterResult.Ok;
