@@ -123,6 +123,7 @@ public static class PrintFarmHostingExtensions
                 o.Alerts.Rules.Enabled ? new AlertEvaluator(o.Alerts.Rules, o.AllowedLateness) : null)
             {
                 Guard = sp.GetRequiredService<CardinalityGuard>(),
+                Notifications = o.Notifications.Enabled ? new PrintFarm.Core.Notifications.NotificationPlanner(o.Notifications) : null,
             };
         });
         return services;
@@ -142,10 +143,11 @@ public static class PrintFarmHostingExtensions
         return services;
     }
 
-    /// <summary>The alert queue and the publisher that delivers built-in alerts (MQTT, log, optional webhook).</summary>
+    /// <summary>The alert queue and the publisher that delivers built-in alerts and notifications (MQTT, log, optional webhook).</summary>
     public static IServiceCollection AddAlertPublisher(this IServiceCollection services)
     {
         services.AddSingleton<AlertQueue>();
+        services.AddSingleton<DeliveredLog>();
         // No HttpClient request logging: a webhook's URL is its secret (Slack, Discord).
         services.AddHttpClient(AlertPublisherService.WebhookClientName).RemoveAllLoggers();
         services.AddHostedService<AlertPublisherService>();
