@@ -25,7 +25,7 @@ internal static class NotificationMessages
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(identity)), 0, 16);
     }
 
-    /// <summary>The notification as JSON (docs/schema/notification.schema.json); fields that do not apply are null.</summary>
+    /// <summary>The notification as JSON (docs/data-model.md, "Notifications"); fields that do not apply are null.</summary>
     public static JsonObject Json(string farm, Notification n) => new()
     {
         ["idempotency_key"] = IdempotencyKey(farm, n),
