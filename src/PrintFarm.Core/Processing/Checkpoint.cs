@@ -5,6 +5,7 @@ using PrintFarm.Core.Alerts;
 using PrintFarm.Core.Jobs;
 using PrintFarm.Core.Kpis;
 using PrintFarm.Core.Normalization;
+using PrintFarm.Core.Notifications;
 
 namespace PrintFarm.Core.Processing;
 
@@ -24,8 +25,10 @@ public static class Checkpoint
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    internal static JsonObject Create(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts = null, CardinalityGuardState? guard = null) => new()
+    internal static JsonObject Create(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts = null, CardinalityGuardState? guard = null, NotificationPlannerState? notifications = null) => new()
     {
+        // Optional: a checkpoint without it (notifications off, or an older build) restores the planner empty.
+        ["notifications"] = notifications is null ? null : JsonSerializer.SerializeToNode(notifications, Json),
         // Optional: a checkpoint without it (no guard, or written before the guard was checkpointed) restores it empty.
         ["guard"] = guard is null ? null : JsonSerializer.SerializeToNode(guard, Json),
         // Optional: a checkpoint without it (alerts off, or written before alerts existed) restores with no alert state.
@@ -37,8 +40,14 @@ public static class Checkpoint
         ["adapters"] = adapters,
     };
 
-    internal static void Write(Utf8JsonWriter writer, DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard)
+    internal static void Write(Utf8JsonWriter writer, DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard, NotificationPlannerState? notifications)
     {
+        if (notifications is not null)
+        {
+            writer.WritePropertyName("notifications");
+            JsonSerializer.Serialize(writer, notifications, Json);
+        }
+
         if (guard is not null)
         {
             writer.WritePropertyName("guard");
@@ -61,7 +70,7 @@ public static class Checkpoint
         adapters.WriteTo(writer);
     }
 
-    internal static (JobTrackerState Jobs, KpiEngineState Kpis, JsonObject? Adapters, AlertEvaluatorState? Alerts, CardinalityGuardState? Guard) Read(JsonObject checkpoint)
+    internal static (JobTrackerState Jobs, KpiEngineState Kpis, JsonObject? Adapters, AlertEvaluatorState? Alerts, CardinalityGuardState? Guard, NotificationPlannerState? Notifications) Read(JsonObject checkpoint)
     {
         var version = checkpoint["version"]?.GetValue<int>();
         if (version != Version)
@@ -75,7 +84,8 @@ public static class Checkpoint
             var kpis = checkpoint["kpis"].Deserialize<KpiEngineState>(Json) ?? throw new CheckpointException("checkpoint has no 'kpis'");
             var alerts = checkpoint["alerts"] is { } a ? a.Deserialize<AlertEvaluatorState>(Json) : null;
             var guard = checkpoint["guard"] is { } g ? g.Deserialize<CardinalityGuardState>(Json) : null;
-            return (jobs, kpis, checkpoint["adapters"] as JsonObject, alerts, guard);
+            var notifications = checkpoint["notifications"] is { } n ? n.Deserialize<NotificationPlannerState>(Json) : null;
+            return (jobs, kpis, checkpoint["adapters"] as JsonObject, alerts, guard, notifications);
         }
         catch (JsonException ex)
         {
@@ -98,9 +108,11 @@ public sealed class CheckpointSnapshot
     private readonly JsonObject _adapters;
     private readonly AlertEvaluatorState? _alerts;
     private readonly CardinalityGuardState? _guard;
+    private readonly NotificationPlannerState? _notifications;
 
-    internal CheckpointSnapshot(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard = null)
+    internal CheckpointSnapshot(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard = null, NotificationPlannerState? notifications = null)
     {
+        _notifications = notifications;
         _guard = guard;
         _savedAt = savedAt;
         _jobs = jobs;
@@ -117,7 +129,7 @@ public sealed class CheckpointSnapshot
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteStartObject();
-        Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters, _alerts, _guard);
+        Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters, _alerts, _guard, _notifications);
         extra?.Invoke(writer);
         writer.WriteEndObject();
     }

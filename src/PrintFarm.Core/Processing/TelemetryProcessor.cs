@@ -5,6 +5,7 @@ using PrintFarm.Core.Jobs;
 using PrintFarm.Core.Kpis;
 using PrintFarm.Core.LineProtocol;
 using PrintFarm.Core.Normalization;
+using PrintFarm.Core.Notifications;
 
 namespace PrintFarm.Core.Processing;
 
@@ -42,6 +43,9 @@ public sealed class ProcessorOutput
     /// <summary>Keep each encoded <c>kpi</c> point in <see cref="KpiPoints"/> too. Default false (the live pipeline needs only the lines).</summary>
     public bool KeepKpiPoints { get; init; }
 
+    /// <summary>Everyday-event notifications to send (jobs ended, printers offline or back), when notifications are on.</summary>
+    public List<Notification> Notifications { get; } = [];
+
     /// <summary>Empties every list.</summary>
     public void Clear()
     {
@@ -50,6 +54,7 @@ public sealed class ProcessorOutput
         EndedJobs.Clear();
         LateJobs.Clear();
         Alerts.Clear();
+        Notifications.Clear();
     }
 }
 
@@ -104,6 +109,9 @@ public sealed class TelemetryProcessor
 
     /// <summary>Caps on distinct printers, toys and materials and the printer allow-list; none when null.</summary>
     public CardinalityGuard? Guard { get; init; }
+
+    /// <summary>Decides the everyday-event notifications; none when null (notifications off).</summary>
+    public NotificationPlanner? Notifications { get; init; }
 
     /// <summary>
     /// History import only: no <c>job</c> point for a job that ends at or after this instant, and no <c>kpi</c> point for
@@ -289,13 +297,13 @@ public sealed class TelemetryProcessor
 
     /// <summary>The whole state as a checkpoint document (see <see cref="Checkpoint"/>).</summary>
     public System.Text.Json.Nodes.JsonObject SaveCheckpoint(DateTimeOffset savedAt) =>
-        Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState());
+        Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState());
 
     /// <summary>
     /// Captures the state for a checkpoint without building the document: call it between two messages, then write
     /// the snapshot while processing goes on (<see cref="CheckpointSnapshot.WriteTo"/>).
     /// </summary>
-    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState());
+    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState());
 
     private System.Text.Json.Nodes.JsonObject SaveAdapters()
     {
@@ -320,22 +328,24 @@ public sealed class TelemetryProcessor
     public int RestoreCheckpoint(System.Text.Json.Nodes.JsonObject checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        var (jobs, kpis, adapters, alerts, guard) = Checkpoint.Read(checkpoint);
+        var (jobs, kpis, adapters, alerts, guard, notifications) = Checkpoint.Read(checkpoint);
         try
         {
-            return Restore(jobs, kpis, adapters, alerts, guard);
+            return Restore(jobs, kpis, adapters, alerts, guard, notifications);
         }
         catch
         {
-            var (emptyJobs, emptyKpis, emptyAdapters, emptyAlerts, _) = Checkpoint.Read(_empty);
-            Restore(emptyJobs, emptyKpis, emptyAdapters, emptyAlerts, null);
+            var (emptyJobs, emptyKpis, emptyAdapters, emptyAlerts, _, _) = Checkpoint.Read(_empty);
+            Restore(emptyJobs, emptyKpis, emptyAdapters, emptyAlerts, null, null);
             throw;
         }
     }
 
-    private int Restore(JobTrackerState jobs, KpiEngineState kpis, System.Text.Json.Nodes.JsonObject? adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard)
+    private int Restore(JobTrackerState jobs, KpiEngineState kpis, System.Text.Json.Nodes.JsonObject? adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard, NotificationPlannerState? notifications)
     {
         _jobs.RestoreState(jobs);
+        // A checkpoint without notification state (notifications were off, or an older build) starts the planner empty.
+        Notifications?.RestoreState(notifications);
         // A checkpoint without guard state (an older build) starts the guard empty, as before.
         Guard?.RestoreState(guard);
         // A checkpoint without alert state (alerts were off, or an older build) starts the evaluator empty.
@@ -367,6 +377,10 @@ public sealed class TelemetryProcessor
         }
 
         var endedBefore = output.EndedJobs.Count;
+        var alertsBefore = output.Alerts.Count;
+
+        // Only for the rare events that can end a job: the progress it had reached, for a failed job's notification.
+        var progressBefore = Notifications is not null && e.Kind is EventKind.JobStarted or EventKind.JobFinished ? _jobs.GetOpenJob(e.Printer)?.LastProgressPercent : null;
         var opened = _jobs.Apply(e, output.EndedJobs);
         if (_encoder.Printer(e) is { } line)
         {
@@ -399,6 +413,8 @@ public sealed class TelemetryProcessor
             _alerts.Observe(e.Printer, receivedAt, _jobs.GetOpenJob(e.Printer) is not null, output.Alerts);
             AlertLines(output, before);
         }
+
+        Notifications?.Apply(e, receivedAt, progressBefore, output.EndedJobs, endedBefore, output.Alerts, alertsBefore, output.Notifications);
     }
 
     private void AlertLines(ProcessorOutput output, int from)

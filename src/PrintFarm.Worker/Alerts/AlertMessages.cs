@@ -87,7 +87,7 @@ internal static class AlertMessages
         return body.ToJsonString(new JsonSerializerOptions { WriteIndented = false });
     }
 
-    private static string Level(string subject)
+    internal static string Level(string subject)
     {
         if (string.IsNullOrEmpty(subject))
         {

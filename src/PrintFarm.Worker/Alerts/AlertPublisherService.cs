@@ -10,15 +10,17 @@ using Polly;
 using Polly.Retry;
 using PrintFarm.Core.Alerts;
 using PrintFarm.Core.LineProtocol;
+using PrintFarm.Core.Notifications;
 using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.Diagnostics;
 
 namespace PrintFarm.Worker.Alerts;
 
 /// <summary>
-/// Delivers alert transitions from the <see cref="AlertQueue"/>, one at a time in order: a log line, a retained QoS 1
-/// MQTT message on its own connection (its own client id, so the ingestion session is untouched), and the optional
-/// webhook POST. MQTT and webhook attempts are retried with back-off by a Polly pipeline; what still fails is counted
+/// Delivers alert transitions and notifications from the <see cref="AlertQueue"/>, one at a time in order: a log line,
+/// a QoS 1 MQTT message on its own connection (its own client id, so the ingestion session is untouched) — retained
+/// for an alert, not for a notification — and the optional webhook POST. A delivery the <see cref="DeliveredLog"/>
+/// has already recorded (a journal replay after a crash brought the item back) is skipped, per channel. MQTT and webhook attempts are retried with back-off by a Polly pipeline; what still fails is counted
 /// and logged, and the alert stays in InfluxDB and the log. On shutdown what the pipeline's last flush handed over is
 /// still delivered, within a bounded time.
 /// </summary>
@@ -40,6 +42,8 @@ internal sealed class AlertPublisherService : BackgroundService
     private readonly ResiliencePipeline _retry;
     private readonly IMqttClient _client;
     private readonly Mqtt.MqttConnectionOptions _connection;
+    private readonly DeliveredLog _delivered;
+    private readonly string _notificationPrefix;
 
     public AlertPublisherService(
         AlertQueue queue,
@@ -47,8 +51,11 @@ internal sealed class AlertPublisherService : BackgroundService
         IOptions<PrintFarmOptions> options,
         PrintFarmInstrumentation metrics,
         TimeProvider time,
-        ILogger<AlertPublisherService> logger)
+        ILogger<AlertPublisherService> logger,
+        DeliveredLog delivered)
     {
+        _delivered = delivered;
+        _notificationPrefix = options.Value.Notifications.TopicPrefix;
         _queue = queue;
         _http = http;
         _options = options.Value.Alerts;
@@ -92,7 +99,7 @@ internal sealed class AlertPublisherService : BackgroundService
             {
                 while (reader.TryRead(out var alert))
                 {
-                    await DeliverAsync(alert.Alert, stoppingToken).ConfigureAwait(false);
+                    await DeliverAsync(alert, stoppingToken).ConfigureAwait(false);
                     _queue.Done(alert);
                 }
             }
@@ -105,7 +112,7 @@ internal sealed class AlertPublisherService : BackgroundService
         using var budget = new CancellationTokenSource(ShutdownBudget, _time);
         while (reader.TryRead(out var alert))
         {
-            await DeliverAsync(alert.Alert, budget.Token).ConfigureAwait(false);
+            await DeliverAsync(alert, budget.Token).ConfigureAwait(false);
             if (!budget.IsCancellationRequested)
             {
                 _queue.Done(alert);
@@ -135,6 +142,60 @@ internal sealed class AlertPublisherService : BackgroundService
         base.Dispose();
     }
 
+    private Task DeliverAsync(QueuedAlert item, CancellationToken cancellationToken) =>
+        item.Alert is { } alert ? DeliverAsync(alert, cancellationToken) : DeliverAsync(item.Notification!, cancellationToken);
+
+    private async Task DeliverAsync(Notification n, CancellationToken cancellationToken)
+    {
+        var key = NotificationMessages.IdempotencyKey(_farm, n);
+        var printer = n.IsDigest ? NotificationMessages.DigestLevel : n.Printer;
+        if (n.Kind is NotificationKind.Failed or NotificationKind.Offline)
+        {
+            Log.NotificationWarning(_logger, n.KindName, printer, n.Message, key);
+        }
+        else
+        {
+            Log.Notification(_logger, n.KindName, printer, n.Message, key);
+        }
+
+        await OnceAsync("mqtt", key, n.KindName, printer, ct => PublishAsync(NotificationMessages.Topic(_notificationPrefix, n), NotificationMessages.Payload(_farm, n), key, retain: false, ct), _metrics.NotificationDeliveries, cancellationToken).ConfigureAwait(false);
+        if (_options.Webhook.Enabled)
+        {
+            await OnceAsync("webhook", key, n.KindName, printer, ct => PostAsync(NotificationMessages.WebhookBody(_options.Webhook, _farm, n), key, ct), _metrics.NotificationDeliveries, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // One channel of one item, unless the delivered log says it already went out (a replay brought it back).
+    private async Task OnceAsync(string channel, string key, string what, string subject, Func<CancellationToken, ValueTask> deliver, System.Diagnostics.Metrics.Counter<long> counter, CancellationToken cancellationToken)
+    {
+        if (_delivered.Contains(key, channel))
+        {
+            counter.Add(1, new("channel", channel), new("result", "already_delivered"));
+            if (_throttle.ShouldLog("duplicate", out var skipped))
+            {
+                Log.AlreadyDelivered(_logger, what, subject, channel, key, skipped);
+            }
+
+            return;
+        }
+
+        try
+        {
+            await _retry.ExecuteAsync(deliver, cancellationToken).ConfigureAwait(false);
+            _delivered.Record(key, channel);
+            counter.Add(1, new("channel", channel), new("result", "ok"));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || cancellationToken.IsCancellationRequested)
+        {
+            // Supervised: a delivery that fails for good is counted and logged, and the loop goes on.
+            counter.Add(1, new("channel", channel), new("result", "failed"));
+            if (_throttle.ShouldLog(channel, out var suppressed))
+            {
+                Log.DeliveryFailed(_logger, what, subject, channel, ex.GetType().Name + ": " + ex.Message, suppressed);
+            }
+        }
+    }
+
     private async Task DeliverAsync(AlertTransition alert, CancellationToken cancellationToken)
     {
         var scope = PointEncoder.ScopeName(alert.Scope);
@@ -150,18 +211,31 @@ internal sealed class AlertPublisherService : BackgroundService
             Log.AlertResolved(_logger, alert.Rule, scope, subject, alert.Message);
         }
 
-        await TryAsync("mqtt", alert, ct => PublishAsync(alert, ct), cancellationToken).ConfigureAwait(false);
+        var key = AlertMessages.IdempotencyKey(_farm, alert);
+        await TryAsync("mqtt", alert, key, ct => PublishAsync(AlertMessages.Topic(_options.TopicPrefix, _farm, alert), AlertMessages.Payload(_farm, alert), key, _options.Retain, ct), cancellationToken).ConfigureAwait(false);
         if (_options.Webhook.Enabled)
         {
-            await TryAsync("webhook", alert, ct => PostAsync(alert, ct), cancellationToken).ConfigureAwait(false);
+            await TryAsync("webhook", alert, key, ct => PostAsync(AlertMessages.WebhookBody(_options.Webhook, _farm, alert), key, ct), cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task TryAsync(string channel, AlertTransition alert, Func<CancellationToken, ValueTask> deliver, CancellationToken cancellationToken)
+    private async Task TryAsync(string channel, AlertTransition alert, string key, Func<CancellationToken, ValueTask> deliver, CancellationToken cancellationToken)
     {
+        if (_delivered.Contains(key, channel))
+        {
+            _metrics.AlertDeliveries.Add(1, new("channel", channel), new("result", "already_delivered"));
+            if (_throttle.ShouldLog("duplicate", out var skipped))
+            {
+                Log.AlreadyDelivered(_logger, "alert " + alert.Rule, alert.Subject, channel, key, skipped);
+            }
+
+            return;
+        }
+
         try
         {
             await _retry.ExecuteAsync(deliver, cancellationToken).ConfigureAwait(false);
+            _delivered.Record(key, channel);
             _metrics.AlertDeliveries.Add(1, new("channel", channel), new("result", "ok"));
         }
         catch (Exception ex) when (ex is not OperationCanceledException || cancellationToken.IsCancellationRequested)
@@ -175,7 +249,7 @@ internal sealed class AlertPublisherService : BackgroundService
         }
     }
 
-    private async ValueTask PublishAsync(AlertTransition alert, CancellationToken cancellationToken)
+    private async ValueTask PublishAsync(string topic, byte[] payload, string key, bool retain, CancellationToken cancellationToken)
     {
         if (!_client.IsConnected)
         {
@@ -183,15 +257,15 @@ internal sealed class AlertPublisherService : BackgroundService
         }
 
         var builder = new MqttApplicationMessageBuilder()
-            .WithTopic(AlertMessages.Topic(_options.TopicPrefix, _farm, alert))
-            .WithPayload(AlertMessages.Payload(_farm, alert))
+            .WithTopic(topic)
+            .WithPayload(payload)
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithRetainFlag(_options.Retain);
+            .WithRetainFlag(retain);
         if (!_mqtt.IsV311)
         {
             // MQTT 5 only (3.1.1 has no properties): the key is in the JSON payload either way.
             builder.WithContentType("application/json")
-                .WithUserProperty(AlertMessages.IdempotencyKeyHeader, new ReadOnlyMemory<byte>(Encoding.UTF8.GetBytes(AlertMessages.IdempotencyKey(_farm, alert))));
+                .WithUserProperty(AlertMessages.IdempotencyKeyHeader, new ReadOnlyMemory<byte>(Encoding.UTF8.GetBytes(key)));
         }
 
         var message = builder.Build();
@@ -220,17 +294,17 @@ internal sealed class AlertPublisherService : BackgroundService
         Log.AlertPublisherConnected(_logger, _mqtt.Host, _mqtt.Port, _clientId, _options.TopicPrefix);
     }
 
-    private async ValueTask PostAsync(AlertTransition alert, CancellationToken cancellationToken)
+    private async ValueTask PostAsync(string body, string key, CancellationToken cancellationToken)
     {
         var webhook = _options.Webhook;
         using var http = _http.CreateClient(WebhookClientName);
         http.Timeout = webhook.Timeout;
         using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url)
         {
-            Content = new StringContent(AlertMessages.WebhookBody(webhook, _farm, alert), Encoding.UTF8, "application/json"),
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };
         // The same key on every attempt and after a replay: the receiver drops duplicates by it (docs/operations.md).
-        request.Headers.Add(AlertMessages.IdempotencyKeyHeader, AlertMessages.IdempotencyKey(_farm, alert));
+        request.Headers.Add(AlertMessages.IdempotencyKeyHeader, key);
         if (!string.IsNullOrWhiteSpace(webhook.Authorization))
         {
             request.Headers.Authorization = AuthenticationHeaderValue.Parse(webhook.Authorization);

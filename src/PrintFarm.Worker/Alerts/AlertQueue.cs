@@ -7,17 +7,21 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using PrintFarm.Core.Alerts;
 using PrintFarm.Core.LineProtocol;
+using PrintFarm.Core.Notifications;
 using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.Diagnostics;
 
 namespace PrintFarm.Worker.Alerts;
 
-/// <summary>One transition waiting for delivery; <see cref="Sequence"/> orders the outbox.</summary>
-internal readonly record struct QueuedAlert(long Sequence, AlertTransition Alert);
+/// <summary>
+/// One alert transition or one notification waiting for delivery (exactly one of the two is set);
+/// <see cref="Sequence"/> orders the outbox.
+/// </summary>
+internal readonly record struct QueuedAlert(long Sequence, AlertTransition? Alert, Notification? Notification = null);
 
 /// <summary>
-/// Bounded queue from the pipeline to the <see cref="AlertPublisherService"/>, and the outbox of what is not yet
-/// delivered. The pipeline never waits on it: a transition that does not fit is counted and logged (it is still in
+/// Bounded queue from the pipeline to the <see cref="AlertPublisherService"/> — alert transitions and everyday-event
+/// notifications, in the order the pipeline produced them — and the outbox of what is not yet delivered. The pipeline never waits on it: a transition that does not fit is counted and logged (it is still in
 /// InfluxDB as an <c>alert</c> point). Each checkpoint carries the outbox (<see cref="WriteOutbox"/>): a kill after the
 /// checkpoint loses no transition, and the restart re-delivers them with the same idempotency key (at-least-once).
 /// </summary>
@@ -26,18 +30,23 @@ internal sealed class AlertQueue
     /// <summary>The checkpoint property that holds the outbox.</summary>
     public const string OutboxProperty = "alert_outbox";
 
+    /// <summary>The property that marks a notification in the outbox.</summary>
+    public const string NotificationProperty = "notification";
+
     private static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter() } };
 
     private readonly Channel<QueuedAlert> _channel;
-    private readonly ConcurrentDictionary<long, AlertTransition> _pending = new();
+    private readonly ConcurrentDictionary<long, QueuedAlert> _pending = new();
     private readonly int _capacity;
     private readonly PrintFarmInstrumentation _metrics;
     private readonly ILogger<AlertQueue> _logger;
+    private readonly string _farm;
     private long _sequence;
 
     public AlertQueue(IOptions<PrintFarmOptions> options, PrintFarmInstrumentation metrics, ILogger<AlertQueue> logger)
     {
         _capacity = options.Value.Alerts.QueueCapacity;
+        _farm = options.Value.Farm;
         _metrics = metrics;
         _logger = logger;
         _channel = Channel.CreateBounded<QueuedAlert>(new BoundedChannelOptions(_capacity)
@@ -59,9 +68,26 @@ internal sealed class AlertQueue
         foreach (var alert in alerts)
         {
             _metrics.AlertTransitions.Add(1, new("rule", alert.Rule), new("state", alert.StateName));
-            Add(alert);
+            Add(new QueuedAlert(Interlocked.Increment(ref _sequence), alert));
         }
     }
+
+    /// <summary>Hands the pipeline's notifications over; returns at once.</summary>
+    public void Enqueue(IReadOnlyList<Notification> notifications)
+    {
+        foreach (var n in notifications)
+        {
+            _metrics.Notifications.Add(1, new("kind", n.KindName), new("digest", n.IsDigest));
+            Add(new QueuedAlert(Interlocked.Increment(ref _sequence), null, n));
+        }
+    }
+
+    /// <summary>The idempotency key of a queued item (alert or notification).</summary>
+    public string KeyOf(in QueuedAlert item) =>
+        item.Alert is { } alert ? AlertMessages.IdempotencyKey(_farm, alert) : NotificationMessages.IdempotencyKey(_farm, item.Notification!);
+
+    /// <summary>Idempotency keys of everything not yet delivered; capture with <see cref="CaptureOutbox"/>.</summary>
+    public IReadOnlySet<string> PendingKeys() => _pending.Values.Select(p => KeyOf(p)).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>The publisher is done with <paramref name="alert"/> (delivered, or failed for good and logged).</summary>
     public void Done(in QueuedAlert alert) => _pending.TryRemove(alert.Sequence, out _);
@@ -73,9 +99,12 @@ internal sealed class AlertQueue
     public JsonArray CaptureOutbox()
     {
         var outbox = new JsonArray();
-        foreach (var (_, alert) in _pending.OrderBy(p => p.Key))
+        foreach (var (_, item) in _pending.OrderBy(p => p.Key))
         {
-            outbox.Add(JsonSerializer.SerializeToNode(alert, Json));
+            // An alert as itself (as before notifications existed); a notification wrapped, so a restore tells them apart.
+            outbox.Add(item.Alert is { } alert
+                ? JsonSerializer.SerializeToNode(alert, Json)
+                : new JsonObject { [NotificationProperty] = JsonSerializer.SerializeToNode(item.Notification, Json) });
         }
 
         return outbox;
@@ -102,9 +131,17 @@ internal sealed class AlertQueue
         {
             try
             {
-                if (item.Deserialize<AlertTransition>(Json) is { } alert)
+                if (item is JsonObject o && o[NotificationProperty] is { } wrapped)
                 {
-                    Add(alert);
+                    if (wrapped.Deserialize<Notification>(Json) is { } n)
+                    {
+                        Add(new QueuedAlert(Interlocked.Increment(ref _sequence), null, n));
+                        restored++;
+                    }
+                }
+                else if (item.Deserialize<AlertTransition>(Json) is { } alert)
+                {
+                    Add(new QueuedAlert(Interlocked.Increment(ref _sequence), alert));
                     restored++;
                 }
             }
@@ -122,15 +159,22 @@ internal sealed class AlertQueue
         }
     }
 
-    private void Add(AlertTransition alert)
+    private void Add(QueuedAlert queued)
     {
-        var queued = new QueuedAlert(Interlocked.Increment(ref _sequence), alert);
-        _pending[queued.Sequence] = alert;
+        _pending[queued.Sequence] = queued;
         if (!_channel.Writer.TryWrite(queued))
         {
             _pending.TryRemove(queued.Sequence, out _);
             _metrics.AlertsDropped.Add(1);
-            Log.AlertDropped(_logger, _capacity, alert.StateName, alert.Rule, PointEncoder.ScopeName(alert.Scope), alert.Subject);
+            if (queued.Alert is { } alert)
+            {
+                Log.AlertDropped(_logger, _capacity, alert.StateName, alert.Rule, PointEncoder.ScopeName(alert.Scope), alert.Subject);
+            }
+            else
+            {
+                var n = queued.Notification!;
+                Log.NotificationDropped(_logger, _capacity, n.KindName, n.IsDigest ? NotificationMessages.DigestLevel : n.Printer, n.Message);
+            }
         }
     }
 }

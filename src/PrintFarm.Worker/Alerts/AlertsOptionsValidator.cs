@@ -31,6 +31,13 @@ internal static class AlertsOptionsValidator
         Check(a.QueueCapacity is >= 1 and <= 1_000_000, "QueueCapacity", "must be between 1 and 1000000", a.QueueCapacity);
         Check(a.MaxRetries is >= 0 and <= 100, "MaxRetries", "must be between 0 and 100", a.MaxRetries);
         Check(a.RetryDelay > TimeSpan.Zero && a.RetryDelay <= TimeSpan.FromMinutes(10), "RetryDelay", "must be between 00:00:00 (exclusive) and 00:10:00", a.RetryDelay);
+        const string N = PrintFarmOptions.SectionName + ":Notifications";
+        errors.AddRange(o.Notifications.Validate().Select(e => $"{N}:{e}"));
+        if (string.Equals(o.Notifications.TopicPrefix, a.TopicPrefix, StringComparison.Ordinal))
+        {
+            errors.Add($"{N}:TopicPrefix is '{o.Notifications.TopicPrefix}': must differ from {P}:TopicPrefix (alerts are retained, notifications are not)");
+        }
+
         var w = a.Webhook;
         if (w.Enabled)
         {

@@ -118,6 +118,12 @@ public sealed class PrintFarmOptions
     /// <summary>Built-in alert rules and their delivery (<c>PrintFarm:Alerts</c>): MQTT, log, InfluxDB, optional webhook.</summary>
     public Alerts.AlertsOptions Alerts { get; set; } = new();
 
+    /// <summary>
+    /// Everyday-event notifications (<c>PrintFarm:Notifications</c>): jobs finished, failed, cancelled, printers offline
+    /// and back, sent through the alert channels. Off until <c>Events</c> names a kind.
+    /// </summary>
+    public PrintFarm.Core.Notifications.NotificationOptions Notifications { get; set; } = new();
+
     // --- Operations (issue 12) ---
 
     /// <summary>Health endpoints (<c>PrintFarm:Health</c>).</summary>

@@ -119,6 +119,24 @@ internal static partial class Log
     [LoggerMessage(64, LogLevel.Information, "Alert publisher connected to MQTT broker {Host}:{Port} as {ClientId}; topics under {Prefix}")]
     public static partial void AlertPublisherConnected(ILogger logger, string host, int port, string clientId, string prefix);
 
+    [LoggerMessage(65, LogLevel.Information, "Notification {Kind} for {Printer}: {Message} (key {Key})")]
+    public static partial void Notification(ILogger logger, string kind, string printer, string message, string key);
+
+    [LoggerMessage(66, LogLevel.Warning, "Notification {Kind} for {Printer}: {Message} (key {Key})")]
+    public static partial void NotificationWarning(ILogger logger, string kind, string printer, string message, string key);
+
+    [LoggerMessage(67, LogLevel.Error, "Alert queue is full ({Capacity}): the {Kind} notification for {Printer} is not published (it is only in this log): {Message}")]
+    public static partial void NotificationDropped(ILogger logger, int capacity, string kind, string printer, string message);
+
+    [LoggerMessage(68, LogLevel.Error, "Could not deliver {What} for {Subject} by {Channel} after retries ({Reason}; {Suppressed} similar lines suppressed)")]
+    public static partial void DeliveryFailed(ILogger logger, string what, string subject, string channel, string reason, long suppressed);
+
+    [LoggerMessage(69, LogLevel.Information, "{What} for {Subject} was already delivered by {Channel} before a restart (key {Key}): not sent again ({Suppressed} similar lines suppressed)")]
+    public static partial void AlreadyDelivered(ILogger logger, string what, string subject, string channel, string key, long suppressed);
+
+    [LoggerMessage(70, LogLevel.Warning, "Delivered-alerts log {Path} cannot be read or written ({Reason}): after a crash, an alert or notification delivered since the last checkpoint may be delivered again (same idempotency key)")]
+    public static partial void DeliveredLogFailed(ILogger logger, string path, string reason);
+
     // --- Operations (issue 12) ---
 
     [LoggerMessage(120, LogLevel.Warning, "TLS server-name validation is OFF for the MQTT broker {Host} (PrintFarm:Mqtt:ValidateServerName=false): any certificate signed by the trusted CA is accepted")]

@@ -43,8 +43,10 @@ public sealed class PrintFarmInstrumentation : IDisposable
         CheckpointDuration = Meter.CreateHistogram<double>("printfarm.checkpoint.duration", "s", "Time to take a checkpoint snapshot (under the pipeline gate).");
         WriteDuration = Meter.CreateHistogram<double>("printfarm.influx.write.duration", "s", "Duration of write requests to InfluxDB.");
         AlertTransitions = Meter.CreateCounter<long>("printfarm.alerts.transitions", "{alert}", "Built-in alert transitions, by rule and state.");
-        AlertDeliveries = Meter.CreateCounter<long>("printfarm.alerts.deliveries", "{alert}", "Alert deliveries, by channel (mqtt, webhook) and result (ok, failed).");
+        AlertDeliveries = Meter.CreateCounter<long>("printfarm.alerts.deliveries", "{alert}", "Alert deliveries, by channel (mqtt, webhook) and result (ok, failed, already_delivered).");
         AlertsDropped = Meter.CreateCounter<long>("printfarm.alerts.dropped", "{alert}", "Alert transitions not published because the alert queue was full.");
+        Notifications = Meter.CreateCounter<long>("printfarm.notifications", "{notification}", "Everyday-event notifications handed to delivery, by kind and digest (true for a rate-limit digest).");
+        NotificationDeliveries = Meter.CreateCounter<long>("printfarm.notifications.deliveries", "{notification}", "Notification deliveries, by channel (mqtt, webhook) and result (ok, failed, already_delivered).");
     }
 
     /// <summary>The meter.</summary>
@@ -106,6 +108,12 @@ public sealed class PrintFarmInstrumentation : IDisposable
     internal Counter<long> AlertDeliveries { get; }
 
     internal Counter<long> AlertsDropped { get; }
+
+    /// <summary>Notifications handed to delivery.</summary>
+    internal Counter<long> Notifications { get; }
+
+    /// <summary>Notification deliveries by channel and result.</summary>
+    internal Counter<long> NotificationDeliveries { get; }
 
     /// <summary>
     /// Creates the pipeline's gauges (issue 12), read from <paramref name="figures"/> when a reader collects, and the

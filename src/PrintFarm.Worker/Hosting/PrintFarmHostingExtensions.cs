@@ -134,6 +134,9 @@ public static class PrintFarmHostingExtensions
         {
             Guard = guard ?? sp.GetRequiredService<CardinalityGuard>(),
             WriteBefore = writeBefore,
+
+            // Alerts and notifications are the live worker's: an import of history sends neither.
+            Notifications = alerts && o.Notifications.Enabled ? new PrintFarm.Core.Notifications.NotificationPlanner(o.Notifications) : null,
         };
     }
 
@@ -151,10 +154,11 @@ public static class PrintFarmHostingExtensions
         return services;
     }
 
-    /// <summary>The alert queue and the publisher that delivers built-in alerts (MQTT, log, optional webhook).</summary>
+    /// <summary>The alert queue and the publisher that delivers built-in alerts and notifications (MQTT, log, optional webhook).</summary>
     public static IServiceCollection AddAlertPublisher(this IServiceCollection services)
     {
         services.AddSingleton<AlertQueue>();
+        services.AddSingleton<DeliveredLog>();
         // No HttpClient request logging: a webhook's URL is its secret (Slack, Discord).
         services.AddHttpClient(AlertPublisherService.WebhookClientName).RemoveAllLoggers();
         services.AddHostedService<AlertPublisherService>();

@@ -50,6 +50,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
     private JournalPosition _processed;
 
     private readonly Alerts.AlertQueue _alerts;
+    private readonly Alerts.DeliveredLog _delivered;
     private long _lastCheckpoint;
 
     public TelemetryPipelineService(
@@ -62,8 +63,10 @@ internal sealed class TelemetryPipelineService : BackgroundService
         IOptions<PrintFarmOptions> options,
         TimeProvider time,
         ILogger<TelemetryPipelineService> logger,
-        Alerts.AlertQueue alerts)
+        Alerts.AlertQueue alerts,
+        Alerts.DeliveredLog delivered)
     {
+        _delivered = delivered;
         _alerts = alerts;
         _processor = processor;
         _channels = channels;
@@ -249,6 +252,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
         var endedBefore = output.EndedJobs.Count;
         var lateBefore = output.LateJobs.Count;
         var alertsBefore = output.Alerts.Count;
+        var notificationsBefore = output.Notifications.Count;
         try
         {
             result = _processor.Process(message, output);
@@ -260,6 +264,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
             output.EndedJobs.RemoveRange(endedBefore, output.EndedJobs.Count - endedBefore);
             output.LateJobs.RemoveRange(lateBefore, output.LateJobs.Count - lateBefore);
             output.Alerts.RemoveRange(alertsBefore, output.Alerts.Count - alertsBefore);
+            output.Notifications.RemoveRange(notificationsBefore, output.Notifications.Count - notificationsBefore);
             Reject(sequence, message, RejectReasons.ProcessingError, ex.GetType().Name + ": " + ex.Message);
             if (_throttle.ShouldLog(RejectReasons.ProcessingError, out var suppressed))
             {
@@ -365,6 +370,8 @@ internal sealed class TelemetryPipelineService : BackgroundService
         CheckpointSnapshot snapshot;
         JournalPosition position;
         System.Text.Json.Nodes.JsonArray outbox;
+        IReadOnlySet<string> outboxKeys;
+        long delivered;
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -374,7 +381,10 @@ internal sealed class TelemetryPipelineService : BackgroundService
             position = _processed;
             _metrics.CheckpointDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
             await HandOverAsync(output, cancellationToken).ConfigureAwait(false);
-            outbox = _alerts.CaptureOutbox(); // undelivered alerts of this state go into the checkpoint
+            // In this order: whatever the outbox holds is then among the keys, even if the publisher delivers it meanwhile.
+            delivered = _delivered.Mark();
+            outboxKeys = _alerts.PendingKeys();
+            outbox = _alerts.CaptureOutbox(); // undelivered alerts and notifications of this state go into the checkpoint
             await _channels.Lines.Writer.WriteAsync(LineBatch.ForBarrier(barrier), cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -405,6 +415,9 @@ internal sealed class TelemetryPipelineService : BackgroundService
 
         _lastCheckpoint = _time.GetTimestamp();
 
+        // A restart from this checkpoint can bring back only what its outbox holds and what comes after it.
+        _delivered.Compact(delivered, outboxKeys);
+
         // Only what every kept checkpoint has covered: a damaged newest one falls back to an older one, whose
         // records must still be there.
         _journal.DeleteBefore(retain);
@@ -423,6 +436,7 @@ internal sealed class TelemetryPipelineService : BackgroundService
         await _channels.PublishAsync(output.Lines, cancellationToken).ConfigureAwait(false);
 
         _alerts.Enqueue(output.Alerts);
+        _alerts.Enqueue(output.Notifications);
         output.Clear();
     }
 
