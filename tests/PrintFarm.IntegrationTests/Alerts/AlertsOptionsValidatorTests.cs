@@ -21,6 +21,22 @@ public sealed class AlertsOptionsValidatorTests
     }
 
     [Fact]
+    public void Notification_settings_are_checked_at_start_with_the_full_key_and_the_allowed_kinds()
+    {
+        Assert.Empty(Validate(o => o.Notifications.Events = "finished, failed,offline"));
+        var errors = Validate(o =>
+        {
+            o.Notifications.Events = "finished,done";
+            o.Notifications.MaxPerInterval = 0;
+            o.Notifications.TopicPrefix = o.Alerts.TopicPrefix;
+        });
+
+        Assert.Contains("PrintFarm:Notifications:Events is 'finished,done': 'done' is not a kind; allowed: finished, failed, cancelled, offline, online or all, comma-separated (empty for none)", errors);
+        Assert.Contains(errors, e => e.StartsWith("PrintFarm:Notifications:MaxPerInterval is '0'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("PrintFarm:Notifications:TopicPrefix is 'printfarm/alerts': must differ from PrintFarm:Alerts:TopicPrefix", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Bad_rule_settings_are_named_with_their_full_key()
     {
         var errors = Validate(o =>
