@@ -55,9 +55,21 @@ internal static class AlertMessages
         $"[{farm}] {(alert.State == AlertState.Firing ? "FIRING" : "resolved")} {alert.Rule}: {alert.Message}";
 
     /// <summary>The webhook body in the configured format (see <see cref="WebhookOptions.Format"/>).</summary>
-    public static string WebhookBody(WebhookOptions options, string farm, AlertTransition alert)
+    public static string WebhookBody(WebhookOptions options, string farm, AlertTransition alert) => FormatWebhook(
+        options,
+        Text(farm, alert),
+        $"{(alert.State == AlertState.Firing ? "FIRING" : "resolved")}: {alert.Rule} ({PointEncoder.ScopeName(alert.Scope)} {(alert.Scope == KpiScope.Farm ? farm : alert.Subject)})",
+        alert.Message,
+        alert.State == AlertState.Firing ? "warning" : "white_check_mark",
+        alert.State == AlertState.Firing ? 4 : 3,
+        () => Json(farm, alert));
+
+    /// <summary>
+    /// One webhook body for alerts and notifications alike: Slack's <c>text</c>, Discord's <c>content</c>, an ntfy JSON
+    /// publish (title, message, an emoji tag, priority 1–5), or the generic payload with both chat fields added.
+    /// </summary>
+    internal static string FormatWebhook(WebhookOptions options, string text, string ntfyTitle, string message, string ntfyTag, int ntfyPriority, Func<JsonObject> generic)
     {
-        var text = Text(farm, alert);
         JsonObject body;
         switch (options.Format.ToLowerInvariant())
         {
@@ -71,20 +83,20 @@ internal static class AlertMessages
                 body = new JsonObject
                 {
                     ["topic"] = options.NtfyTopic,
-                    ["title"] = $"{(alert.State == AlertState.Firing ? "FIRING" : "resolved")}: {alert.Rule} ({PointEncoder.ScopeName(alert.Scope)} {(alert.Scope == KpiScope.Farm ? farm : alert.Subject)})",
-                    ["message"] = alert.Message,
-                    ["tags"] = new JsonArray(alert.State == AlertState.Firing ? "warning" : "white_check_mark", "printfarm"),
-                    ["priority"] = alert.State == AlertState.Firing ? 4 : 3,
+                    ["title"] = ntfyTitle,
+                    ["message"] = message,
+                    ["tags"] = new JsonArray(ntfyTag, "printfarm"),
+                    ["priority"] = ntfyPriority,
                 };
                 break;
             default:
-                body = Json(farm, alert);
+                body = generic();
                 body["text"] = text;
                 body["content"] = text;
                 break;
         }
 
-        return body.ToJsonString(new JsonSerializerOptions { WriteIndented = false });
+        return body.ToJsonString();
     }
 
     internal static string Level(string subject)

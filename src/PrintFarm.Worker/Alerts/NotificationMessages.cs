@@ -54,37 +54,8 @@ internal static class NotificationMessages
     public static string Text(string farm, Notification n) => $"[{farm}] {Title(n)}: {n.Message}";
 
     /// <summary>The webhook body in the configured format (see <see cref="WebhookOptions.Format"/>).</summary>
-    public static string WebhookBody(WebhookOptions options, string farm, Notification n)
-    {
-        var text = Text(farm, n);
-        JsonObject body;
-        switch (options.Format.ToLowerInvariant())
-        {
-            case "slack":
-                body = new JsonObject { ["text"] = text };
-                break;
-            case "discord":
-                body = new JsonObject { ["content"] = text };
-                break;
-            case "ntfy":
-                body = new JsonObject
-                {
-                    ["topic"] = options.NtfyTopic,
-                    ["title"] = $"[{farm}] {Title(n)}",
-                    ["message"] = n.Message,
-                    ["tags"] = new JsonArray(Tag(n.Kind), "printfarm"),
-                    ["priority"] = Priority(n.Kind),
-                };
-                break;
-            default:
-                body = Json(farm, n);
-                body["text"] = text;
-                body["content"] = text;
-                break;
-        }
-
-        return body.ToJsonString();
-    }
+    public static string WebhookBody(WebhookOptions options, string farm, Notification n) =>
+        AlertMessages.FormatWebhook(options, Text(farm, n), $"[{farm}] {Title(n)}", n.Message, Tag(n.Kind), Priority(n.Kind), () => Json(farm, n));
 
     /// <summary>
     /// ntfy priority (1 min … 5 max): a failure or a printer gone offline needs someone (4, high); a cancel is worth a
