@@ -5,13 +5,15 @@ using PrintFarm.IntegrationTests.Support;
 using PrintFarm.Simulator;
 using PrintFarm.Simulator.Formats;
 using PrintFarm.Simulator.Publishing;
+using PrintFarm.Worker.Import;
 
 namespace PrintFarm.IntegrationTests.Import;
 
 /// <summary>
 /// <c>PrintFarm.Worker import</c> as a real process against a real InfluxDB 1.x, one fixture file per format: the jobs
 /// and day windows the file holds, a second import that changes nothing, a refusal while a worker holds the folder,
-/// and KPIs equal to those of a live worker fed the same history over a real Mosquitto.
+/// a worker that goes on from an import's state, and KPIs equal to those of a live worker fed the same history over a
+/// real Mosquitto (a simulator trace as it is; a Moonraker history as the native events of the same jobs).
 /// </summary>
 [Collection(ServicesCollection.Name)]
 public sealed class ImportCommandTests(ServicesFixture services)
@@ -172,6 +174,56 @@ public sealed class ImportCommandTests(ServicesFixture services)
         Assert.Equal(
             Snapshot(await services.Influx.QueryAsync(liveDatabase, "SELECT * FROM job")),
             Snapshot(await services.Influx.QueryAsync(importDatabase, "SELECT * FROM job")));
+    }
+
+    [Fact]
+    public async Task An_imported_moonraker_history_gives_the_same_kpis_as_a_live_worker_fed_the_same_jobs_as_native_events()
+    {
+        var printer = "mr" + Guid.NewGuid().ToString("N")[..6];
+        List<HistoryJob> jobs;
+        using (var fixture = File.OpenRead(Fixture("moonraker-history.json")))
+        {
+            jobs = HistoryFiles.ReadMoonraker(fixture, []);
+        }
+
+        var events = new List<(DateTimeOffset At, int Order, string Payload)>();
+        foreach (var j in jobs)
+        {
+            var common = new Dictionary<string, object?> { ["job_id"] = j.JobId, ["file"] = j.File, ["material"] = j.Material, ["estimated_time_s"] = j.EstimatedTimeSeconds };
+            events.Add((j.Start, 1, JsonSerializer.Serialize(new Dictionary<string, object?>(common) { ["type"] = "job_started", ["ts"] = j.Start.ToString("O", CultureInfo.InvariantCulture) })));
+            var outcome = j.Outcome switch { Core.Events.JobOutcome.Completed => "completed", Core.Events.JobOutcome.Failed => "failed", _ => "cancelled" };
+            events.Add((j.End, 0, JsonSerializer.Serialize(new Dictionary<string, object?>(common)
+            {
+                ["type"] = "job_finished",
+                ["ts"] = j.End.ToString("O", CultureInfo.InvariantCulture),
+                ["outcome"] = outcome,
+                ["print_time_s"] = j.PrintTimeSeconds,
+                ["filament_mm"] = j.FilamentMillimetres,
+            })));
+        }
+
+        // Live: the same jobs as a native printer would report them, into a running worker.
+        var (liveDatabase, liveSettings) = await AdapterEndToEnd.NewDatabaseAsync(services);
+        liveSettings["PrintFarm:Windows:0"] = "1h";
+        liveSettings["PrintFarm:Windows:1"] = "1d";
+        await using (var worker = await WorkerHost.StartAsync(liveSettings))
+        {
+            await using var client = await TestPublisher.ConnectAsync(services.Mqtt);
+            foreach (var (_, _, payload) in events.OrderBy(e => e.At).ThenBy(e => e.Order))
+            {
+                await client.PublishAsync($"printfarm/{printer}/event", System.Text.Encoding.UTF8.GetBytes(payload));
+            }
+
+            await worker.WaitForCounterAsync("printfarm.jobs.ended", jobs.Count, TimeSpan.FromSeconds(30));
+        }
+
+        var (importDatabase, importSettings) = await NewTargetAsync(farm: "test-farm");
+        var (code, stdout, stderr) = await WorkerCommand.RunAsync(importSettings, "import", "moonraker", Fixture("moonraker-history.json"), "--printer", printer);
+        Assert.True(code == 0, $"exit {code}: {stdout}{stderr}");
+
+        var live = Snapshot(await services.Influx.QueryAsync(liveDatabase, "SELECT * FROM kpi"));
+        Assert.True(live.Count > 20, $"only {live.Count} live kpi rows");
+        Assert.Equal(live, Snapshot(await services.Influx.QueryAsync(importDatabase, "SELECT * FROM kpi")));
     }
 
     // Every journal record the live worker has received is processed.
