@@ -320,6 +320,74 @@ public sealed class NatsFactsTests(NatsFactsFixture fixture) : IClassFixture<Nat
         }
     }
 
+    [Fact]
+    public async Task A_consumer_with_plural_FilterSubjects_gets_no_filter_on_2_9_10_and_the_singular_FilterSubject_works()
+    {
+        using var timeout = new CancellationTokenSource(TestTimeout);
+        await using var nats = await ConnectAsync(Cluster.ClientUrl);
+        var js = new NatsJSContext(nats);
+        await js.CreateStreamAsync(new StreamConfig("FACTS_FILTERS", ["fs.>"]) { NumReplicas = 3 }, timeout.Token);
+        try
+        {
+            foreach (var subject in new[] { "fs.a", "fs.b", "fs.c" })
+            {
+                (await js.PublishAsync(subject, Encoding.UTF8.GetBytes(subject), cancellationToken: timeout.Token)).EnsureSuccess();
+            }
+
+            var plural = await js.CreateOrUpdateConsumerAsync(
+                "FACTS_FILTERS", new ConsumerConfig("plural") { FilterSubjects = ["fs.a", "fs.b"], AckPolicy = ConsumerConfigAckPolicy.Explicit }, timeout.Token);
+            var singular = await js.CreateOrUpdateConsumerAsync(
+                "FACTS_FILTERS", new ConsumerConfig("singular") { FilterSubject = "fs.c", AckPolicy = ConsumerConfigAckPolicy.Explicit }, timeout.Token);
+
+            Assert.Null(plural.Info.Config.FilterSubjects);
+            Assert.Equal(3, (await FetchSubjectsAsync(plural, 3, timeout.Token)).Count);
+            Assert.Equal(["fs.c"], await FetchSubjectsAsync(singular, 1, timeout.Token));
+        }
+        finally
+        {
+            await js.DeleteStreamAsync("FACTS_FILTERS", CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task A_per_key_TTL_is_refused_against_2_9_10_so_only_the_bucket_MaxAge_can_expire_a_lease()
+    {
+        using var timeout = new CancellationTokenSource(TestTimeout);
+        await using var nats = await ConnectAsync(Cluster.ClientUrl);
+        var kv = new NatsKVContext(new NatsJSContext(nats));
+
+        // Per-key TTL needs a bucket with limit markers (2.11's per-message TTL); NATS.Net sees the server's API
+        // level and refuses the bucket, and a TTL on a plain bucket's key.
+        var markers = await Assert.ThrowsAsync<NatsKVException>(() =>
+            kv.CreateStoreAsync(new NatsKVConfig("facts_ttl_markers") { NumberOfReplicas = 3, LimitMarkerTTL = TimeSpan.FromSeconds(1) }, timeout.Token).AsTask());
+        Assert.Contains("LimitMarkerTTL", markers.Message, StringComparison.Ordinal);
+
+        var store = await kv.CreateStoreAsync(new NatsKVConfig("facts_ttl") { NumberOfReplicas = 3 }, timeout.Token);
+        try
+        {
+            var perKey = await Assert.ThrowsAsync<NatsKVException>(() => store.CreateAsync("lease", "worker-a", TimeSpan.FromSeconds(1), cancellationToken: timeout.Token).AsTask());
+            Assert.Contains("TTL", perKey.Message, StringComparison.Ordinal);
+            Assert.False((await store.TryGetEntryAsync<string>("lease", cancellationToken: timeout.Token)).Success, "the refused create wrote the key anyway");
+        }
+        finally
+        {
+            await kv.DeleteStoreAsync("facts_ttl", CancellationToken.None);
+        }
+    }
+
+    private static async Task<List<string>> FetchSubjectsAsync(INatsJSConsumer consumer, int count, CancellationToken cancellationToken)
+    {
+        var subjects = new List<string>();
+        // More than the stream holds, with a short expiry: the fetch ends when the server has nothing more to give.
+        await foreach (var msg in consumer.FetchAsync<byte[]>(new NatsJSFetchOpts { MaxMsgs = count + 5, Expires = TimeSpan.FromSeconds(2) }, cancellationToken: cancellationToken))
+        {
+            subjects.Add(msg.Subject);
+            await msg.AckAsync(cancellationToken: cancellationToken);
+        }
+
+        return subjects;
+    }
+
     /// <summary>FNV-1a, 32 bit, over the token's UTF-8 bytes: what nats-server's <c>partition()</c> hashes.</summary>
     private static uint Fnv1a32(string token)
     {
