@@ -74,7 +74,9 @@ internal static partial class DocCommandRules
 
         new("kpis", Rx(@"^\./build\.sh run kpis( [^>|;&]*)?( > (?<file>\S+))?$"), DocRuleKind.Run, string.Empty, async (farm, c) =>
         {
-            var (code, output) = await RunAsync(farm, c);
+            // "with the worker's settings" (README): the PrintFarm__ settings README's worker command starts with.
+            var settings = string.Concat(farm.WorkerCommand.Split(' ').TakeWhile(w => w.StartsWith("PrintFarm__", StringComparison.Ordinal)).Select(w => w + " "));
+            var (code, output) = await Shell.RunAsync(Substitute(settings + c.Text, farm), farm.Work, farm.Environment(), CommandTimeout);
             var file = Regex.Match(c.Text, @"> (\S+)$") is { Success: true } m ? Path.Combine(farm.Work, m.Groups[1].Value) : null;
             var table = file is null ? output : File.Exists(file) ? await File.ReadAllTextAsync(file) : string.Empty;
             var rows = table.Split('\n').Count(l => KpiRow().IsMatch(l));
@@ -230,7 +232,7 @@ internal static partial class DocCommandRules
 
     private static string? BenchmarkFilterMatches(DocCommand c)
     {
-        var filter = Regex.Match(c.Text, "--filter '([^']+)'").Groups[1].Value;
+        var filter = Regex.Match(c.Text, "(--filter|bench) '([^']+)'").Groups[2].Value;
         var pattern = new Regex("^" + Regex.Escape(filter).Replace(@"\*", ".*", StringComparison.Ordinal) + "$");
         var names = Directory.GetFiles(Path.Combine(GrafanaFiles.RepoRoot, "tests", "PrintFarm.Benchmarks"), "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
@@ -249,7 +251,7 @@ internal static partial class DocCommandRules
         var text = File.ReadAllText(Path.Combine(GrafanaFiles.RepoRoot, script));
         // The bench script hands what it does not parse to the load generator (tests/PrintFarm.LoadGen).
         var loadGen = string.Concat(Directory.GetFiles(Path.Combine(GrafanaFiles.RepoRoot, "tests", "PrintFarm.LoadGen"), "*.cs", SearchOption.AllDirectories).Select(File.ReadAllText));
-        var missing = Flags(c.Text).Where(f => !text.Contains(f + ")", StringComparison.Ordinal) && !loadGen.Contains($"\"{f}\"", StringComparison.Ordinal)).ToList();
+        var missing = Flags(c.Text).Where(f => !text.Contains(f + ")", StringComparison.Ordinal) && !loadGen.Contains($"\"{f[2..]}\"", StringComparison.Ordinal)).ToList();
         var variables = Regex.Matches(c.Text, @"^(\w+)=").Select(m => m.Groups[1].Value).Where(v => !text.Contains(v, StringComparison.Ordinal)).ToList();
         return missing.Count == 0 && variables.Count == 0 ? null : $"{script} reads no {string.Join(", ", missing.Concat(variables))}";
     }
@@ -346,13 +348,13 @@ internal static partial class DocCommandRules
     private static Regex Rx(string pattern) => new(pattern, RegexOptions.CultureInvariant);
 
     /// <summary>NAME=value (a value in double quotes, or a &lt;placeholder&gt;, may hold blanks).</summary>
-    [GeneratedRegex(@"^\w+=(""[^""]*""|<[^>]*>|\S*)$")]
+    [GeneratedRegex(@"^\w[\w-]*=(""[^""]*""|<[^>]*>|\S*)$")]
     public static partial Regex EnvAssignment();
 
     [GeneratedRegex(@"^(PrintFarm__\w+=\S+ )+\./build\.sh run$")]
     private static partial Regex WorkerServiceRegex();
 
     // A KPI row of the table (│ 1h │ …) or the CSV (1h,…).
-    [GeneratedRegex(@"^(│ 1[hd] │|1[hd],)")]
+    [GeneratedRegex(@"^(│ 1[hd] +│|1[hd],)")]
     private static partial Regex KpiRow();
 }
