@@ -108,6 +108,10 @@ internal static partial class DocCommandRules
             "it runs for the simulated duration at the given speed: the test runs it until it has published, then stops it",
             SimulatorPublishesAsync),
 
+        new("history import", Rx(@"^\./build\.sh run import (trace|moonraker|octoprint-csv) \S+( --printer \S+)?$"), DocRuleKind.NotHere,
+            "needs the farm's own history files; Import/ImportCommandTests runs each format against a real InfluxDB",
+            (farm, c) => FlagsInHelpAsync(farm, c, "./build.sh run import --help")),
+
         new("setup of an InfluxDB 2.x", Rx(@"^\./build\.sh setup "), DocRuleKind.NotHere,
             "makes an InfluxDB 2.x ready (org, bucket, token, DBRP); the tests have InfluxDB 1.6 (PrintFarm.Setup.Tests run it against a 2.x stand-in)",
             (farm, c) => FlagsInHelpAsync(farm, c, "./build.sh setup --help")),

@@ -193,6 +193,8 @@ public sealed class DocsCommandsTests(DocsFarm farm) : IClassFixture<DocsFarm>
         var alertFields = AlertMessages.Json("main-farm", alert).Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
         using var schema = JsonDocument.Parse(File.ReadAllText(Path.Combine(GrafanaFiles.RepoRoot, "docs", "schema", "native-event.schema.json")));
         var nativeFields = schema.RootElement.GetProperty("properties").EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        var notificationFields = NotificationMessages.Json("main-farm", new PrintFarm.Core.Notifications.Notification(PrintFarm.Core.Notifications.NotificationKind.Failed, "mk4-02", DateTimeOffset.UnixEpoch, "m"))
+            .Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
         var failures = new List<string>();
         var blocks = DocBlocks.All().Where(b => b.Kind == "json").ToList();
 
@@ -216,6 +218,24 @@ public sealed class DocsCommandsTests(DocsFarm farm) : IClassFixture<DocsFarm>
                 if (!fields.SetEquals(alertFields))
                 {
                     failures.Add($"{block}: an alert message; the worker writes {string.Join(",", alertFields.Order(StringComparer.Ordinal))}, the doc shows {string.Join(",", fields.Order(StringComparer.Ordinal))}");
+                }
+            }
+            else if (fields.Contains("kind") && fields.Contains("idempotency_key"))
+            {
+                if (!fields.SetEquals(notificationFields))
+                {
+                    failures.Add($"{block}: a notification; the worker writes {string.Join(",", notificationFields.Order(StringComparer.Ordinal))}, the doc shows {string.Join(",", fields.Order(StringComparer.Ordinal))}");
+                }
+            }
+            else if (fields.Contains("PrintFarm"))
+            {
+                // A piece of appsettings.json: PrintFarmOptions must have each section it names.
+                foreach (var section in json["PrintFarm"]!.AsObject().Select(p => p.Key))
+                {
+                    if (typeof(PrintFarm.Worker.Configuration.PrintFarmOptions).GetProperty(section) is null)
+                    {
+                        failures.Add($"{block}: PrintFarm:{section} is not a setting");
+                    }
                 }
             }
             else if (fields.Contains("type") && fields.Contains("ts"))
