@@ -99,14 +99,8 @@ Exit codes: 0 imported, 1 database refused or unreachable, 2 invalid configurati
                         : throw new FormatException($"--until '{u}' is not a time: use ISO 8601, for example 2026-01-05T06:00:00Z");
                     break;
                 default:
-                    if (a.StartsWith("--PrintFarm:", StringComparison.OrdinalIgnoreCase) || a.StartsWith("--Serilog:", StringComparison.OrdinalIgnoreCase))
+                    if (PrintFarm.Worker.Operations.KpisCommand.TakeConfiguration(args, ref i, configuration))
                     {
-                        configuration.Add(a);
-                        if (!a.Contains('=', StringComparison.Ordinal) && i + 1 < args.Count)
-                        {
-                            configuration.Add(args[++i]);
-                        }
-
                         break;
                     }
 

@@ -80,14 +80,8 @@ Exit codes: 0 printed, 1 database unreachable or query refused, 2 invalid config
                     csv = true;
                     break;
                 default:
-                    if (a.StartsWith("--PrintFarm:", StringComparison.OrdinalIgnoreCase) || a.StartsWith("--Serilog:", StringComparison.OrdinalIgnoreCase))
+                    if (TakeConfiguration(args, ref i, configuration))
                     {
-                        configuration.Add(a);
-                        if (!a.Contains('=', StringComparison.Ordinal) && i + 1 < args.Count)
-                        {
-                            configuration.Add(args[++i]);
-                        }
-
                         break;
                     }
 
@@ -176,4 +170,25 @@ Exit codes: 0 printed, 1 database unreachable or query refused, 2 invalid config
         span.TotalDays >= 2 && span.TotalDays == Math.Floor(span.TotalDays) ? string.Create(CultureInfo.InvariantCulture, $"{span.TotalDays} d")
         : span.TotalHours >= 1 && span.TotalHours == Math.Floor(span.TotalHours) ? string.Create(CultureInfo.InvariantCulture, $"{span.TotalHours} h")
         : span.ToString("c", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A <c>--PrintFarm:…</c> or <c>--Serilog:…</c> setting among a command's own arguments (with its value, as one
+    /// <c>--Key=value</c> or two arguments): moved to <paramref name="configuration"/>, and true. Used by every command.
+    /// </summary>
+    internal static bool TakeConfiguration(IReadOnlyList<string> args, ref int i, List<string> configuration)
+    {
+        var a = args[i];
+        if (!a.StartsWith("--PrintFarm:", StringComparison.OrdinalIgnoreCase) && !a.StartsWith("--Serilog:", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        configuration.Add(a);
+        if (!a.Contains('=', StringComparison.Ordinal) && i + 1 < args.Count)
+        {
+            configuration.Add(args[++i]);
+        }
+
+        return true;
+    }
 }
