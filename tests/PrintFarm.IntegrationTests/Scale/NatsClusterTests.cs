@@ -63,7 +63,7 @@ public sealed class NatsClusterTests(NatsClusterFixture fixture) : IClassFixture
     public async Task A_paused_node_falls_behind_while_the_other_two_go_on_and_catches_up_when_resumed()
     {
         using var timeout = new CancellationTokenSource(TestTimeout);
-        await using var nats = await ConnectAsync();
+        await using var nats = await ConnectAsync(Cluster.Nodes[0].ClientUrl); // node 1 is the one paused
         var js = new NatsJSContext(nats);
         await js.CreateStreamAsync(new StreamConfig("CTRL_PAUSE", ["ctrl.pause.>"]) { NumReplicas = 3 }, timeout.Token);
         try
@@ -148,9 +148,10 @@ public sealed class NatsClusterTests(NatsClusterFixture fixture) : IClassFixture
         }
     }
 
-    private async Task<NatsConnection> ConnectAsync()
+    // url: one node's, when the test freezes another (a client on a frozen node notices only after its pings fail).
+    private async Task<NatsConnection> ConnectAsync(string? url = null)
     {
-        var connection = new NatsConnection(new NatsOpts { Url = Cluster.ClientUrl, Name = "printfarm-nats-cluster-tests" });
+        var connection = new NatsConnection(new NatsOpts { Url = url ?? Cluster.ClientUrl, Name = "printfarm-nats-cluster-tests" });
         await connection.ConnectAsync();
         return connection;
     }
