@@ -148,13 +148,7 @@ public sealed class NatsClusterTests(NatsClusterFixture fixture) : IClassFixture
         }
     }
 
-    // url: one node's, when the test freezes another (a client on a frozen node notices only after its pings fail).
-    private async Task<NatsConnection> ConnectAsync(string? url = null)
-    {
-        var connection = new NatsConnection(new NatsOpts { Url = url ?? Cluster.ClientUrl, Name = "printfarm-nats-cluster-tests" });
-        await connection.ConnectAsync();
-        return connection;
-    }
+    private Task<NatsConnection> ConnectAsync(string? url = null) => Cluster.ConnectAsync(url, "printfarm-nats-cluster-tests");
 
     /// <summary>Leaves all nodes running and the cluster healthy for the next test, whatever this one did.</summary>
     private async Task RunningAgainAsync()

@@ -400,12 +400,7 @@ public sealed class NatsFactsTests(NatsFactsFixture fixture) : IClassFixture<Nat
         return hash;
     }
 
-    private static async Task<NatsConnection> ConnectAsync(string url)
-    {
-        var connection = new NatsConnection(new NatsOpts { Url = url, Name = "printfarm-nats-facts" });
-        await connection.ConnectAsync();
-        return connection;
-    }
+    private Task<NatsConnection> ConnectAsync(string url) => Cluster.ConnectAsync(url, "printfarm-nats-facts");
 
     private async Task<List<MqttPrinter>> ConnectEveryNodeAsync()
     {

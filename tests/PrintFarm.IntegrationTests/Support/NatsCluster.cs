@@ -135,6 +135,17 @@ public sealed class NatsCluster : IAsyncDisposable
         Nodes.SelectMany(n => ReadLog(n).Split('\n')).Where(l => l.Contains(text, StringComparison.Ordinal)).ToList();
 
     /// <summary>
+    /// A NATS client connected to <paramref name="url"/> (default: any node). Pass one node's URL when a test freezes
+    /// another: a client on a frozen node notices only once its pings fail.
+    /// </summary>
+    public async Task<NATS.Client.Core.NatsConnection> ConnectAsync(string? url = null, string name = "printfarm-tests")
+    {
+        var connection = new NATS.Client.Core.NatsConnection(new NATS.Client.Core.NatsOpts { Url = url ?? ClientUrl, Name = name });
+        await connection.ConnectAsync();
+        return connection;
+    }
+
+    /// <summary>
     /// Starts <paramref name="size"/> nodes with <paramref name="mappings"/> and waits until every node is healthy
     /// and agrees on a JetStream meta leader.
     /// </summary>
