@@ -7,6 +7,7 @@ using PrintFarm.Core.Processing;
 using PrintFarm.Worker.Diagnostics;
 using PrintFarm.Worker.Hosting;
 using PrintFarm.Worker.Journal;
+using PrintFarm.Worker.Pipeline;
 
 namespace PrintFarm.Worker.Checkpoints;
 
@@ -25,7 +26,7 @@ namespace PrintFarm.Worker.Checkpoints;
 /// from zero over the points InfluxDB holds.
 /// </para>
 /// </summary>
-internal sealed class CheckpointStore
+internal sealed class CheckpointStore : ICheckpointStore<JournalPosition>
 {
     /// <summary>How many checkpoints are kept (the newest and the ones before it), each with the journal it needs.</summary>
     public const int Kept = 3;
@@ -36,12 +37,17 @@ internal sealed class CheckpointStore
     private readonly TimeProvider _time;
     private readonly ILogger<CheckpointStore> _logger;
     private readonly Dictionary<string, JournalPosition?> _positions = new(StringComparer.Ordinal);
+    private readonly string _journalFolder;
     private long _lastSavedTicks;
+
+    /// <summary>The top-level property of a checkpoint that holds the journal position it reflects.</summary>
+    public const string PositionProperty = "journal";
 
     public CheckpointStore(DataFolders folders, DataFolderLock folderLock, TimeProvider time, ILogger<CheckpointStore> logger)
     {
         _ = folderLock; // held: no other worker writes these files
         Folder = folders.Checkpoint;
+        _journalFolder = folders.Journal;
         Path = System.IO.Path.Combine(Folder, "state" + Extension);
         _time = time;
         _logger = logger;
@@ -82,7 +88,7 @@ internal sealed class CheckpointStore
             try
             {
                 var checkpoint = Read(path);
-                var position = JournalPosition.FromJson(checkpoint["journal"]);
+                var position = JournalPosition.FromJson(checkpoint[PositionProperty]);
                 if (position is { } p && p < journalStart)
                 {
                     // Its records are gone: restoring it and reading from the journal's start would skip some.
@@ -137,6 +143,22 @@ internal sealed class CheckpointStore
             "--accept-checkpoint-loss (or PrintFarm__AcceptCheckpointLoss=true). docs/reliability.md, \"Checkpoints\".");
     }
 
+    string ICheckpointStore<JournalPosition>.Location => Path;
+
+    ValueTask<(string? From, JournalPosition? Position)> ICheckpointStore<JournalPosition>.RestoreAsync(Action<JsonObject> apply, IMessageLog<JournalPosition> log, bool acceptLoss, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Restore(
+            checkpoint =>
+            {
+                apply(checkpoint);
+                return null;
+            },
+            log.Start,
+            _journalFolder,
+            acceptLoss));
+
+    ValueTask<JournalPosition> ICheckpointStore<JournalPosition>.SaveAsync(CheckpointSnapshot snapshot, JournalPosition position, Action<Utf8JsonWriter> extra, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Save(snapshot, position, extra));
+
     /// <summary>Moves an unusable checkpoint aside so the next start does not trip on it again; returns where it went.</summary>
     public string MoveAside(string path, string reason)
     {
@@ -161,7 +183,14 @@ internal sealed class CheckpointStore
     public JournalPosition Save(CheckpointSnapshot snapshot, JournalPosition position, Action<Utf8JsonWriter> extra)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        Write(writer => snapshot.WriteTo(writer, extra), position);
+        Write(
+            writer => snapshot.WriteTo(writer, w =>
+            {
+                w.WritePropertyName(PositionProperty);
+                position.ToJson().WriteTo(w);
+                extra(w);
+            }),
+            position);
         return Retain(position);
     }
 
@@ -169,7 +198,7 @@ internal sealed class CheckpointStore
     public JournalPosition? Save(JsonObject checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        var position = JournalPosition.FromJson(checkpoint["journal"]);
+        var position = JournalPosition.FromJson(checkpoint[PositionProperty]);
         Write(writer => checkpoint.WriteTo(writer), position);
         return position is { } p ? Retain(p) : null;
     }

@@ -95,8 +95,8 @@ internal static partial class Log
     [LoggerMessage(125, LogLevel.Warning, "A QoS {QoS} message on {Topic} arrived while the worker was stopping and was not journaled (QoS 1: the broker sends it again to the next session; QoS 0: lost) ({Suppressed} similar lines suppressed)")]
     public static partial void MessageAfterStop(ILogger logger, string topic, byte qoS, long suppressed);
 
-    [LoggerMessage(48, LogLevel.Information, "Journal: resuming at {Position}; {Bytes} bytes to replay before live messages")]
-    public static partial void JournalResuming(ILogger logger, string position, long bytes);
+    [LoggerMessage(48, LogLevel.Information, "Resuming {Log} at {Position}; {Backlog} to replay before live messages")]
+    public static partial void LogResuming(ILogger logger, string log, string position, string backlog);
 
     [LoggerMessage(49, LogLevel.Error, "The {Loop} loop failed ({Reason}); it carries on after {Delay}")]
     public static partial void LoopFailed(ILogger logger, Exception exception, string loop, string reason, TimeSpan delay);

@@ -326,12 +326,7 @@ Exit codes: 0 imported, 1 database refused or unreachable, 2 invalid configurati
     private static DateTimeOffset? HandOver(TelemetryProcessor processor, CheckpointStore checkpoints, MessageJournal journal, DataFolders folders, string file)
     {
         var position = journal.End;
-        checkpoints.Save(processor.CaptureCheckpoint(DateTimeOffset.UtcNow), position, writer =>
-        {
-            writer.WritePropertyName("journal");
-            position.ToJson().WriteTo(writer);
-            Alerts.AlertQueue.WriteOutbox(writer, []);
-        });
+        checkpoints.Save(processor.CaptureCheckpoint(DateTimeOffset.UtcNow), position, writer => Alerts.AlertQueue.WriteOutbox(writer, []));
         var cut = OldestOpen(processor.Kpis);
         var record = new JsonObject
         {

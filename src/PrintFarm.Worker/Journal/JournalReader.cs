@@ -1,3 +1,5 @@
+using PrintFarm.Worker.Pipeline;
+
 namespace PrintFarm.Worker.Journal;
 
 /// <summary>
@@ -6,7 +8,7 @@ namespace PrintFarm.Worker.Journal;
 /// <see cref="JournalQuarantine"/> (kept, counted, logged) and the reader goes on at the next valid record;
 /// <see cref="CorruptionSkipped"/> says how many bytes it passed over.
 /// </summary>
-internal sealed class JournalReader : IDisposable
+internal sealed class JournalReader : IMessageLogReader<JournalPosition>
 {
     private readonly MessageJournal _journal;
     private readonly TopicCache _topics = new();
@@ -52,15 +54,15 @@ internal sealed class JournalReader : IDisposable
     }
 
     /// <summary>Reads the next durable record, if there is one.</summary>
-    public bool TryRead(out JournalRecord record) => TryRead(copyPayload: true, out record);
+    public bool TryRead(out LogRecord record) => TryRead(copyPayload: true, out record);
 
     /// <summary>
     /// Reads the next durable record without copying its payload: the payload is valid only until the next read (the
     /// pipeline processes each message before reading the next, and copies what it keeps).
     /// </summary>
-    public bool TryReadBorrowed(out JournalRecord record) => TryRead(copyPayload: false, out record);
+    public bool TryReadBorrowed(out LogRecord record) => TryRead(copyPayload: false, out record);
 
-    private bool TryRead(bool copyPayload, out JournalRecord record)
+    private bool TryRead(bool copyPayload, out LogRecord record)
     {
         while (true)
         {

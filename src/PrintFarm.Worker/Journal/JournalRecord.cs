@@ -3,13 +3,9 @@ using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
 
-namespace PrintFarm.Worker.Journal;
+using PrintFarm.Worker.Pipeline;
 
-/// <summary>
-/// One received MQTT message as it is kept in the journal. <paramref name="OversizeBytes"/> is non-zero for a message
-/// whose payload was over <c>MaxPayloadBytes</c>: only its metadata was kept, and <paramref name="Payload"/> is empty.
-/// </summary>
-internal readonly record struct JournalRecord(long Sequence, string Topic, ReadOnlyMemory<byte> Payload, bool Retained, byte QoS, DateTimeOffset ReceivedAt, long OversizeBytes = 0);
+namespace PrintFarm.Worker.Journal;
 
 /// <summary>
 /// The journal's record format, little-endian: <c>u32 body length, u32 CRC-32 of the body, body</c>, the body being
@@ -76,7 +72,7 @@ internal static class JournalCodec
     /// Checks and decodes one whole record (header and body); false when the checksum or the layout is wrong. Without
     /// <paramref name="copyPayload"/> the payload is a slice of <paramref name="memory"/>.
     /// </summary>
-    public static bool TryDecode(ReadOnlyMemory<byte> memory, TopicCache? topics, bool copyPayload, out JournalRecord result)
+    public static bool TryDecode(ReadOnlyMemory<byte> memory, TopicCache? topics, bool copyPayload, out LogRecord result)
     {
         result = default;
         var record = memory.Span;
@@ -118,7 +114,7 @@ internal static class JournalCodec
             payload = ReadOnlyMemory<byte>.Empty;
         }
 
-        result = new JournalRecord(
+        result = new LogRecord(
             BinaryPrimitives.ReadInt64LittleEndian(body),
             topic,
             copyPayload ? payload.ToArray() : payload,

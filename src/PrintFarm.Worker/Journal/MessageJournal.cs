@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using PrintFarm.Worker.Diagnostics;
 
+using PrintFarm.Worker.Pipeline;
+
 namespace PrintFarm.Worker.Journal;
 
 /// <summary>A message handed to the journal, with the acknowledgement to send once it is on disk (QoS 1 and 2).</summary>
@@ -54,7 +56,7 @@ internal enum AppendResult
 /// <see cref="StartWriting"/> where there is no host. The pipeline reads with a <see cref="JournalReader"/>; a checkpoint
 /// records the reader's position, and segments wholly before what every kept checkpoint covers are deleted.
 /// </summary>
-internal sealed class MessageJournal : IAsyncDisposable, IDisposable
+internal sealed class MessageJournal : IMessageLog<JournalPosition>, IAsyncDisposable, IDisposable
 {
     private readonly JournalGroup _group;
     private readonly JournalSegments _segments;
@@ -210,6 +212,24 @@ internal sealed class MessageJournal : IAsyncDisposable, IDisposable
 
     /// <summary>Deletes the segments wholly before <paramref name="position"/>: a checkpoint covers every record in them.</summary>
     public int DeleteBefore(JournalPosition position) => _segments.DeleteBefore(position);
+
+    string IMessageLog<JournalPosition>.Name => "journal " + Folder;
+
+    // Segments are named by their first sequence: while the first one is there, nothing was ever deleted.
+    bool IMessageLog<JournalPosition>.HoldsEverything => Start.Segment == 0;
+
+    long IMessageLog<JournalPosition>.NextSequence => End.Sequence;
+
+    string? IMessageLog<JournalPosition>.DescribeBacklog(JournalPosition from)
+    {
+        var end = End;
+        var bytes = end.Segment == from.Segment ? end.Offset - from.Offset : Bytes;
+        return bytes > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes} bytes") : null;
+    }
+
+    IMessageLogReader<JournalPosition> IMessageLog<JournalPosition>.OpenReader(JournalPosition? from) => OpenReader(from);
+
+    void IMessageLog<JournalPosition>.Release(JournalPosition position) => DeleteBefore(position);
 
     public async ValueTask DisposeAsync()
     {

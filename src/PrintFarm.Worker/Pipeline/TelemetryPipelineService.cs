@@ -1,9 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using PrintFarm.Core.Events;
-using PrintFarm.Core.Ingestion;
-using PrintFarm.Core.LineProtocol;
 using PrintFarm.Core.Processing;
 using PrintFarm.Worker.Checkpoints;
 using PrintFarm.Worker.Configuration;
@@ -14,44 +11,13 @@ using PrintFarm.Worker.Journal;
 namespace PrintFarm.Worker.Pipeline;
 
 /// <summary>
-/// Drives the pure <see cref="TelemetryProcessor"/> from the journal: one loop reads durable messages in order and
-/// processes them, another flushes changed KPI windows every <see cref="PrintFarmOptions.FlushInterval"/> and takes a
-/// checkpoint every <see cref="PrintFarmOptions.CheckpointInterval"/>. Both hold an async gate around the processor
-/// and hand their lines to the writer inside it, so the writer sees lines in processing order.
-/// <para>
-/// A checkpoint is the processor's state plus the journal position it reflects. It is written only once the writer
-/// has put every line produced before it into InfluxDB or the spool (a barrier in the lines queue) and the dead
-/// letters are on disk; then the journal segments before it are deleted. A restart restores the checkpoint and reads
-/// the journal from its position: every message is reflected exactly once in the state, and lines written twice are
-/// the same points, which InfluxDB overwrites.
-/// </para>
-/// A message the processor rejects — or that makes it throw — is dead-lettered, counted and logged; the loop goes on.
+/// The single-machine worker's pipeline: one <see cref="PartitionPipeline{TPosition}"/> reading the local journal,
+/// its checkpoints in the data folder. When it ends it completes the writer's queue.
 /// </summary>
 internal sealed class TelemetryPipelineService : BackgroundService
 {
-    private const int SliceSize = 1024;
-
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly TelemetryProcessor _processor;
+    private readonly PartitionPipeline<JournalPosition> _pipeline;
     private readonly PipelineChannels _channels;
-    private readonly MessageJournal _journal;
-    private readonly DeadLetterStore _deadLetters;
-    private readonly PrintFarmInstrumentation _metrics;
-    private readonly TimeProvider _time;
-    private readonly ILogger<TelemetryPipelineService> _logger;
-    private readonly LogThrottle _throttle;
-    private readonly TimeSpan _flushInterval;
-    private readonly TimeSpan _checkpointInterval;
-    private readonly CheckpointStore _checkpoints;
-    private readonly bool _acceptCheckpointLoss;
-    private readonly int _maxPayloadBytes;
-    private readonly List<Rejected> _rejected = [];
-    private JournalReader? _reader;
-    private JournalPosition _processed;
-
-    private readonly Alerts.AlertQueue _alerts;
-    private readonly Alerts.DeliveredLog _delivered;
-    private long _lastCheckpoint;
 
     public TelemetryPipelineService(
         TelemetryProcessor processor,
@@ -66,379 +32,36 @@ internal sealed class TelemetryPipelineService : BackgroundService
         Alerts.AlertQueue alerts,
         Alerts.DeliveredLog delivered)
     {
-        _delivered = delivered;
-        _alerts = alerts;
-        _processor = processor;
         _channels = channels;
-        _journal = journal;
-        _deadLetters = deadLetters;
-        _metrics = metrics;
-        _time = time;
-        _logger = logger;
-        _throttle = new LogThrottle(time, TimeSpan.FromSeconds(10));
-        _flushInterval = options.Value.FlushInterval;
-        _checkpointInterval = options.Value.CheckpointInterval;
-        _checkpoints = checkpoints;
-        _acceptCheckpointLoss = options.Value.AcceptCheckpointLoss;
-        _maxPayloadBytes = options.Value.MaxPayloadBytes;
+        _pipeline = new PartitionPipeline<JournalPosition>(processor, journal, checkpoints, channels, deadLetters, metrics, options.Value, time, logger, alerts, delivered);
     }
 
-    /// <summary>How long shutdown waits for the final checkpoint's lines to reach InfluxDB or the spool.</summary>
-    internal static TimeSpan FinalCheckpointTimeout { get; } = TimeSpan.FromSeconds(15);
-
-    /// <summary>How long shutdown goes on processing what the journal holds before leaving the rest for the next start.</summary>
-    internal static TimeSpan ShutdownDrainTime { get; } = TimeSpan.FromSeconds(5);
-
     /// <summary>The journal position the processor's state reflects.</summary>
-    public JournalPosition Processed => _processed;
+    public JournalPosition Processed => _pipeline.Processed;
 
     // Restoring belongs in StartAsync: it must be done before the MQTT service (started after this one) subscribes,
     // and from .NET 10 ExecuteAsync runs wholly on the thread pool, concurrently with the next service's start.
-    public override Task StartAsync(CancellationToken cancellationToken)
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        var position = Restore();
-        _reader = _journal.OpenReader(position);
-        _processed = _reader.Position;
-        _deadLetters.ReplayBefore(_journal.End.Sequence);
-        var backlog = _journal.End.Segment == _processed.Segment ? _journal.End.Offset - _processed.Offset : _journal.Bytes;
-        if (backlog > 0)
-        {
-            Log.JournalResuming(_logger, _processed.ToString(), backlog);
-        }
-
-        _lastCheckpoint = _time.GetTimestamp();
-        return base.StartAsync(cancellationToken);
+        await _pipeline.StartAsync(cancellationToken).ConfigureAwait(false);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public override void Dispose()
     {
-        _reader?.Dispose();
-        _gate.Dispose();
+        _pipeline.Dispose();
         base.Dispose();
-    }
-
-    // The newest usable checkpoint (CheckpointStore.Restore falls back through the kept ones, or refuses to start).
-    private JournalPosition? Restore()
-    {
-        var savedAt = "?";
-        var (path, position) = _checkpoints.Restore(
-            checkpoint =>
-            {
-                var position = JournalPosition.FromJson(checkpoint["journal"]);
-                var dropped = _processor.RestoreCheckpoint(checkpoint);
-                _alerts.RestoreOutbox(checkpoint[Alerts.AlertQueue.OutboxProperty]);
-                if (dropped > 0)
-                {
-                    Log.CheckpointWindowsDropped(_logger, dropped);
-                }
-
-                savedAt = checkpoint["saved_at"]?.ToString() ?? "?";
-                return position;
-            },
-            _journal.Start,
-            _journal.Folder,
-            _acceptCheckpointLoss);
-        if (path is not null)
-        {
-            Log.CheckpointRestored(_logger, path, savedAt, _processor.Jobs.OpenJobs, _processor.Kpis.OpenSeries, _processor.Kpis.Watermark);
-        }
-
-        return position;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var flushCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        var flushing = FlushLoopAsync(flushCts.Token);
         try
         {
-            await ProcessLoopAsync(stoppingToken).ConfigureAwait(false);
+            await _pipeline.RunAsync(stoppingToken).ConfigureAwait(false);
         }
         finally
         {
-            await flushCts.CancelAsync().ConfigureAwait(false);
-            await flushing.ConfigureAwait(false);
-            try
-            {
-                // Last flush and checkpoint, so the open windows' latest state reaches the writer and a restart
-                // replays nothing. If the lines cannot be made durable in time, the journal keeps the messages.
-                using var timeout = new CancellationTokenSource(FinalCheckpointTimeout, _time);
-                await CheckpointAsync(timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                Log.CheckpointBarrierTimedOut(_logger, FinalCheckpointTimeout);
-            }
-            catch (Exception ex)
-            {
-                _metrics.LoopFailures.Add(1, new KeyValuePair<string, object?>("loop", "checkpoint"));
-                Log.LoopFailed(_logger, ex, "final checkpoint", ex.Message, TimeSpan.Zero);
-            }
-            finally
-            {
-                _channels.Lines.Writer.TryComplete();
-            }
+            _channels.Lines.Writer.TryComplete();
         }
     }
-
-    // Runs until the journal is completed (by the MQTT service on stop) and read to its end; once stopping, for at most
-    // ShutdownDrainTime more: what is not processed then stays in the journal, and the next start reads it.
-    private async Task ProcessLoopAsync(CancellationToken stoppingToken)
-    {
-        var reader = _reader!;
-        var output = new ProcessorOutput();
-        long? drainStarted = null;
-        while (true)
-        {
-            if (stoppingToken.IsCancellationRequested)
-            {
-                drainStarted ??= _time.GetTimestamp();
-                if (_time.GetElapsedTime(drainStarted.Value) > ShutdownDrainTime)
-                {
-                    return;
-                }
-            }
-
-            try
-            {
-                if (!await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
-                {
-                    return;
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-
-            await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-            try
-            {
-                for (var i = 0; i < SliceSize && reader.TryReadBorrowed(out var record); i++)
-                {
-                    ProcessOne(record, output);
-                }
-
-                _processed = reader.Position;
-
-                await HandOverAsync(output, CancellationToken.None).ConfigureAwait(false);
-            }
-            finally
-            {
-                _gate.Release();
-            }
-        }
-    }
-
-    private void ProcessOne(in JournalRecord record, ProcessorOutput output)
-    {
-        var sequence = record.Sequence;
-        var message = new InboundMessage(record.Topic, record.Payload, record.Retained, record.ReceivedAt);
-        if (record.OversizeBytes > 0)
-        {
-            // The reader skipped its payload on the socket: only its metadata is in the journal.
-            var detail = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"payload is {record.OversizeBytes} bytes, the limit is {_maxPayloadBytes}; skipped on the socket, only its topic, size and receive time are kept");
-            Reject(sequence, message, RejectReasons.Oversize, detail, record.OversizeBytes);
-            if (_throttle.ShouldLog(RejectReasons.Oversize, out var skipped))
-            {
-                Log.MessageRejected(_logger, message.Topic, RejectReasons.Oversize, detail, skipped);
-            }
-
-            return;
-        }
-
-        AdapterResult result;
-        var linesBefore = output.Lines.Count;
-        var endedBefore = output.EndedJobs.Count;
-        var lateBefore = output.LateJobs.Count;
-        var alertsBefore = output.Alerts.Count;
-        var notificationsBefore = output.Notifications.Count;
-        try
-        {
-            result = _processor.Process(message, output);
-        }
-        catch (Exception ex)
-        {
-            // A bug, not bad input: keep the message, say so loudly, and carry on with the next one.
-            output.Lines.RemoveRange(linesBefore, output.Lines.Count - linesBefore);
-            output.EndedJobs.RemoveRange(endedBefore, output.EndedJobs.Count - endedBefore);
-            output.LateJobs.RemoveRange(lateBefore, output.LateJobs.Count - lateBefore);
-            output.Alerts.RemoveRange(alertsBefore, output.Alerts.Count - alertsBefore);
-            output.Notifications.RemoveRange(notificationsBefore, output.Notifications.Count - notificationsBefore);
-            Reject(sequence, message, RejectReasons.ProcessingError, ex.GetType().Name + ": " + ex.Message);
-            if (_throttle.ShouldLog(RejectReasons.ProcessingError, out var suppressed))
-            {
-                Log.ProcessingFailed(_logger, ex, message.Topic, suppressed);
-            }
-
-            return;
-        }
-
-        if (!result.Accepted)
-        {
-            Reject(sequence, message, result.Reason!, result.Detail ?? string.Empty);
-            if (_throttle.ShouldLog(result.Reason!, out var suppressed))
-            {
-                Log.MessageRejected(_logger, message.Topic, result.Reason!, result.Detail ?? string.Empty, suppressed);
-            }
-
-            return;
-        }
-
-        for (var i = endedBefore; i < output.EndedJobs.Count; i++)
-        {
-            _metrics.JobsEnded.Add(1, new KeyValuePair<string, object?>("outcome", PointEncoder.OutcomeName(output.EndedJobs[i].Outcome)));
-        }
-
-        for (var i = lateBefore; i < output.LateJobs.Count; i++)
-        {
-            EndedJob late = output.LateJobs[i];
-            _metrics.LateJobs.Add(1);
-            // Which sizes had closed: a job late for its hour may still count in its day (issue 19 item 5).
-            var kpis = _processor.Kpis;
-            var closed = string.Join(", ", kpis.Windows.Where(w => kpis.IsWindowClosed(w, late.End)).Select(w => w.Name));
-            var counted = string.Join(", ", kpis.Windows.Where(w => !kpis.IsWindowClosed(w, late.End)).Select(w => w.Name));
-            Log.LateJob(_logger, late.JobId, late.Printer, late.End, closed, kpis.Watermark, counted.Length == 0 ? "none" : counted);
-        }
-    }
-
-    private void Reject(long sequence, in InboundMessage message, string reason, string detail, long oversizeBytes = 0)
-    {
-        _metrics.MessagesRejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
-        if (reason == RejectReasons.Oversize)
-        {
-            // An oversize payload is not kept (issue 18 item 11): its size is.
-            _rejected.Add(new Rejected(sequence, message with { Payload = ReadOnlyMemory<byte>.Empty }, reason, detail, Math.Max(oversizeBytes, message.Payload.Length)));
-            return;
-        }
-
-        // The payload is borrowed from the journal reader's buffer until the next read: keep a copy.
-        _rejected.Add(new Rejected(sequence, message with { Payload = message.Payload.ToArray() }, reason, detail, 0));
-    }
-
-    private async Task FlushLoopAsync(CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(_flushInterval, _time);
-        var output = new ProcessorOutput();
-        while (true)
-        {
-            try
-            {
-                if (!await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    return;
-                }
-
-                if (_time.GetElapsedTime(_lastCheckpoint) >= _checkpointInterval)
-                {
-                    await CheckpointAsync(cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-
-                await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    _processor.Flush(output);
-                    await HandOverAsync(output, cancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _gate.Release();
-                }
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                // Supervised: a failed pass is logged, counted and tried again at the next tick.
-                _metrics.LoopFailures.Add(1, new KeyValuePair<string, object?>("loop", "flush"));
-                Log.LoopFailed(_logger, ex, "flush and checkpoint", ex.Message, _flushInterval);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Flushes the windows, snapshots the state and its journal position, and — once every line and dead letter
-    /// produced up to there is durable — writes the checkpoint and deletes the journal segments it covers.
-    /// </summary>
-    private async Task CheckpointAsync(CancellationToken cancellationToken)
-    {
-        var output = new ProcessorOutput();
-        var barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        CheckpointSnapshot snapshot;
-        JournalPosition position;
-        System.Text.Json.Nodes.JsonArray outbox;
-        IReadOnlySet<string> outboxKeys;
-        long delivered;
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var started = _time.GetTimestamp();
-            _processor.Flush(output);
-            snapshot = _processor.CaptureCheckpoint(_time.GetUtcNow());
-            position = _processed;
-            _metrics.CheckpointDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
-            await HandOverAsync(output, cancellationToken).ConfigureAwait(false);
-            // In this order: whatever the outbox holds is then among the keys, even if the publisher delivers it meanwhile.
-            delivered = _delivered.Mark();
-            outboxKeys = _alerts.PendingKeys();
-            outbox = _alerts.CaptureOutbox(); // undelivered alerts and notifications of this state go into the checkpoint
-            await _channels.Lines.Writer.WriteAsync(LineBatch.ForBarrier(barrier), cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-
-        JournalPosition retain;
-
-        // Outside the gate: processing goes on while the writer catches up to the barrier.
-        await _deadLetters.FlushAsync(cancellationToken).ConfigureAwait(false);
-        await barrier.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            // Serialized here, beside processing: only the capture above held the gate.
-            retain = _checkpoints.Save(snapshot, position, writer =>
-            {
-                writer.WritePropertyName("journal");
-                position.ToJson().WriteTo(writer);
-                Alerts.AlertQueue.WriteOutbox(writer, outbox);
-            });
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            Log.CheckpointSaveFailed(_logger, ex, _checkpoints.Path);
-            return;
-        }
-
-        _lastCheckpoint = _time.GetTimestamp();
-
-        // A restart from this checkpoint can bring back only what its outbox holds and what comes after it.
-        _delivered.Compact(delivered, outboxKeys);
-
-        // Only what every kept checkpoint has covered: a damaged newest one falls back to an older one, whose
-        // records must still be there.
-        _journal.DeleteBefore(retain);
-    }
-
-    // Inside the gate: lines and dead letters leave in processing order.
-    private async ValueTask HandOverAsync(ProcessorOutput output, CancellationToken cancellationToken)
-    {
-        foreach (var rejected in _rejected)
-        {
-            var m = rejected.Message;
-            await _deadLetters.WriteAsync(rejected.Sequence, m.Topic, m.Payload, m.Retained, m.ReceivedAt, rejected.Reason, rejected.Detail, rejected.OversizeBytes).ConfigureAwait(false);
-        }
-
-        _rejected.Clear();
-        await _channels.PublishAsync(output.Lines, cancellationToken).ConfigureAwait(false);
-
-        _alerts.Enqueue(output.Alerts);
-        _alerts.Enqueue(output.Notifications);
-        output.Clear();
-    }
-
-    private readonly record struct Rejected(long Sequence, InboundMessage Message, string Reason, string Detail, long OversizeBytes);
 }

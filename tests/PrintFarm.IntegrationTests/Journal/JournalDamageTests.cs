@@ -7,6 +7,7 @@ using PrintFarm.IntegrationTests.Support;
 using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.Diagnostics;
 using PrintFarm.Worker.Journal;
+using PrintFarm.Worker.Pipeline;
 using PrintFarm.Worker.Operations;
 
 namespace PrintFarm.IntegrationTests.Journal;
@@ -59,9 +60,9 @@ public sealed class JournalDamageTests : IDisposable
         }
     }
 
-    private static List<JournalRecord> ReadAll(JournalReader reader)
+    private static List<LogRecord> ReadAll(JournalReader reader)
     {
-        var records = new List<JournalRecord>();
+        var records = new List<LogRecord>();
         while (reader.TryRead(out var record))
         {
             records.Add(record);

@@ -5,6 +5,7 @@ using PrintFarm.IntegrationTests.Support;
 using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.Diagnostics;
 using PrintFarm.Worker.Journal;
+using PrintFarm.Worker.Pipeline;
 
 namespace PrintFarm.IntegrationTests.Journal;
 
@@ -52,9 +53,9 @@ public sealed class MessageJournalTests : IDisposable
         await WaitUntilDurable(journal, count);
     }
 
-    private static List<JournalRecord> ReadAll(JournalReader reader)
+    private static List<LogRecord> ReadAll(JournalReader reader)
     {
-        var records = new List<JournalRecord>();
+        var records = new List<LogRecord>();
         while (reader.TryRead(out var record))
         {
             records.Add(record);

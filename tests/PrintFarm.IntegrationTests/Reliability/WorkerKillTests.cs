@@ -58,7 +58,7 @@ public sealed class WorkerKillTests(ServicesFixture services, ITestOutputHelper 
             await ChaosChecks.AssertSameKpisAsync(services.Influx, database, services.Influx, referenceDatabase, trace, seed);
             Assert.Equal(6, worker.Starts);
             output.WriteLine($"{messages.Count} messages, kills before messages {string.Join(", ", kills)}; " +
-                $"{worker.LinesContaining("Restored checkpoint").Count} restarts restored a checkpoint, {worker.LinesContaining("Journal: resuming").Count} replayed the journal");
+                $"{worker.LinesContaining("Restored checkpoint").Count} restarts restored a checkpoint, {worker.LinesContaining("Resuming journal").Count} replayed the journal");
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
