@@ -132,6 +132,9 @@ public sealed class PrintFarmOptions
     /// <summary>Cardinality caps and the printer allow-list (<c>PrintFarm:Guards</c>).</summary>
     public GuardOptions Guards { get; set; } = new();
 
+    /// <summary>The clustered mode: partitions of a NATS JetStream stream instead of MQTT and the journal (<c>PrintFarm:Cluster</c>); off by default.</summary>
+    public Cluster.ClusterOptions Cluster { get; set; } = new();
+
     /// <summary>Console log format: <c>text</c> (human-readable) or <c>json</c> (Serilog compact JSON, one object a line, for log shippers). Default <c>text</c>.</summary>
     public string LogFormat { get; set; } = "text";
 }

@@ -38,6 +38,19 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         Check(o.DeadLetterDiskReserveBytes >= 0, "DeadLetterDiskReserveBytes", "must be 0 (no check) or a positive number of bytes", o.DeadLetterDiskReserveBytes);
         Check(o.FilamentDiameterMm is > 0 and < 10, "FilamentDiameterMm", "must be between 0 and 10 (mm), typically 1.75 or 2.85", o.FilamentDiameterMm);
         Check(!string.IsNullOrWhiteSpace(o.DefaultMaterial), "DefaultMaterial", "must name a material such as PLA", o.DefaultMaterial);
+        if (o.Cluster is { Enabled: true } cluster)
+        {
+            Check(cluster.Partitions is >= 1 and <= 1024, "Cluster:Partitions", "must be 1–1024, the P of the servers' partition(P, …) mapping", cluster.Partitions);
+            Check(cluster.Replicas is >= 1 and <= 5, "Cluster:Replicas", "must be 1–5 (3 for a 3-node cluster)", cluster.Replicas);
+            Check(cluster.TryOwnedPartitions(out _), "Cluster:Owned", $"must be partitions or ranges of 0–{cluster.Partitions - 1} such as 0-31 or 0,2,4-7, or empty for all", cluster.Owned);
+            Check(cluster.Retention >= TimeSpan.FromHours(1), "Cluster:Retention", "must be at least 01:00:00, longer than any outage a checkpoint must survive", cluster.Retention);
+            foreach (var (key, value) in new[] { ("Cluster:Stream", cluster.Stream), ("Cluster:PartitionPrefix", cluster.PartitionPrefix), ("Cluster:CheckpointBucket", cluster.CheckpointBucket) })
+            {
+                Check(!string.IsNullOrWhiteSpace(value) && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'), key, "must be letters, digits, - or _", value);
+            }
+
+            Check(!string.IsNullOrWhiteSpace(cluster.Url), "Cluster:Url", "must name the NATS servers, e.g. nats://127.0.0.1:4222", cluster.Url);
+        }
         foreach (var (material, m) in o.Materials)
         {
             Check(m.Density is > 0.5 and < 3, $"Materials:{material}:Density", "must be a density in g/cm³ between 0.5 and 3", m.Density);

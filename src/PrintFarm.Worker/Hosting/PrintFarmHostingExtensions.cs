@@ -39,9 +39,18 @@ public static class PrintFarmHostingExtensions
         // then the alert publisher delivers what the last flush raised, then the writer drains. Keep this order.
         builder.Services.AddInfluxWriter();
         builder.Services.AddAlertPublisher();
-        builder.Services.AddHostedService<TelemetryPipelineService>();
-        builder.Services.AddEmbeddedBroker();
-        builder.Services.AddMqttIngestion();
+        if (builder.Configuration.GetValue<bool>($"{PrintFarmOptions.SectionName}:Cluster:Enabled"))
+        {
+            // The clustered mode reads JetStream partitions: printers publish to the NATS servers, not to this worker.
+            builder.Services.AddHostedService<Cluster.ClusterPipelineService>();
+        }
+        else
+        {
+            builder.Services.AddHostedService<TelemetryPipelineService>();
+            builder.Services.AddEmbeddedBroker();
+            builder.Services.AddMqttIngestion();
+        }
+
         builder.Services.AddPrintFarmHealth();
         builder.AddPrintFarmOpenTelemetry();
         return builder;
@@ -140,6 +149,19 @@ public static class PrintFarmHostingExtensions
         };
     }
 
+    /// <summary>A cardinality guard with the configured caps (<c>PrintFarm:Guards</c>).</summary>
+    internal static CardinalityGuard CreateGuard(PrintFarmOptions options)
+    {
+        var g = options.Guards;
+        return new CardinalityGuard(new CardinalityLimits
+        {
+            MaxPrinters = g.MaxPrinters,
+            MaxToys = g.MaxToys,
+            MaxMaterials = g.MaxMaterials,
+            AllowedPrinters = g.AllowedPrinters,
+        });
+    }
+
     /// <summary>The InfluxDB HTTP client and the batching writer.</summary>
     public static IServiceCollection AddInfluxWriter(this IServiceCollection services)
     {
@@ -203,17 +225,7 @@ public static class PrintFarmHostingExtensions
     /// </summary>
     public static IServiceCollection AddPrintFarmHealth(this IServiceCollection services)
     {
-        services.AddSingleton(sp =>
-        {
-            var g = sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value.Guards;
-            return new CardinalityGuard(new CardinalityLimits
-            {
-                MaxPrinters = g.MaxPrinters,
-                MaxToys = g.MaxToys,
-                MaxMaterials = g.MaxMaterials,
-                AllowedPrinters = g.AllowedPrinters,
-            });
-        });
+        services.AddSingleton(sp => CreateGuard(sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value));
         services.AddSingleton(sp =>
         {
             var gauges = ActivatorUtilities.CreateInstance<Operations.PipelineGauges>(sp);

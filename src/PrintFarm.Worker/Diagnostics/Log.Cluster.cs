@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace PrintFarm.Worker.Diagnostics;
+
+// The clustered mode: JetStream partitions and their checkpoints in KV (issue 20). EventIds 980–999.
+internal static partial class Log
+{
+    [LoggerMessage(980, LogLevel.Error, "The {Log} checkpoint needs stream sequence {Position}, but the stream's limits removed everything before {First}: those records were never processed; reading from {First}. Raise the stream's retention (docs/scale-out.md)")]
+    public static partial void StreamPositionGone(ILogger logger, string log, ulong position, ulong first);
+
+    [LoggerMessage(981, LogLevel.Warning, "Acknowledging {Log} to JetStream failed ({Reason}); the next checkpoint acknowledges again, and the checkpoint, not the acknowledgement, says where a new owner starts")]
+    public static partial void StreamAckFailed(ILogger logger, string log, string reason);
+
+    [LoggerMessage(982, LogLevel.Warning, "Reading {Log} failed at stream sequence {Next} ({Reason}); its consumer is recreated there in {Delay}")]
+    public static partial void StreamReadFailed(ILogger logger, string log, ulong next, string reason, TimeSpan delay);
+
+    [LoggerMessage(983, LogLevel.Error, "Checkpoint {Key} revision {Revision} of bucket {Bucket} cannot be used ({Reason}); trying the one before it")]
+    public static partial void KvCheckpointUnusable(ILogger logger, string bucket, string key, ulong revision, string reason);
+
+    [LoggerMessage(984, LogLevel.Warning, "Restored the older checkpoint {Key} revision {Revision} of bucket {Bucket} because {Newer} newer one(s) could not be used; the partition is read again from {Position}, so nothing is lost")]
+    public static partial void KvCheckpointFellBack(ILogger logger, string bucket, string key, ulong revision, int newer, string position);
+
+    [LoggerMessage(985, LogLevel.Information, "Clustered mode: this worker reads partitions {Partitions} of {Count} of stream {Stream} from {Url}; checkpoints in KV bucket {Bucket}")]
+    public static partial void ClusterStarted(ILogger logger, string partitions, int count, string stream, string url, string bucket);
+
+    [LoggerMessage(986, LogLevel.Warning, "Stream {Stream} did not exist: created it on subjects {Subjects} with {Replicas} replicas, keeping records {Retention}")]
+    public static partial void StreamCreated(ILogger logger, string stream, string subjects, int replicas, TimeSpan retention);
+}

@@ -1,0 +1,295 @@
+using System.Globalization;
+using System.Text.Json;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+using NATS.Client.JetStream;
+using NATS.Client.KeyValueStore;
+using PrintFarm.IntegrationTests.Support;
+
+namespace PrintFarm.IntegrationTests.Scale;
+
+/// <summary>One 3-node cluster for <see cref="ClusterModeTests"/>: printers' native topics mapped onto 8 partitions.</summary>
+public sealed class ClusterModeFixture : IAsyncLifetime
+{
+    public const int Partitions = 8;
+
+    public NatsCluster Cluster { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Cluster = await NatsCluster.StartAsync([NatsMapping.Partitioned(Partitions, prefix: "printfarm")]);
+
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+}
+
+/// <summary>
+/// The clustered mode end to end (issue 20): printers publish MQTT 3.1.1 QoS 1 to three real nats-server 2.9.10
+/// nodes, the servers' mappings spread them over partitions of an R3 stream, and workers (the real host, in-process)
+/// read their partitions through the same pipeline as the single-machine worker into a real InfluxDB, with their
+/// checkpoints in KV.
+/// </summary>
+[Collection(ServicesCollection.Name)]
+public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixture fixture) : IClassFixture<ClusterModeFixture>
+{
+    private NatsCluster Cluster => fixture.Cluster;
+
+    [Fact]
+    public async Task Two_workers_each_reading_half_the_partitions_write_every_job_once_and_every_printers_KPIs_as_the_trace_says()
+    {
+        var names = Names.New("two");
+        var database = "cluster_two_" + Guid.NewGuid().ToString("N");
+        await services.Influx.CreateDatabaseAsync(database);
+        var traces = Traces("c2", 6);
+        try
+        {
+            await using var a = await WorkerHost.StartAsync(Settings(names, database, "0-3"), waitForSubscription: false);
+            await using var b = await WorkerHost.StartAsync(Settings(names, database, "4-7"), waitForSubscription: false);
+            await PublishAsync(traces.SelectMany(t => t.Messages()));
+
+            var jobs = traces.SelectMany(t => t.Jobs).ToList();
+            var rows = await Eventually.Until(
+                () => services.Influx.QueryAsync(database, "SELECT * FROM job"),
+                r => r.Count == jobs.Count && r.All(InfluxRowExtensions.IsWholeJobPoint),
+                "every job's point",
+                TimeSpan.FromSeconds(60),
+                describe: r => r.Format());
+            Assert.Equal(jobs.Count, rows.Select(r => (r.Text("printer"), r.Time())).Distinct().Count());
+            await AssertPrinterKpisAsync(database, jobs, jobs.Select(j => j.Printer).Distinct());
+
+            // Both workers had work: the printers spread over both halves of the partitions.
+            Assert.True(a.Counter("printfarm.jobs.ended") > 0, "worker a (partitions 0-3) ended no job");
+            Assert.True(b.Counter("printfarm.jobs.ended") > 0, "worker b (partitions 4-7) ended no job");
+            Assert.Equal(jobs.Count, a.Counter("printfarm.jobs.ended") + b.Counter("printfarm.jobs.ended"));
+        }
+        finally
+        {
+            await names.DeleteAsync(Cluster);
+        }
+    }
+
+    [Fact]
+    public async Task A_worker_that_starts_from_older_KV_checkpoints_replays_only_what_follows_them_and_counts_nothing_twice()
+    {
+        var names = Names.New("replay");
+        var before = "cluster_before_" + Guid.NewGuid().ToString("N");
+        var after = "cluster_after_" + Guid.NewGuid().ToString("N");
+        await services.Influx.CreateDatabaseAsync(before);
+        await services.Influx.CreateDatabaseAsync(after);
+        var traces = Traces("cr", 4);
+
+        // Per trace: job A and its redelivered finish first; B, C and D (C already printing) after the checkpoints kept.
+        const int split = 6;
+        var firstHalf = traces.SelectMany(t => t.Messages().Take(split)).ToList();
+        var secondHalf = traces.SelectMany(t => t.Messages().Skip(split)).ToList();
+        try
+        {
+            Dictionary<string, byte[]> older;
+            await using (var worker = await WorkerHost.StartAsync(Settings(names, before, owned: null), waitForSubscription: false))
+            {
+                await PublishAsync(firstHalf);
+                await worker.WaitForCounterAsync("printfarm.jobs.ended", traces.Count, TimeSpan.FromSeconds(60));
+
+                // Checkpoints captured after that: a key written twice more (the first write may carry a state
+                // captured just before), for every partition that has printers.
+                var newest = await CheckpointsAsync(names);
+                for (var round = 0; round < 2; round++)
+                {
+                    var seen = newest;
+                    newest = await Eventually.Until(
+                        () => CheckpointsAsync(names),
+                        now => now.Count > 0 && now.All(kv => !seen.TryGetValue(kv.Key, out var s) || kv.Value.Revision > s.Revision) && seen.Keys.All(now.ContainsKey),
+                        "checkpoints of every partition after job A",
+                        TimeSpan.FromSeconds(30));
+                }
+
+                older = newest.ToDictionary(kv => kv.Key, kv => kv.Value.Value);
+
+                await PublishAsync(secondHalf);
+                await worker.WaitForCounterAsync("printfarm.jobs.ended", traces.Sum(t => t.Jobs.Count), TimeSpan.FromSeconds(60));
+            }
+
+            // As if the worker had died right after those checkpoints: they become the newest again.
+            await using (var nats = await Cluster.ConnectAsync(name: "printfarm-tests-rewind"))
+            {
+                var bucket = await new NatsKVContext(new NatsJSContext(nats)).GetStoreAsync(names.Bucket);
+                foreach (var (key, value) in older)
+                {
+                    await bucket.PutAsync(key, value);
+                }
+            }
+
+            // Another worker, another database: what it writes is what it rebuilt from those checkpoints and the replay.
+            await using (var worker = await WorkerHost.StartAsync(Settings(names, after, owned: null), waitForSubscription: false))
+            {
+                Assert.Equal(older.Count, worker.Logs.Entries.Count(e => e.Message.StartsWith("Restored checkpoint KV " + names.Bucket, StringComparison.Ordinal)));
+                var jobs = traces.SelectMany(t => t.Jobs).ToList();
+                var replayed = traces.SelectMany(t => t.Jobs.Skip(1)).ToList(); // A ended before the checkpoints
+                var rows = await Eventually.Until(
+                    () => services.Influx.QueryAsync(after, "SELECT * FROM job"),
+                    r => r.Count >= replayed.Count,
+                    "the replayed jobs' points",
+                    TimeSpan.FromSeconds(60),
+                    describe: r => r.Format());
+                Assert.Equal(
+                    replayed.Select(j => (j.Printer, j.End)).Order(),
+                    rows.Select(r => (r.Text("printer")!, r.Time())).Order());
+                await AssertPrinterKpisAsync(after, jobs, jobs.Select(j => j.Printer).Distinct());
+            }
+        }
+        finally
+        {
+            await names.DeleteAsync(Cluster);
+        }
+    }
+
+    private static List<NativeTrace> Traces(string prefix, int count) =>
+        Enumerable.Range(0, count)
+            .Select(i => new NativeTrace(prefix + i.ToString(CultureInfo.InvariantCulture) + Guid.NewGuid().ToString("N")[..4], new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero)))
+            .ToList();
+
+    private Dictionary<string, string?> Settings(Names names, string database, string? owned)
+    {
+        var settings = WorkerHost.BaseSettings(services.Mqtt);
+        settings["PrintFarm:Influx:ApiVersion"] = "v1";
+        settings["PrintFarm:Influx:Url"] = services.Influx.Url;
+        settings["PrintFarm:Influx:Database"] = database;
+        settings["PrintFarm:CheckpointInterval"] = "00:00:00.2";
+        settings["PrintFarm:Cluster:Enabled"] = "true";
+        settings["PrintFarm:Cluster:Url"] = Cluster.ClientUrl;
+        settings["PrintFarm:Cluster:Partitions"] = ClusterModeFixture.Partitions.ToString(CultureInfo.InvariantCulture);
+        settings["PrintFarm:Cluster:Stream"] = names.Stream;
+        settings["PrintFarm:Cluster:CheckpointBucket"] = names.Bucket;
+        settings["PrintFarm:Cluster:Owned"] = owned;
+        return settings;
+    }
+
+    // Every printer's day: the sums a single worker writes for it (NativeTrace.Expect, the definitions of docs/kpis.md).
+    private async Task AssertPrinterKpisAsync(string database, List<TraceJob> jobs, IEnumerable<string> printers)
+    {
+        foreach (var printer in printers)
+        {
+            var expected = NativeTrace.Expect(jobs.Where(j => j.Printer == printer));
+            var ended = expected.JobsCompleted + expected.JobsFailed + expected.JobsCancelled;
+            var day = await Eventually.Until(
+                () => services.Influx.QueryAsync(database, $"SELECT * FROM kpi WHERE \"window\" = '1d' AND \"scope\" = 'printer' AND \"printer\" = '{printer}'"),
+                rows => rows.Count == 1 && rows[0].Number("jobs_completed") + rows[0].Number("jobs_failed") + rows[0].Number("jobs_cancelled") >= ended,
+                $"{printer}'s day with all {ended} jobs",
+                TimeSpan.FromSeconds(30),
+                describe: rows => rows.Format());
+            Assert.Equal(expected.JobsCompleted, day[0].Number("jobs_completed"));
+            Assert.Equal(expected.JobsFailed, day[0].Number("jobs_failed"));
+            Assert.Equal(expected.JobsCancelled, day[0].Number("jobs_cancelled"));
+            Assert.Equal(expected.ToysCompleted, day[0].Number("toys_completed"));
+            Assert.Equal(expected.PrintTime, day[0].Number("print_time_s"), 6);
+            Assert.Equal(expected.FilamentUsed, day[0].Number("filament_used_g"), 6);
+            Assert.Equal(expected.FilamentWaste, day[0].Number("filament_waste_g"), 6);
+        }
+    }
+
+    private async Task<Dictionary<string, (ulong Revision, byte[] Value)>> CheckpointsAsync(Names names)
+    {
+        await using var nats = await Cluster.ConnectAsync(name: "printfarm-tests-checkpoints");
+        var kv = new NatsKVContext(new NatsJSContext(nats));
+        Dictionary<string, (ulong, byte[])> found = [];
+        INatsKVStore bucket;
+        try
+        {
+            bucket = await kv.GetStoreAsync(names.Bucket);
+        }
+        catch (NatsKVException)
+        {
+            return found;
+        }
+
+        await foreach (var key in bucket.GetKeysAsync())
+        {
+            var entry = await bucket.GetEntryAsync<byte[]>(key);
+            found[key] = (entry.Revision, entry.Value!);
+        }
+
+        return found;
+    }
+
+    // Printers publish in event-time order, QoS 1, each printer to one node (printer i to node i mod 3), several at once.
+    private async Task PublishAsync(IEnumerable<(string Topic, object Payload)> messages)
+    {
+        var byPrinter = messages.GroupBy(m => m.Topic).ToList();
+        await Parallel.ForEachAsync(
+            byPrinter.Select((g, i) => (Node: Cluster.Nodes[i % Cluster.Nodes.Count], Messages: g.ToList())),
+            new ParallelOptions { MaxDegreeOfParallelism = 4 },
+            async (printer, cancellationToken) =>
+            {
+                using var client = new MqttClientFactory().CreateMqttClient();
+                var options = new MqttClientOptionsBuilder()
+                    .WithTcpServer("127.0.0.1", printer.Node.MqttPort)
+                    .WithProtocolVersion(MqttProtocolVersion.V311)
+                    .WithClientId("printer-" + Guid.NewGuid().ToString("N"))
+                    .WithTimeout(TimeSpan.FromSeconds(20))
+                    .Build();
+
+                // A node sets up each new MQTT session in its R3 session stream; while several connect at once it
+                // can close a connection before CONNACK. A printer connects again, as real ones do.
+                await Eventually.Until(
+                    async () =>
+                    {
+                        try
+                        {
+                            await client.ConnectAsync(options, cancellationToken);
+                            return true;
+                        }
+                        catch (MQTTnet.Adapter.MqttConnectingFailedException)
+                        {
+                            return false;
+                        }
+                        catch (MQTTnet.Exceptions.MqttCommunicationException)
+                        {
+                            return false;
+                        }
+                    },
+                    connected => connected,
+                    $"printer of {printer.Messages[0].Topic} to connect to {printer.Node.Name}",
+                    TimeSpan.FromSeconds(30));
+                foreach (var (topic, payload) in printer.Messages)
+                {
+                    var result = await client.PublishAsync(
+                        new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(JsonSerializer.Serialize(payload)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(),
+                        cancellationToken);
+                    Assert.True(result.IsSuccess, $"the PUBACK of {topic}: {result.ReasonCode}");
+                }
+
+                await client.DisconnectAsync(cancellationToken: cancellationToken);
+            });
+    }
+
+    private sealed record Names(string Stream, string Bucket)
+    {
+        public static Names New(string test)
+        {
+            var id = Guid.NewGuid().ToString("N")[..8];
+            return new Names($"PF_{test}_{id}", $"pf_checkpoints_{test}_{id}");
+        }
+
+        // The stream's subjects (parts.>) would overlap the next test's stream: every test removes its own.
+        public async Task DeleteAsync(NatsCluster cluster)
+        {
+            await using var nats = await cluster.ConnectAsync(name: "printfarm-tests-cleanup");
+            var js = new NatsJSContext(nats);
+            try
+            {
+                await js.DeleteStreamAsync(Stream, CancellationToken.None);
+            }
+            catch (NatsJSApiException)
+            {
+                // Never created.
+            }
+
+            try
+            {
+                await new NatsKVContext(js).DeleteStoreAsync(Bucket, CancellationToken.None);
+            }
+            catch (NatsJSApiException)
+            {
+                // Never created.
+            }
+        }
+    }
+}
