@@ -29,6 +29,7 @@ public sealed class DocsCommandsTests(DocsFarm farm) : IClassFixture<DocsFarm>
         ["sql"] = "InfluxQL, run against the farm's data",
         ["influxql"] = "InfluxQL, run against the farm's data",
         ["conf"] = "Mosquitto configuration, loaded by a real Mosquitto",
+        ["nats"] = "nats-server configuration, checked by a real nats-server (-t)",
         ["ini"] = "Moonraker's moonraker.conf: no Moonraker here; the status objects it names are the ones the worker reads",
         ["text"] = "a diagram or sample output: nothing to run",
     };
@@ -249,6 +250,27 @@ public sealed class DocsCommandsTests(DocsFarm farm) : IClassFixture<DocsFarm>
             else
             {
                 failures.Add($"{block}: JSON of a shape this test does not know (add it with what it is checked against)");
+            }
+        }
+
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    [Fact]
+    public async Task Every_nats_server_configuration_block_is_valid_for_a_real_nats_server()
+    {
+        var natsServer = ServerProcess.Find("nats-server") ?? throw ContainerFallback.Missing("nats-server", "nats-server");
+        var blocks = DocBlocks.All().Where(b => b.Kind == "nats").ToList();
+        Assert.NotEmpty(blocks);
+        var failures = new List<string>();
+        foreach (var block in blocks)
+        {
+            var file = Path.Combine(ServerProcess.NewFolder("docs-nats"), "nats.conf");
+            await File.WriteAllTextAsync(file, block.Text);
+            var (exit, output) = await Shell.RunAsync($"{natsServer} -c {file} -t", Path.GetDirectoryName(file)!, farm.Environment(), TimeSpan.FromSeconds(20));
+            if (exit != 0)
+            {
+                failures.Add($"{block}: {output}");
             }
         }
 
