@@ -34,10 +34,22 @@ public sealed class ClusterOptions
     public string CheckpointBucket { get; set; } = "printfarm_checkpoints";
 
     /// <summary>
-    /// The partitions this worker reads: ranges and numbers such as <c>0-31</c> or <c>0,2,4-7</c>; empty for all.
-    /// Each partition must have exactly one worker (docs/scale-out.md, "Ownership").
+    /// The partitions this worker reads, fixed: ranges and numbers such as <c>0-31</c> or <c>0,2,4-7</c>. Each
+    /// partition must then have exactly one worker. Default empty: workers share the partitions through leases.
     /// </summary>
     public string? Owned { get; set; }
+
+    /// <summary>How long a partition's lease lasts without renewal; a dead worker's partitions move after it. Default 10 s.</summary>
+    public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The KV bucket of the leases (its <c>MaxAge</c> is <see cref="LeaseTtl"/>). Default <c>printfarm_leases</c>.</summary>
+    public string LeaseBucket { get; set; } = "printfarm_leases";
+
+    /// <summary>This worker's id in the leases. Default: the machine name, the process id and a random part.</summary>
+    public string? WorkerId { get; set; }
+
+    /// <summary>True when <see cref="Owned"/> fixes the partitions; false when leases share them.</summary>
+    internal bool IsStatic => !string.IsNullOrWhiteSpace(Owned);
 
     internal JetStreamLayout Layout => new(Stream, PartitionPrefix, Partitions, CheckpointBucket);
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
+using NATS.Client.KeyValueStore;
 using PrintFarm.Core.Normalization;
 using PrintFarm.Worker.Configuration;
 using PrintFarm.Worker.DeadLetters;
@@ -17,66 +18,72 @@ namespace PrintFarm.Worker.Cluster;
 /// <summary>
 /// The clustered mode's pipeline: for each partition this worker owns, one <see cref="PartitionPipeline{TPosition}"/>
 /// with its own processor, reading the partition from JetStream and checkpointing to KV — the same processing code as
-/// the single-machine worker, many times over. All of them hand their lines to the one InfluxDB writer. When they end
-/// it completes the writer's queue.
+/// the single-machine worker, many times over. All of them hand their lines to the one InfluxDB writer. Which
+/// partitions it owns is fixed (<see cref="ClusterOptions.Owned"/>) or leased (<see cref="PartitionLeases"/>): a
+/// round every third of the lease time takes partitions up to the fair share, hands back what is over it (after a
+/// last checkpoint), and stops at once, without writing, a partition whose lease was lost. When it ends it completes
+/// the writer's queue.
 /// </summary>
 internal sealed class ClusterPipelineService : BackgroundService
 {
     private readonly IServiceProvider _services;
     private readonly PrintFarmOptions _options;
     private readonly PipelineChannels _channels;
+    private readonly TimeProvider _time;
     private readonly ILogger<ClusterPipelineService> _logger;
-    private readonly List<(JetStreamPartitionLog Log, PartitionPipeline<StreamPosition> Pipeline)> _partitions = [];
+    private readonly Dictionary<int, Running> _running = [];
+    private readonly object _gate = new();
     private NatsConnection? _nats;
+    private NatsJSContext? _js;
+    private INatsKVStore? _checkpoints;
+    private PartitionLeases? _leases;
 
-    public ClusterPipelineService(IServiceProvider services, IOptions<PrintFarmOptions> options, PipelineChannels channels, ILogger<ClusterPipelineService> logger)
+    public ClusterPipelineService(IServiceProvider services, IOptions<PrintFarmOptions> options, PipelineChannels channels, TimeProvider time, ILogger<ClusterPipelineService> logger)
     {
         _services = services;
         _options = options.Value;
         _channels = channels;
+        _time = time;
         _logger = logger;
     }
 
-    /// <summary>The partitions this worker reads and the stream position each one's state reflects.</summary>
-    public IReadOnlyDictionary<int, StreamPosition> Processed => _partitions.ToDictionary(p => p.Log.Partition, p => p.Pipeline.Processed);
+    /// <summary>The partitions this worker reads now and the stream position each one's state reflects.</summary>
+    public IReadOnlyDictionary<int, StreamPosition> Processed
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _running.ToDictionary(p => p.Key, p => p.Value.Pipeline.Processed);
+            }
+        }
+    }
 
-    // Every partition restores its checkpoint before StartAsync returns, as the single-machine pipeline does.
+    // With fixed partitions, every one restores its checkpoint before StartAsync returns, as the single-machine
+    // pipeline does; with leases, the first round runs here too.
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         var cluster = _options.Cluster;
         var layout = cluster.Layout;
-        _ = cluster.TryOwnedPartitions(out var owned); // validated at start
         _nats = new NatsConnection(new NatsOpts { Url = cluster.Url, Name = "printfarm-worker" });
         await _nats.ConnectAsync().ConfigureAwait(false);
-        var js = new NatsJSContext(_nats);
-        await EnsureStreamAsync(js, cluster, cancellationToken).ConfigureAwait(false);
-        var bucket = await KvCheckpointStore.OpenBucketAsync(js, layout, cluster.Replicas, cancellationToken).ConfigureAwait(false);
-        Log.ClusterStarted(_logger, cluster.Owned is { Length: > 0 } o ? o : "all", layout.Partitions, layout.Stream, cluster.Url, layout.CheckpointBucket);
-
-        var metrics = _services.GetRequiredService<PrintFarmInstrumentation>();
-        var time = _services.GetRequiredService<TimeProvider>();
-        foreach (var partition in owned)
+        _js = new NatsJSContext(_nats);
+        await EnsureStreamAsync(_js, cluster, cancellationToken).ConfigureAwait(false);
+        _checkpoints = await KvCheckpointStore.OpenBucketAsync(_js, layout, cluster.Replicas, cancellationToken).ConfigureAwait(false);
+        Log.ClusterStarted(_logger, cluster.IsStatic ? cluster.Owned! : "leased", layout.Partitions, layout.Stream, cluster.Url, layout.CheckpointBucket);
+        if (cluster.IsStatic)
         {
-            var log = await JetStreamPartitionLog.OpenAsync(js, layout, partition, _logger, cancellationToken).ConfigureAwait(false);
-
-            // Each partition has its own processor, adapters and guard: its state is its checkpoint. Built-in alerts
-            // and notifications stay with the single-machine worker for now (a partition sees only its share of the
-            // farm; docs/scale-out.md).
-            var processor = PrintFarmHostingExtensions.CreateProcessor(_services, alerts: false, PrintFarmHostingExtensions.CreateGuard(_options));
-            var pipeline = new PartitionPipeline<StreamPosition>(
-                processor,
-                log,
-                new KvCheckpointStore(bucket, JetStreamLayout.CheckpointKey(partition), _logger),
-                _channels,
-                _services.GetRequiredService<DeadLetterStore>(),
-                metrics,
-                _options,
-                time,
-                _logger,
-                _services.GetRequiredService<Alerts.AlertQueue>(),
-                _services.GetRequiredService<Alerts.DeliveredLog>());
-            _partitions.Add((log, pipeline));
-            await pipeline.StartAsync(cancellationToken).ConfigureAwait(false);
+            _ = cluster.TryOwnedPartitions(out var owned); // validated at start
+            foreach (var partition in owned)
+            {
+                await StartPartitionAsync(partition, owns: null, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            var bucket = await PartitionLeases.OpenBucketAsync(_js, cluster.LeaseBucket, cluster.LeaseTtl, cluster.Replicas, cancellationToken).ConfigureAwait(false);
+            _leases = new PartitionLeases(bucket, cluster.WorkerId ?? PartitionLeases.NewWorkerId(), layout.Partitions, cluster.LeaseTtl, _time);
+            await RoundAsync(cancellationToken).ConfigureAwait(false);
         }
 
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -86,7 +93,38 @@ internal sealed class ClusterPipelineService : BackgroundService
     {
         try
         {
-            await Task.WhenAll(_partitions.Select(p => p.Pipeline.RunAsync(stoppingToken))).ConfigureAwait(false);
+            if (_leases is null)
+            {
+                var all = Snapshot();
+                await using (stoppingToken.Register(() => Array.ForEach(all, r => r.Stop.Cancel())).ConfigureAwait(false))
+                {
+                    await Task.WhenAll(all.Select(r => r.Run)).ConfigureAwait(false);
+                }
+
+                return;
+            }
+
+            using var timer = new PeriodicTimer(_leases.Ttl / 3, _time);
+            while (await WaitAsync(timer, stoppingToken).ConfigureAwait(false))
+            {
+                await RoundAsync(stoppingToken).ConfigureAwait(false);
+            }
+
+            // A clean stop: every partition's last checkpoint, then the leases handed back for the others to take.
+            try
+            {
+                foreach (var partition in Snapshot().Select(r => r.Partition))
+                {
+                    await StopPartitionAsync(partition, CancellationToken.None).ConfigureAwait(false);
+                    await _leases.ReleaseAsync(partition, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                await _leases.LeaveAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NATS.Client.Core.NatsException or TimeoutException)
+            {
+                Log.LeaseRoundFailed(_logger, ex.Message, _leases.Ttl);
+            }
         }
         finally
         {
@@ -96,14 +134,133 @@ internal sealed class ClusterPipelineService : BackgroundService
 
     public override void Dispose()
     {
-        foreach (var (log, pipeline) in _partitions)
+        foreach (var running in Snapshot())
         {
-            pipeline.Dispose();
-            log.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            running.Stop.Cancel();
+            running.Run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing).GetAwaiter().GetResult();
+            running.Pipeline.Dispose();
+            running.Log.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            running.Stop.Dispose();
         }
 
         _nats?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         base.Dispose();
+    }
+
+    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task RoundAsync(CancellationToken cancellationToken)
+    {
+        var leases = _leases!;
+        LeaseRound round;
+        try
+        {
+            round = await leases.RoundAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NATS.Client.Core.NatsException or TimeoutException)
+        {
+            // Not renewed this round: partitions whose leases run out locally stop at their next hand-over.
+            Log.LeaseRoundFailed(_logger, ex.Message, leases.Ttl);
+            foreach (var partition in Snapshot().Where(r => !leases.Holds(r.Partition)).Select(r => r.Partition))
+            {
+                await AbandonPartitionAsync(partition).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        foreach (var partition in round.Lost)
+        {
+            Log.LeaseLost(_logger, leases.Worker, partition, "its renewal failed or came too late");
+            await AbandonPartitionAsync(partition).ConfigureAwait(false);
+        }
+
+        foreach (var partition in round.Release)
+        {
+            await StopPartitionAsync(partition, cancellationToken).ConfigureAwait(false);
+            await leases.ReleaseAsync(partition, cancellationToken).ConfigureAwait(false);
+            Log.PartitionReleased(_logger, leases.Worker, partition, leases.Held.Count, round.Share);
+        }
+
+        foreach (var partition in round.Taken)
+        {
+            await StartPartitionAsync(partition, () => leases.Holds(partition), cancellationToken).ConfigureAwait(false);
+            Log.PartitionTaken(_logger, leases.Worker, partition, leases.Held.Count, round.Share, _options.Cluster.Partitions, round.Workers);
+        }
+    }
+
+    private async Task StartPartitionAsync(int partition, Func<bool>? owns, CancellationToken cancellationToken)
+    {
+        var log = await JetStreamPartitionLog.OpenAsync(_js!, _options.Cluster.Layout, partition, _logger, cancellationToken).ConfigureAwait(false);
+
+        // Each partition has its own processor, adapters and guard: its state is its checkpoint. Built-in alerts and
+        // notifications stay with the single-machine worker for now (a partition sees only its share of the farm;
+        // docs/scale-out.md).
+        var processor = PrintFarmHostingExtensions.CreateProcessor(_services, alerts: false, PrintFarmHostingExtensions.CreateGuard(_options));
+        var pipeline = new PartitionPipeline<StreamPosition>(
+            processor,
+            log,
+            new KvCheckpointStore(_checkpoints!, JetStreamLayout.CheckpointKey(partition), _logger),
+            _channels,
+            _services.GetRequiredService<DeadLetterStore>(),
+            _services.GetRequiredService<PrintFarmInstrumentation>(),
+            _options,
+            _time,
+            _logger,
+            _services.GetRequiredService<Alerts.AlertQueue>(),
+            _services.GetRequiredService<Alerts.DeliveredLog>())
+        {
+            Owns = owns,
+        };
+        await pipeline.StartAsync(cancellationToken).ConfigureAwait(false);
+        var stop = new CancellationTokenSource();
+        var run = Task.Run(() => pipeline.RunAsync(stop.Token), CancellationToken.None);
+        lock (_gate)
+        {
+            _running[partition] = new Running(partition, log, pipeline, stop, run);
+        }
+    }
+
+    // Stops a partition with its last flush and checkpoint.
+    private async Task StopPartitionAsync(int partition, CancellationToken cancellationToken)
+    {
+        Running? running;
+        lock (_gate)
+        {
+            _running.Remove(partition, out running);
+        }
+
+        if (running is null)
+        {
+            return;
+        }
+
+        await running.Stop.CancelAsync().ConfigureAwait(false);
+        await running.Run.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        running.Pipeline.Dispose();
+        await running.Log.DisposeAsync().ConfigureAwait(false);
+        running.Stop.Dispose();
+    }
+
+    // A lost partition: its pipeline's Owns() is false already, so it writes nothing more and skips its checkpoint.
+    private Task AbandonPartitionAsync(int partition) => StopPartitionAsync(partition, CancellationToken.None);
+
+    private Running[] Snapshot()
+    {
+        lock (_gate)
+        {
+            return _running.Values.ToArray();
+        }
     }
 
     // Created with Limits retention when missing; an existing stream is used as it is (its operator may have tuned it).
@@ -116,17 +273,26 @@ internal sealed class ClusterPipelineService : BackgroundService
         catch (NatsJSApiException ex) when (ex.Error.Code == 404)
         {
             var subjects = cluster.PartitionPrefix + ".>";
-            await js.CreateStreamAsync(
-                new StreamConfig(cluster.Stream, [subjects])
-                {
-                    NumReplicas = cluster.Replicas,
-                    Storage = StreamConfigStorage.File,
-                    Retention = StreamConfigRetention.Limits,
-                    Discard = StreamConfigDiscard.Old,
-                    MaxAge = cluster.Retention,
-                },
-                cancellationToken).ConfigureAwait(false);
-            Log.StreamCreated(_logger, cluster.Stream, subjects, cluster.Replicas, cluster.Retention);
+            try
+            {
+                await js.CreateStreamAsync(
+                    new StreamConfig(cluster.Stream, [subjects])
+                    {
+                        NumReplicas = cluster.Replicas,
+                        Storage = StreamConfigStorage.File,
+                        Retention = StreamConfigRetention.Limits,
+                        Discard = StreamConfigDiscard.Old,
+                        MaxAge = cluster.Retention,
+                    },
+                    cancellationToken).ConfigureAwait(false);
+                Log.StreamCreated(_logger, cluster.Stream, subjects, cluster.Replicas, cluster.Retention);
+            }
+            catch (NatsJSApiException raced) when (raced.Error.ErrCode == 10058)
+            {
+                // Another worker created it at the same moment ("stream name already in use").
+            }
         }
     }
+
+    private sealed record Running(int Partition, JetStreamPartitionLog Log, PartitionPipeline<StreamPosition> Pipeline, CancellationTokenSource Stop, Task Run);
 }

@@ -44,7 +44,9 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
             Check(cluster.Replicas is >= 1 and <= 5, "Cluster:Replicas", "must be 1–5 (3 for a 3-node cluster)", cluster.Replicas);
             Check(cluster.TryOwnedPartitions(out _), "Cluster:Owned", $"must be partitions or ranges of 0–{cluster.Partitions - 1} such as 0-31 or 0,2,4-7, or empty for all", cluster.Owned);
             Check(cluster.Retention >= TimeSpan.FromHours(1), "Cluster:Retention", "must be at least 01:00:00, longer than any outage a checkpoint must survive", cluster.Retention);
-            foreach (var (key, value) in new[] { ("Cluster:Stream", cluster.Stream), ("Cluster:PartitionPrefix", cluster.PartitionPrefix), ("Cluster:CheckpointBucket", cluster.CheckpointBucket) })
+            Check(cluster.LeaseTtl >= TimeSpan.FromSeconds(2) && cluster.LeaseTtl <= TimeSpan.FromMinutes(5), "Cluster:LeaseTtl", "must be between 00:00:02 and 00:05:00", cluster.LeaseTtl);
+            Check(cluster.WorkerId is null || (cluster.WorkerId.Length > 0 && cluster.WorkerId.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-')), "Cluster:WorkerId", "must be letters, digits, - or _, or unset", cluster.WorkerId);
+            foreach (var (key, value) in new[] { ("Cluster:Stream", cluster.Stream), ("Cluster:PartitionPrefix", cluster.PartitionPrefix), ("Cluster:CheckpointBucket", cluster.CheckpointBucket), ("Cluster:LeaseBucket", cluster.LeaseBucket) })
             {
                 Check(!string.IsNullOrWhiteSpace(value) && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'), key, "must be letters, digits, - or _", value);
             }

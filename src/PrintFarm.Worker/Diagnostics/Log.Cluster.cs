@@ -25,4 +25,19 @@ internal static partial class Log
 
     [LoggerMessage(986, LogLevel.Warning, "Stream {Stream} did not exist: created it on subjects {Subjects} with {Replicas} replicas, keeping records {Retention}")]
     public static partial void StreamCreated(ILogger logger, string stream, string subjects, int replicas, TimeSpan retention);
+
+    [LoggerMessage(987, LogLevel.Warning, "This worker no longer owns {Log}: it stopped at {Position} without writing more or checkpointing; the partition's next owner reads on from its last checkpoint")]
+    public static partial void PartitionLost(ILogger logger, string log, string position);
+
+    [LoggerMessage(988, LogLevel.Information, "Worker {Worker} took partition {Partition} ({Owned} owned, fair share {Share} of {Partitions} among {Workers} workers)")]
+    public static partial void PartitionTaken(ILogger logger, string worker, int partition, int owned, int share, int partitions, int workers);
+
+    [LoggerMessage(989, LogLevel.Information, "Worker {Worker} handed partition {Partition} back after a last checkpoint ({Owned} owned, fair share {Share})")]
+    public static partial void PartitionReleased(ILogger logger, string worker, int partition, int owned, int share);
+
+    [LoggerMessage(990, LogLevel.Warning, "Worker {Worker} could not renew its lease on partition {Partition} ({Reason}): it stops the partition at once")]
+    public static partial void LeaseLost(ILogger logger, string worker, int partition, string reason);
+
+    [LoggerMessage(991, LogLevel.Warning, "Renewing leases failed ({Reason}); partitions stop when their leases run out locally, {Ttl} after their last renewal")]
+    public static partial void LeaseRoundFailed(ILogger logger, string reason, TimeSpan ttl);
 }

@@ -92,6 +92,18 @@ internal sealed class PartitionPipeline<TPosition> : IDisposable
     public TPosition Processed => _processed;
 
     /// <summary>
+    /// Asked before anything produced leaves for the writer or a checkpoint is saved: false once this worker may no
+    /// longer own the partition (its lease ran out). The pipeline then drops what it holds and ends without a final
+    /// checkpoint; the next owner replays from the last one. Null (the single-machine worker): always owned.
+    /// </summary>
+    public Func<bool>? Owns { get; init; }
+
+    /// <summary>True once <see cref="Owns"/> said no: the pipeline stopped writing.</summary>
+    public bool Lost => Volatile.Read(ref _lost);
+
+    private bool _lost;
+
+    /// <summary>
     /// Restores the newest usable checkpoint (the store falls back through the kept ones, or refuses to start) and
     /// opens the log at its position. Done before anything is read: the MQTT service subscribes only after it.
     /// </summary>
@@ -147,12 +159,18 @@ internal sealed class PartitionPipeline<TPosition> : IDisposable
         {
             await ProcessLoopAsync(stoppingToken).ConfigureAwait(false);
         }
+        catch (PartitionLostException)
+        {
+            // Owns() said no: nothing more leaves this pipeline.
+        }
         finally
         {
             await flushCts.CancelAsync().ConfigureAwait(false);
             await flushing.ConfigureAwait(false);
             try
             {
+                // A lost partition's CheckpointAsync throws PartitionLostException before it writes anything.
+
                 // Last flush and checkpoint, so the open windows' latest state reaches the writer and a restart
                 // replays nothing. If the lines cannot be made durable in time, the journal keeps the messages.
                 using var timeout = new CancellationTokenSource(FinalCheckpointTimeout, _time);
@@ -161,6 +179,10 @@ internal sealed class PartitionPipeline<TPosition> : IDisposable
             catch (OperationCanceledException)
             {
                 Log.CheckpointBarrierTimedOut(_logger, FinalCheckpointTimeout);
+            }
+            catch (PartitionLostException)
+            {
+                Log.PartitionLost(_logger, _log.Name, _processed.ToString()!);
             }
             catch (Exception ex)
             {
@@ -339,6 +361,10 @@ internal sealed class PartitionPipeline<TPosition> : IDisposable
             {
                 return;
             }
+            catch (PartitionLostException)
+            {
+                return;
+            }
             catch (Exception ex)
             {
                 // Supervised: a failed pass is logged, counted and tried again at the next tick.
@@ -389,6 +415,7 @@ internal sealed class PartitionPipeline<TPosition> : IDisposable
         try
         {
             // Serialized here, beside processing: only the capture above held the gate.
+            EnsureOwned(null);
             retain = await _checkpoints.SaveAsync(snapshot, position, writer => Alerts.AlertQueue.WriteOutbox(writer, outbox), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -410,6 +437,7 @@ internal sealed class PartitionPipeline<TPosition> : IDisposable
     // Inside the gate: lines and dead letters leave in processing order.
     private async ValueTask HandOverAsync(ProcessorOutput output, CancellationToken cancellationToken)
     {
+        EnsureOwned(output);
         foreach (var rejected in _rejected)
         {
             var m = rejected.Message;
@@ -424,5 +452,27 @@ internal sealed class PartitionPipeline<TPosition> : IDisposable
         output.Clear();
     }
 
+    private void EnsureOwned(ProcessorOutput? output)
+    {
+        if (Owns is null || (!Lost && Owns()))
+        {
+            return;
+        }
+
+        Volatile.Write(ref _lost, true);
+        output?.Clear();
+        _rejected.Clear();
+        throw new PartitionLostException();
+    }
+
     private readonly record struct Rejected(long Sequence, InboundMessage Message, string Reason, string Detail, long OversizeBytes);
+}
+
+/// <summary>The pipeline's partition is no longer this worker's: it stops without writing anything more.</summary>
+internal sealed class PartitionLostException : Exception
+{
+    public PartitionLostException()
+        : base("this worker no longer owns the partition")
+    {
+    }
 }

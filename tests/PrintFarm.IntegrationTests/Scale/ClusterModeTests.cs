@@ -4,6 +4,7 @@ using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 using NATS.Client.JetStream;
+using Microsoft.Extensions.DependencyInjection;
 using NATS.Client.KeyValueStore;
 using PrintFarm.IntegrationTests.Support;
 
@@ -120,7 +121,10 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
             // Another worker, another database: what it writes is what it rebuilt from those checkpoints and the replay.
             await using (var worker = await WorkerHost.StartAsync(Settings(names, after, owned: null), waitForSubscription: false))
             {
-                Assert.Equal(older.Count, worker.Logs.Entries.Count(e => e.Message.StartsWith("Restored checkpoint KV " + names.Bucket, StringComparison.Ordinal)));
+                await Eventually.Until(
+                    () => Task.FromResult(worker.Logs.Entries.Count(e => e.Message.StartsWith("Restored checkpoint KV " + names.Bucket + "/", StringComparison.Ordinal))),
+                    n => n == older.Count,
+                    "every partition to restore its checkpoint");
                 var jobs = traces.SelectMany(t => t.Jobs).ToList();
                 var replayed = traces.SelectMany(t => t.Jobs.Skip(1)).ToList(); // A ended before the checkpoints
                 var rows = await Eventually.Until(
@@ -141,6 +145,73 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
         }
     }
 
+    [Fact]
+    public async Task Workers_share_the_partitions_through_leases_and_a_stopped_workers_partitions_move_without_a_double_count()
+    {
+        var names = Names.New("lease");
+        var database = "cluster_lease_" + Guid.NewGuid().ToString("N");
+        await services.Influx.CreateDatabaseAsync(database);
+        var traces = Traces("cl", 6);
+        const int split = 6;
+        try
+        {
+            await using var a = await WorkerHost.StartAsync(Leased(names, database), waitForSubscription: false);
+            Assert.Equal(ClusterModeFixture.Partitions, Pipeline(a).Processed.Count); // alone: all of them
+
+            var b = await WorkerHost.StartAsync(Leased(names, database), waitForSubscription: false);
+            try
+            {
+                // A joiner: the first worker hands back what is over its fair share, the joiner takes it.
+                await Eventually.Until(
+                    () => Task.FromResult((A: Pipeline(a).Processed.Count, B: Pipeline(b).Processed.Count)),
+                    n => n.A == ClusterModeFixture.Partitions / 2 && n.B == ClusterModeFixture.Partitions / 2,
+                    "the partitions to be shared half and half",
+                    TimeSpan.FromSeconds(30));
+                Assert.Empty(Pipeline(a).Processed.Keys.Intersect(Pipeline(b).Processed.Keys));
+
+                await PublishAsync(traces.SelectMany(t => t.Messages().Take(split)));
+                await Eventually.Until(
+                    () => Task.FromResult(a.Counter("printfarm.jobs.ended") + b.Counter("printfarm.jobs.ended")),
+                    n => n == traces.Count,
+                    "job A of every trace to end");
+                Assert.True(a.Counter("printfarm.jobs.ended") > 0 && b.Counter("printfarm.jobs.ended") > 0, "both workers had jobs");
+            }
+            finally
+            {
+                // A clean stop: last checkpoints, leases handed back.
+                await b.DisposeAsync();
+            }
+
+            await Eventually.Until(
+                () => Task.FromResult(Pipeline(a).Processed.Count),
+                n => n == ClusterModeFixture.Partitions,
+                "the stopped worker's partitions to move to the other",
+                TimeSpan.FromSeconds(30));
+            await PublishAsync(traces.SelectMany(t => t.Messages().Skip(split)));
+
+            var jobs = traces.SelectMany(t => t.Jobs).ToList();
+            var rows = await Eventually.Until(
+                () => services.Influx.QueryAsync(database, "SELECT * FROM job"),
+                r => r.Count == jobs.Count && r.All(InfluxRowExtensions.IsWholeJobPoint),
+                "every job's point",
+                TimeSpan.FromSeconds(60),
+                describe: r => r.Format());
+            Assert.Equal(jobs.Select(j => (j.Printer, j.End)).Order(), rows.Select(r => (r.Text("printer")!, r.Time())).Order());
+            await AssertPrinterKpisAsync(database, jobs, jobs.Select(j => j.Printer).Distinct());
+            Assert.Contains(a.Logs.Entries, e => e.Message.Contains("took partition", StringComparison.Ordinal) && e.Message.Contains("among 1 workers", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await names.DeleteAsync(Cluster);
+        }
+    }
+
+    private static Worker.Cluster.ClusterPipelineService Pipeline(WorkerHost worker) =>
+        worker.Host.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<Worker.Cluster.ClusterPipelineService>().Single();
+
+    // No fixed partitions: the workers share them through leases of 3 s.
+    private Dictionary<string, string?> Leased(Names names, string database) => Settings(names, database, owned: null);
+
     private static List<NativeTrace> Traces(string prefix, int count) =>
         Enumerable.Range(0, count)
             .Select(i => new NativeTrace(prefix + i.ToString(CultureInfo.InvariantCulture) + Guid.NewGuid().ToString("N")[..4], new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero)))
@@ -159,6 +230,8 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
         settings["PrintFarm:Cluster:Stream"] = names.Stream;
         settings["PrintFarm:Cluster:CheckpointBucket"] = names.Bucket;
         settings["PrintFarm:Cluster:Owned"] = owned;
+        settings["PrintFarm:Cluster:LeaseTtl"] = "00:00:03";
+        settings["PrintFarm:Cluster:LeaseBucket"] = names.Bucket + "_leases";
         return settings;
     }
 
@@ -250,10 +323,29 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
                     TimeSpan.FromSeconds(30));
                 foreach (var (topic, payload) in printer.Messages)
                 {
-                    var result = await client.PublishAsync(
-                        new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(JsonSerializer.Serialize(payload)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(),
-                        cancellationToken);
-                    Assert.True(result.IsSuccess, $"the PUBACK of {topic}: {result.ReasonCode}");
+                    // QoS 1 as a printer does it: without a PUBACK (the node closed the connection), connect again and
+                    // send the message again.
+                    var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(JsonSerializer.Serialize(payload)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
+                    await Eventually.Until(
+                        async () =>
+                        {
+                            try
+                            {
+                                if (!client.IsConnected)
+                                {
+                                    await client.ConnectAsync(options, cancellationToken);
+                                }
+
+                                return (await client.PublishAsync(message, cancellationToken)).IsSuccess;
+                            }
+                            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Adapter.MqttConnectingFailedException)
+                            {
+                                return false;
+                            }
+                        },
+                        acknowledged => acknowledged,
+                        $"the PUBACK of {topic} from {printer.Node.Name}",
+                        TimeSpan.FromSeconds(30));
                 }
 
                 await client.DisconnectAsync(cancellationToken: cancellationToken);
@@ -282,13 +374,16 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
                 // Never created.
             }
 
-            try
+            foreach (var bucket in new[] { Bucket, Bucket + "_leases" })
             {
-                await new NatsKVContext(js).DeleteStoreAsync(Bucket, CancellationToken.None);
-            }
-            catch (NatsJSApiException)
-            {
-                // Never created.
+                try
+                {
+                    await new NatsKVContext(js).DeleteStoreAsync(bucket, CancellationToken.None);
+                }
+                catch (NatsJSApiException)
+                {
+                    // Never created.
+                }
             }
         }
     }

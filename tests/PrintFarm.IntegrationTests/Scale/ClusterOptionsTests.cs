@@ -17,6 +17,9 @@ public sealed class ClusterOptionsTests
     [InlineData("CheckpointBucket", "", "PrintFarm:Cluster:CheckpointBucket is ''")]
     [InlineData("Url", " ", "PrintFarm:Cluster:Url is ' '")]
     [InlineData("Retention", "00:10:00", "PrintFarm:Cluster:Retention is '00:10:00'")]
+    [InlineData("LeaseTtl", "00:00:01", "PrintFarm:Cluster:LeaseTtl is '00:00:01'")]
+    [InlineData("WorkerId", "a.b", "PrintFarm:Cluster:WorkerId is 'a.b'")]
+    [InlineData("LeaseBucket", "a b", "PrintFarm:Cluster:LeaseBucket is 'a b'")]
     public void A_wrong_cluster_setting_is_refused_naming_it(string setting, string value, string expected)
     {
         var o = new PrintFarmOptions();
@@ -31,6 +34,9 @@ public sealed class ClusterOptionsTests
             case "CheckpointBucket": o.Cluster.CheckpointBucket = value; break;
             case "Url": o.Cluster.Url = value; break;
             case "Retention": o.Cluster.Retention = TimeSpan.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
+            case "LeaseTtl": o.Cluster.LeaseTtl = TimeSpan.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
+            case "WorkerId": o.Cluster.WorkerId = value; break;
+            case "LeaseBucket": o.Cluster.LeaseBucket = value; break;
         }
 
         var failures = new PrintFarmOptionsValidator().Validate(null, o).Failures ?? [];
