@@ -44,7 +44,7 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
         {
             await using var a = await WorkerHost.StartAsync(Settings(names, database, "0-3"), waitForSubscription: false);
             await using var b = await WorkerHost.StartAsync(Settings(names, database, "4-7"), waitForSubscription: false);
-            await PublishAsync(traces.SelectMany(t => t.Messages()));
+            await ClusterPublisher.PublishAsync(Cluster, traces.SelectMany(t => t.Messages()));
 
             var jobs = traces.SelectMany(t => t.Jobs).ToList();
             var rows = await Eventually.Until(
@@ -54,7 +54,7 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
                 TimeSpan.FromSeconds(60),
                 describe: r => r.Format());
             Assert.Equal(jobs.Count, rows.Select(r => (r.Text("printer"), r.Time())).Distinct().Count());
-            await AssertPrinterKpisAsync(database, jobs, jobs.Select(j => j.Printer).Distinct());
+            await ClusterPublisher.AssertPrinterKpisAsync(services.Influx, database, jobs);
 
             // Both workers had work: the printers spread over both halves of the partitions.
             Assert.True(a.Counter("printfarm.jobs.ended") > 0, "worker a (partitions 0-3) ended no job");
@@ -86,7 +86,7 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
             Dictionary<string, byte[]> older;
             await using (var worker = await WorkerHost.StartAsync(Settings(names, before, owned: null), waitForSubscription: false))
             {
-                await PublishAsync(firstHalf);
+                await ClusterPublisher.PublishAsync(Cluster, firstHalf);
                 await worker.WaitForCounterAsync("printfarm.jobs.ended", traces.Count, TimeSpan.FromSeconds(60));
 
                 // Checkpoints captured after that: a key written twice more (the first write may carry a state
@@ -104,7 +104,7 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
 
                 older = newest.ToDictionary(kv => kv.Key, kv => kv.Value.Value);
 
-                await PublishAsync(secondHalf);
+                await ClusterPublisher.PublishAsync(Cluster, secondHalf);
                 await worker.WaitForCounterAsync("printfarm.jobs.ended", traces.Sum(t => t.Jobs.Count), TimeSpan.FromSeconds(60));
             }
 
@@ -136,7 +136,7 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
                 Assert.Equal(
                     replayed.Select(j => (j.Printer, j.End)).Order(),
                     rows.Select(r => (r.Text("printer")!, r.Time())).Order());
-                await AssertPrinterKpisAsync(after, jobs, jobs.Select(j => j.Printer).Distinct());
+                await ClusterPublisher.AssertPrinterKpisAsync(services.Influx, after, jobs);
             }
         }
         finally
@@ -169,7 +169,7 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
                     TimeSpan.FromSeconds(30));
                 Assert.Empty(Pipeline(a).Processed.Keys.Intersect(Pipeline(b).Processed.Keys));
 
-                await PublishAsync(traces.SelectMany(t => t.Messages().Take(split)));
+                await ClusterPublisher.PublishAsync(Cluster, traces.SelectMany(t => t.Messages().Take(split)));
                 await Eventually.Until(
                     () => Task.FromResult(a.Counter("printfarm.jobs.ended") + b.Counter("printfarm.jobs.ended")),
                     n => n == traces.Count,
@@ -187,7 +187,7 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
                 n => n == ClusterModeFixture.Partitions,
                 "the stopped worker's partitions to move to the other",
                 TimeSpan.FromSeconds(30));
-            await PublishAsync(traces.SelectMany(t => t.Messages().Skip(split)));
+            await ClusterPublisher.PublishAsync(Cluster, traces.SelectMany(t => t.Messages().Skip(split)));
 
             var jobs = traces.SelectMany(t => t.Jobs).ToList();
             var rows = await Eventually.Until(
@@ -197,7 +197,7 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
                 TimeSpan.FromSeconds(60),
                 describe: r => r.Format());
             Assert.Equal(jobs.Select(j => (j.Printer, j.End)).Order(), rows.Select(r => (r.Text("printer")!, r.Time())).Order());
-            await AssertPrinterKpisAsync(database, jobs, jobs.Select(j => j.Printer).Distinct());
+            await ClusterPublisher.AssertPrinterKpisAsync(services.Influx, database, jobs);
             Assert.Contains(a.Logs.Entries, e => e.Message.Contains("took partition", StringComparison.Ordinal) && e.Message.Contains("among 1 workers", StringComparison.Ordinal));
         }
         finally
@@ -235,29 +235,6 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
         return settings;
     }
 
-    // Every printer's day: the sums a single worker writes for it (NativeTrace.Expect, the definitions of docs/kpis.md).
-    private async Task AssertPrinterKpisAsync(string database, List<TraceJob> jobs, IEnumerable<string> printers)
-    {
-        foreach (var printer in printers)
-        {
-            var expected = NativeTrace.Expect(jobs.Where(j => j.Printer == printer));
-            var ended = expected.JobsCompleted + expected.JobsFailed + expected.JobsCancelled;
-            var day = await Eventually.Until(
-                () => services.Influx.QueryAsync(database, $"SELECT * FROM kpi WHERE \"window\" = '1d' AND \"scope\" = 'printer' AND \"printer\" = '{printer}'"),
-                rows => rows.Count == 1 && rows[0].Number("jobs_completed") + rows[0].Number("jobs_failed") + rows[0].Number("jobs_cancelled") >= ended,
-                $"{printer}'s day with all {ended} jobs",
-                TimeSpan.FromSeconds(30),
-                describe: rows => rows.Format());
-            Assert.Equal(expected.JobsCompleted, day[0].Number("jobs_completed"));
-            Assert.Equal(expected.JobsFailed, day[0].Number("jobs_failed"));
-            Assert.Equal(expected.JobsCancelled, day[0].Number("jobs_cancelled"));
-            Assert.Equal(expected.ToysCompleted, day[0].Number("toys_completed"));
-            Assert.Equal(expected.PrintTime, day[0].Number("print_time_s"), 6);
-            Assert.Equal(expected.FilamentUsed, day[0].Number("filament_used_g"), 6);
-            Assert.Equal(expected.FilamentWaste, day[0].Number("filament_waste_g"), 6);
-        }
-    }
-
     private async Task<Dictionary<string, (ulong Revision, byte[] Value)>> CheckpointsAsync(Names names)
     {
         await using var nats = await Cluster.ConnectAsync(name: "printfarm-tests-checkpoints");
@@ -280,111 +257,5 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
         }
 
         return found;
-    }
-
-    // Printers publish in event-time order, QoS 1, each printer to one node (printer i to node i mod 3), several at once.
-    private async Task PublishAsync(IEnumerable<(string Topic, object Payload)> messages)
-    {
-        var byPrinter = messages.GroupBy(m => m.Topic).ToList();
-        await Parallel.ForEachAsync(
-            byPrinter.Select((g, i) => (Node: Cluster.Nodes[i % Cluster.Nodes.Count], Messages: g.ToList())),
-            new ParallelOptions { MaxDegreeOfParallelism = 4 },
-            async (printer, cancellationToken) =>
-            {
-                using var client = new MqttClientFactory().CreateMqttClient();
-                var options = new MqttClientOptionsBuilder()
-                    .WithTcpServer("127.0.0.1", printer.Node.MqttPort)
-                    .WithProtocolVersion(MqttProtocolVersion.V311)
-                    .WithClientId("printer-" + Guid.NewGuid().ToString("N"))
-                    .WithTimeout(TimeSpan.FromSeconds(20))
-                    .Build();
-
-                // A node sets up each new MQTT session in its R3 session stream; while several connect at once it
-                // can close a connection before CONNACK. A printer connects again, as real ones do.
-                await Eventually.Until(
-                    async () =>
-                    {
-                        try
-                        {
-                            await client.ConnectAsync(options, cancellationToken);
-                            return true;
-                        }
-                        catch (MQTTnet.Adapter.MqttConnectingFailedException)
-                        {
-                            return false;
-                        }
-                        catch (MQTTnet.Exceptions.MqttCommunicationException)
-                        {
-                            return false;
-                        }
-                    },
-                    connected => connected,
-                    $"printer of {printer.Messages[0].Topic} to connect to {printer.Node.Name}",
-                    TimeSpan.FromSeconds(30));
-                foreach (var (topic, payload) in printer.Messages)
-                {
-                    // QoS 1 as a printer does it: without a PUBACK (the node closed the connection), connect again and
-                    // send the message again.
-                    var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(JsonSerializer.Serialize(payload)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
-                    await Eventually.Until(
-                        async () =>
-                        {
-                            try
-                            {
-                                if (!client.IsConnected)
-                                {
-                                    await client.ConnectAsync(options, cancellationToken);
-                                }
-
-                                return (await client.PublishAsync(message, cancellationToken)).IsSuccess;
-                            }
-                            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Adapter.MqttConnectingFailedException)
-                            {
-                                return false;
-                            }
-                        },
-                        acknowledged => acknowledged,
-                        $"the PUBACK of {topic} from {printer.Node.Name}",
-                        TimeSpan.FromSeconds(30));
-                }
-
-                await client.DisconnectAsync(cancellationToken: cancellationToken);
-            });
-    }
-
-    private sealed record Names(string Stream, string Bucket)
-    {
-        public static Names New(string test)
-        {
-            var id = Guid.NewGuid().ToString("N")[..8];
-            return new Names($"PF_{test}_{id}", $"pf_checkpoints_{test}_{id}");
-        }
-
-        // The stream's subjects (parts.>) would overlap the next test's stream: every test removes its own.
-        public async Task DeleteAsync(NatsCluster cluster)
-        {
-            await using var nats = await cluster.ConnectAsync(name: "printfarm-tests-cleanup");
-            var js = new NatsJSContext(nats);
-            try
-            {
-                await js.DeleteStreamAsync(Stream, CancellationToken.None);
-            }
-            catch (NatsJSApiException)
-            {
-                // Never created.
-            }
-
-            foreach (var bucket in new[] { Bucket, Bucket + "_leases" })
-            {
-                try
-                {
-                    await new NatsKVContext(js).DeleteStoreAsync(bucket, CancellationToken.None);
-                }
-                catch (NatsJSApiException)
-                {
-                    // Never created.
-                }
-            }
-        }
     }
 }

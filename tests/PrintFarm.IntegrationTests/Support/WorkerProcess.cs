@@ -28,6 +28,12 @@ public sealed class WorkerProcess : IAsyncDisposable
         DataFolder = environment["PrintFarm__DataFolder"];
     }
 
+    /// <summary>The clustered mode's start line: it reads partitions, it does not subscribe to MQTT.</summary>
+    public const string ClusterStartedLine = "Clustered mode:";
+
+    /// <summary>The line a start waits for: <see cref="ConnectedLine"/>, or <see cref="ClusterStartedLine"/> when the settings turn the clustered mode on.</summary>
+    public string ReadyLine => _environment.TryGetValue("PrintFarm__Cluster__Enabled", out var on) && on == "true" ? ClusterStartedLine : ConnectedLine;
+
     /// <summary>The worker's data folder (journal, checkpoint, spool, dead letters), kept across restarts.</summary>
     public string DataFolder { get; }
 
@@ -221,7 +227,7 @@ public sealed class WorkerProcess : IAsyncDisposable
         }
 
         _lines.Enqueue(line);
-        if (line.Contains(ConnectedLine, StringComparison.Ordinal))
+        if (line.Contains(ReadyLine, StringComparison.Ordinal))
         {
             connected.TrySetResult();
         }
