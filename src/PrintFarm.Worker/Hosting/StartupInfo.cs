@@ -49,7 +49,9 @@ Every setting, its unit and default: docs/operations.md; printers: docs/printers
         var folders = host.Services.GetRequiredService<DataFolders>();
         var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PrintFarm.Worker");
         var version = typeof(StartupInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?";
-        var broker = o.Mqtt.EmbeddedBroker.Enabled
+        var broker = o.Cluster.Enabled
+            ? $"none: clustered mode, JetStream stream {o.Cluster.Stream} on {SecretMasking.Text(o.Cluster.Url)}"
+            : o.Mqtt.EmbeddedBroker.Enabled
             ? $"embedded on port {o.Mqtt.EmbeddedBroker.Port}"
             : $"{(o.Mqtt.UseTls ? "mqtts" : "mqtt")}://{o.Mqtt.Host}:{o.Mqtt.Port}";
         var url = SecretMasking.Text(o.Influx.Url);
