@@ -130,6 +130,9 @@ public sealed class PrinterEvent
     /// <summary>Presence: whether the printer (or its host) is connected to the broker.</summary>
     public bool? Online { get; init; }
 
+    /// <summary>An operator's maintenance switch (<c>printfarm/maintenance/{printer}</c>): on or off from <see cref="Timestamp"/>; nothing else in the event.</summary>
+    public bool? Maintenance { get; init; }
+
     /// <summary>True when the telemetry part of the event carries anything worth a <c>printer</c> point.</summary>
     public bool HasTelemetry =>
         ProgressPercent is not null || State is not null || NozzleCelsius is not null || NozzleTargetCelsius is not null

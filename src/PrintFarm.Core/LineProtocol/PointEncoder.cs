@@ -85,6 +85,65 @@ public sealed class PointEncoder
     }
 
     /// <summary>
+    /// The <c>printer_time</c> point of one window for a printer or the farm, at the window start: seconds in each state
+    /// (<c>printing_s</c> … <c>maintenance_s</c>), <c>off_shift_s</c>, <c>planned_s</c> and <c>tracked_s</c>.
+    /// </summary>
+    public string TimeInState(in TimelinePoint point)
+    {
+        var t = point.Times;
+        TimelineTags(Measurements.PrinterTime, point);
+        foreach (var state in TimelineStates)
+        {
+            _line.Field(state.Field, t.Seconds(state.State));
+        }
+
+        return _line.Field("off_shift_s", t.OffShiftTotalSeconds)
+            .Field("planned_s", t.PlannedSeconds)
+            .Field("tracked_s", t.TrackedSeconds)
+            .Build(point.WindowStart);
+    }
+
+    /// <summary>
+    /// The OEE fields of one window on the <c>kpi</c> series of the same printer or farm (same tags and time, so
+    /// InfluxDB merges them into that point): <c>availability</c>, <c>performance</c>, <c>quality</c>, <c>oee</c>.
+    /// </summary>
+    public string Oee(in TimelinePoint point)
+    {
+        var t = point.Times;
+        TimelineTags(Measurements.Kpi, point);
+        return _line.Field("availability", t.Availability)
+            .Field("performance", t.Performance)
+            .Field("quality", t.Quality)
+            .Field("oee", t.OeeValue)
+            .Field("toys_started", t.ToysStarted)
+            .Build(point.WindowStart);
+    }
+
+    private static readonly (PrinterActivity State, string Field)[] TimelineStates =
+    [
+        (PrinterActivity.Printing, "printing_s"),
+        (PrinterActivity.Paused, "paused_s"),
+        (PrinterActivity.Preparing, "preparing_s"),
+        (PrinterActivity.AwaitingBedClear, "awaiting_bed_clear_s"),
+        (PrinterActivity.Idle, "idle_s"),
+        (PrinterActivity.Offline, "offline_s"),
+        (PrinterActivity.Error, "error_s"),
+        (PrinterActivity.Maintenance, "maintenance_s"),
+    ];
+
+    // The kpi point's own tags for the farm and printer scopes (farm, printer, scope, window in key order).
+    private void TimelineTags(string measurement, in TimelinePoint point)
+    {
+        _line.Measurement(measurement).Tag("farm", _farm);
+        if (point.Printer.Length > 0)
+        {
+            _line.Tag("printer", point.Printer);
+        }
+
+        _line.Tag("scope", point.Printer.Length > 0 ? "printer" : "farm").Tag("window", point.Window.Name);
+    }
+
+    /// <summary>
     /// The <c>alert</c> point of an alert transition, at its event time: tags <c>rule</c>, <c>scope</c>, the scope's
     /// dimension tag as in <c>kpi</c> and <c>state</c>; fields <c>value</c>, <c>baseline</c>, <c>threshold</c>, <c>message</c>.
     /// </summary>
@@ -190,6 +249,9 @@ internal static class Measurements
 
     /// <summary>Printer telemetry samples.</summary>
     public const string Printer = "printer";
+
+    /// <summary>Time in each printer state per window × printer (and farm).</summary>
+    public const string PrinterTime = "printer_time";
 
     /// <summary>Built-in alert transitions (fired, resolved).</summary>
     public const string Alert = "alert";

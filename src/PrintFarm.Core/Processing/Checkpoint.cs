@@ -25,8 +25,10 @@ public static class Checkpoint
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    internal static JsonObject Create(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts = null, CardinalityGuardState? guard = null, NotificationPlannerState? notifications = null) => new()
+    internal static JsonObject Create(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts = null, CardinalityGuardState? guard = null, NotificationPlannerState? notifications = null, PrinterTimelineState? timeline = null) => new()
     {
+        // Optional: a checkpoint without it (timeline off, or an older build) restores the timeline empty.
+        ["timeline"] = timeline is null ? null : JsonSerializer.SerializeToNode(timeline, Json),
         // Optional: a checkpoint without it (notifications off, or an older build) restores the planner empty.
         ["notifications"] = notifications is null ? null : JsonSerializer.SerializeToNode(notifications, Json),
         // Optional: a checkpoint without it (no guard, or written before the guard was checkpointed) restores it empty.
@@ -40,8 +42,14 @@ public static class Checkpoint
         ["adapters"] = adapters,
     };
 
-    internal static void Write(Utf8JsonWriter writer, DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard, NotificationPlannerState? notifications)
+    internal static void Write(Utf8JsonWriter writer, DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard, NotificationPlannerState? notifications, PrinterTimelineState? timeline = null)
     {
+        if (timeline is not null)
+        {
+            writer.WritePropertyName("timeline");
+            JsonSerializer.Serialize(writer, timeline, Json);
+        }
+
         if (notifications is not null)
         {
             writer.WritePropertyName("notifications");
@@ -92,6 +100,19 @@ public static class Checkpoint
             throw new CheckpointException("checkpoint content is invalid: " + ex.Message, ex);
         }
     }
+
+    // Its own reader, so the tuple of Read stays as it is for the other parts' merges.
+    internal static PrinterTimelineState? ReadTimeline(JsonObject checkpoint)
+    {
+        try
+        {
+            return checkpoint["timeline"] is { } t ? t.Deserialize<PrinterTimelineState>(Json) : null;
+        }
+        catch (JsonException ex)
+        {
+            throw new CheckpointException("checkpoint content is invalid: " + ex.Message, ex);
+        }
+    }
 }
 
 /// <summary>
@@ -109,9 +130,11 @@ public sealed class CheckpointSnapshot
     private readonly AlertEvaluatorState? _alerts;
     private readonly CardinalityGuardState? _guard;
     private readonly NotificationPlannerState? _notifications;
+    private readonly PrinterTimelineState? _timeline;
 
-    internal CheckpointSnapshot(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard = null, NotificationPlannerState? notifications = null)
+    internal CheckpointSnapshot(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard = null, NotificationPlannerState? notifications = null, PrinterTimelineState? timeline = null)
     {
+        _timeline = timeline;
         _notifications = notifications;
         _guard = guard;
         _savedAt = savedAt;
@@ -129,7 +152,7 @@ public sealed class CheckpointSnapshot
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteStartObject();
-        Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters, _alerts, _guard, _notifications);
+        Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters, _alerts, _guard, _notifications, _timeline);
         extra?.Invoke(writer);
         writer.WriteEndObject();
     }

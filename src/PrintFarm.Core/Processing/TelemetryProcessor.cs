@@ -72,6 +72,7 @@ public sealed class TelemetryProcessor
     private readonly List<PrinterEvent> _events = [];
     private readonly List<KpiPoint> _kpiPoints = [];
     private readonly AlertEvaluator? _alerts;
+    private readonly List<TimelinePoint> _timelinePoints = [];
 
     // Topic → route (see Route); bounded, started afresh when full.
     private const int RouteCacheCapacity = 65_536;
@@ -109,6 +110,9 @@ public sealed class TelemetryProcessor
 
     /// <summary>Caps on distinct printers, toys and materials and the printer allow-list; none when null.</summary>
     public CardinalityGuard? Guard { get; init; }
+
+    /// <summary>Per-printer time in each state and OEE (<c>printer_time</c> points, OEE fields on <c>kpi</c>); none when null.</summary>
+    public PrinterTimeline? Timeline { get; init; }
 
     /// <summary>Decides the everyday-event notifications; none when null (notifications off).</summary>
     public NotificationPlanner? Notifications { get; init; }
@@ -279,6 +283,20 @@ public sealed class TelemetryProcessor
             }
         }
 
+        if (Timeline is not null)
+        {
+            _timelinePoints.Clear();
+            Timeline.Collect(_kpis.Watermark, _timelinePoints);
+            foreach (var point in _timelinePoints)
+            {
+                if (WriteBefore is not { } cut || point.WindowEnd <= cut)
+                {
+                    output.Lines.Add(_encoder.TimeInState(point));
+                    output.Lines.Add(_encoder.Oee(point));
+                }
+            }
+        }
+
         if (_alerts is not null)
         {
             var before = output.Alerts.Count;
@@ -297,13 +315,13 @@ public sealed class TelemetryProcessor
 
     /// <summary>The whole state as a checkpoint document (see <see cref="Checkpoint"/>).</summary>
     public System.Text.Json.Nodes.JsonObject SaveCheckpoint(DateTimeOffset savedAt) =>
-        Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState());
+        Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState(), Timeline?.SaveState());
 
     /// <summary>
     /// Captures the state for a checkpoint without building the document: call it between two messages, then write
     /// the snapshot while processing goes on (<see cref="CheckpointSnapshot.WriteTo"/>).
     /// </summary>
-    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState());
+    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState(), Timeline?.SaveState());
 
     private System.Text.Json.Nodes.JsonObject SaveAdapters()
     {
@@ -329,12 +347,16 @@ public sealed class TelemetryProcessor
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         var (jobs, kpis, adapters, alerts, guard, notifications) = Checkpoint.Read(checkpoint);
+        var timeline = Checkpoint.ReadTimeline(checkpoint);
         try
         {
+            // A checkpoint without timeline state (an older build, or the timeline off) starts the timeline empty.
+            Timeline?.RestoreState(timeline);
             return Restore(jobs, kpis, adapters, alerts, guard, notifications);
         }
         catch
         {
+            Timeline?.RestoreState(null);
             var (emptyJobs, emptyKpis, emptyAdapters, emptyAlerts, _, _) = Checkpoint.Read(_empty);
             Restore(emptyJobs, emptyKpis, emptyAdapters, emptyAlerts, null, null);
             throw;
@@ -367,6 +389,14 @@ public sealed class TelemetryProcessor
     // Internal for the engine benchmark, which feeds canonical events without parsing.
     internal void Apply(PrinterEvent e, DateTimeOffset receivedAt, ProcessorOutput output)
     {
+        if (e.Maintenance is { } maintenance)
+        {
+            // An operator's switch: time accounting only, not a printer's clock (it must not hold the watermark back).
+            Timeline?.SetMaintenance(e.Printer, e.Timestamp, maintenance);
+            return;
+        }
+
+        Timeline?.Observe(e);
         if (e.ReceiveTimeOnly)
         {
             _kpis.ObserveReceipt(e.Source, e.Printer, receivedAt);
@@ -395,6 +425,7 @@ public sealed class TelemetryProcessor
                 output.Lines.Add(_encoder.Job(job));
             }
 
+            Timeline?.AddJob(job);
             if (_kpis.AddJob(job, receivedAt) > 0)
             {
                 output.LateJobs.Add(job);

@@ -124,6 +124,9 @@ public sealed class PrintFarmOptions
     /// </summary>
     public PrintFarm.Core.Notifications.NotificationOptions Notifications { get; set; } = new();
 
+    /// <summary>Printer time accounting and OEE (<c>PrintFarm:Oee</c>): off-shift schedule, maintenance topic.</summary>
+    public OeeOptions Oee { get; set; } = new();
+
     // --- Operations (issue 12) ---
 
     /// <summary>Health endpoints (<c>PrintFarm:Health</c>).</summary>

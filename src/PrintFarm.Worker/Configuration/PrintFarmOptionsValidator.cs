@@ -131,6 +131,7 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         AdaptersOptionsValidator.Validate(o, errors);
         Alerts.AlertsOptionsValidator.Validate(o, errors);
         Journal.JournalOptionsValidator.Validate(o, errors);
+        OeeOptionsValidator.Validate(o, errors);
 
         OperationsOptionsValidator.Validate(o, errors);
 

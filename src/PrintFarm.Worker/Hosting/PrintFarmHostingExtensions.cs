@@ -146,7 +146,21 @@ public static class PrintFarmHostingExtensions
 
             // Alerts and notifications are the live worker's: an import of history sends neither.
             Notifications = alerts && o.Notifications.Enabled ? new PrintFarm.Core.Notifications.NotificationPlanner(o.Notifications) : null,
+            Timeline = o.Oee.Enabled ? CreateTimeline(o, kpis, zone) : null,
         };
+    }
+
+    // Time accounting over the KPI engine's windows; offline after the stopped-reporting alert's silence.
+    private static PrinterTimeline CreateTimeline(PrintFarmOptions o, KpiEngine kpis, TimeZoneInfo? zone)
+    {
+        OffShiftSchedule.TryParse(o.Oee.OffShift, zone, out var offShift, out _);
+        return new PrinterTimeline(new PrinterTimelineOptions
+        {
+            Windows = kpis.Windows,
+            AllowedLateness = o.AllowedLateness,
+            OfflineAfter = o.Alerts.Rules.StoppedReportingAfter,
+            OffShift = offShift ?? OffShiftSchedule.None,
+        });
     }
 
     /// <summary>A cardinality guard with the configured caps (<c>PrintFarm:Guards</c>).</summary>

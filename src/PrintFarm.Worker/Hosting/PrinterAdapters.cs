@@ -18,6 +18,9 @@ internal sealed class PrinterAdapters
         var a = o.Adapters;
         var all = new List<IPrinterAdapter>();
 
+        // The operator's maintenance switch first: its topic has a fixed literal level, like the formats after native.
+        if (o.Oee.Enabled) all.Add(new PrintFarm.Core.Ingestion.Maintenance.MaintenanceAdapter(o.Oee.MaintenanceTopic));
+
         // Routing takes the first adapter whose pattern matches, so the order only matters for overlapping custom
         // patterns: the native schema first, then the formats with fixed literal levels.
         if (a.Native.Enabled) all.Add(new NativeAdapter(o.Mqtt.EffectiveNativeTopics));
