@@ -30,6 +30,15 @@ public sealed record EndedJob
     /// <summary>How the job ended.</summary>
     public required JobOutcome Outcome { get; init; }
 
+    /// <summary>Why the job did not complete; null when it completed (see <see cref="Jobs.FailureReasons"/>).</summary>
+    public Jobs.FailureReason? Reason { get; init; }
+
+    /// <summary>The raw code or text the reason came from, or an operator's note; null when there is none.</summary>
+    public string? ReasonDetail { get; init; }
+
+    /// <summary>Where the reason came from: <c>printer</c> (the source's payload) or <c>operator</c> (a label); null when completed.</summary>
+    public string? ReasonSource { get; init; }
+
     /// <summary>Event time the job started; equal to <see cref="End"/> minus print time when the start was not seen.</summary>
     public required DateTimeOffset Start { get; init; }
 

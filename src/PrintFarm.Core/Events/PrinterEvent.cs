@@ -88,6 +88,12 @@ public sealed class PrinterEvent
     /// <summary>How the job ended (<see cref="EventKind.JobFinished"/> only).</summary>
     public JobOutcome? Outcome { get; init; }
 
+    /// <summary>Why the job did not complete, when the source says (<see cref="EventKind.JobFinished"/> only; see <see cref="Jobs.FailureReasons"/>).</summary>
+    public Jobs.FailureReason? Reason { get; init; }
+
+    /// <summary>The raw code or text the <see cref="Reason"/> came from, when there is one.</summary>
+    public string? ReasonDetail { get; init; }
+
     /// <summary>Print time in seconds as reported by the printer.</summary>
     public double? PrintTimeSeconds { get; init; }
 

@@ -184,6 +184,9 @@ public sealed class JobTracker
             Quantity = end.Quantity ?? open.Quantity ?? fromName.Quantity,
             Material = material,
             Outcome = end.Outcome ?? JobOutcome.Cancelled,
+            Reason = FailureReasons.ForOutcome(end.Outcome ?? JobOutcome.Cancelled, end.Reason),
+            ReasonDetail = (end.Outcome ?? JobOutcome.Cancelled) == JobOutcome.Completed ? null : end.ReasonDetail,
+            ReasonSource = (end.Outcome ?? JobOutcome.Cancelled) == JobOutcome.Completed ? null : FailureReasons.FromPrinter,
             Start = open.Start,
             End = state.UniqueEnd(end.Timestamp),
             PrintTimeSeconds = printTime,
@@ -249,6 +252,7 @@ public sealed class JobTracker
         Timestamp = next.Timestamp,
         JobId = open.JobId,
         Outcome = JobOutcome.Cancelled,
+        ReasonDetail = "replaced by the next job's start",
     };
 
     private PrinterJobs GetState(string printer)

@@ -43,6 +43,9 @@ public sealed class PointEncoder
             .Field("estimated_time_s", job.EstimatedTimeSeconds)
             .Field("estimate_ratio", job.Outcome == JobOutcome.Completed && job.EstimatedTimeSeconds is > 0 ? job.PrintTimeSeconds / job.EstimatedTimeSeconds : null)
             .Field("material_cost", job.MaterialCost)
+            .Field("reason", job.Reason is { } reason ? Jobs.FailureReasons.Name(reason) : null)
+            .Field("reason_detail", job.ReasonDetail)
+            .Field("reason_source", job.ReasonSource)
             .Build(job.End);
     }
 

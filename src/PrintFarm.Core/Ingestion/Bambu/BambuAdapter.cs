@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using PrintFarm.Core.Events;
+using PrintFarm.Core.Jobs;
 using PrintFarm.Core.Normalization;
 
 namespace PrintFarm.Core.Ingestion.Bambu;
@@ -185,17 +186,18 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
         var startsAnother = r.GcodeState is { } next && IsActive(next);
         if (cancelled && now - pending.At <= _cancelGrace)
         {
-            Finish(printer, s, pending, JobOutcome.Cancelled, output);
+            Finish(printer, s, pending, JobOutcome.Cancelled, FailureReasons.FromBambu(r.PrintError, r.FailReason), output);
         }
         else if (startsAnother || now - pending.At > _cancelGrace)
         {
-            Finish(printer, s, pending, JobOutcome.Failed, output);
+            // A code that came late (on this report, or merged from an earlier one) still says why.
+            Finish(printer, s, pending, JobOutcome.Failed, FailureReasons.FromBambu(r.PrintError ?? s.PrintError, r.FailReason), output);
         }
     }
 
-    private static void Finish(string printer, BambuPrinterState s, BambuPendingEnd pending, JobOutcome outcome, List<PrinterEvent> output)
+    private static void Finish(string printer, BambuPrinterState s, BambuPendingEnd pending, JobOutcome outcome, ReasonReport reason, List<PrinterEvent> output)
     {
-        output.Add(EndEvent(printer, pending.At, pending.JobId, pending.File, pending.Material, outcome));
+        output.Add(EndEvent(printer, pending.At, pending.JobId, pending.File, pending.Material, outcome, reason));
         s.PendingEnd = null;
     }
 
@@ -249,6 +251,7 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
         }
 
         JobOutcome? outcome;
+        var reason = new ReasonReport(FailureReason.Unknown, null);
         switch (next)
         {
             case "FINISH":
@@ -259,6 +262,7 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
                 outcome = code == CancelledPrintError || r.FailReason == CancelledPrintError ? JobOutcome.Cancelled
                     : code is > 0 ? JobOutcome.Failed
                     : null;
+                reason = FailureReasons.FromBambu(code, r.FailReason);
                 break;
             default:
                 // Active → IDLE without FINISH or FAILED: the job was abandoned.
@@ -285,7 +289,7 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
 
         if (outcome is { } known)
         {
-            output.Add(EndEvent(printer, now, jobId, file, material, known));
+            output.Add(EndEvent(printer, now, jobId, file, material, known, reason));
         }
         else
         {
@@ -293,7 +297,7 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
         }
     }
 
-    private static PrinterEvent EndEvent(string printer, DateTimeOffset at, string jobId, string? file, string? material, JobOutcome outcome) => new()
+    private static PrinterEvent EndEvent(string printer, DateTimeOffset at, string jobId, string? file, string? material, JobOutcome outcome, ReasonReport reason) => new()
     {
         Kind = EventKind.JobFinished,
         Printer = printer,
@@ -303,6 +307,8 @@ public sealed class BambuAdapter : IPrinterAdapter, ICheckpointableAdapter
         File = file,
         Material = material,
         Outcome = outcome,
+        Reason = outcome == JobOutcome.Completed ? null : reason.Reason,
+        ReasonDetail = outcome == JobOutcome.Completed ? null : reason.Detail,
         FilamentSource = FilamentSource.Unknown,
     };
 

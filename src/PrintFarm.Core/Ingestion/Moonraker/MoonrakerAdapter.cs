@@ -1,8 +1,9 @@
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
+using System.Text;
 using PrintFarm.Core.Events;
+using PrintFarm.Core.Jobs;
 
 namespace PrintFarm.Core.Ingestion.Moonraker;
 
@@ -96,6 +97,7 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
         if (d.PrintDuration is { } print) s.PrintDuration = print;
         if (d.FilamentUsed is { } filament) s.FilamentUsed = filament;
         if (d.HasObjects) s.ObjectCount = d.ObjectCount;
+        if (d.HasMessage) s.Message = string.IsNullOrWhiteSpace(d.Message) ? null : d.Message;
         if (s.Job is { } running && s.Filename is { } name && running.Filename != name && d.State is null)
         {
             // Split status publishes one field per message; a filename arriving just after the state belongs to the job.
@@ -304,6 +306,16 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
         }
 
         var jobId = job?.JobId ?? JobId(file, now - TimeSpan.FromSeconds(values.TotalDuration ?? 0), null);
+
+        // Klipper's message says why an error happened; a cancel (state cancelled, or →standby) is somebody's
+        // CANCEL_PRINT / SDCARD_RESET_FILE, so an operator cancel unless the message names another reason.
+        ReasonReport? reason = outcome switch
+        {
+            JobOutcome.Failed => FailureReasons.FromText(values.Message),
+            JobOutcome.Cancelled when FailureReasons.FromText(values.Message) is { Reason: not FailureReason.Unknown } named => named,
+            JobOutcome.Cancelled => new ReasonReport(FailureReason.OperatorCancel, values.Message is { } m ? FailureReasons.Detail(m) : null),
+            _ => null,
+        };
         output.Add(new PrinterEvent
         {
             Kind = EventKind.JobFinished,
@@ -313,6 +325,8 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
             JobId = jobId,
             File = file,
             Outcome = outcome,
+            Reason = reason?.Reason,
+            ReasonDetail = reason?.Detail,
             Quantity = values.ObjectCount is > 0 ? values.ObjectCount : null,
             PrintTimeSeconds = values.PrintDuration,
             FilamentMillimetres = values.FilamentUsed,
@@ -335,5 +349,7 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
         public double? FilamentUsed { get; } = s.FilamentUsed;
 
         public int? ObjectCount { get; } = s.ObjectCount;
+
+        public string? Message { get; } = s.Message;
     }
 }

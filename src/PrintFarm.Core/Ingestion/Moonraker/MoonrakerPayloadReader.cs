@@ -17,6 +17,10 @@ internal struct MoonrakerReport
     public double? TotalDuration;
     public double? PrintDuration;
     public double? FilamentUsed;
+
+    /// <summary><c>print_stats.message</c>: Klipper's error text ("" when none).</summary>
+    public bool HasMessage;
+    public string? Message;
     public double? Progress;
     public double? NozzleCelsius;
     public double? NozzleTargetCelsius;
@@ -209,6 +213,14 @@ internal static class MoonrakerPayloadReader
                 }
 
                 d.HasFilename = true;
+                return null;
+            case KlipperObject.PrintStats when field.SequenceEqual("message"u8):
+                if (!JsonValues.TryString(ref reader, out d.Message))
+                {
+                    return "'print_stats.message' must be a string";
+                }
+
+                d.HasMessage = true;
                 return null;
             case KlipperObject.PrintStats when field.SequenceEqual("total_duration"u8):
                 return Duration(ref reader, "print_stats.total_duration", out d.TotalDuration);

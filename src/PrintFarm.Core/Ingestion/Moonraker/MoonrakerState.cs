@@ -21,6 +21,9 @@ internal sealed class MoonrakerPrinterState : IPrinterState<MoonrakerPrinterStat
     /// <summary><c>print_stats.filament_used</c>, mm of filament.</summary>
     public double? FilamentUsed { get; set; }
 
+    /// <summary><c>print_stats.message</c>, Klipper's error text; null when empty.</summary>
+    public string? Message { get; set; }
+
     /// <summary>Number of <c>exclude_object.objects</c>; null when the file defines none.</summary>
     public int? ObjectCount { get; set; }
 

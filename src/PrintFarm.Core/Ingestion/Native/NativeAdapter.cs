@@ -1,5 +1,6 @@
 using System.Text.Json;
 using PrintFarm.Core.Events;
+using PrintFarm.Core.Jobs;
 using PrintFarm.Core.Normalization;
 
 namespace PrintFarm.Core.Ingestion.Native;
@@ -81,6 +82,10 @@ public sealed class NativeAdapter : IPrinterAdapter
             return AdapterResult.Rejected(RejectReasons.MissingField, "'outcome' is required on job_finished");
         }
 
+        // 'reason' on a failed or cancelled job_finished: a taxonomy name, or free text (kept as the detail).
+        ReasonReport? reason = kind == EventKind.JobFinished && f.Outcome != JobOutcome.Completed && f.Reason is not null
+            ? FailureReasons.FromNative(f.Reason)
+            : null;
         output.Add(new PrinterEvent
         {
             Kind = kind,
@@ -93,6 +98,8 @@ public sealed class NativeAdapter : IPrinterAdapter
             Quantity = f.Quantity,
             Material = f.Material,
             Outcome = kind == EventKind.JobFinished ? f.Outcome : null,
+            Reason = reason?.Reason,
+            ReasonDetail = reason?.Detail,
             PrintTimeSeconds = f.PrintTime,
             FilamentGrams = f.FilamentG,
             FilamentMillimetres = f.FilamentMm,
@@ -135,6 +142,7 @@ public sealed class NativeAdapter : IPrinterAdapter
                 if (name.SequenceEqual("bed_c"u8)) return ReadNumber(ref reader, "bed_c", -300, out f.Bed);
                 break;
             case 6:
+                if (name.SequenceEqual("reason"u8)) return ReadString(ref reader, "reason", out f.Reason);
                 // Names are labels: sanitized (docs/data-model.md, "Names"), never a reason to lose the event.
                 if (name.SequenceEqual("job_id"u8)) return ReadName(ref reader, "job_id", TagValue.MaxFileLength, out f.JobId);
                 break;
@@ -298,6 +306,7 @@ public sealed class NativeAdapter : IPrinterAdapter
         public int? Quantity;
         public string? Material;
         public JobOutcome? Outcome;
+        public string? Reason;
         public double? PrintTime;
         public double? FilamentG;
         public double? FilamentMm;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using PrintFarm.Core.Events;
+using PrintFarm.Core.Jobs;
 
 namespace PrintFarm.Core.Ingestion.OctoPrint;
 
@@ -176,12 +177,14 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
             progress = null;
         }
 
+        // A cancel is an operator's (the payload's 'user' names who); an error is read from its 'error' text.
+        ReasonReport? reason = outcome == JobOutcome.Completed ? null : FailureReasons.FromOctoPrint(outcome, f.Error, f.User);
         var state = GetState(printer);
         var time = Time(ts);
         if (state.Job is { } open && open.Path == path)
         {
             var printTime = f.PrintTime ?? Math.Max(0, ts - open.Start);
-            output.Add(Finish(printer, time, open.JobId, path, outcome, printTime, progress ?? open.ProgressPercent, state));
+            output.Add(Finish(printer, time, open.JobId, path, outcome, printTime, progress ?? open.ProgressPercent, state, reason));
             Remember(state, open.JobId, path, ts, outcome);
             state.Job = null;
             return AdapterResult.Ok;
@@ -202,7 +205,7 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
         // redelivery of this same event maps to the same job.
         var seconds = f.PrintTime ?? 0;
         var jobId = JobId(path, ts - (long)Math.Round(seconds));
-        output.Add(Finish(printer, time, jobId, path, outcome, f.PrintTime, progress, state));
+        output.Add(Finish(printer, time, jobId, path, outcome, f.PrintTime, progress, state, reason));
         Remember(state, jobId, path, ts, outcome);
         return AdapterResult.Ok;
     }
@@ -340,7 +343,7 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
         return AdapterResult.Ok;
     }
 
-    private static PrinterEvent Finish(string printer, DateTimeOffset time, string jobId, string path, JobOutcome outcome, double? printTime, double? progress, OctoPrintPrinterState state)
+    private static PrinterEvent Finish(string printer, DateTimeOffset time, string jobId, string path, JobOutcome outcome, double? printTime, double? progress, OctoPrintPrinterState state, ReasonReport? reason = null)
     {
         var estimate = state.FindEstimate(path);
         double? millimetres = null;
@@ -362,6 +365,8 @@ public sealed class OctoPrintAdapter : IPrinterAdapter, ICheckpointableAdapter
         return new PrinterEvent
         {
             Kind = EventKind.JobFinished,
+            Reason = reason?.Reason,
+            ReasonDetail = reason?.Detail,
             Printer = printer,
             Source = SourceName,
             Timestamp = time,

@@ -28,6 +28,10 @@ internal struct OctoPrintReport
     public string? LegacyFile;
     public string? LegacyFilename;
     public string? Reason;
+
+    /// <summary>PrintFailed(reason=error): <c>error</c>, the error text; PrintCancelled/PrintFailed: <c>user</c>, who took the action.</summary>
+    public string? Error;
+    public string? User;
     public double? Progress;
     public double? PrintTime;
     public double? Actual;
@@ -91,6 +95,10 @@ internal static class OctoPrintPayloadReader
         if (reader.ValueTextEquals("file"u8)) return Name(ref reader, "file", out f.LegacyFile);
         if (reader.ValueTextEquals("filename"u8)) return Name(ref reader, "filename", out f.LegacyFilename);
         if (reader.ValueTextEquals("reason"u8)) return JsonValues.TryString(ref reader, out f.Reason) ? null : "'reason' must be a string";
+
+        // Informational only: a value of another type is ignored, never a reason to lose the end of a job.
+        if (reader.ValueTextEquals("error"u8)) { f.Error = JsonValues.TryString(ref reader, out var error) ? error : null; return null; }
+        if (reader.ValueTextEquals("user"u8)) { f.User = JsonValues.TryString(ref reader, out var user) ? user : null; return null; }
         if (reader.ValueTextEquals("progress"u8)) return JsonValues.TryNumber(ref reader, out f.Progress) ? null : "'progress' must be a number";
         if (reader.ValueTextEquals("time"u8))
         {
