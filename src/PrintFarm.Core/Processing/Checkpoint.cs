@@ -6,6 +6,7 @@ using PrintFarm.Core.Jobs;
 using PrintFarm.Core.Kpis;
 using PrintFarm.Core.Normalization;
 using PrintFarm.Core.Notifications;
+using PrintFarm.Core.Orders;
 
 namespace PrintFarm.Core.Processing;
 
@@ -25,8 +26,10 @@ public static class Checkpoint
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    internal static JsonObject Create(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts = null, CardinalityGuardState? guard = null, NotificationPlannerState? notifications = null) => new()
+    internal static JsonObject Create(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts = null, CardinalityGuardState? guard = null, NotificationPlannerState? notifications = null, OrderBookState? orders = null) => new()
     {
+        // Optional: a checkpoint without it (orders off, or an older build) restores the order book empty.
+        ["orders"] = orders is null ? null : JsonSerializer.SerializeToNode(orders, Json),
         // Optional: a checkpoint without it (notifications off, or an older build) restores the planner empty.
         ["notifications"] = notifications is null ? null : JsonSerializer.SerializeToNode(notifications, Json),
         // Optional: a checkpoint without it (no guard, or written before the guard was checkpointed) restores it empty.
@@ -40,8 +43,14 @@ public static class Checkpoint
         ["adapters"] = adapters,
     };
 
-    internal static void Write(Utf8JsonWriter writer, DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard, NotificationPlannerState? notifications)
+    internal static void Write(Utf8JsonWriter writer, DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard, NotificationPlannerState? notifications, OrderBookState? orders = null)
     {
+        if (orders is not null)
+        {
+            writer.WritePropertyName("orders");
+            JsonSerializer.Serialize(writer, orders, Json);
+        }
+
         if (notifications is not null)
         {
             writer.WritePropertyName("notifications");
@@ -94,6 +103,24 @@ public static class Checkpoint
     }
 }
 
+/// <summary>The order book's part of a checkpoint (its own <c>orders</c> property).</summary>
+internal static class OrdersCheckpoint
+{
+    /// <summary>The order book's state, or null when the checkpoint has none (orders off, or an older build).</summary>
+    /// <exception cref="CheckpointException">The property is not a valid order book.</exception>
+    public static OrderBookState? Read(JsonObject checkpoint)
+    {
+        try
+        {
+            return checkpoint["orders"] is { } o ? o.Deserialize<OrderBookState>(Checkpoint.Json) : null;
+        }
+        catch (JsonException ex)
+        {
+            throw new CheckpointException("checkpoint 'orders' is invalid: " + ex.Message, ex);
+        }
+    }
+}
+
 /// <summary>
 /// The processor's state captured for a checkpoint: plain copies of the job tracker's and the KPI engine's state, and
 /// the adapters' state as JSON. Capturing is the cheap part, done while the processor is not running; writing the
@@ -121,6 +148,9 @@ public sealed class CheckpointSnapshot
         _alerts = alerts;
     }
 
+    /// <summary>The order book's state, when orders are on.</summary>
+    internal OrderBookState? Orders { get; init; }
+
     /// <summary>
     /// Writes the checkpoint document — the same one <see cref="TelemetryProcessor.SaveCheckpoint"/> returns — as one
     /// JSON object; <paramref name="extra"/> may add the host's own properties (such as the journal position).
@@ -129,7 +159,7 @@ public sealed class CheckpointSnapshot
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteStartObject();
-        Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters, _alerts, _guard, _notifications);
+        Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters, _alerts, _guard, _notifications, Orders);
         extra?.Invoke(writer);
         writer.WriteEndObject();
     }
