@@ -9,14 +9,36 @@ namespace PrintFarm.Core.Orders;
 /// <summary>Settings of the <see cref="OrderBook"/>.</summary>
 public sealed class OrderBookOptions
 {
-    /// <summary>Orders arrive on <c>{TopicPrefix}/{id}</c>. Default <c>printfarm/orders</c>.</summary>
-    public string TopicPrefix { get; init; } = "printfarm/orders";
+    /// <summary>Whether the worker reads orders at all (<c>PrintFarm:Orders:Enabled</c>). Default true.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Orders arrive on <c>{TopicPrefix}/{id}</c>, retained. Default <c>printfarm/orders</c>.</summary>
+    public string TopicPrefix { get; set; } = "printfarm/orders";
 
     /// <summary>How often, in event time, open orders are judged for the at-risk alert. Default 15 min.</summary>
-    public TimeSpan AtRiskCheckEvery { get; init; } = TimeSpan.FromMinutes(15);
+    public TimeSpan AtRiskCheckEvery { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>The farm's recent rate is the printing time of completed jobs over this much event time. Default 24 h.</summary>
-    public TimeSpan RecentRateWindow { get; init; } = TimeSpan.FromHours(24);
+    public TimeSpan RecentRateWindow { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Null when valid, otherwise the key and what is allowed (keys relative to <c>PrintFarm:Orders</c>).</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (string.IsNullOrWhiteSpace(TopicPrefix) || TopicPrefix.AsSpan().IndexOfAny('+', '#') >= 0 || TopicPrefix.StartsWith('/'))
+        {
+            yield return $"TopicPrefix is '{TopicPrefix}': must be an MQTT topic without wildcards, such as printfarm/orders";
+        }
+
+        if (AtRiskCheckEvery < TimeSpan.FromMinutes(1) || AtRiskCheckEvery > TimeSpan.FromDays(1))
+        {
+            yield return $"AtRiskCheckEvery is '{AtRiskCheckEvery}': must be between 00:01:00 and 1.00:00:00";
+        }
+
+        if (RecentRateWindow < TimeSpan.FromHours(1) || RecentRateWindow > TimeSpan.FromDays(30))
+        {
+            yield return $"RecentRateWindow is '{RecentRateWindow}': must be between 01:00:00 and 30.00:00:00";
+        }
+    }
 }
 
 /// <summary>Aggregates of the orders completed in one window. Raw sums only; the ratios are read from them.</summary>
