@@ -16,6 +16,9 @@ public enum KpiScope
 
     /// <summary>Per material (<c>material</c> tag).</summary>
     Material,
+
+    /// <summary>Per order (<c>order</c> tag): the order book's at-risk alert only, never a <c>kpi</c> point.</summary>
+    Order,
 }
 
 /// <summary>One KPI series value: a window of one size, for one scope and subject.</summary>

@@ -157,6 +157,7 @@ public sealed class PointEncoder
         switch (alert.Scope)
         {
             case KpiScope.Material: _line.Tag("material", alert.Subject); break;
+            case KpiScope.Order: _line.Tag("order", alert.Subject); break;
             case KpiScope.Printer: _line.Tag("printer", alert.Subject); break;
         }
 
@@ -228,8 +229,47 @@ public sealed class PointEncoder
         KpiScope.Farm => "farm",
         KpiScope.Printer => "printer",
         KpiScope.Toy => "toy",
+        KpiScope.Order => "order",
         _ => "material",
     };
+
+    /// <summary>The <c>order</c> point of an order as it stands, at its placed time (each update overwrites it).</summary>
+    public string Order(Orders.OrderStatus order)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        return _line.Measurement(Measurements.Order)
+            .Tag("farm", _farm)
+            .Tag("order", order.Id)
+            .Field("status", order.StatusName)
+            .Field("due", order.Due.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture))
+            .Field("toys_ordered", order.ToysOrdered)
+            .Field("toys_completed", order.ToysCompleted)
+            .Field("print_time_s", order.PrintSeconds)
+            .Field("completed", order.Completed?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture))
+            .Field("on_time", order.OnTime)
+            .Field("lateness_s", order.Completed is { } c ? (c - order.Due).TotalSeconds : null)
+            .Field("lead_time_s", order.Completed is { } d ? (d - order.Placed).TotalSeconds : null)
+            .Field("at_risk", order.AtRisk)
+            .Build(order.Placed);
+    }
+
+    /// <summary>The <c>order_kpi</c> point of one window: the orders completed in it, at the window start.</summary>
+    public string OrderKpi(in Orders.OrderWindowPoint point)
+    {
+        var t = point.Totals;
+        return _line.Measurement(Measurements.OrderKpi)
+            .Tag("farm", _farm)
+            .Tag("window", point.Window.Name)
+            .Field("orders_completed", t.OrdersCompleted)
+            .Field("orders_on_time", t.OrdersOnTime)
+            .Field("on_time_rate", t.OnTimeRate)
+            .Field("toys", t.Toys)
+            .Field("print_time_s", t.PrintSeconds)
+            .Field("print_time_per_toy_s", t.PrintSecondsPerToy)
+            .Field("print_time_per_order_s", t.PrintSecondsPerOrder)
+            .Field("lead_time_per_order_s", t.LeadSecondsPerOrder)
+            .Build(point.WindowStart);
+    }
 
     /// <summary>The <c>filament_source</c> field value.</summary>
     public static string FilamentSourceName(FilamentSource source) => source switch
@@ -258,4 +298,10 @@ internal static class Measurements
 
     /// <summary>Built-in alert transitions (fired, resolved).</summary>
     public const string Alert = "alert";
+
+    /// <summary>One point per order, rewritten as it progresses.</summary>
+    public const string Order = "order";
+
+    /// <summary>One point per window: the orders completed in it.</summary>
+    public const string OrderKpi = "order_kpi";
 }

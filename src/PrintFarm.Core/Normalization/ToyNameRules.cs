@@ -56,7 +56,8 @@ public sealed partial class ToyNameRules
     /// <summary>Reads toy and quantity from <paramref name="file"/> (a name or a path).</summary>
     public ToyInfo Parse(string? file)
     {
-        var stem = Stem(file);
+        // A job linked to an order by its file name (order-1234_dragon_x4) is the toy of the rest of the name.
+        var stem = Orders.OrderLink.StripPrefix(Stem(file));
         if (stem.Length == 0)
         {
             return new ToyInfo("unknown", 1);

@@ -6,6 +6,7 @@ using PrintFarm.Core.Jobs;
 using PrintFarm.Core.Kpis;
 using PrintFarm.Core.Normalization;
 using PrintFarm.Core.Notifications;
+using PrintFarm.Core.Orders;
 
 namespace PrintFarm.Core.Processing;
 
@@ -25,10 +26,12 @@ public static class Checkpoint
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    internal static JsonObject Create(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts = null, CardinalityGuardState? guard = null, NotificationPlannerState? notifications = null, PrinterTimelineState? timeline = null) => new()
+    internal static JsonObject Create(DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts = null, CardinalityGuardState? guard = null, NotificationPlannerState? notifications = null, PrinterTimelineState? timeline = null, OrderBookState? orders = null) => new()
     {
         // Optional: a checkpoint without it (timeline off, or an older build) restores the timeline empty.
         ["timeline"] = timeline is null ? null : JsonSerializer.SerializeToNode(timeline, Json),
+        // Optional: a checkpoint without it (orders off, or an older build) restores the order book empty.
+        ["orders"] = orders is null ? null : JsonSerializer.SerializeToNode(orders, Json),
         // Optional: a checkpoint without it (notifications off, or an older build) restores the planner empty.
         ["notifications"] = notifications is null ? null : JsonSerializer.SerializeToNode(notifications, Json),
         // Optional: a checkpoint without it (no guard, or written before the guard was checkpointed) restores it empty.
@@ -42,12 +45,18 @@ public static class Checkpoint
         ["adapters"] = adapters,
     };
 
-    internal static void Write(Utf8JsonWriter writer, DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard, NotificationPlannerState? notifications, PrinterTimelineState? timeline = null)
+    internal static void Write(Utf8JsonWriter writer, DateTimeOffset savedAt, JobTrackerState jobs, KpiEngineState kpis, JsonObject adapters, AlertEvaluatorState? alerts, CardinalityGuardState? guard, NotificationPlannerState? notifications, PrinterTimelineState? timeline = null, OrderBookState? orders = null)
     {
         if (timeline is not null)
         {
             writer.WritePropertyName("timeline");
             JsonSerializer.Serialize(writer, timeline, Json);
+        }
+
+        if (orders is not null)
+        {
+            writer.WritePropertyName("orders");
+            JsonSerializer.Serialize(writer, orders, Json);
         }
 
         if (notifications is not null)
@@ -115,6 +124,24 @@ public static class Checkpoint
     }
 }
 
+/// <summary>The order book's part of a checkpoint (its own <c>orders</c> property).</summary>
+internal static class OrdersCheckpoint
+{
+    /// <summary>The order book's state, or null when the checkpoint has none (orders off, or an older build).</summary>
+    /// <exception cref="CheckpointException">The property is not a valid order book.</exception>
+    public static OrderBookState? Read(JsonObject checkpoint)
+    {
+        try
+        {
+            return checkpoint["orders"] is { } o ? o.Deserialize<OrderBookState>(Checkpoint.Json) : null;
+        }
+        catch (JsonException ex)
+        {
+            throw new CheckpointException("checkpoint 'orders' is invalid: " + ex.Message, ex);
+        }
+    }
+}
+
 /// <summary>
 /// The processor's state captured for a checkpoint: plain copies of the job tracker's and the KPI engine's state, and
 /// the adapters' state as JSON. Capturing is the cheap part, done while the processor is not running; writing the
@@ -144,6 +171,9 @@ public sealed class CheckpointSnapshot
         _alerts = alerts;
     }
 
+    /// <summary>The order book's state, when orders are on.</summary>
+    internal OrderBookState? Orders { get; init; }
+
     /// <summary>
     /// Writes the checkpoint document — the same one <see cref="TelemetryProcessor.SaveCheckpoint"/> returns — as one
     /// JSON object; <paramref name="extra"/> may add the host's own properties (such as the journal position).
@@ -152,7 +182,7 @@ public sealed class CheckpointSnapshot
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteStartObject();
-        Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters, _alerts, _guard, _notifications, _timeline);
+        Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters, _alerts, _guard, _notifications, _timeline, Orders);
         extra?.Invoke(writer);
         writer.WriteEndObject();
     }

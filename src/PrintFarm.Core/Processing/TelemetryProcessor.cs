@@ -6,6 +6,7 @@ using PrintFarm.Core.Kpis;
 using PrintFarm.Core.LineProtocol;
 using PrintFarm.Core.Normalization;
 using PrintFarm.Core.Notifications;
+using PrintFarm.Core.Orders;
 
 namespace PrintFarm.Core.Processing;
 
@@ -97,7 +98,7 @@ public sealed class TelemetryProcessor
     }
 
     /// <summary>The MQTT subscription filters of every adapter, without duplicates.</summary>
-    public IReadOnlyList<string> SubscriptionFilters => _routes.Select(r => r.Pattern.SubscriptionFilter).Distinct(StringComparer.Ordinal).ToArray();
+    public IReadOnlyList<string> SubscriptionFilters => _routes.Select(r => r.Pattern.SubscriptionFilter).Concat(Orders is { } o ? [o.SubscriptionFilter] : []).Distinct(StringComparer.Ordinal).ToArray();
 
     /// <summary>The job tracker (for inspection and checkpoints).</summary>
     public JobTracker Jobs => _jobs;
@@ -113,6 +114,9 @@ public sealed class TelemetryProcessor
 
     /// <summary>Per-printer time in each state and OEE (<c>printer_time</c> points, OEE fields on <c>kpi</c>); none when null.</summary>
     public PrinterTimeline? Timeline { get; init; }
+
+    /// <summary>Orders and on-time delivery (<c>printfarm/orders/{id}</c>); none when null (orders off).</summary>
+    public OrderBook? Orders { get; init; }
 
     /// <summary>Decides the everyday-event notifications; none when null (notifications off).</summary>
     public NotificationPlanner? Notifications { get; init; }
@@ -176,6 +180,12 @@ public sealed class TelemetryProcessor
         if (message.Payload.Length > _options.MaxPayloadBytes)
         {
             return AdapterResult.Rejected(RejectReasons.Oversize, $"payload is {message.Payload.Length} bytes, the limit is {_options.MaxPayloadBytes}");
+        }
+
+        // Order topics first: an order is not a printer event (docs/data-model.md, "Orders").
+        if (Orders is { } orders && orders.TryMatchTopic(message.Topic, out var orderId))
+        {
+            return orders.Receive(orderId, message.Payload, message.ReceivedAt, _kpis.IsWindowClosed);
         }
 
         if (!_routeCache.TryGetValue(message.Topic, out var route))
@@ -304,6 +314,11 @@ public sealed class TelemetryProcessor
             AlertLines(output, before);
         }
 
+        if (Orders is not null)
+        {
+            FlushOrders(output);
+        }
+
         // One large flush (the first after a burst or a replay: every window of a big farm at once) must not keep its
         // list for good; a steady flush fills at least a quarter of what is kept.
         if (_kpiPoints.Capacity > 4096 && _kpiPoints.Count * 4 < _kpiPoints.Capacity)
@@ -313,15 +328,37 @@ public sealed class TelemetryProcessor
         }
     }
 
+    private readonly List<OrderStatus> _orderPoints = [];
+    private readonly List<OrderWindowPoint> _orderWindowPoints = [];
+
+    private void FlushOrders(ProcessorOutput output)
+    {
+        _orderPoints.Clear();
+        _orderWindowPoints.Clear();
+        Orders!.Collect(_kpis.IsWindowClosed, _orderPoints, _orderWindowPoints);
+        foreach (var order in _orderPoints)
+        {
+            output.Lines.Add(_encoder.Order(order));
+        }
+
+        foreach (var point in _orderWindowPoints)
+        {
+            if (WriteBefore is not { } cut || point.Window.EndOf(point.WindowStart) <= cut)
+            {
+                output.Lines.Add(_encoder.OrderKpi(point));
+            }
+        }
+    }
+
     /// <summary>The whole state as a checkpoint document (see <see cref="Checkpoint"/>).</summary>
     public System.Text.Json.Nodes.JsonObject SaveCheckpoint(DateTimeOffset savedAt) =>
-        Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState(), Timeline?.SaveState());
+        Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState(), Timeline?.SaveState(), Orders?.SaveState());
 
     /// <summary>
     /// Captures the state for a checkpoint without building the document: call it between two messages, then write
     /// the snapshot while processing goes on (<see cref="CheckpointSnapshot.WriteTo"/>).
     /// </summary>
-    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState(), Timeline?.SaveState());
+    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState(), Timeline?.SaveState()) { Orders = Orders?.SaveState() };
 
     private System.Text.Json.Nodes.JsonObject SaveAdapters()
     {
@@ -348,17 +385,22 @@ public sealed class TelemetryProcessor
         ArgumentNullException.ThrowIfNull(checkpoint);
         var (jobs, kpis, adapters, alerts, guard, notifications) = Checkpoint.Read(checkpoint);
         var timeline = Checkpoint.ReadTimeline(checkpoint);
+        var orders = OrdersCheckpoint.Read(checkpoint);
         try
         {
             // A checkpoint without timeline state (an older build, or the timeline off) starts the timeline empty.
             Timeline?.RestoreState(timeline);
-            return Restore(jobs, kpis, adapters, alerts, guard, notifications);
+            var dropped = Restore(jobs, kpis, adapters, alerts, guard, notifications);
+            // A checkpoint without an order book (orders off, or an older build) starts it empty.
+            Orders?.RestoreState(orders);
+            return dropped;
         }
         catch
         {
             Timeline?.RestoreState(null);
             var (emptyJobs, emptyKpis, emptyAdapters, emptyAlerts, _, _) = Checkpoint.Read(_empty);
             Restore(emptyJobs, emptyKpis, emptyAdapters, emptyAlerts, null, null);
+            Orders?.RestoreState(null);
             throw;
         }
     }
@@ -430,6 +472,8 @@ public sealed class TelemetryProcessor
             {
                 output.LateJobs.Add(job);
             }
+
+            Orders?.AddJob(job, _kpis.IsWindowClosed);
         }
 
         // After the ended jobs, so a job replaced by a new start settles its printing time first.
@@ -442,6 +486,14 @@ public sealed class TelemetryProcessor
         {
             var before = output.Alerts.Count;
             _alerts.Observe(e.Printer, receivedAt, _jobs.GetOpenJob(e.Printer) is not null, output.Alerts);
+            AlertLines(output, before);
+        }
+
+        if (Orders is { } orders)
+        {
+            // In message order, at fixed event-time ticks: the same messages give the same at-risk alerts.
+            var before = output.Alerts.Count;
+            orders.Advance(_kpis.Watermark, output.Alerts);
             AlertLines(output, before);
         }
 

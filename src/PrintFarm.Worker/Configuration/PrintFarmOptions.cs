@@ -127,6 +127,9 @@ public sealed class PrintFarmOptions
     /// <summary>Printer time accounting and OEE (<c>PrintFarm:Oee</c>): off-shift schedule, maintenance topic.</summary>
     public OeeOptions Oee { get; set; } = new();
 
+    /// <summary>Orders and on-time delivery (<c>PrintFarm:Orders</c>): orders read from <c>printfarm/orders/{id}</c>.</summary>
+    public PrintFarm.Core.Orders.OrderBookOptions Orders { get; set; } = new();
+
     // --- Operations (issue 12) ---
 
     /// <summary>Health endpoints (<c>PrintFarm:Health</c>).</summary>

@@ -66,6 +66,7 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         }
 
         Check(!string.IsNullOrWhiteSpace(o.DataFolder), "DataFolder", "must be a folder path", o.DataFolder);
+        errors.AddRange(o.Orders.Validate().Select(problem => $"{P}:Orders:{problem}"));
 
         var mqtt = o.Mqtt;
         Check(!string.IsNullOrWhiteSpace(mqtt.Host), "Mqtt:Host", "must be a host name or address", mqtt.Host);

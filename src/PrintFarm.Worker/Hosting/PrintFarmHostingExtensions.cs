@@ -143,6 +143,7 @@ public static class PrintFarmHostingExtensions
         {
             Guard = guard ?? sp.GetRequiredService<CardinalityGuard>(),
             WriteBefore = writeBefore,
+            Orders = o.Orders.Enabled ? new PrintFarm.Core.Orders.OrderBook(kpis.Windows, o.Orders) : null,
 
             // Alerts and notifications are the live worker's: an import of history sends neither.
             Notifications = alerts && o.Notifications.Enabled ? new PrintFarm.Core.Notifications.NotificationPlanner(o.Notifications) : null,

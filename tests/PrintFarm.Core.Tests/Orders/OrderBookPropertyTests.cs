@@ -1,0 +1,134 @@
+using PrintFarm.Core.Ingestion;
+using PrintFarm.Core.Orders;
+using PrintFarm.Core.Processing;
+using static PrintFarm.Core.Tests.Orders.OrderBookTests;
+
+namespace PrintFarm.Core.Tests.Orders;
+
+/// <summary>
+/// Properties of the order book over generated farms (orders first, then jobs of random toys and outcomes): toys are
+/// conserved, no order gets more than it ordered, first-in-first-out is exact per toy, and a checkpoint and restore at
+/// any point changes nothing.
+/// </summary>
+public sealed class OrderBookPropertyTests
+{
+    private static readonly string[] Toys = ["dragon", "owl", "frog"];
+
+    public static TheoryData<int> Seeds() => [.. Enumerable.Range(1, 16)];
+
+    private sealed record Trace(List<(string Id, string Toy, int Quantity)> Orders, List<InboundMessage> Messages, Dictionary<string, int> CompletedToys);
+
+    private static Trace Generate(int seed)
+    {
+        var random = new Random(seed);
+        var orders = new List<(string, string, int)>();
+        var messages = new List<InboundMessage>();
+        for (var i = 0; i < random.Next(1, 12); i++)
+        {
+            var id = "o" + i;
+            var toy = Toys[random.Next(Toys.Length)];
+            var quantity = random.Next(1, 8);
+            orders.Add((id, toy, quantity));
+            messages.Add(OrderMessage(id, Origin.AddMinutes(i), Origin.AddHours(random.Next(1, 30)), (toy, quantity)));
+        }
+
+        var completed = Toys.ToDictionary(t => t, _ => 0);
+        var time = Origin.AddHours(1);
+        for (var j = 0; j < random.Next(5, 40); j++)
+        {
+            var toy = Toys[random.Next(Toys.Length)];
+            var quantity = random.Next(1, 4);
+            var outcome = random.Next(4) == 0 ? "failed" : "completed";
+            var length = TimeSpan.FromMinutes(random.Next(20, 180));
+            messages.AddRange(Job("p" + random.Next(3), "j" + j, $"{toy}_x{quantity}.gcode", time, length));
+            if (outcome == "completed")
+            {
+                completed[toy] += quantity;
+            }
+
+            // The generated jobs are all completed except the failed ones, which are rewritten below.
+            if (outcome == "failed")
+            {
+                messages[^1] = Job("p0", "j" + j, $"{toy}_x{quantity}.gcode", time, length, "failed").Last();
+                messages[^2] = Job("p0", "j" + j, $"{toy}_x{quantity}.gcode", time, length, "failed").First();
+            }
+
+            time += length + TimeSpan.FromMinutes(1);
+        }
+
+        // One printer at a time keeps every job's start and end in order.
+        messages = [.. messages.Select((m, i) => m.Topic.StartsWith("printfarm/p", StringComparison.Ordinal) ? m with { Topic = "printfarm/p0/event" } : m)];
+        return new Trace(orders, messages, completed);
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Toys_are_conserved_and_allocated_first_in_first_out(int seed)
+    {
+        var trace = Generate(seed);
+        var sut = CreateSut();
+        Send(sut, trace.Messages);
+        var book = sut.Orders!;
+
+        long delivered = 0;
+        foreach (var toy in Toys)
+        {
+            // First in, first out: walking the orders of this toy in placed order, each takes what is left.
+            var left = trace.CompletedToys[toy];
+            foreach (var (id, _, quantity) in trace.Orders.Where(o => o.Toy == toy))
+            {
+                var status = book.Get(id)!;
+                Assert.Equal(Math.Min(quantity, left), status.ToysCompleted);
+                Assert.Equal(status.ToysCompleted == quantity, status.Completed is not null);
+                left -= (int)status.ToysCompleted;
+                delivered += status.ToysCompleted;
+            }
+        }
+
+        Assert.Equal(trace.CompletedToys.Values.Sum(), delivered + book.SurplusToys);
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void A_checkpoint_and_restore_at_any_message_gives_the_same_book(int seed)
+    {
+        var trace = Generate(seed);
+        var straight = CreateSut();
+        Send(straight, trace.Messages);
+
+        var cut = new Random(seed * 31).Next(trace.Messages.Count + 1);
+        var first = CreateSut();
+        Send(first, trace.Messages.Take(cut));
+        var document = System.Text.Json.Nodes.JsonNode.Parse(first.SaveCheckpoint(Origin).ToJsonString())!.AsObject();
+        var second = CreateSut();
+        second.RestoreCheckpoint(document);
+        Send(second, trace.Messages.Skip(cut));
+
+        foreach (var (id, _, _) in trace.Orders)
+        {
+            var a = straight.Orders!.Get(id)!;
+            var b = second.Orders!.Get(id)!;
+            Assert.Equal(a with { PrintSeconds = 0 }, b with { PrintSeconds = 0 });
+            Assert.Equal(a.PrintSeconds, b.PrintSeconds, 6);
+        }
+
+        Assert.Equal(
+            System.Text.Json.JsonSerializer.Serialize(straight.Orders!.SaveState()),
+            System.Text.Json.JsonSerializer.Serialize(second.Orders!.SaveState()));
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Arbitrary_bytes_on_an_order_topic_never_throw(int seed)
+    {
+        var random = new Random(seed);
+        var sut = CreateSut();
+        for (var i = 0; i < 200; i++)
+        {
+            var bytes = new byte[random.Next(0, 64)];
+            random.NextBytes(bytes);
+            var result = sut.Process(new InboundMessage("printfarm/orders/x" + i, bytes, true, Origin), new ProcessorOutput());
+            Assert.True(result.Accepted || result.Reason is not null);
+        }
+    }
+}
