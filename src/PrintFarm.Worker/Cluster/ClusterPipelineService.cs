@@ -69,6 +69,8 @@ internal sealed class ClusterPipelineService : BackgroundService
         await _nats.ConnectAsync().ConfigureAwait(false);
         _js = new NatsJSContext(_nats);
         await EnsureStreamAsync(_js, cluster, cancellationToken).ConfigureAwait(false);
+        await EnsureMqttStreamAsync(_js, cluster, cancellationToken).ConfigureAwait(false);
+        await JetStreamPartitionLog.EnsureMqttConsumersAsync(_js, layout, cancellationToken).ConfigureAwait(false);
         _checkpoints = await KvCheckpointStore.OpenBucketAsync(_js, layout, cluster.Replicas, cancellationToken).ConfigureAwait(false);
         Log.ClusterStarted(_logger, cluster.IsStatic ? cluster.Owned! : "leased", layout.Partitions, layout.Stream, cluster.Url, layout.CheckpointBucket);
         if (cluster.IsStatic)
@@ -201,7 +203,7 @@ internal sealed class ClusterPipelineService : BackgroundService
 
     private async Task StartPartitionAsync(int partition, Func<bool>? owns, CancellationToken cancellationToken)
     {
-        var log = await JetStreamPartitionLog.OpenAsync(_js!, _options.Cluster.Layout, partition, _logger, cancellationToken).ConfigureAwait(false);
+        var log = await JetStreamPartitionLog.OpenAsync(_js!, _options.Cluster.Layout, partition, owns, _logger, cancellationToken).ConfigureAwait(false);
 
         // Each partition has its own processor, adapters and guard: its state is its checkpoint. Built-in alerts and
         // notifications stay with the single-machine worker for now (a partition sees only its share of the farm;
@@ -290,6 +292,37 @@ internal sealed class ClusterPipelineService : BackgroundService
             catch (NatsJSApiException raced) when (raced.Error.ErrCode == 10058)
             {
                 // Another worker created it at the same moment ("stream name already in use").
+            }
+        }
+    }
+
+    // nats-server creates $MQTT_msgs when the first MQTT client connects; created here first (with the same settings:
+    // interest retention, every $MQTT.msgs subject, file storage) so the partitions' consumers exist before a printer
+    // publishes. An existing one is used as it is.
+    private async Task EnsureMqttStreamAsync(NatsJSContext js, ClusterOptions cluster, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await js.GetStreamAsync(JetStreamLayout.MqttStream, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsJSApiException ex) when (ex.Error.Code == 404)
+        {
+            var subjects = JetStreamLayout.MqttSubjectPrefix + ">";
+            try
+            {
+                await js.CreateStreamAsync(
+                    new StreamConfig(JetStreamLayout.MqttStream, [subjects])
+                    {
+                        NumReplicas = cluster.Replicas,
+                        Storage = StreamConfigStorage.File,
+                        Retention = StreamConfigRetention.Interest,
+                    },
+                    cancellationToken).ConfigureAwait(false);
+                Log.MqttStreamCreated(_logger, JetStreamLayout.MqttStream, subjects, cluster.Replicas);
+            }
+            catch (NatsJSApiException raced) when (raced.Error.ErrCode == 10058)
+            {
+                // The server (a first MQTT client) or another worker created it at the same moment.
             }
         }
     }

@@ -9,12 +9,21 @@ using PrintFarm.Worker.Pipeline;
 namespace PrintFarm.Worker.Cluster;
 
 /// <summary>
-/// One partition of the clustered mode's stream as an <see cref="IMessageLog{TPosition}"/>: the pipeline reads it
-/// through a durable pull consumer with the partition's (singular) <c>FilterSubject</c>, created afresh at the
-/// checkpoint's stream sequence when the reader opens, so a new owner starts exactly where the checkpoint it restored
-/// ends and the old owner's consumer (and anything it still had in flight) is gone. <see cref="Release"/> acknowledges
-/// (AckAll) the records a checkpoint covers; the stream's limits, not the acknowledgements, decide when records go, so
-/// a checkpoint that falls back to an older one still finds its records (docs/scale-out.md, "Retention").
+/// One partition of the clustered mode as an <see cref="IMessageLog{TPosition}"/>, read from two streams at once:
+/// <list type="bullet">
+/// <item>the NATS MQTT listener's own <c>$MQTT_msgs</c>, for messages published at QoS 1. nats-server sends the PUBACK
+/// only once such a message is stored there; a copy on any other stream is a plain publish a leader change can lose
+/// (docs/reliability.md). That stream keeps a message while a consumer still has to acknowledge it, so the partition's
+/// consumer on it always exists: a new owner creates the next generation at its checkpoint, then deletes the older
+/// ones, and acknowledgements (AckAll, at checkpoints) are what let the stream drop records;</item>
+/// <item>the partition stream of ours (<see cref="JetStreamLayout.Stream"/>), for QoS 0 messages and plain NATS
+/// publishers; the QoS 1 copies it also gets (header <c>Nmqtt-Pub: 1</c>) are passed over, since <c>$MQTT_msgs</c>
+/// has them. Its limits, not acknowledgements, decide when records go; its consumer is recreated at the checkpoint.</item>
+/// </list>
+/// Each is read through a durable pull consumer with the partition's (singular) <c>FilterSubject</c>, started at the
+/// checkpoint's sequence in that stream, so a new owner starts exactly where the checkpoint it restored ends. One
+/// printer publishes at one QoS, so its messages keep their order; messages of the two streams are interleaved as
+/// they arrive.
 /// </summary>
 internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyncDisposable
 {
@@ -27,18 +36,20 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
     private readonly INatsJSContext _js;
     private readonly JetStreamLayout _layout;
     private readonly ILogger _logger;
-    private readonly ulong _firstSequence;
-    private readonly ulong _lastSequence;
+    private readonly Func<bool> _owns;
+    private readonly StreamPosition _last;
     private Reader? _reader;
 
-    private JetStreamPartitionLog(INatsJSContext js, JetStreamLayout layout, int partition, StreamState state, ILogger logger)
+    private JetStreamPartitionLog(INatsJSContext js, JetStreamLayout layout, int partition, Func<bool> owns, StreamPosition start, StreamPosition last, bool holdsEverything, ILogger logger)
     {
         _js = js;
         _layout = layout;
         Partition = partition;
+        _owns = owns;
+        Start = start;
+        _last = last;
+        HoldsEverything = holdsEverything;
         _logger = logger;
-        _firstSequence = Math.Max(1, state.FirstSeq);
-        _lastSequence = state.LastSeq;
     }
 
     /// <summary>The partition this log reads.</summary>
@@ -46,35 +57,91 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
 
     public string Name => string.Create(CultureInfo.InvariantCulture, $"stream {_layout.Stream} partition {Partition}");
 
-    public StreamPosition Start => new(_firstSequence);
+    public StreamPosition Start { get; }
 
-    // The stream's first sequence is 1 while its limits never removed a record.
-    public bool HoldsEverything => _firstSequence <= 1;
+    // Neither stream ever let go of one of this partition's records.
+    public bool HoldsEverything { get; }
 
-    public long NextSequence => (long)_lastSequence + 1;
+    // The two streams' sequences are not one order, so the dead-letter store cannot tell a replay (it then keeps a
+    // dead letter again rather than skip one it never kept; docs/scale-out.md).
+    public long NextSequence => 0;
 
-    /// <summary>Opens partition <paramref name="partition"/> of the stream <paramref name="layout"/> names (which must exist).</summary>
-    public static async Task<JetStreamPartitionLog> OpenAsync(INatsJSContext js, JetStreamLayout layout, int partition, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens partition <paramref name="partition"/> of the streams <paramref name="layout"/> names (which must exist,
+    /// with a consumer on <c>$MQTT_msgs</c> for the partition: <see cref="EnsureMqttConsumersAsync"/>).
+    /// <paramref name="owns"/> says whether this worker still owns the partition: one that does not never touches
+    /// the partition's consumers again.
+    /// </summary>
+    public static async Task<JetStreamPartitionLog> OpenAsync(INatsJSContext js, JetStreamLayout layout, int partition, Func<bool>? owns, ILogger logger, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(js);
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(partition, layout.Partitions);
-        var stream = await js.GetStreamAsync(layout.Stream, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return new JetStreamPartitionLog(js, layout, partition, stream.Info.State, logger);
+        var stream = (await js.GetStreamAsync(layout.Stream, cancellationToken: cancellationToken).ConfigureAwait(false)).Info.State;
+        var mqtt = (await js.GetStreamAsync(JetStreamLayout.MqttStream, cancellationToken: cancellationToken).ConfigureAwait(false)).Info.State;
+        var newest = await NewestMqttConsumerAsync(js, layout, partition, cancellationToken).ConfigureAwait(false);
+
+        // The MQTT stream holds exactly what the partition's consumer has not acknowledged; it never let go of one
+        // while that consumer is the first one, delivering all, and acknowledged nothing.
+        ulong mqttStart = 1;
+        var mqttHoldsAll = true;
+        if (newest is { } info)
+        {
+            mqttHoldsAll = info.Config.DeliverPolicy == ConsumerConfigDeliverPolicy.All && info.AckFloor.ConsumerSeq == 0;
+            mqttStart = Math.Max(info.Config.OptStartSeq, info.AckFloor.StreamSeq + 1);
+            mqttStart = Math.Max(1, mqttStart);
+        }
+
+        return new JetStreamPartitionLog(
+            js,
+            layout,
+            partition,
+            owns ?? (static () => true),
+            new StreamPosition(Math.Max(1, stream.FirstSeq), mqttStart),
+            new StreamPosition(stream.LastSeq, mqtt.LastSeq),
+            stream.FirstSeq <= 1 && mqttHoldsAll,
+            logger);
+    }
+
+    /// <summary>
+    /// Makes sure every partition has a consumer on <c>$MQTT_msgs</c> before printers publish: that stream drops a QoS 1
+    /// message no consumer wants at once. A partition without one gets generation 0, delivering everything.
+    /// </summary>
+    public static async Task EnsureMqttConsumersAsync(INatsJSContext js, JetStreamLayout layout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(js);
+        ArgumentNullException.ThrowIfNull(layout);
+        var names = await MqttConsumerNamesAsync(js, cancellationToken).ConfigureAwait(false);
+        for (var partition = 0; partition < layout.Partitions; partition++)
+        {
+            var p = partition;
+            if (!names.Any(n => layout.MqttConsumerGeneration(p, n) is not null))
+            {
+                await js.CreateOrUpdateConsumerAsync(JetStreamLayout.MqttStream, MqttConsumerConfig(layout, partition, 0, from: 0), cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     public string? DescribeBacklog(StreamPosition from) =>
-        from.Sequence <= _lastSequence ? string.Create(CultureInfo.InvariantCulture, $"stream sequences {from.Sequence} to {_lastSequence} (this partition's share of them)") : null;
+        from.Stream <= _last.Stream || from.Mqtt <= _last.Mqtt
+            ? string.Create(CultureInfo.InvariantCulture, $"stream sequences {from.Stream} to {_last.Stream} and MQTT sequences {from.Mqtt} to {_last.Mqtt} (this partition's share of them)")
+            : null;
 
     public IMessageLogReader<StreamPosition> OpenReader(StreamPosition? from)
     {
         var position = from ?? Start;
-        if (position < Start)
+        if (position.Stream < Start.Stream)
         {
             // The stream's limits removed records the checkpoint has not covered: say so, read what is there.
-            Log.StreamPositionGone(_logger, Name, position.Sequence, _firstSequence);
-            position = Start;
+            Log.StreamPositionGone(_logger, Name, _layout.Stream, position.Stream, Start.Stream);
+            position = position with { Stream = Start.Stream };
+        }
+
+        if (position.Mqtt < Start.Mqtt)
+        {
+            Log.StreamPositionGone(_logger, Name, JetStreamLayout.MqttStream, position.Mqtt, Start.Mqtt);
+            position = position with { Mqtt = Start.Mqtt };
         }
 
         _reader?.Dispose();
@@ -92,20 +159,66 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
         }
     }
 
+    private static ConsumerConfig MqttConsumerConfig(JetStreamLayout layout, int partition, int generation, ulong from) =>
+        ConsumerFor(layout.MqttConsumerName(partition, generation), layout.MqttPartitionSubject(partition), from);
+
+    // Delivering from `from` (0: everything the stream holds), acknowledged only at checkpoints: neither a redelivery
+    // nor the pending limit may come before the next one.
+    private static ConsumerConfig ConsumerFor(string name, string filter, ulong from) => new(name)
+    {
+        FilterSubject = filter,
+        DeliverPolicy = from <= 1 ? ConsumerConfigDeliverPolicy.All : ConsumerConfigDeliverPolicy.ByStartSequence,
+        OptStartSeq = from <= 1 ? 0 : from,
+        AckPolicy = ConsumerConfigAckPolicy.All,
+        AckWait = TimeSpan.FromMinutes(30),
+        MaxAckPending = -1,
+    };
+
+    private static async Task<List<string>> MqttConsumerNamesAsync(INatsJSContext js, CancellationToken cancellationToken)
+    {
+        List<string> names = [];
+        await foreach (var name in js.ListConsumerNamesAsync(JetStreamLayout.MqttStream, cancellationToken).ConfigureAwait(false))
+        {
+            names.Add(name);
+        }
+
+        return names;
+    }
+
+    private static async Task<(int Generation, List<string> All)> MqttGenerationsAsync(INatsJSContext js, JetStreamLayout layout, int partition, CancellationToken cancellationToken)
+    {
+        var all = (await MqttConsumerNamesAsync(js, cancellationToken).ConfigureAwait(false))
+            .Where(n => layout.MqttConsumerGeneration(partition, n) is not null)
+            .ToList();
+        var newest = all.Count == 0 ? -1 : all.Max(n => layout.MqttConsumerGeneration(partition, n)!.Value);
+        return (newest, all);
+    }
+
+    private static async Task<ConsumerInfo?> NewestMqttConsumerAsync(INatsJSContext js, JetStreamLayout layout, int partition, CancellationToken cancellationToken)
+    {
+        var (generation, _) = await MqttGenerationsAsync(js, layout, partition, cancellationToken).ConfigureAwait(false);
+        if (generation < 0)
+        {
+            return null;
+        }
+
+        var consumer = await js.GetConsumerAsync(JetStreamLayout.MqttStream, layout.MqttConsumerName(partition, generation), cancellationToken).ConfigureAwait(false);
+        return consumer.Info;
+    }
+
     /// <summary>
-    /// Pulls the partition's records into a bounded queue on a background task; the pipeline takes them in stream
-    /// order. A record delivered twice (a redelivery, or a consumer recreated after a failure) is passed over by its
-    /// stream sequence.
+    /// Pulls the partition's records of both streams into one bounded queue on two background tasks; the pipeline
+    /// takes them as they came. A record delivered twice (a redelivery, or a consumer recreated after a failure) is
+    /// passed over by its stream sequence.
     /// </summary>
     private sealed class Reader : IMessageLogReader<StreamPosition>
     {
         private readonly JetStreamPartitionLog _log;
-        private readonly Channel<INatsJSMsg<byte[]>> _queue = Channel.CreateBounded<INatsJSMsg<byte[]>>(new BoundedChannelOptions(ReadAhead) { SingleReader = true, SingleWriter = true });
+        private readonly Channel<Delivery> _queue = Channel.CreateBounded<Delivery>(new BoundedChannelOptions(ReadAhead) { SingleReader = true, SingleWriter = false });
         private readonly CancellationTokenSource _stop = new();
-        private readonly Queue<INatsJSMsg<byte[]>> _unacknowledged = new();
-        private readonly object _ackGate = new();
-        private ulong _lastSampled;
-        private Task? _pump;
+        private readonly AckSampler _streamAcks = new();
+        private readonly AckSampler _mqttAcks = new();
+        private Task? _pumps;
 
         public Reader(JetStreamPartitionLog log, StreamPosition position)
         {
@@ -117,24 +230,52 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
 
         public async ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken)
         {
-            _pump ??= Task.Run(() => PumpAsync(Position, _stop.Token), CancellationToken.None);
+            _pumps ??= Task.WhenAll(
+                Task.Run(() => PumpAsync(mqtt: false, Position.Stream, _stop.Token), CancellationToken.None),
+                Task.Run(() => PumpAsync(mqtt: true, Position.Mqtt, _stop.Token), CancellationToken.None));
             return await _queue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
         }
 
         public bool TryReadBorrowed(out LogRecord record)
         {
-            while (_queue.Reader.TryRead(out var msg))
+            while (_queue.Reader.TryRead(out var delivery))
             {
+                var msg = delivery.Msg;
                 var metadata = msg.Metadata!.Value;
                 var sequence = metadata.Sequence.Stream;
-                if (sequence < Position.Sequence)
+                byte qos = 1;
+                if (delivery.Mqtt)
                 {
-                    continue;
+                    if (sequence < Position.Mqtt)
+                    {
+                        continue;
+                    }
+
+                    Position = Position with { Mqtt = sequence + 1 };
+                    _mqttAcks.Sample(msg, sequence);
+                }
+                else
+                {
+                    if (sequence < Position.Stream)
+                    {
+                        continue;
+                    }
+
+                    Position = Position with { Stream = sequence + 1 };
+                    _streamAcks.Sample(msg, sequence);
+                    if (msg.Headers?.TryGetValue(JetStreamLayout.MqttQosHeader, out var header) == true)
+                    {
+                        if (header.ToString() != "0")
+                        {
+                            // Published at QoS 1: read from $MQTT_msgs, which has it for sure.
+                            continue;
+                        }
+
+                        qos = 0;
+                    }
                 }
 
-                Position = new StreamPosition(sequence + 1);
-                Sample(msg, sequence);
-                record = new LogRecord((long)sequence, _log._layout.TopicOf(msg.Subject), msg.Data ?? [], Retained: false, QoS: 1, metadata.Timestamp);
+                record = new LogRecord((long)sequence, _log._layout.TopicOf(msg.Subject), msg.Data ?? [], Retained: false, QoS: qos, metadata.Timestamp);
                 return true;
             }
 
@@ -142,21 +283,18 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
             return false;
         }
 
-        // Acknowledges the newest sampled message below position: AckAll covers every record of the partition before it.
+        // Acknowledges the newest sampled message below the position in each stream: AckAll covers every record of
+        // the partition before it.
         public void Release(StreamPosition position)
         {
-            INatsJSMsg<byte[]>? newest = null;
-            lock (_ackGate)
+            if (_streamAcks.Take(position.Stream) is { } stream)
             {
-                while (_unacknowledged.TryPeek(out var msg) && msg.Metadata!.Value.Sequence.Stream < position.Sequence)
-                {
-                    newest = _unacknowledged.Dequeue();
-                }
+                _ = AcknowledgeAsync(stream);
             }
 
-            if (newest is { } ack)
+            if (_mqttAcks.Take(position.Mqtt) is { } mqtt)
             {
-                _ = AcknowledgeAsync(ack);
+                _ = AcknowledgeAsync(mqtt);
             }
         }
 
@@ -169,26 +307,12 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
                 await _stop.CancelAsync().ConfigureAwait(false);
             }
 
-            if (_pump is { } pump)
+            if (_pumps is { } pumps)
             {
-                await pump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await pumps.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
             _stop.Dispose();
-        }
-
-        private void Sample(INatsJSMsg<byte[]> msg, ulong sequence)
-        {
-            if (_lastSampled != 0 && sequence - _lastSampled < AckSample)
-            {
-                return;
-            }
-
-            _lastSampled = sequence;
-            lock (_ackGate)
-            {
-                _unacknowledged.Enqueue(msg);
-            }
         }
 
         private async Task AcknowledgeAsync(INatsJSMsg<byte[]> msg)
@@ -199,22 +323,25 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                // Only bookkeeping: the checkpoint, not the consumer's ack floor, says where a new owner starts.
+                // Retried by the next checkpoint's acknowledgement, which covers this one's records too.
                 Log.StreamAckFailed(_log._logger, _log.Name, ex.Message);
             }
         }
 
-        // Creates the partition's consumer at `from` and pulls; after a failure, recreates it after the last record
-        // queued and goes on.
-        private async Task PumpAsync(StreamPosition from, CancellationToken cancellationToken)
+        // Creates the partition's consumer on one stream at `from` and pulls; after a failure, while the partition is
+        // still this worker's, creates it again after the last record queued and goes on.
+        private async Task PumpAsync(bool mqtt, ulong from, CancellationToken cancellationToken)
         {
-            var next = from.Sequence;
+            var next = from;
             var delay = TimeSpan.FromMilliseconds(200);
-            while (!cancellationToken.IsCancellationRequested)
+            var stream = mqtt ? JetStreamLayout.MqttStream : _log._layout.Stream;
+            while (!cancellationToken.IsCancellationRequested && _log._owns())
             {
                 try
                 {
-                    var consumer = await CreateConsumerAsync(next, cancellationToken).ConfigureAwait(false);
+                    var consumer = mqtt
+                        ? await RotateMqttConsumerAsync(next, cancellationToken).ConfigureAwait(false)
+                        : await RecreateStreamConsumerAsync(next, cancellationToken).ConfigureAwait(false);
                     delay = TimeSpan.FromMilliseconds(200);
                     await foreach (var msg in consumer.ConsumeAsync<byte[]>(opts: new NatsJSConsumeOpts { MaxMsgs = 1000 }, cancellationToken: cancellationToken).ConfigureAwait(false))
                     {
@@ -224,7 +351,7 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
                             continue;
                         }
 
-                        await _queue.Writer.WriteAsync(msg, cancellationToken).ConfigureAwait(false);
+                        await _queue.Writer.WriteAsync(new Delivery(mqtt, msg), cancellationToken).ConfigureAwait(false);
                         next = sequence + 1;
                     }
                 }
@@ -234,7 +361,7 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
                 }
                 catch (Exception ex)
                 {
-                    Log.StreamReadFailed(_log._logger, _log.Name, next, ex.Message, delay);
+                    Log.StreamReadFailed(_log._logger, _log.Name, stream, next, ex.Message, delay);
                     try
                     {
                         await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
@@ -249,7 +376,7 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
             }
         }
 
-        private async Task<INatsJSConsumer> CreateConsumerAsync(ulong from, CancellationToken cancellationToken)
+        private async Task<INatsJSConsumer> RecreateStreamConsumerAsync(ulong from, CancellationToken cancellationToken)
         {
             var layout = _log._layout;
             var name = layout.ConsumerName(_log.Partition);
@@ -262,21 +389,69 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
                 // None yet.
             }
 
-            return await _log._js.CreateOrUpdateConsumerAsync(
-                layout.Stream,
-                new ConsumerConfig(name)
-                {
-                    FilterSubject = layout.PartitionSubject(_log.Partition),
-                    DeliverPolicy = ConsumerConfigDeliverPolicy.ByStartSequence,
-                    OptStartSeq = from,
-                    AckPolicy = ConsumerConfigAckPolicy.All,
+            return await _log._js.CreateOrUpdateConsumerAsync(layout.Stream, ConsumerFor(name, layout.PartitionSubject(_log.Partition), from), cancellationToken).ConfigureAwait(false);
+        }
 
-                    // Records are acknowledged only at checkpoints: neither a redelivery nor the pending limit may
-                    // come before the next one.
-                    AckWait = TimeSpan.FromMinutes(30),
-                    MaxAckPending = -1,
-                },
-                cancellationToken).ConfigureAwait(false);
+        // The next generation first, then the older ones go: the stream never has a moment with nobody to keep the
+        // partition's unacknowledged records for.
+        private async Task<INatsJSConsumer> RotateMqttConsumerAsync(ulong from, CancellationToken cancellationToken)
+        {
+            var js = _log._js;
+            var layout = _log._layout;
+            var (newest, all) = await MqttGenerationsAsync(js, layout, _log.Partition, cancellationToken).ConfigureAwait(false);
+            var consumer = await js.CreateOrUpdateConsumerAsync(JetStreamLayout.MqttStream, MqttConsumerConfig(layout, _log.Partition, newest + 1, from), cancellationToken).ConfigureAwait(false);
+            foreach (var old in all)
+            {
+                try
+                {
+                    await js.DeleteConsumerAsync(JetStreamLayout.MqttStream, old, cancellationToken).ConfigureAwait(false);
+                }
+                catch (NatsJSApiException ex) when (ex.Error.Code == 404)
+                {
+                    // Gone already.
+                }
+            }
+
+            return consumer;
+        }
+    }
+
+    private readonly record struct Delivery(bool Mqtt, INatsJSMsg<byte[]> Msg);
+
+    /// <summary>Keeps one delivered message every <see cref="AckSample"/> records of one stream for the acknowledgements.</summary>
+    private sealed class AckSampler
+    {
+        private readonly Queue<INatsJSMsg<byte[]>> _kept = new();
+        private ulong _lastSampled;
+
+        // Called by the pipeline's reading loop only.
+        public void Sample(INatsJSMsg<byte[]> msg, ulong sequence)
+        {
+            if (_lastSampled != 0 && sequence - _lastSampled < AckSample)
+            {
+                return;
+            }
+
+            _lastSampled = sequence;
+            lock (_kept)
+            {
+                _kept.Enqueue(msg);
+            }
+        }
+
+        // The newest kept message before `next`, taken out with every older one.
+        public INatsJSMsg<byte[]>? Take(ulong next)
+        {
+            INatsJSMsg<byte[]>? newest = null;
+            lock (_kept)
+            {
+                while (_kept.TryPeek(out var msg) && msg.Metadata!.Value.Sequence.Stream < next)
+                {
+                    newest = _kept.Dequeue();
+                }
+            }
+
+            return newest;
         }
     }
 }

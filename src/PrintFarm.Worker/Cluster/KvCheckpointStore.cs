@@ -72,13 +72,17 @@ internal sealed class KvCheckpointStore : ICheckpointStore<StreamPosition>
 
                 var checkpoint = JsonNode.Parse(entry.Value) as JsonObject ?? throw new JsonException("the checkpoint is not a JSON object");
                 var position = ReadPosition(checkpoint) ?? throw new FormatException($"the checkpoint has no \"{PositionProperty}\" position");
-                if (position < log.Start)
+                if (position.IsBeforeInEither(log.Start))
                 {
                     throw new FormatException($"it needs {position}, which the stream no longer holds (it starts at {log.Start})");
                 }
 
                 apply(checkpoint);
+
+                // The older revisions the bucket still keeps may be restored after this one: the streams must keep
+                // their records too (an acknowledgement lets $MQTT_msgs drop them).
                 _kept.Clear();
+                _kept.AddRange(history.Take(i).Select(PeekPosition).OfType<StreamPosition>().TakeLast(Kept - 1));
                 _kept.Add(position);
                 if (unusable.Count > 0)
                 {
@@ -118,7 +122,8 @@ internal sealed class KvCheckpointStore : ICheckpointStore<StreamPosition>
             {
                 w.WritePropertyName(PositionProperty);
                 w.WriteStartObject();
-                w.WriteNumber("sequence", position.Sequence);
+                w.WriteNumber("sequence", position.Stream);
+                w.WriteNumber("mqtt_sequence", position.Mqtt);
                 w.WriteEndObject();
                 extra(w);
             });
@@ -148,7 +153,7 @@ internal sealed class KvCheckpointStore : ICheckpointStore<StreamPosition>
             _kept.RemoveAt(0);
         }
 
-        return _kept.Min();
+        return _kept.Aggregate(StreamPosition.Min);
     }
 
     private async Task<List<NatsKVEntry<byte[]>>> HistoryAsync(CancellationToken cancellationToken)
@@ -169,8 +174,23 @@ internal sealed class KvCheckpointStore : ICheckpointStore<StreamPosition>
         return entries;
     }
 
+    // "sequence" in the partition stream, "mqtt_sequence" in $MQTT_msgs (1, its start, in checkpoints from before it was read).
     private static StreamPosition? ReadPosition(JsonObject checkpoint) =>
-        checkpoint[PositionProperty]?["sequence"]?.GetValue<ulong>() is { } sequence ? new StreamPosition(sequence) : null;
+        checkpoint[PositionProperty]?["sequence"]?.GetValue<ulong>() is { } sequence
+            ? new StreamPosition(sequence, checkpoint[PositionProperty]?["mqtt_sequence"]?.GetValue<ulong>() ?? 1)
+            : null;
+
+    private static StreamPosition? PeekPosition(NatsKVEntry<byte[]> entry)
+    {
+        try
+        {
+            return entry.Operation == NatsKVOperation.Put && entry.Value is not null && JsonNode.Parse(entry.Value) is JsonObject checkpoint ? ReadPosition(checkpoint) : null;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
+        {
+            return null;
+        }
+    }
 }
 
 /// <summary>A partition's checkpoint was written by another owner: this worker lost the partition and must stop it.</summary>

@@ -5,14 +5,14 @@ namespace PrintFarm.Worker.Diagnostics;
 // The clustered mode: JetStream partitions and their checkpoints in KV (issue 20). EventIds 980–999.
 internal static partial class Log
 {
-    [LoggerMessage(980, LogLevel.Error, "The {Log} checkpoint needs stream sequence {Position}, but the stream's limits removed everything before {First}: those records were never processed; reading from {First}. Raise the stream's retention (docs/scale-out.md)")]
-    public static partial void StreamPositionGone(ILogger logger, string log, ulong position, ulong first);
+    [LoggerMessage(980, LogLevel.Error, "The {Log} checkpoint needs sequence {Position} of stream {Stream}, but it holds nothing of the partition before {First}: those records were never processed; reading from {First}. Raise the stream's retention (docs/scale-out.md)")]
+    public static partial void StreamPositionGone(ILogger logger, string log, string stream, ulong position, ulong first);
 
     [LoggerMessage(981, LogLevel.Warning, "Acknowledging {Log} to JetStream failed ({Reason}); the next checkpoint acknowledges again, and the checkpoint, not the acknowledgement, says where a new owner starts")]
     public static partial void StreamAckFailed(ILogger logger, string log, string reason);
 
-    [LoggerMessage(982, LogLevel.Warning, "Reading {Log} failed at stream sequence {Next} ({Reason}); its consumer is recreated there in {Delay}")]
-    public static partial void StreamReadFailed(ILogger logger, string log, ulong next, string reason, TimeSpan delay);
+    [LoggerMessage(982, LogLevel.Warning, "Reading {Log} from stream {Stream} failed at sequence {Next} ({Reason}); its consumer is created again there in {Delay}")]
+    public static partial void StreamReadFailed(ILogger logger, string log, string stream, ulong next, string reason, TimeSpan delay);
 
     [LoggerMessage(983, LogLevel.Error, "Checkpoint {Key} revision {Revision} of bucket {Bucket} cannot be used ({Reason}); trying the one before it")]
     public static partial void KvCheckpointUnusable(ILogger logger, string bucket, string key, ulong revision, string reason);
@@ -40,4 +40,7 @@ internal static partial class Log
 
     [LoggerMessage(991, LogLevel.Warning, "Renewing leases failed ({Reason}); partitions stop when their leases run out locally, {Ttl} after their last renewal")]
     public static partial void LeaseRoundFailed(ILogger logger, string reason, TimeSpan ttl);
+
+    [LoggerMessage(992, LogLevel.Warning, "Stream {Stream} did not exist: created it on subjects {Subjects} with {Replicas} replicas and interest retention, as the NATS MQTT listener would: a QoS 1 message stays until the partition's consumer acknowledged it at a checkpoint")]
+    public static partial void MqttStreamCreated(ILogger logger, string stream, string subjects, int replicas);
 }

@@ -17,9 +17,9 @@ internal readonly record struct LogRecord(long Sequence, string Topic, ReadOnlyM
 /// them. The single-machine worker's log is its local journal (<see cref="Journal.MessageJournal"/>); the processor,
 /// KPI engine and writer behind <see cref="PartitionPipeline{TPosition}"/> are the same code whatever fills it.
 /// </summary>
-/// <typeparam name="TPosition">Where a reader resumes; ordered like the records.</typeparam>
+/// <typeparam name="TPosition">Where a reader resumes.</typeparam>
 internal interface IMessageLog<TPosition>
-    where TPosition : struct, IComparable<TPosition>
+    where TPosition : struct
 {
     /// <summary>What the log is, for log lines and error messages (the journal's folder, a stream and partition).</summary>
     string Name { get; }
@@ -48,7 +48,7 @@ internal interface IMessageLog<TPosition>
 
 /// <summary>One consumer's cursor over an <see cref="IMessageLog{TPosition}"/>.</summary>
 internal interface IMessageLogReader<TPosition> : IDisposable
-    where TPosition : struct, IComparable<TPosition>
+    where TPosition : struct
 {
     /// <summary>The position of the next record to read: after a checkpoint, where a restart resumes.</summary>
     TPosition Position { get; }
@@ -69,7 +69,7 @@ internal interface IMessageLogReader<TPosition> : IDisposable
 /// (<see cref="Checkpoints.CheckpointStore"/>).
 /// </summary>
 internal interface ICheckpointStore<TPosition>
-    where TPosition : struct, IComparable<TPosition>
+    where TPosition : struct
 {
     /// <summary>Where the newest checkpoint is, for log lines.</summary>
     string Location { get; }

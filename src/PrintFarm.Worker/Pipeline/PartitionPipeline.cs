@@ -27,7 +27,7 @@ namespace PrintFarm.Worker.Pipeline;
 /// </summary>
 /// <typeparam name="TPosition">The log's position type.</typeparam>
 internal sealed class PartitionPipeline<TPosition> : IDisposable
-    where TPosition : struct, IComparable<TPosition>
+    where TPosition : struct
 {
     private const int SliceSize = 1024;
 

@@ -114,11 +114,30 @@ internal sealed record Names(string Stream, string Bucket)
         return new Names($"PF_{test}_{id}", $"pf_checkpoints_{test}_{id}");
     }
 
-    // The stream's subjects (parts.>) would overlap the next test's stream: every test removes its own.
+    // The stream's subjects (parts.>) would overlap the next test's stream, and its consumers on $MQTT_msgs would keep
+    // this test's QoS 1 messages there for the next test's to read: every test removes its own.
     public async Task DeleteAsync(NatsCluster cluster)
     {
         await using var nats = await cluster.ConnectAsync(name: "printfarm-tests-cleanup");
         var js = new NatsJSContext(nats);
+        try
+        {
+            List<string> consumers = [];
+            await foreach (var name in js.ListConsumerNamesAsync("$MQTT_msgs", CancellationToken.None))
+            {
+                consumers.Add(name);
+            }
+
+            foreach (var consumer in consumers.Where(c => c.StartsWith(Stream + "_", StringComparison.Ordinal)))
+            {
+                await js.DeleteConsumerAsync("$MQTT_msgs", consumer, CancellationToken.None);
+            }
+        }
+        catch (NatsJSApiException)
+        {
+            // No MQTT stream: nothing was published at QoS 1.
+        }
+
         try
         {
             await js.DeleteStreamAsync(Stream, CancellationToken.None);
