@@ -37,6 +37,8 @@ internal sealed class ClusterPipelineService : BackgroundService
     private NatsJSContext? _js;
     private INatsKVStore? _checkpoints;
     private PartitionLeases? _leases;
+    private long _lastLeaseRound;
+    private string? _leaseError;
 
     public ClusterPipelineService(IServiceProvider services, IOptions<PrintFarmOptions> options, PipelineChannels channels, TimeProvider time, ILogger<ClusterPipelineService> logger)
     {
@@ -58,6 +60,75 @@ internal sealed class ClusterPipelineService : BackgroundService
             }
         }
     }
+
+    /// <summary>
+    /// What <c>/readyz</c> says about the clustered mode: the NATS connection, whether both streams answer with a
+    /// leader (with fewer than two of three nodes up they do not, and printers' QoS 1 publishes get no PUBACK), the
+    /// leases, and each owned partition's last checkpoint.
+    /// </summary>
+    public async Task<(List<string> Problems, Dictionary<string, object> Data)> ProbeAsync(TimeSpan checkpointLimit, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var cluster = _options.Cluster;
+        List<string> problems = [];
+        var running = Snapshot();
+        Dictionary<string, object> data = new()
+        {
+            ["natsUrl"] = cluster.Url,
+            ["natsConnection"] = _nats?.ConnectionState.ToString() ?? "not started",
+            ["partitionsOwned"] = running.Length,
+            ["partitions"] = cluster.Partitions,
+        };
+        if (_nats is null || _js is null || _nats.ConnectionState != NatsConnectionState.Open)
+        {
+            problems.Add($"not connected to the NATS servers {cluster.Url}");
+        }
+        else
+        {
+            foreach (var stream in new[] { cluster.Stream, JetStreamLayout.MqttStream })
+            {
+                using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                probe.CancelAfter(timeout);
+                try
+                {
+                    var info = (await _js.GetStreamAsync(stream, cancellationToken: probe.Token).ConfigureAwait(false)).Info;
+                    var leader = info.Cluster?.Leader;
+                    var current = 1 + (info.Cluster?.Replicas?.Count(r => r.Current) ?? 0);
+                    data[$"stream {stream}"] = $"leader {leader ?? "none"}, {current} of {info.Config.NumReplicas} replicas current, {info.State.Messages} messages";
+                    if (string.IsNullOrEmpty(leader))
+                    {
+                        problems.Add($"stream {stream} has no leader: too few NATS nodes are up for a quorum, so publishes to it are not acknowledged");
+                    }
+                }
+                catch (Exception ex) when (ex is NatsException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                {
+                    problems.Add($"stream {stream} does not answer ({Describe(ex)}): with fewer than two of three NATS nodes up a stream has no leader, and printers' QoS 1 publishes get no PUBACK until the nodes are back");
+                }
+            }
+        }
+
+        if (_leases is { } leases)
+        {
+            var since = _time.GetElapsedTime(Interlocked.Read(ref _lastLeaseRound));
+            data["leaseRenewedSecondsAgo"] = Math.Round(since.TotalSeconds, 1);
+            if (since > leases.Ttl)
+            {
+                problems.Add($"leases not renewed for {since.TotalSeconds:F0} s ({Volatile.Read(ref _leaseError) ?? "no round yet"}): this worker's partitions stop, another worker takes them");
+            }
+        }
+
+        foreach (var r in running)
+        {
+            var age = r.Pipeline.CheckpointAge;
+            if (age > checkpointLimit)
+            {
+                problems.Add($"partition {r.Partition}: last checkpoint {age.TotalSeconds:F0} s ago (limit {checkpointLimit.TotalSeconds:F0} s)");
+            }
+        }
+
+        return (problems, data);
+    }
+
+    private static string Describe(Exception ex) => ex is OperationCanceledException ? "no answer in time" : ex.Message;
 
     // With fixed partitions, every one restores its checkpoint before StartAsync returns, as the single-machine
     // pipeline does; with leases, the first round runs here too.
@@ -168,9 +239,12 @@ internal sealed class ClusterPipelineService : BackgroundService
         try
         {
             round = await leases.RoundAsync(cancellationToken).ConfigureAwait(false);
+            Interlocked.Exchange(ref _lastLeaseRound, _time.GetTimestamp());
+            Volatile.Write(ref _leaseError, null);
         }
         catch (Exception ex) when (ex is NATS.Client.Core.NatsException or TimeoutException)
         {
+            Volatile.Write(ref _leaseError, ex.Message);
             // Not renewed this round: partitions whose leases run out locally stop at their next hand-over.
             Log.LeaseRoundFailed(_logger, ex.Message, leases.Ttl);
             foreach (var partition in Snapshot().Where(r => !leases.Holds(r.Partition)).Select(r => r.Partition))

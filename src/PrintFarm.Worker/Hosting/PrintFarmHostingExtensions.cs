@@ -43,6 +43,7 @@ public static class PrintFarmHostingExtensions
         {
             // The clustered mode reads JetStream partitions: printers publish to the NATS servers, not to this worker.
             builder.Services.AddHostedService<Cluster.ClusterPipelineService>();
+            builder.Services.AddHealthChecks().AddCheck<Operations.ClusterReadinessCheck>("cluster", tags: [Operations.HealthTags.Ready]);
         }
         else
         {

@@ -45,7 +45,8 @@ internal sealed class PipelineReadinessCheck(PipelineGauges gauges, IngestHealth
         var o = options.Value;
         var f = gauges.Read();
         var problems = new List<string>();
-        if (!f.MqttConnected)
+        var clustered = o.Cluster.Enabled;
+        if (!f.MqttConnected && !clustered)
         {
             problems.Add($"not connected to the MQTT broker {o.Mqtt.Host}:{o.Mqtt.Port}");
         }
@@ -56,14 +57,15 @@ internal sealed class PipelineReadinessCheck(PipelineGauges gauges, IngestHealth
             problems.Add($"InfluxDB unreachable and the spool is at {f.SpoolBytes} of {f.SpoolMaxBytes} bytes (PrintFarm:Influx:SpoolMaxBytes)");
         }
 
+        // In the clustered mode each partition has its own checkpoints and watermark: ClusterReadinessCheck.
         var checkpointLimit = o.Health.MaxCheckpointAge + o.CheckpointInterval;
-        if (f.CheckpointAgeSeconds is { } age && age > checkpointLimit.TotalSeconds)
+        if (!clustered && f.CheckpointAgeSeconds is { } age && age > checkpointLimit.TotalSeconds)
         {
             problems.Add($"last checkpoint {age:F0} s ago (limit {checkpointLimit.TotalSeconds:F0} s)");
         }
 
         var stalled = ingest.WatermarkStalledFor;
-        if (stalled > o.Health.MaxWatermarkStall)
+        if (!clustered && stalled > o.Health.MaxWatermarkStall)
         {
             problems.Add($"watermark has not moved for {stalled.TotalSeconds:F0} s although messages arrive (PrintFarm:Health:MaxWatermarkStall)");
         }
@@ -86,5 +88,24 @@ internal sealed class PipelineReadinessCheck(PipelineGauges gauges, IngestHealth
         return Task.FromResult(problems.Count == 0
             ? HealthCheckResult.Healthy("ingesting", data)
             : HealthCheckResult.Unhealthy(string.Join("; ", problems), data: data));
+    }
+}
+
+/// <summary>
+/// Readiness in the clustered mode: connected to NATS, both streams answering with a leader, leases renewed, every
+/// owned partition checkpointing (<see cref="Cluster.ClusterPipelineService.ProbeAsync"/>).
+/// </summary>
+internal sealed class ClusterReadinessCheck(IServiceProvider services, IOptions<PrintFarmOptions> options) : IHealthCheck
+{
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var o = options.Value;
+        var cluster = ((IEnumerable<IHostedService>)services.GetService(typeof(IEnumerable<IHostedService>))!).OfType<Cluster.ClusterPipelineService>().Single();
+        var (problems, data) = await cluster.ProbeAsync(o.Health.MaxCheckpointAge + o.CheckpointInterval, ProbeTimeout, cancellationToken).ConfigureAwait(false);
+        return problems.Count == 0
+            ? HealthCheckResult.Healthy($"reading {data["partitionsOwned"]} of {data["partitions"]} partitions", data)
+            : HealthCheckResult.Unhealthy(string.Join("; ", problems), data: data);
     }
 }

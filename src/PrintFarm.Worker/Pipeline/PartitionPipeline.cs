@@ -91,6 +91,9 @@ internal sealed class PartitionPipeline<TPosition> : IDisposable
     /// <summary>The log position the processor's state reflects.</summary>
     public TPosition Processed => _processed;
 
+    /// <summary>How long ago the last checkpoint was saved (or, before the first, the pipeline started).</summary>
+    public TimeSpan CheckpointAge => _time.GetElapsedTime(Interlocked.Read(ref _lastCheckpoint));
+
     /// <summary>
     /// Asked before anything produced leaves for the writer or a checkpoint is saved: false once this worker may no
     /// longer own the partition (its lease ran out). The pipeline then drops what it holds and ends without a final
@@ -138,7 +141,7 @@ internal sealed class PartitionPipeline<TPosition> : IDisposable
             Log.LogResuming(_logger, _log.Name, _processed.ToString()!, backlog);
         }
 
-        _lastCheckpoint = _time.GetTimestamp();
+        Interlocked.Exchange(ref _lastCheckpoint, _time.GetTimestamp());
     }
 
     public void Dispose()
@@ -424,7 +427,7 @@ internal sealed class PartitionPipeline<TPosition> : IDisposable
             return;
         }
 
-        _lastCheckpoint = _time.GetTimestamp();
+        Interlocked.Exchange(ref _lastCheckpoint, _time.GetTimestamp());
 
         // A restart from this checkpoint can bring back only what its outbox holds and what comes after it.
         _delivered.Compact(delivered, outboxKeys);

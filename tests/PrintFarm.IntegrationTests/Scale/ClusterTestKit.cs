@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using MQTTnet;
 using MQTTnet.Formatter;
@@ -12,44 +13,45 @@ namespace PrintFarm.IntegrationTests.Scale;
 internal static class ClusterPublisher
 {
     // Printers publish in event-time order, QoS 1, each printer to one node (printer i to node i mod 3), several at once.
-    public static async Task PublishAsync(NatsCluster cluster, IEnumerable<(string Topic, object Payload)> messages)
+    // A printer whose node is down connects to the next one that runs, as printers behind a load balancer do.
+    // `acknowledged` counts PUBACKs as they come.
+    public static async Task PublishAsync(NatsCluster cluster, IEnumerable<(string Topic, object Payload)> messages, StrongBox<int>? acknowledged = null)
     {
         var byPrinter = messages.GroupBy(m => m.Topic).ToList();
         await Parallel.ForEachAsync(
-            byPrinter.Select((g, i) => (Node: cluster.Nodes[i % cluster.Nodes.Count], Messages: g.ToList())),
+            byPrinter.Select((g, i) => (First: i, Messages: g.ToList())),
             new ParallelOptions { MaxDegreeOfParallelism = 4 },
             async (printer, cancellationToken) =>
             {
                 using var client = new MqttClientFactory().CreateMqttClient();
-                var options = new MqttClientOptionsBuilder()
-                    .WithTcpServer("127.0.0.1", printer.Node.MqttPort)
-                    .WithProtocolVersion(MqttProtocolVersion.V311)
-                    .WithClientId("printer-" + Guid.NewGuid().ToString("N"))
-                    .WithTimeout(TimeSpan.FromSeconds(20))
-                    .Build();
+                var clientId = "printer-" + Guid.NewGuid().ToString("N");
+                var attempt = printer.First;
+                NatsNode node = cluster.Nodes[attempt % cluster.Nodes.Count];
 
                 // A node sets up each new MQTT session in its R3 session stream; while several connect at once it
                 // can close a connection before CONNACK. A printer connects again, as real ones do.
-                await Eventually.Until(
-                    async () =>
+                async Task<bool> ConnectAsync()
+                {
+                    node = Enumerable.Range(0, cluster.Nodes.Count).Select(k => cluster.Nodes[(attempt + k) % cluster.Nodes.Count]).FirstOrDefault(n => n.IsRunning && !n.IsPaused) ?? node;
+                    attempt++;
+                    var options = new MqttClientOptionsBuilder()
+                        .WithTcpServer("127.0.0.1", node.MqttPort)
+                        .WithProtocolVersion(MqttProtocolVersion.V311)
+                        .WithClientId(clientId)
+                        .WithTimeout(TimeSpan.FromSeconds(10))
+                        .Build();
+                    try
                     {
-                        try
-                        {
-                            await client.ConnectAsync(options, cancellationToken);
-                            return true;
-                        }
-                        catch (MQTTnet.Adapter.MqttConnectingFailedException)
-                        {
-                            return false;
-                        }
-                        catch (MQTTnet.Exceptions.MqttCommunicationException)
-                        {
-                            return false;
-                        }
-                    },
-                    connected => connected,
-                    $"printer of {printer.Messages[0].Topic} to connect to {printer.Node.Name}",
-                    TimeSpan.FromSeconds(30));
+                        await client.ConnectAsync(options, cancellationToken);
+                        return true;
+                    }
+                    catch (Exception ex) when (ex is MQTTnet.Adapter.MqttConnectingFailedException or MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                    {
+                        return false;
+                    }
+                }
+
+                await Eventually.Until(ConnectAsync, connected => connected, $"printer of {printer.Messages[0].Topic} to connect", TimeSpan.FromSeconds(60));
                 foreach (var (topic, payload) in printer.Messages)
                 {
                     // QoS 1 as a printer does it: without a PUBACK (the node closed the connection), connect again and
@@ -60,25 +62,48 @@ internal static class ClusterPublisher
                         {
                             try
                             {
-                                if (!client.IsConnected)
+                                if (!client.IsConnected && !await ConnectAsync())
                                 {
-                                    await client.ConnectAsync(options, cancellationToken);
+                                    return false;
                                 }
 
                                 return (await client.PublishAsync(message, cancellationToken)).IsSuccess;
                             }
-                            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Adapter.MqttConnectingFailedException)
+                            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Adapter.MqttConnectingFailedException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
                             {
+                                if (client.IsConnected)
+                                {
+                                    // No PUBACK in time: the node may be without a stream leader; drop the connection.
+                                    await client.DisconnectAsync(cancellationToken: CancellationToken.None);
+                                }
+
                                 return false;
                             }
                         },
-                        acknowledged => acknowledged,
-                        $"the PUBACK of {topic} from {printer.Node.Name}",
-                        TimeSpan.FromSeconds(30));
+                        sent => sent,
+                        $"the PUBACK of {topic}",
+                        TimeSpan.FromSeconds(90));
+                    if (acknowledged is not null)
+                    {
+                        Interlocked.Increment(ref acknowledged.Value);
+                    }
                 }
 
                 await client.DisconnectAsync(cancellationToken: cancellationToken);
             });
+    }
+
+    // Every job exactly one whole point, at its end, and every printer's day with the trace's sums.
+    public static async Task AssertEveryJobOnceAsync(InfluxDbServer influx, string database, List<TraceJob> jobs)
+    {
+        var rows = await Eventually.Until(
+            () => influx.QueryAsync(database, "SELECT * FROM job"),
+            r => r.Count == jobs.Count && r.All(InfluxRowExtensions.IsWholeJobPoint),
+            "every job's point",
+            TimeSpan.FromSeconds(60),
+            describe: r => r.Format());
+        Assert.Equal(jobs.Select(j => (j.Printer, j.End)).Order(), rows.Select(r => (r.Text("printer")!, r.Time())).Order());
+        await AssertPrinterKpisAsync(influx, database, jobs);
     }
 
     // Every printer's day: the sums a single worker writes for it (NativeTrace.Expect, the definitions of docs/kpis.md).
@@ -115,12 +140,14 @@ internal sealed record Names(string Stream, string Bucket)
     }
 
     // The stream's subjects (parts.>) would overlap the next test's stream, and its consumers on $MQTT_msgs would keep
-    // this test's QoS 1 messages there for the next test's to read: every test removes its own.
+    // this test's QoS 1 messages there for the next test's to read: every test removes its own. A cluster that just got
+    // a node back, or a busy machine, may not answer an API request in time: each step is tried again for a while.
     public async Task DeleteAsync(NatsCluster cluster)
     {
         await using var nats = await cluster.ConnectAsync(name: "printfarm-tests-cleanup");
         var js = new NatsJSContext(nats);
-        try
+        await RetryAsync(() => js.DeleteStreamAsync(Stream, CancellationToken.None).AsTask());
+        await RetryAsync(async () =>
         {
             List<string> consumers = [];
             await foreach (var name in js.ListConsumerNamesAsync("$MQTT_msgs", CancellationToken.None))
@@ -132,30 +159,33 @@ internal sealed record Names(string Stream, string Bucket)
             {
                 await js.DeleteConsumerAsync("$MQTT_msgs", consumer, CancellationToken.None);
             }
-        }
-        catch (NatsJSApiException)
-        {
-            // No MQTT stream: nothing was published at QoS 1.
-        }
 
-        try
-        {
-            await js.DeleteStreamAsync(Stream, CancellationToken.None);
-        }
-        catch (NatsJSApiException)
-        {
-            // Never created.
-        }
-
+            return true;
+        });
         foreach (var bucket in new[] { Bucket, Bucket + "_leases" })
+        {
+            await RetryAsync(() => new NatsKVContext(js).DeleteStoreAsync(bucket, CancellationToken.None).AsTask());
+        }
+    }
+
+    // "Not found" is done; no answer in time is tried again for 60 s.
+    private static async Task RetryAsync(Func<Task<bool>> step)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
         {
             try
             {
-                await new NatsKVContext(js).DeleteStoreAsync(bucket, CancellationToken.None);
+                await step();
+                return;
             }
-            catch (NatsJSApiException)
+            catch (NatsJSApiException ex) when (ex.Error.Code == 404)
             {
-                // Never created.
+                return;
+            }
+            catch (Exception ex) when (DateTime.UtcNow < deadline && ex is NatsJSApiNoResponseException or NATS.Client.Core.NatsNoRespondersException or TimeoutException or NatsJSApiException { Error.Code: 503 })
+            {
+                await Task.Delay(Eventually.PollInterval * 5);
             }
         }
     }
