@@ -343,9 +343,22 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
                         ? await RotateMqttConsumerAsync(next, cancellationToken).ConfigureAwait(false)
                         : await RecreateStreamConsumerAsync(next, cancellationToken).ConfigureAwait(false);
                     delay = TimeSpan.FromMilliseconds(200);
+
+                    // A consumer numbers its deliveries 1, 2, 3…: a number skipped is a delivery lost on the way (a
+                    // client or server buffer that overflowed). AckAll past it would drop that record for good, so the
+                    // consumer is created again after the last record queued.
+                    ulong delivered = 0;
                     await foreach (var msg in consumer.ConsumeAsync<byte[]>(opts: new NatsJSConsumeOpts { MaxMsgs = 1000 }, cancellationToken: cancellationToken).ConfigureAwait(false))
                     {
-                        var sequence = msg.Metadata!.Value.Sequence.Stream;
+                        var metadata = msg.Metadata!.Value;
+                        if (metadata.Sequence.Consumer != delivered + 1)
+                        {
+                            Log.StreamDeliveryGap(_log._logger, _log.Name, stream, delivered + 1, metadata.Sequence.Consumer, next);
+                            break;
+                        }
+
+                        delivered = metadata.Sequence.Consumer;
+                        var sequence = metadata.Sequence.Stream;
                         if (sequence < next)
                         {
                             continue;

@@ -61,6 +61,32 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
     }
 
     [Fact]
+    public async Task Printers_publishing_at_QoS_0_and_at_QoS_1_are_each_read_once_from_the_stream_that_holds_them()
+    {
+        var names = Names.New("qos");
+        var database = "cluster_qos_" + Guid.NewGuid().ToString("N");
+        await services.Influx.CreateDatabaseAsync(database);
+        var qos0 = Traces("q0", 4);
+        var qos1 = Traces("q1", 4);
+        try
+        {
+            await using var worker = await WorkerHost.StartAsync(Settings(names, database, "0-7"), waitForSubscription: false);
+            await Task.WhenAll(
+                ClusterPublisher.PublishAsync(Cluster, qos0.SelectMany(t => t.Messages()), qos: MqttQualityOfServiceLevel.AtMostOnce),
+                ClusterPublisher.PublishAsync(Cluster, qos1.SelectMany(t => t.Messages())));
+
+            // QoS 1 messages reach both streams (the partition stream gets a plain copy): read from $MQTT_msgs only.
+            var jobs = qos0.Concat(qos1).SelectMany(t => t.Jobs).ToList();
+            await ClusterPublisher.AssertEveryJobOnceAsync(services.Influx, database, jobs);
+            Assert.Equal(jobs.Count, worker.Counter("printfarm.jobs.ended"));
+        }
+        finally
+        {
+            await names.DeleteAsync(Cluster);
+        }
+    }
+
+    [Fact]
     public async Task A_worker_that_starts_from_older_KV_checkpoints_replays_only_what_follows_them_and_counts_nothing_twice()
     {
         var names = Names.New("replay");

@@ -15,7 +15,7 @@ internal static class ClusterPublisher
     // Printers publish in event-time order, QoS 1, each printer to one node (printer i to node i mod 3), several at once.
     // A printer whose node is down connects to the next one that runs, as printers behind a load balancer do.
     // `acknowledged` counts PUBACKs as they come.
-    public static async Task PublishAsync(NatsCluster cluster, IEnumerable<(string Topic, object Payload)> messages, StrongBox<int>? acknowledged = null)
+    public static async Task PublishAsync(NatsCluster cluster, IEnumerable<(string Topic, object Payload)> messages, StrongBox<int>? acknowledged = null, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtLeastOnce)
     {
         var byPrinter = messages.GroupBy(m => m.Topic).ToList();
         await Parallel.ForEachAsync(
@@ -56,7 +56,7 @@ internal static class ClusterPublisher
                 {
                     // QoS 1 as a printer does it: without a PUBACK (the node closed the connection), connect again and
                     // send the message again.
-                    var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(JsonSerializer.Serialize(payload)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
+                    var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(JsonSerializer.Serialize(payload)).WithQualityOfServiceLevel(qos).Build();
                     await Eventually.Until(
                         async () =>
                         {
