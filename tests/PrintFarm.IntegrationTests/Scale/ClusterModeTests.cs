@@ -71,14 +71,30 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
         try
         {
             await using var worker = await WorkerHost.StartAsync(Settings(names, database, "0-7"), waitForSubscription: false);
+
+            // QoS 0 is at most once: a plain publish while the new stream has no leader yet is not stored.
+            await Eventually.Until(() => Cluster.StreamLeaderAsync(names.Stream), l => l is not null, "a leader for the new stream");
             await Task.WhenAll(
                 ClusterPublisher.PublishAsync(Cluster, qos0.SelectMany(t => t.Messages()), qos: MqttQualityOfServiceLevel.AtMostOnce),
                 ClusterPublisher.PublishAsync(Cluster, qos1.SelectMany(t => t.Messages())));
 
-            // QoS 1 messages reach both streams (the partition stream gets a plain copy): read from $MQTT_msgs only.
-            var jobs = qos0.Concat(qos1).SelectMany(t => t.Jobs).ToList();
-            await ClusterPublisher.AssertEveryJobOnceAsync(services.Influx, database, jobs);
-            Assert.Equal(jobs.Count, worker.Counter("printfarm.jobs.ended"));
+            // QoS 1 messages reach both streams (the partition stream gets a plain copy) and are read from $MQTT_msgs
+            // only: every QoS 1 job is there once. QoS 0 is at most once: nats-server stores a plain publish only when
+            // the stream can take it at once (measured here on a busy machine: 2 of 104 not stored), so the QoS 0
+            // printers' jobs are a subset, but none is counted twice.
+            var expected1 = qos1.SelectMany(t => t.Jobs).Select(j => (j.Printer, j.End)).Order().ToList();
+            var rows = await Eventually.Until(
+                () => services.Influx.QueryAsync(database, "SELECT * FROM job"),
+                r => r.Where(x => x.Text("printer")!.StartsWith("q1", StringComparison.Ordinal)).Count(InfluxRowExtensions.IsWholeJobPoint) == expected1.Count,
+                "every QoS 1 job's point",
+                TimeSpan.FromSeconds(60),
+                describe: r => r.Format());
+            Assert.Equal(expected1, rows.Where(x => x.Text("printer")!.StartsWith("q1", StringComparison.Ordinal)).Select(r => (r.Text("printer")!, r.Time())).Order().ToList());
+            var all = qos0.Concat(qos1).SelectMany(t => t.Jobs).Select(j => (j.Printer, j.End)).ToHashSet();
+            Assert.All(rows, r => Assert.Contains((r.Text("printer")!, r.Time()), all));
+            Assert.True(rows.Any(r => r.Text("printer")!.StartsWith("q0", StringComparison.Ordinal)), "no QoS 0 job was read at all");
+            await Eventually.Until(() => Task.FromResult(worker.Counter("printfarm.jobs.ended")), n => n >= rows.Count, "the jobs counted");
+            Assert.Equal(rows.Count, worker.Counter("printfarm.jobs.ended"));
         }
         finally
         {
