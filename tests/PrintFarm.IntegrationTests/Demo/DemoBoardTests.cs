@@ -68,6 +68,23 @@ public sealed class DemoBoardTests
         Assert.Null(state.Kpi("1h", Now.AddHours(1))!.Number("jobs_completed"));
     }
 
+    [Fact]
+    public void The_OEE_the_worker_wrote_for_this_hour_is_on_the_board()
+    {
+        var state = new BoardState();
+        var simulation = new FarmSimulation(new SimulationOptions { Printers = 2, Start = Now.AddHours(-1), Duration = TimeSpan.FromHours(1) });
+        var board = new ConsoleBoard(state, simulation, () => Now, "demo");
+        var hour = Now.AddMinutes(-20).ToUnixTimeMilliseconds();
+        state.Observe([
+            $"kpi,farm=demo,scope=farm,window=1h jobs_completed=3i,toys_completed=9i {hour}",
+            $"kpi,farm=demo,scope=farm,window=1h availability=0.8,performance=0.9,quality=0.75,oee=0.54,toys_started=12i {hour}",
+        ]);
+
+        var screen = Render(board);
+        Assert.Contains("OEE", screen, StringComparison.Ordinal);
+        Assert.Matches(@"this hour 07:00\s*│\s*54 %\s*│\s*80 %\s*│\s*90 %\s*│\s*75 %\s*│\s*9/12", screen);
+    }
+
     private static string Render(ConsoleBoard board)
     {
         using var writer = new StringWriter();
