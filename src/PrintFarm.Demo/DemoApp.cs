@@ -10,6 +10,7 @@ using PrintFarm.Core.Kpis;
 using PrintFarm.Demo.Board;
 using PrintFarm.Simulator;
 using PrintFarm.Simulator.Publishing;
+using PrintFarm.Simulator.Truth;
 using PrintFarm.Worker.Diagnostics;
 using PrintFarm.Worker.Hosting;
 using PrintFarm.Worker.Influx;
@@ -176,7 +177,7 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
             var spec = WindowSpec.Parse(window);
             foreach (var (start, _, point) in _board.Kpis(window, "farm"))
             {
-                rows.Add((new KpiRow(window, start, string.Empty, point), Matches(truth.Totals(spec, start, until: cut), point)));
+                rows.Add((new KpiRow(window, start, string.Empty, point), Matches(truth.Totals(spec, start, until: cut), point) && MatchesOee(simulation.OeeTruth.Counts(spec, start, until: cut), point)));
             }
         }
 
@@ -187,7 +188,7 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
             Console.WriteLine(summary);
             foreach (var (row, matches) in rows)
             {
-                Console.WriteLine($"final {KpiTable.KeyValues(row)} ground_truth={(matches ? "match" : "differs")}");
+                Console.WriteLine($"final {KpiTable.KeyValues(row)} {OeeKeyValues(row.Point)} ground_truth={(matches ? "match" : "differs")}");
             }
         }
         else
@@ -216,6 +217,20 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
             && Close(truth.FilamentUsedGrams, p.Number("filament_used_g"))
             && Close(truth.FilamentWasteGrams, p.Number("filament_waste_g"));
     }
+
+    // OEE's job-derived parts the worker wrote (the timeline's fields on the same kpi point) equal the simulator's truth.
+    private static bool MatchesOee(OeeCounts truth, LinePoint p)
+    {
+        static bool Same(double? a, double? b) => a is null ? b is null : b is { } v && Math.Abs(a.Value - v) <= 1e-9;
+        return truth.ToysStarted == (long)(p.Number("toys_started") ?? 0)
+            && Same(truth.Quality, p.Number("quality"))
+            && Same(truth.Performance, p.Number("performance"));
+    }
+
+    private static readonly string[] OeeFields = ["toys_started", "availability", "performance", "quality", "oee"];
+
+    private static string OeeKeyValues(LinePoint p) => string.Join(' ', OeeFields
+        .Select(f => string.Create(CultureInfo.InvariantCulture, $"{f}={(p.Number(f) is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "-")}")));
 
     /// <summary>The alert rules the demo's worker runs with: the defaults, judged over the short history a demo has.</summary>
     internal static AlertRuleOptions AlertRules { get; } = new()

@@ -31,6 +31,7 @@ public sealed class FarmSimulation
         var digits = Math.Max(2, options.Printers.ToString(System.Globalization.CultureInfo.InvariantCulture).Length);
         Printers = formats.Select((f, i) => new SimPrinter($"{options.PrinterPrefix}{Prefix(f)}-{(i + 1).ToString("D" + digits, System.Globalization.CultureInfo.InvariantCulture)}", f)).ToArray();
         Truth = new GroundTruth(Printers, Stop);
+        OeeTruth = new OeeTruth(Truth);
     }
 
     /// <summary>The printers.</summary>
@@ -38,6 +39,9 @@ public sealed class FarmSimulation
 
     /// <summary>Every job recorded so far (all of them once <see cref="Messages"/> has been enumerated to its end).</summary>
     public GroundTruth Truth { get; }
+
+    /// <summary>The ground truth of OEE quality and performance, from the jobs of <see cref="Truth"/>.</summary>
+    public OeeTruth OeeTruth { get; }
 
     /// <summary>End of the trace, or <see langword="null"/> when it has none.</summary>
     public DateTimeOffset? Stop => _options.Duration is { } d ? _options.Start + d : null;

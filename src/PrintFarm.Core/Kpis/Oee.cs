@@ -1,4 +1,5 @@
 using PrintFarm.Core.Events;
+using PrintFarm.Core.Jobs;
 
 namespace PrintFarm.Core.Kpis;
 
@@ -12,17 +13,23 @@ namespace PrintFarm.Core.Kpis;
 public static class Oee
 {
     /// <summary>
-    /// Whether an ended job's toys count as quality losses (toys started that are not good). A failed job does; a
-    /// cancelled job is an operator cancel, not a quality failure, and is left out of quality altogether.
+    /// Whether an ended job's toys count as quality losses (toys started that are not good), by its failure reason
+    /// (<see cref="FailureReasons"/>). A completed job has none. An operator cancel is a decision, not a defect: a job
+    /// whose reason is <see cref="FailureReason.OperatorCancel"/> (Bambu reports a cancel as FAILED with a cancel code),
+    /// and a cancelled job no source gave a reason for, are left out of quality altogether. Every other failed job
+    /// counts (its toys are scrap whatever the cause, unknown included), and so does a cancel for a named reason
+    /// (spaghetti, adhesion, clog, runout, power loss, user error): it was stopped because the toys were lost.
     /// </summary>
-    /// <remarks>
-    /// The seam for failure reasons: once a cancelled job carries a reason, a cancel for a quality reason (spaghetti,
-    /// adhesion, …) will count here as a loss and only a plain operator cancel will stay out.
-    /// </remarks>
     public static bool CountsAgainstQuality(EndedJob job)
     {
         ArgumentNullException.ThrowIfNull(job);
-        return job.Outcome == JobOutcome.Failed;
+        return job.Outcome switch
+        {
+            JobOutcome.Completed => false,
+            _ when job.Reason == FailureReason.OperatorCancel => false,
+            JobOutcome.Failed => true,
+            _ => job.Reason is { } reason && reason != FailureReason.Unknown,
+        };
     }
 
     /// <summary>Printing time ÷ planned time, at most 1; none without planned time.</summary>

@@ -122,10 +122,16 @@ public readonly record struct TimelinePoint(WindowSpec Window, DateTimeOffset Wi
 /// <summary>
 /// Per-printer state timeline: each event moves a printer to a <see cref="PrinterActivity"/>, and the time since its
 /// previous change is added to that state in every window it overlaps, split at window edges and at off-shift edges.
-/// Event-time based: a printer's time is accounted up to its newest event, and up to the farm's watermark on
-/// <see cref="Collect"/>; an event older than what is already accounted for changes the state from there on. Work per
-/// event is constant (the printer's current windows are kept at hand) unless the event crosses a window edge.
+/// Work per event is constant (the printer's current windows are kept at hand) unless the event crosses a window edge.
 /// </summary>
+/// <remarks>
+/// A pure function of the events in journal order and the farm's watermark after each of them (<see cref="Advance"/>),
+/// never of when <see cref="Collect"/> runs, so an imported trace and a live worker fed it agree exactly. A printer's
+/// time is accounted (for good) up to its newest timed event, and up to the watermark each time the watermark is about
+/// to close a window. What lies between that and the watermark is only added to the points a collect writes (the
+/// tail), so an event of a printer behind the watermark still changes its state from its own time. A message without a
+/// time of its own (a presence message) happens at its source's newest event time: its receive time is no event time.
+/// </remarks>
 public sealed class PrinterTimeline
 {
     private readonly WindowSpec[] _specs;
@@ -133,10 +139,13 @@ public sealed class PrinterTimeline
     private readonly long _lateness;
     private readonly OffShiftSchedule _offShift;
     private readonly Dictionary<string, Printer> _printers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _sources = new(StringComparer.Ordinal);
     private readonly Dictionary<(int Spec, long Start, string Printer), Slot> _slots = [];
     private readonly List<(int Spec, long Start, string Printer)> _changed = [];
     private long _watermark = long.MinValue;
     private long _collected = long.MinValue;
+    private long _nextClose = long.MinValue;
+    private int _tailEpoch;
     private long _shiftFrom = long.MaxValue;
     private long _shiftUntil = long.MinValue;
     private bool _shiftOff;
@@ -221,14 +230,73 @@ public sealed class PrinterTimeline
     {
         ArgumentNullException.ThrowIfNull(e);
         var time = e.Timestamp.UtcTicks;
+        if (e.ReceiveTimeOnly)
+        {
+            // No time of its own, and its receive time is no event time (a history published fast is received "now"):
+            // it happens at its source's newest event time, as the KPI engine marks it seen; before any, nowhere.
+            time = _sources.TryGetValue(e.Source, out var newest) ? newest : NoClock;
+        }
+        else if (!_sources.TryGetValue(e.Source, out var newest) || time > newest)
+        {
+            _sources[e.Source] = time;
+        }
+
         var p = GetPrinter(e.Printer, time);
-        if (!e.ReceiveTimeOnly)
+        if (time != NoClock)
         {
             AccrueTo(e.Printer, p, time);
+        }
+
+        if (!e.ReceiveTimeOnly)
+        {
             p.LastSeen = Math.Max(p.LastSeen, time);
         }
 
         p.Device = Classify(e, p.Device);
+        p.Changed = true;
+    }
+
+    /// <summary>
+    /// The farm's watermark after an event (the KPI engine's). When it is about to close a window, every printer's time
+    /// is accounted up to it first, so the window holds it; otherwise only the watermark moves. Call it after each
+    /// event: where windows close must not depend on how often <see cref="Collect"/> runs.
+    /// </summary>
+    public void Advance(DateTimeOffset? watermark)
+    {
+        if (watermark is not { } w || w.UtcTicks <= _watermark)
+        {
+            return;
+        }
+
+        var ticks = w.UtcTicks;
+        if (ticks >= _nextClose)
+        {
+            // Accounted before the watermark moves: the window it closes is still open for this time.
+            foreach (var (name, p) in _printers)
+            {
+                if (p.AccruedUntil != NoClock && p.AccruedUntil < ticks)
+                {
+                    AccrueTo(name, p, ticks);
+                }
+            }
+
+            _nextClose = NextClose(ticks);
+        }
+
+        _watermark = ticks;
+    }
+
+    // The first moment after `watermark` at which some window closes (the KPI engine's rule).
+    private long NextClose(long watermark)
+    {
+        var open = new DateTimeOffset(Math.Max(0, watermark - _lateness), TimeSpan.Zero);
+        var next = long.MaxValue;
+        foreach (var spec in _specs)
+        {
+            next = Math.Min(next, spec.EndOf(spec.StartOf(open)).UtcTicks + _lateness);
+        }
+
+        return next;
     }
 
     /// <summary>An operator put <paramref name="printer"/> into maintenance (or took it out) at <paramref name="at"/>.</summary>
@@ -238,6 +306,7 @@ public sealed class PrinterTimeline
         var p = GetPrinter(printer, at.UtcTicks);
         AccrueTo(printer, p, at.UtcTicks);
         p.Maintenance = on;
+        p.Changed = true;
     }
 
     /// <summary>Adds an ended job's quality and performance inputs to the windows of its end.</summary>
@@ -276,28 +345,32 @@ public sealed class PrinterTimeline
     }
 
     /// <summary>
-    /// Accounts every printer's time up to <paramref name="watermark"/>, appends the windows that changed (a running
-    /// window at most once a minute of event time, and always once event time stands still or the window closes), and
-    /// releases windows the watermark has passed by more than the allowed lateness.
+    /// Advances to <paramref name="watermark"/>, appends the windows that changed with each printer's time up to the
+    /// watermark (a running window at most once a minute of event time, and always once event time stands still or the
+    /// window closes), and releases windows the watermark has passed by more than the allowed lateness.
     /// </summary>
     public void Collect(DateTimeOffset? watermark, List<TimelinePoint> output)
     {
         ArgumentNullException.ThrowIfNull(output);
-
-        // Accounted before the watermark moves: a window is closed by the watermark of the previous collect, so the
-        // time up to this one still reaches every window that was open.
-        if (watermark is { } w && w.UtcTicks > _watermark)
-        {
-            foreach (var (name, p) in _printers)
-            {
-                AccrueTo(name, p, w.UtcTicks);
-            }
-
-            _watermark = w.UtcTicks;
-        }
-
+        Advance(watermark);
         var settled = _watermark == _collected;
         _collected = _watermark;
+
+        // Each printer's tail, from its accounted time to the watermark, in the state it is in now: written, never
+        // kept (a later event of the printer accounts that time for good, from its own time). A tail marks its windows
+        // changed only when it differs from the last collect's: the watermark moved or the printer changed.
+        _tailEpoch++;
+        foreach (var (name, p) in _printers)
+        {
+            if (p.AccruedUntil != NoClock && p.AccruedUntil < _watermark)
+            {
+                AccrueTo(name, p, _watermark, tail: true, mark: !settled || p.Changed);
+            }
+
+            p.Changed = false;
+        }
+
+
         var kept = 0;
         for (var k = 0; k < _changed.Count; k++)
         {
@@ -308,7 +381,7 @@ public sealed class PrinterTimeline
             {
                 slot.Changed = false;
                 slot.EmittedAt = _watermark;
-                output.Add(new TimelinePoint(_specs[key.Spec], new DateTimeOffset(key.Start, TimeSpan.Zero), new DateTimeOffset(slot.End, TimeSpan.Zero), key.Printer, slot.Times.Copy()));
+                output.Add(new TimelinePoint(_specs[key.Spec], new DateTimeOffset(key.Start, TimeSpan.Zero), new DateTimeOffset(slot.End, TimeSpan.Zero), key.Printer, slot.WithTail(_tailEpoch)));
             }
             else
             {
@@ -347,6 +420,7 @@ public sealed class PrinterTimeline
     {
         Watermark = _watermark,
         Collected = _collected,
+        Sources = new Dictionary<string, long>(_sources, StringComparer.Ordinal),
         Printers = [.. _printers.Select(kv => new PrinterTimelineState.PrinterState
         {
             Printer = kv.Key,
@@ -354,6 +428,7 @@ public sealed class PrinterTimeline
             Maintenance = kv.Value.Maintenance,
             LastSeen = kv.Value.LastSeen,
             AccruedUntil = kv.Value.AccruedUntil,
+            Changed = kv.Value.Changed,
         })],
         Windows = [.. _slots.Select(kv => new PrinterTimelineState.WindowState
         {
@@ -390,6 +465,7 @@ public sealed class PrinterTimeline
                 Maintenance = p.Maintenance,
                 LastSeen = p.LastSeen,
                 AccruedUntil = p.AccruedUntil,
+                Changed = p.Changed,
             };
         }
 
@@ -429,8 +505,15 @@ public sealed class PrinterTimeline
 
         _changed.Clear();
         _changed.AddRange(changed);
+        _sources.Clear();
+        foreach (var (source, newest) in state?.Sources ?? [])
+        {
+            _sources[source] = newest;
+        }
+
         _watermark = state?.Watermark ?? long.MinValue;
         _collected = state?.Collected ?? long.MinValue;
+        _nextClose = _watermark == long.MinValue ? long.MinValue : NextClose(_watermark);
         _shiftFrom = long.MaxValue;
         _shiftUntil = long.MinValue;
     }
@@ -464,6 +547,9 @@ public sealed class PrinterTimeline
 
     private bool IsClosed(long end) => _watermark != long.MinValue && end + _lateness <= _watermark;
 
+    // A printer known only from messages without a time of their own: its time is accounted from its first timed event.
+    private const long NoClock = long.MinValue;
+
     private Printer GetPrinter(string name, long time)
     {
         if (!_printers.TryGetValue(name, out var p))
@@ -475,14 +561,25 @@ public sealed class PrinterTimeline
         return p;
     }
 
-    // Accounts [AccruedUntil, to) in the printer's state, offline from the moment its silence passed the timeout.
-    private void AccrueTo(string name, Printer p, long to)
+    // Accounts [AccruedUntil, to) in the printer's state, offline from the moment its silence passed the timeout; as
+    // the printer's tail (see Collect) instead, when asked: written with the windows, not kept.
+    private void AccrueTo(string name, Printer p, long to, bool tail = false, bool mark = true)
     {
         var from = p.AccruedUntil;
+        if (from == NoClock)
+        {
+            // Its first timed event starts its clock.
+            p.AccruedUntil = to;
+            p.LastSeen = to;
+            return;
+        }
+
         if (to <= from)
         {
             return;
         }
+
+        _crediting = tail ? (mark ? Crediting.MarkedTail : Crediting.QuietTail) : Crediting.Kept;
 
         var silentFrom = p.LastSeen > long.MaxValue - _offlineAfter ? long.MaxValue : p.LastSeen + _offlineAfter;
         var state = p.Effective(from, _offlineAfter);
@@ -496,8 +593,22 @@ public sealed class PrinterTimeline
             Add(name, p, state, from, to);
         }
 
-        p.AccruedUntil = to;
+        _crediting = Crediting.Kept;
+        if (!tail)
+        {
+            p.AccruedUntil = to;
+            p.Changed = true;
+        }
     }
+
+    private enum Crediting
+    {
+        Kept,
+        MarkedTail,
+        QuietTail,
+    }
+
+    private Crediting _crediting;
 
     // Adds [from, to) in one state to each window of the printer and the farm, split at window and off-shift edges.
     private void Add(string name, Printer p, PrinterActivity state, long from, long to)
@@ -533,7 +644,19 @@ public sealed class PrinterTimeline
 
     private void Credit(Slot slot, PrinterActivity state, long ticks)
     {
-        (_shiftOff ? slot.Times.OffShiftTicks : slot.Times.OnShiftTicks)[(int)state] += ticks;
+        if (_crediting == Crediting.Kept)
+        {
+            (_shiftOff ? slot.Times.OffShiftTicks : slot.Times.OnShiftTicks)[(int)state] += ticks;
+        }
+        else
+        {
+            slot.AddTail(_tailEpoch, _shiftOff, state, ticks);
+            if (_crediting == Crediting.QuietTail)
+            {
+                return;
+            }
+        }
+
         if (!slot.Changed)
         {
             slot.Changed = true;
@@ -550,7 +673,7 @@ public sealed class PrinterTimeline
             _slots.Add(key, slot);
         }
 
-        if (!slot.Changed)
+        if (!slot.Changed && _crediting != Crediting.QuietTail)
         {
             slot.Changed = true;
             _changed.Add(key);
@@ -566,6 +689,38 @@ public sealed class PrinterTimeline
         public (int Spec, long Start, string Printer) Key;
         public bool Changed;
         public long EmittedAt = long.MinValue;
+
+        // The tail of the collect of epoch _tailEpoch (on and off shift per state), allocated on first use.
+        private long[]? _tail;
+        private int _tailEpoch;
+
+        public void AddTail(int epoch, bool offShift, PrinterActivity state, long ticks)
+        {
+            _tail ??= new long[2 * TimeInState.StateCount];
+            if (_tailEpoch != epoch)
+            {
+                Array.Clear(_tail);
+                _tailEpoch = epoch;
+            }
+
+            _tail[(offShift ? TimeInState.StateCount : 0) + (int)state] += ticks;
+        }
+
+        // The kept times plus the tail of this collect.
+        public TimeInState WithTail(int epoch)
+        {
+            var times = Times.Copy();
+            if (_tail is not null && _tailEpoch == epoch)
+            {
+                for (var i = 0; i < TimeInState.StateCount; i++)
+                {
+                    times.OnShiftTicks[i] += _tail[i];
+                    times.OffShiftTicks[i] += _tail[TimeInState.StateCount + i];
+                }
+            }
+
+            return times;
+        }
     }
 
     private sealed class Printer(int windows)
@@ -577,6 +732,7 @@ public sealed class PrinterTimeline
 
         public PrinterActivity Device = PrinterActivity.Idle;
         public bool Maintenance;
+        public bool Changed;
         public long LastSeen;
         public long AccruedUntil;
 
@@ -632,6 +788,9 @@ public sealed class PrinterTimelineState
     /// <summary>The watermark of the last collect.</summary>
     public long Collected { get; set; } = long.MinValue;
 
+    /// <summary>Each source's newest event time (absent in older checkpoints: none known).</summary>
+    public Dictionary<string, long>? Sources { get; set; }
+
     /// <summary>Each printer's state.</summary>
     public List<PrinterState> Printers { get; set; } = [];
 
@@ -653,8 +812,11 @@ public sealed class PrinterTimelineState
         /// <summary>Newest event time.</summary>
         public long LastSeen { get; set; }
 
-        /// <summary>Time accounted up to.</summary>
+        /// <summary>Time accounted up to; <see cref="long.MinValue"/> before its first timed event.</summary>
         public long AccruedUntil { get; set; }
+
+        /// <summary>Changed since the last collect (absent in older checkpoints: false).</summary>
+        public bool Changed { get; set; }
     }
 
     /// <summary>One window of one printer (or the farm: empty printer).</summary>

@@ -448,6 +448,9 @@ public sealed class TelemetryProcessor
             _kpis.Observe(e.Source, e.Printer, e.Timestamp, receivedAt);
         }
 
+        // Windows close where the engine's watermark passes them in the journal, not where a flush happens to fall.
+        Timeline?.Advance(_kpis.Watermark);
+
         var endedBefore = output.EndedJobs.Count;
         var alertsBefore = output.Alerts.Count;
 

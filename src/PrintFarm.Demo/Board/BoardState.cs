@@ -8,6 +8,9 @@ internal sealed class BoardState
 {
     private readonly object _gate = new();
     private readonly Dictionary<(string Window, long Start, string Scope, string Subject), LinePoint> _kpis = [];
+
+    // Every kpi point by its series (measurement and all tags) and time: InfluxDB's identity of a point.
+    private readonly Dictionary<(string Series, long Time), LinePoint> _kpiSeries = [];
     private readonly Dictionary<string, LinePoint> _printers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LinePoint> _lastJobs = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Rule, string Scope, string Subject), LinePoint> _alerts = [];
@@ -30,6 +33,7 @@ internal sealed class BoardState
                 {
                     case "kpi":
                         var subject = p.Tag("scope") switch { "printer" => p.Tag("printer"), "toy" => p.Tag("toy"), "material" => p.Tag("material"), _ => string.Empty };
+                        p = MergeKpi(p);
                         _kpis[(p.Tag("window"), p.TimestampMs, p.Tag("scope"), subject)] = p;
                         break;
                     case "printer":
@@ -57,6 +61,31 @@ internal sealed class BoardState
             }
         }
     }
+
+    // As InfluxDB does: a point on the series and time of an earlier one adds its fields to it, replacing only the
+    // fields it carries (the OEE fields come as a second point on the kpi series of the same window). A new record,
+    // so a reader holding the earlier one never sees it change.
+    private LinePoint MergeKpi(LinePoint p)
+    {
+        var key = (SeriesKey(p), p.TimestampMs);
+        if (_kpiSeries.TryGetValue(key, out var before))
+        {
+            var fields = new Dictionary<string, object>(before.Fields, StringComparer.Ordinal);
+            foreach (var (k, v) in p.Fields)
+            {
+                fields[k] = v;
+            }
+
+            p = p with { Fields = fields };
+        }
+
+        _kpiSeries[key] = p;
+        return p;
+    }
+
+    // Measurement and tags in key order, joined by control characters that line protocol never carries unescaped.
+    private static string SeriesKey(LinePoint p) =>
+        p.Measurement + string.Concat(p.Tags.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"\u001e{t.Key}\u001f{t.Value}"));
 
     /// <summary>The latest transition of each alert (rule, scope, subject), newest first: what is firing and what resolved.</summary>
     public IReadOnlyList<LinePoint> Alerts()

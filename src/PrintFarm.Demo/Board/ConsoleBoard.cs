@@ -25,6 +25,12 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
         AddFarmRow(farm, $"last hour {hour.AddHours(-1):HH:mm}", state.Kpi("1h", hour.AddHours(-1)));
         AddFarmRow(farm, $"today {day:yyyy-MM-dd}", state.Kpi("1d", day));
 
+        var oee = new Table().Border(TableBorder.Rounded).Title("[bold]OEE[/] (availability × performance × quality)")
+            .AddColumns("window", "OEE", "availability", "performance", "quality", "toys good/started");
+        AddOeeRow(oee, $"this hour {hour:HH:mm}", state.Kpi("1h", hour));
+        AddOeeRow(oee, $"last hour {hour.AddHours(-1):HH:mm}", state.Kpi("1h", hour.AddHours(-1)));
+        AddOeeRow(oee, $"today {day:yyyy-MM-dd}", state.Kpi("1d", day));
+
         var toys = new Table().Border(TableBorder.Rounded).Title("[bold]Per toy, today[/]").AddColumns("toy", "toys completed", "print time / toy", "material efficiency");
         foreach (var (_, toy, p) in state.Kpis("1d", "toy").Where(k => k.Start == day))
         {
@@ -62,7 +68,7 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
             alerts.AddRow("[grey]none[/]", "", "[grey]the worker's built-in rules judge every closed hour[/]");
         }
 
-        return new Rows(new Markup(header + $"\n[bold]simulated time[/] {t:yyyy-MM-dd HH:mm:ss} UTC    Ctrl-C stops and prints the final KPI table\n"), farm, alerts, toys, printers);
+        return new Rows(new Markup(header + $"\n[bold]simulated time[/] {t:yyyy-MM-dd HH:mm:ss} UTC    Ctrl-C stops and prints the final KPI table\n"), farm, oee, alerts, toys, printers);
     }
 
     /// <summary>One plain line for logs and pipes: the current hour and today.</summary>
@@ -98,6 +104,15 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
         Percent(p?.Number("success_rate")),
         Percent(p?.Number("utilization")),
         p is null ? "-" : $"{p.Number("jobs_completed") ?? 0:0}/{p.Number("jobs_failed") ?? 0:0}/{p.Number("jobs_cancelled") ?? 0:0}");
+
+    // The timeline's OEE fields on the window's kpi point (docs/kpis.md, "OEE").
+    private static void AddOeeRow(Table table, string label, LinePoint? p) => table.AddRow(
+        label,
+        Percent(p?.Number("oee")),
+        Percent(p?.Number("availability")),
+        Percent(p?.Number("performance")),
+        Percent(p?.Number("quality")),
+        p?.Number("toys_started") is { } started ? $"{p.Number("toys_completed") ?? 0:0}/{started:0}" : "-");
 
     private static string Percent(double? ratio) => ratio is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r * 100:0} %") : "-";
 

@@ -247,6 +247,91 @@ public sealed class PrinterTimelineTests
         }
     }
 
+    // A farm as a live worker sees it: printer "c" runs 50 minutes behind the others (so behind the watermark), and
+    // presence messages without a time of their own carry a receive time far from event time (a history published fast).
+    private static List<(DateTimeOffset Watermark, PrinterEvent Event)> LaggingTrace(int seed)
+    {
+        var random = new Random(seed + 1000);
+        var newest = DateTimeOffset.MinValue;
+        var trace = new List<(DateTimeOffset, PrinterEvent)>();
+        foreach (var (printer, at, e) in Trace(seed))
+        {
+            newest = at > newest ? at : newest;
+            var lagged = printer == "c" ? Status(printer, at.AddMinutes(-50), e.State, e.Online, e.Kind, e.Outcome) : e;
+            trace.Add((newest.AddMinutes(-5), lagged));
+            if (random.Next(6) == 0)
+            {
+                var presence = Status(printer, Origin.AddDays(30), online: random.Next(2) == 0);
+                trace.Add((newest.AddMinutes(-5), new PrinterEvent { Kind = presence.Kind, Printer = printer, Source = "native", Timestamp = presence.Timestamp, Online = presence.Online, ReceiveTimeOnly = true }));
+            }
+        }
+
+        return trace;
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void The_times_written_last_do_not_depend_on_when_collects_run(int seed)
+    {
+        var often = CreateSut(zone: Berlin);
+        var rarely = CreateSut(zone: Berlin);
+        var oftenPoints = new Dictionary<(string, DateTimeOffset, string), TimeInState>();
+        var rarelyPoints = new Dictionary<(string, DateTimeOffset, string), TimeInState>();
+        var random = new Random(seed);
+        var points = new List<TimelinePoint>();
+        var last = DateTimeOffset.MinValue;
+        foreach (var (watermark, e) in LaggingTrace(seed))
+        {
+            foreach (var sut in new[] { often, rarely })
+            {
+                sut.Observe(e);
+                sut.Advance(watermark);
+            }
+
+            last = watermark;
+            foreach (var (sut, into, every) in new[] { (often, oftenPoints, 3), (rarely, rarelyPoints, 97) })
+            {
+                if (random.Next(every) == 0)
+                {
+                    points.Clear();
+                    sut.Collect(watermark, points);
+                    foreach (var p in points)
+                    {
+                        into[(p.Window.Name, p.WindowStart, p.Printer)] = p.Times;
+                    }
+                }
+            }
+        }
+
+        CollectAll(often, last, oftenPoints);
+        CollectAll(rarely, last, rarelyPoints);
+        Assert.Equal(rarelyPoints.Keys.Order(), oftenPoints.Keys.Order());
+        Assert.True(oftenPoints.Values.Sum(t => t.Seconds(PrinterActivity.Offline)) > 0);
+        foreach (var (key, times) in rarelyPoints)
+        {
+            Assert.All(States, s => Assert.Equal(times.Seconds(s), oftenPoints[key].Seconds(s)));
+        }
+    }
+
+    [Fact]
+    public void A_message_without_a_time_of_its_own_happens_at_its_sources_newest_event_time()
+    {
+        var sut = CreateSut("1h", offlineAfter: TimeSpan.Zero); // offline by presence only
+        var receivedNow = Origin.AddDays(30);
+
+        // Before any timed event of its source it starts no clock (its receive time is no event time).
+        sut.Observe(new PrinterEvent { Kind = EventKind.Status, Printer = "p", Source = "native", Timestamp = receivedNow, Online = true, ReceiveTimeOnly = true });
+        sut.Observe(Status("p", Origin.AddMinutes(10), "idle"));
+        sut.Observe(Status("q", Origin.AddMinutes(40), "idle"));
+
+        // Disconnected, received "now": offline from its source's newest event (q's, at 40 min), not from p's own or now.
+        sut.Observe(new PrinterEvent { Kind = EventKind.Status, Printer = "p", Source = "native", Timestamp = receivedNow, Online = false, ReceiveTimeOnly = true });
+        var times = CollectAll(sut, Origin.AddHours(1))[("1h", Origin, "p")];
+        Assert.Equal(30 * 60, times.Seconds(PrinterActivity.Idle), 6);
+        Assert.Equal(20 * 60, times.Seconds(PrinterActivity.Offline), 6);
+        Assert.Equal(50 * 60, times.TrackedSeconds, 6);
+    }
+
     [Fact]
     public void Restoring_no_state_starts_empty()
     {

@@ -39,6 +39,52 @@ public sealed class DemoBoardTests
         Assert.DoesNotContain("FIRING", screen, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Two_points_on_the_same_kpi_series_and_time_merge_their_fields_as_InfluxDB_does()
+    {
+        var state = new BoardState();
+        var t = Now.ToUnixTimeMilliseconds();
+
+        // The job KPIs, then the OEE fields the timeline writes as a second point of the same series and time.
+        state.Observe([$"kpi,farm=demo,scope=farm,window=1h jobs_completed=2i,toys_completed=3i {t}"]);
+        state.Observe([$"kpi,farm=demo,scope=farm,window=1h availability=0.5,oee=0.25 {t}"]);
+
+        var p = state.Kpi("1h", Now);
+        Assert.NotNull(p);
+        Assert.Equal(2, p.Number("jobs_completed"));
+        Assert.Equal(3, p.Number("toys_completed"));
+        Assert.Equal(0.5, p.Number("availability"));
+
+        // A later point of the same series and time overwrites only the fields it carries.
+        state.Observe([$"kpi,farm=demo,scope=farm,window=1h jobs_completed=4i {t}"]);
+        p = state.Kpi("1h", Now);
+        Assert.Equal(4, p!.Number("jobs_completed"));
+        Assert.Equal(0.25, p.Number("oee"));
+
+        // Another series (another printer) and another time stay apart.
+        state.Observe([$"kpi,farm=demo,printer=p1,scope=printer,window=1h availability=0.9 {t}", $"kpi,farm=demo,scope=farm,window=1h availability=0.7 {t + 3_600_000}"]);
+        Assert.Equal(0.5, state.Kpi("1h", Now)!.Number("availability"));
+        Assert.Null(state.Kpi("1h", Now, "printer", "p1")!.Number("jobs_completed"));
+        Assert.Null(state.Kpi("1h", Now.AddHours(1))!.Number("jobs_completed"));
+    }
+
+    [Fact]
+    public void The_OEE_the_worker_wrote_for_this_hour_is_on_the_board()
+    {
+        var state = new BoardState();
+        var simulation = new FarmSimulation(new SimulationOptions { Printers = 2, Start = Now.AddHours(-1), Duration = TimeSpan.FromHours(1) });
+        var board = new ConsoleBoard(state, simulation, () => Now, "demo");
+        var hour = Now.AddMinutes(-20).ToUnixTimeMilliseconds();
+        state.Observe([
+            $"kpi,farm=demo,scope=farm,window=1h jobs_completed=3i,toys_completed=9i {hour}",
+            $"kpi,farm=demo,scope=farm,window=1h availability=0.8,performance=0.9,quality=0.75,oee=0.54,toys_started=12i {hour}",
+        ]);
+
+        var screen = Render(board);
+        Assert.Contains("OEE", screen, StringComparison.Ordinal);
+        Assert.Matches(@"this hour 07:00\s*│\s*54 %\s*│\s*80 %\s*│\s*90 %\s*│\s*75 %\s*│\s*9/12", screen);
+    }
+
     private static string Render(ConsoleBoard board)
     {
         using var writer = new StringWriter();

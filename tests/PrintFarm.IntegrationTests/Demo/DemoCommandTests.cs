@@ -86,6 +86,7 @@ public sealed partial class DemoCommandTests
         var finals = Final().Matches(output);
         Assert.True(finals.Count >= 3, output);
         var jobs = 0L;
+        var startedToys = 0L;
         foreach (Match f in finals)
         {
             var window = WindowSpec.Parse(f.Groups["window"].Value);
@@ -100,6 +101,13 @@ public sealed partial class DemoCommandTests
             Close(truth.PrintTimeSeconds, Number(f, "print_time_s"), what);
             Close(truth.FilamentUsedGrams, Number(f, "filament_used_g"), what);
             Close(truth.FilamentWasteGrams, Number(f, "filament_waste_g"), what);
+
+            // OEE's job-derived parts, on the same kpi point (the timeline writes them as a second point, merged).
+            var oee = simulation.OeeTruth.Counts(window, windowStart, until: until.AddSeconds(1));
+            Assert.Equal(oee.ToysStarted, Long(f, "toys_started"));
+            Close(oee.Quality ?? 0, Number(f, "quality"), what);
+            Close(oee.Performance ?? 0, Number(f, "performance"), what);
+            startedToys += window.Name == "1d" ? oee.ToysStarted : 0;
             if (window.Name == "1d")
             {
                 jobs += truth.JobsEnded;
@@ -107,6 +115,7 @@ public sealed partial class DemoCommandTests
         }
 
         Assert.True(jobs >= 3, $"only {jobs} jobs ended in the demo run");
+        Assert.True(startedToys > 0, "no toy counted for quality in the demo run");
         Assert.DoesNotContain("differs", output, StringComparison.Ordinal);
         var lineFile = Directory.GetFiles(Path.Combine(data, "influx"), "demo-*.lp").OrderBy(f => File.GetLastWriteTimeUtc(f)).Last();
         Assert.Contains(File.ReadLines(lineFile), l => l.StartsWith("kpi,farm=demo,scope=farm,window=1h ", StringComparison.Ordinal));

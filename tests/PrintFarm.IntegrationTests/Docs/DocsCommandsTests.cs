@@ -247,6 +247,18 @@ public sealed class DocsCommandsTests(DocsFarm farm) : IClassFixture<DocsFarm>
                     failures.Add($"{block}: a native event with fields docs/schema/native-event.schema.json does not have: {string.Join(", ", unknown)}");
                 }
             }
+            else if (fields.Contains("maintenance"))
+            {
+                // The operator's maintenance switch: the worker's own adapter must accept it as shown.
+                var adapter = new PrintFarm.Core.Ingestion.Maintenance.MaintenanceAdapter();
+                var topic = "printfarm/maintenance/mk4-01";
+                Assert.True(adapter.Topics[0].TryMatch(topic, out var match));
+                var result = adapter.Process(new PrintFarm.Core.Ingestion.InboundMessage(topic, System.Text.Encoding.UTF8.GetBytes(block.Text), true, DateTimeOffset.UtcNow), match, []);
+                if (!result.Accepted)
+                {
+                    failures.Add($"{block}: a maintenance switch the worker rejects");
+                }
+            }
             else
             {
                 failures.Add($"{block}: JSON of a shape this test does not know (add it with what it is checked against)");

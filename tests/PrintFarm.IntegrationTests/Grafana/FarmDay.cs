@@ -101,6 +101,8 @@ internal sealed class FarmDay
         var encoder = new PointEncoder(farm);
         var engine = new KpiEngine();
         var evaluator = new AlertEvaluator(new AlertRuleOptions(), new KpiEngineOptions().AllowedLateness);
+        var timeline = new PrinterTimeline();
+        var times = new List<TimelinePoint>();
         var alerts = new List<AlertTransition>();
         var lines = new List<string>();
         var kpis = new List<KpiPoint>();
@@ -113,11 +115,24 @@ internal sealed class FarmDay
             {
                 Assert.Equal(0, engine.AddJob(job));
                 lines.Add(encoder.Job(job));
+                timeline.AddJob(job);
             }
             else
             {
-                engine.Observe(sample!.Source, sample.Printer, time, time);
-                lines.Add(encoder.Printer(sample!) ?? throw new InvalidOperationException("a sample without telemetry"));
+                var observed = sample!;
+                timeline.Observe(observed);
+                engine.Observe(observed.Source, observed.Printer, time, time);
+                lines.Add(encoder.Printer(observed) ?? throw new InvalidOperationException("a sample without telemetry"));
+            }
+
+            // Time in each state and OEE, as the processor's flush writes them (printer_time, OEE fields on kpi).
+            timeline.Advance(engine.Watermark);
+            times.Clear();
+            timeline.Collect(engine.Watermark, times);
+            foreach (var point in times)
+            {
+                lines.Add(encoder.TimeInState(point));
+                lines.Add(encoder.Oee(point));
             }
 
             kpis.Clear();
