@@ -144,6 +144,7 @@ public static class PrintFarmHostingExtensions
             Guard = guard ?? sp.GetRequiredService<CardinalityGuard>(),
             WriteBefore = writeBefore,
             Orders = o.Orders.Enabled ? new PrintFarm.Core.Orders.OrderBook(kpis.Windows, o.Orders) : null,
+            Reasons = new ReasonTracker(kpis.Windows, o.Reasons),
 
             // Alerts and notifications are the live worker's: an import of history sends neither.
             Notifications = alerts && o.Notifications.Enabled ? new PrintFarm.Core.Notifications.NotificationPlanner(o.Notifications) : null,
