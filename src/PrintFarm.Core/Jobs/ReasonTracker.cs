@@ -45,8 +45,8 @@ public sealed class ReasonTrackerOptions
     }
 }
 
-/// <summary>An operator's label read from its payload: the reason and an optional note.</summary>
-public readonly record struct JobLabel(FailureReason Reason, string? Note);
+/// <summary>An operator's label read from its payload: the reason, an optional note, and an optional job id (used instead of the topic's).</summary>
+public readonly record struct JobLabel(FailureReason Reason, string? Note, string? JobId = null);
 
 /// <summary>
 /// Why prints fail, after the fact: keeps the failed and cancelled jobs of the last <see cref="ReasonTrackerOptions.LabelFor"/>
@@ -149,7 +149,9 @@ public sealed class ReasonTracker
         }
 
         var printer = TagValue.Clean(topicRest[..slash], string.Empty);
-        var jobId = topicRest[(slash + 1)..];
+        // A job id with '+' or '#' (Moonraker's are file@start+duration) cannot be an MQTT topic level: the body's
+        // job_id, when given, names the job instead of the topic.
+        var jobId = label.JobId ?? topicRest[(slash + 1)..];
         if (!_jobs.TryGetValue((printer, jobId), out var entry))
         {
             return AdapterResult.Rejected(UnknownJob, string.Create(CultureInfo.InvariantCulture, $"no failed or cancelled job '{jobId}' on printer '{printer}' in the last {_options.LabelFor.TotalHours:0.#} h"));
@@ -168,7 +170,10 @@ public sealed class ReasonTracker
         return AdapterResult.Ok;
     }
 
-    /// <summary>Reads a label body: a JSON object with <c>reason</c> (a taxonomy name) and an optional string <c>note</c>.</summary>
+    /// <summary>
+    /// Reads a label body: a JSON object with <c>reason</c> (a taxonomy name), an optional string <c>note</c>, and an
+    /// optional string <c>job_id</c> that names the job instead of the topic's last level.
+    /// </summary>
     public static bool TryRead(ReadOnlySpan<byte> payload, out JobLabel label, out (string Reason, string Detail)? problem)
     {
         label = default;
@@ -206,7 +211,19 @@ public sealed class ReasonTracker
                 note = string.IsNullOrWhiteSpace(n.GetString()) ? null : FailureReasons.Detail(n.GetString()!);
             }
 
-            label = new JobLabel(parsed, note);
+            string? jobId = null;
+            if (doc.RootElement.TryGetProperty("job_id", out var id) && id.ValueKind != JsonValueKind.Null)
+            {
+                if (id.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(id.GetString()))
+                {
+                    problem = (RejectReasons.InvalidField, "'job_id' must be a non-empty string");
+                    return false;
+                }
+
+                jobId = id.GetString();
+            }
+
+            label = new JobLabel(parsed, note, jobId);
             return true;
         }
         catch (JsonException ex)

@@ -80,9 +80,9 @@ public static class SimReasons
 
     /// <summary>
     /// The truth of <c>kpi_reason</c> for one window: per reason, the failed and cancelled jobs that ended in it, their
-    /// waste and toys, after <paramref name="labels"/> (printer and job id → the operator's reason).
+    /// waste and toys, after <paramref name="label"/> (a job → the operator's reason, or null when not labelled).
     /// </summary>
-    public static IReadOnlyDictionary<FailureReason, ReasonTotals> Breakdown(GroundTruth truth, WindowSpec window, DateTimeOffset start, IReadOnlyDictionary<(string Printer, string JobId), FailureReason>? labels = null)
+    public static IReadOnlyDictionary<FailureReason, ReasonTotals> Breakdown(GroundTruth truth, WindowSpec window, DateTimeOffset start, Func<EndedJob, FailureReason?>? label = null)
     {
         ArgumentNullException.ThrowIfNull(truth);
         ArgumentNullException.ThrowIfNull(window);
@@ -94,7 +94,7 @@ public static class SimReasons
                 continue;
             }
 
-            var reason = labels is not null && labels.TryGetValue((job.Printer, job.JobId), out var labelled) ? labelled : job.Reason ?? FailureReason.Unknown;
+            var reason = label?.Invoke(job) ?? job.Reason ?? FailureReason.Unknown;
             var totals = result.GetValueOrDefault(reason);
             totals.Add(job, +1);
             result[reason] = totals;

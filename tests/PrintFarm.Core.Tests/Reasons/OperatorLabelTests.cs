@@ -113,6 +113,17 @@ public sealed class OperatorLabelTests
     }
 
     [Fact]
+    public void The_body_job_id_names_a_job_whose_id_cannot_be_a_topic_level()
+    {
+        var sut = CreateSut();
+        FailJob(sut, jobId: "plate.gcode@1717228800+1800.5");
+        var output = new ProcessorOutput();
+        Ok(Label(sut, output, """{"reason":"clog","job_id":"plate.gcode@1717228800+1800.5"}""", "printfarm/labels/p1/by-body"));
+        Assert.Contains("job_id=\"plate.gcode@1717228800+1800.5\"", Assert.Single(output.Lines), StringComparison.Ordinal);
+        Assert.Equal(RejectReasons.InvalidField, Label(sut, output, """{"reason":"clog","job_id":7}""", "printfarm/labels/p1/by-body").Reason);
+    }
+
+    [Fact]
     public void A_completed_job_cannot_be_labelled()
     {
         var sut = CreateSut();
