@@ -21,8 +21,11 @@ public static class SimReasons
         FailureReason.Clog, FailureReason.Spaghetti, FailureReason.PowerLoss, FailureReason.UserError, FailureReason.Unknown,
     ];
 
-    /// <summary>The reason of a failed or cancelled job (null when it completed); a struck printer's drop is a clog (a bad filament batch).</summary>
-    public static FailureReason? For(PlannedJob job, PrinterFormat format, bool struck)
+    /// <summary>
+    /// The reason of a failed or cancelled job (null when it completed), from its printer's index in the farm and its
+    /// number (not the printer id, which a test may prefix at random); a struck printer's drop is a clog (a bad filament batch).
+    /// </summary>
+    public static FailureReason? For(PlannedJob job, int printerIndex, PrinterFormat format, bool struck)
     {
         ArgumentNullException.ThrowIfNull(job);
         if (job.Outcome == JobOutcome.Completed)
@@ -40,7 +43,7 @@ public static class SimReasons
             return FailureReason.Clog;
         }
 
-        var reason = Failures[Hash(job.Printer, job.Number) % Failures.Length];
+        var reason = Failures[Hash(printerIndex, job.Number) % Failures.Length];
 
         // Bambu has no code that says "adhesion" for sure, and user errors are what Bambu's checks catch: elsewhere they
         // are those formats' unknown texts.
@@ -103,11 +106,11 @@ public static class SimReasons
         return result;
     }
 
-    // FNV-1a over the printer id and job number: the same job always gets the same reason.
-    private static int Hash(string printer, int number)
+    // FNV-1a over the printer's index and the job number: the same job always gets the same reason.
+    private static int Hash(int printer, int number)
     {
         var h = 2166136261u;
-        foreach (var c in printer + "#" + number.ToString(CultureInfo.InvariantCulture))
+        foreach (var c in printer.ToString(CultureInfo.InvariantCulture) + "#" + number.ToString(CultureInfo.InvariantCulture))
         {
             h = (h ^ c) * 16777619u;
         }
