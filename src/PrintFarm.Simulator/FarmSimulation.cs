@@ -190,9 +190,10 @@ public sealed class FarmSimulation
             var failAt = dropAt.AddSeconds(60 + random.Next(0, 480));
             var percent = (int)Math.Clamp((failAt - job.PrintingFrom).TotalSeconds * 100 / plateSeconds, 1, 99);
             job = job with { Outcome = JobOutcome.Failed, StopPercent = percent, PauseAtPercent = null, PauseSeconds = 0 };
+            return job with { Reason = PrintFarm.Simulator.Truth.SimReasons.For(job, index, Printers[index].Format, struck: true) };
         }
 
-        return job;
+        return job with { Reason = PrintFarm.Simulator.Truth.SimReasons.For(job, index, Printers[index].Format, struck: false) };
     }
 
     /// <summary>In the efficiency-drop scenario, the printers the drop hits: the first half of the farm (at least one).</summary>

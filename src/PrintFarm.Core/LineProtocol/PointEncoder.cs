@@ -271,6 +271,25 @@ public sealed class PointEncoder
             .Build(point.WindowStart);
     }
 
+    /// <summary>
+    /// The <c>kpi_reason</c> point of one window and reason, at the window start: <c>jobs</c>, <c>filament_waste_g</c>,
+    /// <c>toys_lost</c>, <c>waste_share</c>, <c>quality_loss</c> (see <see cref="ReasonBreakdown"/>).
+    /// </summary>
+    public string KpiReason(in ReasonPoint point)
+    {
+        var t = point.Totals;
+        return _line.Measurement(Measurements.KpiReason)
+            .Tag("farm", _farm)
+            .Tag("reason", Jobs.FailureReasons.Name(point.Reason))
+            .Tag("window", point.Window.Name)
+            .Field("jobs", t.Jobs)
+            .Field("filament_waste_g", t.WasteGrams)
+            .Field("toys_lost", t.ToysLost)
+            .Field("waste_share", point.WasteShare)
+            .Field("quality_loss", point.QualityLoss)
+            .Build(point.WindowStart);
+    }
+
     /// <summary>The <c>filament_source</c> field value.</summary>
     public static string FilamentSourceName(FilamentSource source) => source switch
     {
@@ -298,6 +317,9 @@ internal static class Measurements
 
     /// <summary>Built-in alert transitions (fired, resolved).</summary>
     public const string Alert = "alert";
+
+    /// <summary>One point per window × failure reason: waste and toys lost by reason.</summary>
+    public const string KpiReason = "kpi_reason";
 
     /// <summary>One point per order, rewritten as it progresses.</summary>
     public const string Order = "order";

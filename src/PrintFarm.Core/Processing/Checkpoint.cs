@@ -142,6 +142,45 @@ internal static class OrdersCheckpoint
     }
 }
 
+/// <summary>The reason tracker's part of a checkpoint (its own <c>reasons</c> property: labellable jobs and the breakdown).</summary>
+internal static class ReasonsCheckpoint
+{
+    /// <summary>Adds the property to a checkpoint document (nothing when reasons are off).</summary>
+    public static JsonObject Add(JsonObject checkpoint, ReasonTrackerState? state)
+    {
+        if (state is not null)
+        {
+            checkpoint["reasons"] = JsonSerializer.SerializeToNode(state, Checkpoint.Json);
+        }
+
+        return checkpoint;
+    }
+
+    /// <summary>Writes the property (nothing when reasons are off).</summary>
+    public static void Write(Utf8JsonWriter writer, ReasonTrackerState? state)
+    {
+        if (state is not null)
+        {
+            writer.WritePropertyName("reasons");
+            JsonSerializer.Serialize(writer, state, Checkpoint.Json);
+        }
+    }
+
+    /// <summary>The saved state, or null when the checkpoint has none (an older build).</summary>
+    /// <exception cref="CheckpointException">The property is not valid.</exception>
+    public static ReasonTrackerState? Read(JsonObject checkpoint)
+    {
+        try
+        {
+            return checkpoint["reasons"] is { } r ? r.Deserialize<ReasonTrackerState>(Checkpoint.Json) : null;
+        }
+        catch (JsonException ex)
+        {
+            throw new CheckpointException("checkpoint 'reasons' is invalid: " + ex.Message, ex);
+        }
+    }
+}
+
 /// <summary>
 /// The processor's state captured for a checkpoint: plain copies of the job tracker's and the KPI engine's state, and
 /// the adapters' state as JSON. Capturing is the cheap part, done while the processor is not running; writing the
@@ -174,6 +213,9 @@ public sealed class CheckpointSnapshot
     /// <summary>The order book's state, when orders are on.</summary>
     internal OrderBookState? Orders { get; init; }
 
+    /// <summary>The reason tracker's state, when it is on.</summary>
+    internal ReasonTrackerState? Reasons { get; init; }
+
     /// <summary>
     /// Writes the checkpoint document — the same one <see cref="TelemetryProcessor.SaveCheckpoint"/> returns — as one
     /// JSON object; <paramref name="extra"/> may add the host's own properties (such as the journal position).
@@ -183,6 +225,7 @@ public sealed class CheckpointSnapshot
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteStartObject();
         Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters, _alerts, _guard, _notifications, _timeline, Orders);
+        ReasonsCheckpoint.Write(writer, Reasons);
         extra?.Invoke(writer);
         writer.WriteEndObject();
     }

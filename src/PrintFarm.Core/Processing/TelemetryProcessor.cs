@@ -98,7 +98,7 @@ public sealed class TelemetryProcessor
     }
 
     /// <summary>The MQTT subscription filters of every adapter, without duplicates.</summary>
-    public IReadOnlyList<string> SubscriptionFilters => _routes.Select(r => r.Pattern.SubscriptionFilter).Concat(Orders is { } o ? [o.SubscriptionFilter] : []).Distinct(StringComparer.Ordinal).ToArray();
+    public IReadOnlyList<string> SubscriptionFilters => _routes.Select(r => r.Pattern.SubscriptionFilter).Concat(Orders is { } o ? [o.SubscriptionFilter] : []).Concat(Reasons?.SubscriptionFilter is { } l ? [l] : []).Distinct(StringComparer.Ordinal).ToArray();
 
     /// <summary>The job tracker (for inspection and checkpoints).</summary>
     public JobTracker Jobs => _jobs;
@@ -117,6 +117,23 @@ public sealed class TelemetryProcessor
 
     /// <summary>Orders and on-time delivery (<c>printfarm/orders/{id}</c>); none when null (orders off).</summary>
     public OrderBook? Orders { get; init; }
+
+    /// <summary>Operator labels and the breakdown by reason (<c>kpi_reason</c>); none when null.</summary>
+    public ReasonTracker? Reasons
+    {
+        get => _reasons;
+        init
+        {
+            _reasons = value;
+            if (_alerts is not null && value is not null)
+            {
+                _alerts.TopReason = value.TopReason;
+            }
+        }
+    }
+
+    private readonly ReasonTracker? _reasons;
+    private readonly List<ReasonPoint> _reasonPoints = [];
 
     /// <summary>Decides the everyday-event notifications; none when null (notifications off).</summary>
     public NotificationPlanner? Notifications { get; init; }
@@ -186,6 +203,18 @@ public sealed class TelemetryProcessor
         if (Orders is { } orders && orders.TryMatchTopic(message.Topic, out var orderId))
         {
             return orders.Receive(orderId, message.Payload, message.ReceivedAt, _kpis.IsWindowClosed);
+        }
+
+        // Operator labels: the job's point again, same series and time, new reason fields (docs/operations.md).
+        if (_reasons is { } reasons && reasons.TryMatchTopic(message.Topic, out var labelled))
+        {
+            var labelResult = reasons.Label(labelled, message.Payload, out var relabelled);
+            if (relabelled is not null && (WriteBefore is not { } before || relabelled.End < before))
+            {
+                output.Lines.Add(_encoder.Job(relabelled));
+            }
+
+            return labelResult;
         }
 
         if (!_routeCache.TryGetValue(message.Topic, out var route))
@@ -319,6 +348,19 @@ public sealed class TelemetryProcessor
             FlushOrders(output);
         }
 
+        if (_reasons is not null)
+        {
+            _reasonPoints.Clear();
+            _reasons.Collect(_kpis.Watermark, _reasonPoints);
+            foreach (var point in _reasonPoints)
+            {
+                if (WriteBefore is not { } cut || point.WindowEnd <= cut)
+                {
+                    output.Lines.Add(_encoder.KpiReason(point));
+                }
+            }
+        }
+
         // One large flush (the first after a burst or a replay: every window of a big farm at once) must not keep its
         // list for good; a steady flush fills at least a quarter of what is kept.
         if (_kpiPoints.Capacity > 4096 && _kpiPoints.Count * 4 < _kpiPoints.Capacity)
@@ -352,13 +394,13 @@ public sealed class TelemetryProcessor
 
     /// <summary>The whole state as a checkpoint document (see <see cref="Checkpoint"/>).</summary>
     public System.Text.Json.Nodes.JsonObject SaveCheckpoint(DateTimeOffset savedAt) =>
-        Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState(), Timeline?.SaveState(), Orders?.SaveState());
+        ReasonsCheckpoint.Add(Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState(), Timeline?.SaveState(), Orders?.SaveState()), _reasons?.SaveState());
 
     /// <summary>
     /// Captures the state for a checkpoint without building the document: call it between two messages, then write
     /// the snapshot while processing goes on (<see cref="CheckpointSnapshot.WriteTo"/>).
     /// </summary>
-    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState(), Timeline?.SaveState()) { Orders = Orders?.SaveState() };
+    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState(), Timeline?.SaveState()) { Orders = Orders?.SaveState(), Reasons = _reasons?.SaveState() };
 
     private System.Text.Json.Nodes.JsonObject SaveAdapters()
     {
@@ -386,8 +428,11 @@ public sealed class TelemetryProcessor
         var (jobs, kpis, adapters, alerts, guard, notifications) = Checkpoint.Read(checkpoint);
         var timeline = Checkpoint.ReadTimeline(checkpoint);
         var orders = OrdersCheckpoint.Read(checkpoint);
+        var reasons = ReasonsCheckpoint.Read(checkpoint);
         try
         {
+            // A checkpoint without reasons (an older build) starts with no labellable jobs and an empty breakdown.
+            _reasons?.RestoreState(reasons);
             // A checkpoint without timeline state (an older build, or the timeline off) starts the timeline empty.
             Timeline?.RestoreState(timeline);
             var dropped = Restore(jobs, kpis, adapters, alerts, guard, notifications);
@@ -398,6 +443,7 @@ public sealed class TelemetryProcessor
         catch
         {
             Timeline?.RestoreState(null);
+            _reasons?.RestoreState(null);
             var (emptyJobs, emptyKpis, emptyAdapters, emptyAlerts, _, _) = Checkpoint.Read(_empty);
             Restore(emptyJobs, emptyKpis, emptyAdapters, emptyAlerts, null, null);
             Orders?.RestoreState(null);
@@ -477,6 +523,7 @@ public sealed class TelemetryProcessor
             }
 
             Orders?.AddJob(job, _kpis.IsWindowClosed);
+            _reasons?.AddJob(job, _kpis.IsWindowClosed);
         }
 
         // After the ended jobs, so a job replaced by a new start settles its printing time first.

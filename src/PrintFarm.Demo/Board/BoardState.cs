@@ -14,6 +14,7 @@ internal sealed class BoardState
     private readonly Dictionary<string, LinePoint> _printers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LinePoint> _lastJobs = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Rule, string Scope, string Subject), LinePoint> _alerts = [];
+    private readonly Dictionary<(string Window, long Start, string Reason), LinePoint> _reasons = [];
 
     public long Lines { get; private set; }
 
@@ -51,6 +52,9 @@ internal sealed class BoardState
                         break;
                     case "job":
                         _lastJobs[p.Tag("printer")] = p;
+                        break;
+                    case "kpi_reason":
+                        _reasons[(p.Tag("window"), p.TimestampMs, p.Tag("reason"))] = p;
                         break;
                     case "alert":
                         var scope = p.Tag("scope");
@@ -113,6 +117,19 @@ internal sealed class BoardState
             return _kpis.Where(kv => kv.Key.Window == window && kv.Key.Scope == scope)
                 .Select(kv => (DateTimeOffset.FromUnixTimeMilliseconds(kv.Key.Start), kv.Key.Subject, kv.Value))
                 .OrderBy(x => x.Item1).ThenBy(x => x.Subject, StringComparer.Ordinal).ToList();
+        }
+    }
+
+    /// <summary>The failure reason that wasted the most filament in a window (its <c>kpi_reason</c> point), if any did.</summary>
+    public LinePoint? TopReason(string window, DateTimeOffset start)
+    {
+        lock (_gate)
+        {
+            var at = start.ToUnixTimeMilliseconds();
+            return _reasons.Where(kv => kv.Key.Window == window && kv.Key.Start == at && kv.Value.Number("jobs") > 0)
+                .Select(kv => kv.Value)
+                .OrderByDescending(p => p.Number("filament_waste_g") ?? 0).ThenByDescending(p => p.Number("jobs") ?? 0)
+                .FirstOrDefault();
         }
     }
 

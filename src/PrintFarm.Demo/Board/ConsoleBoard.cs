@@ -24,6 +24,7 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
         AddFarmRow(farm, $"this hour {hour:HH:mm}", state.Kpi("1h", hour));
         AddFarmRow(farm, $"last hour {hour.AddHours(-1):HH:mm}", state.Kpi("1h", hour.AddHours(-1)));
         AddFarmRow(farm, $"today {day:yyyy-MM-dd}", state.Kpi("1d", day));
+        farm.Caption(TopReason(state.TopReason("1d", day)));
 
         var oee = new Table().Border(TableBorder.Rounded).Title("[bold]OEE[/] (availability × performance × quality)")
             .AddColumns("window", "OEE", "availability", "performance", "quality", "toys good/started");
@@ -113,6 +114,10 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
         Percent(p?.Number("performance")),
         Percent(p?.Number("quality")),
         p?.Number("toys_started") is { } started ? $"{p.Number("toys_completed") ?? 0:0}/{started:0}" : "-");
+    // "why prints failed today: clog, 62 % of the waste (3 jobs, 120 g)", from the day's kpi_reason points.
+    internal static string TopReason(LinePoint? p) => p is null
+        ? "[grey]why prints failed today: no failed or cancelled job yet[/]"
+        : string.Create(CultureInfo.InvariantCulture, $"why prints failed today: [bold]{Markup.Escape(p.Tag("reason"))}[/], {(p.Number("waste_share") is { } share ? $"{share * 100:0} % of the waste" : "no filament known")} ({p.Number("jobs") ?? 0:0} jobs, {p.Number("filament_waste_g") ?? 0:0} g)");
 
     private static string Percent(double? ratio) => ratio is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r * 100:0} %") : "-";
 

@@ -13,7 +13,6 @@ namespace PrintFarm.Simulator.Formats;
 public sealed class BambuEmitter(string printer, double cadenceFactor) : FormatEmitter(printer, cadenceFactor)
 {
     private const long CancelledError = 50348044;
-    private const long HeaterError = 83935249;
     private long _sequence;
 
     /// <inheritdoc />
@@ -107,7 +106,7 @@ public sealed class BambuEmitter(string printer, double cadenceFactor) : FormatE
                 }));
                 break;
             default:
-                var error = job.Outcome == JobOutcome.Cancelled ? CancelledError : HeaterError;
+                var error = job.Outcome == JobOutcome.Cancelled ? CancelledError : Truth.SimReasons.BambuCode(job.Reason);
                 m.Add(Report(job.End, w => w.WriteNumber("print_error", error)));
                 m.Add(Report(job.End, w =>
                 {

@@ -81,6 +81,8 @@ public abstract class FormatEmitter
         FilamentMillimetres = millimetres,
         FilamentSource = filament,
         EstimatedTimeSeconds = estimate,
+        Reason = job.Reason,
+        ReasonSource = job.Reason is null ? null : PrintFarm.Core.Jobs.FailureReasons.FromPrinter,
     };
 
     /// <summary>Orders one job's messages by time, keeping the written order within a second.</summary>

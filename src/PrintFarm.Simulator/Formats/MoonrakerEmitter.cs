@@ -117,7 +117,7 @@ public sealed class MoonrakerEmitter(string printer, double cadenceFactor, DateT
             w.WriteString("state", end);
             if (job.Outcome == JobOutcome.Failed)
             {
-                w.WriteString("message", "Heater extruder not heating at expected rate");
+                w.WriteString("message", Truth.SimReasons.Text(job.Reason, PrinterFormat.Moonraker));
             }
 
             w.WriteNumber("total_duration", job.ElapsedSeconds);

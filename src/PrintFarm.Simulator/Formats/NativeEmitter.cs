@@ -79,6 +79,10 @@ public sealed class NativeEmitter(string printer, double cadenceFactor) : Format
             JobFields(w, job);
             w.WriteNumber("print_time_s", job.PrintedSeconds);
             w.WriteNumber("filament_g", Grams(job));
+            if (Truth.SimReasons.Native(job.Reason) is { } reason)
+            {
+                w.WriteString("reason", reason);
+            }
         }));
         return InOrder(m);
     }

@@ -117,7 +117,7 @@ public sealed class OctoPrintEmitter(string printer, double cadenceFactor) : For
                     FileFields(w, job);
                     w.WriteNumber("time", job.ElapsedSeconds);
                     w.WriteString("reason", "error");
-                    w.WriteString("error", "Thermal Runaway");
+                    w.WriteString("error", Truth.SimReasons.Text(job.Reason, PrinterFormat.OctoPrint));
 
                     // On this path progress is a 0–1 fraction.
                     w.WriteNumber("progress", job.StopPercent / 100.0);

@@ -30,6 +30,9 @@ public sealed record PlannedJob
     /// <summary>How it ends.</summary>
     public required JobOutcome Outcome { get; init; }
 
+    /// <summary>Why it did not complete (<see cref="Truth.SimReasons"/>); null when it completed.</summary>
+    public PrintFarm.Core.Jobs.FailureReason? Reason { get; init; }
+
     /// <summary>Percent of the plate printed when it ends: 100 when completed, 1–99 otherwise.</summary>
     public required int StopPercent { get; init; }
 

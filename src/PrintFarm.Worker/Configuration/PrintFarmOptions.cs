@@ -130,6 +130,9 @@ public sealed class PrintFarmOptions
     /// <summary>Orders and on-time delivery (<c>PrintFarm:Orders</c>): orders read from <c>printfarm/orders/{id}</c>.</summary>
     public PrintFarm.Core.Orders.OrderBookOptions Orders { get; set; } = new();
 
+    /// <summary>Failure reasons (<c>PrintFarm:Reasons</c>): operator labels on <c>printfarm/labels/{printer}/{job}</c> and how long a job can be labelled.</summary>
+    public PrintFarm.Core.Jobs.ReasonTrackerOptions Reasons { get; set; } = new();
+
     // --- Operations (issue 12) ---
 
     /// <summary>Health endpoints (<c>PrintFarm:Health</c>).</summary>

@@ -67,6 +67,7 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
 
         Check(!string.IsNullOrWhiteSpace(o.DataFolder), "DataFolder", "must be a folder path", o.DataFolder);
         errors.AddRange(o.Orders.Validate().Select(problem => $"{P}:Orders:{problem}"));
+        errors.AddRange(o.Reasons.Validate().Select(problem => $"{P}:Reasons:{problem}"));
 
         var mqtt = o.Mqtt;
         Check(!string.IsNullOrWhiteSpace(mqtt.Host), "Mqtt:Host", "must be a host name or address", mqtt.Host);

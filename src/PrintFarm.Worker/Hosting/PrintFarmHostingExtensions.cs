@@ -145,6 +145,7 @@ public static class PrintFarmHostingExtensions
             Guard = guard ?? sp.GetRequiredService<CardinalityGuard>(),
             WriteBefore = writeBefore,
             Orders = o.Orders.Enabled ? new PrintFarm.Core.Orders.OrderBook(kpis.Windows, o.Orders) : null,
+            Reasons = new ReasonTracker(kpis.Windows, o.Reasons),
 
             // Alerts and notifications are the live worker's: an import of history sends neither.
             Notifications = alerts && o.Notifications.Enabled ? new PrintFarm.Core.Notifications.NotificationPlanner(o.Notifications) : null,
@@ -254,6 +255,7 @@ public static class PrintFarmHostingExtensions
             .AddCheck<Operations.LoopsHealthCheck>("loops", tags: [Operations.HealthTags.Live, Operations.HealthTags.Ready])
             .AddCheck<Operations.PipelineReadinessCheck>("pipeline", tags: [Operations.HealthTags.Ready])
             .AddCheck<Operations.JournalHealthCheck>("journal", tags: [Operations.HealthTags.Ready]);
+        services.AddSingleton<Operations.LabelEndpoint>();
         services.AddSingleton<Operations.HealthEndpointService>();
         services.AddHostedService(sp => sp.GetRequiredService<Operations.HealthEndpointService>());
         return services;

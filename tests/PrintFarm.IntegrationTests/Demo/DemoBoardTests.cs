@@ -85,6 +85,34 @@ public sealed class DemoBoardTests
         Assert.Matches(@"this hour 07:00\s*│\s*54 %\s*│\s*80 %\s*│\s*90 %\s*│\s*75 %\s*│\s*9/12", screen);
     }
 
+    [Fact]
+    public void The_board_names_the_failure_reason_that_wasted_the_most_filament_today()
+    {
+        var state = new BoardState();
+        var encoder = new PointEncoder("demo");
+        var simulation = new FarmSimulation(new SimulationOptions { Printers = 2, Start = Now.AddHours(-1), Duration = TimeSpan.FromHours(1) });
+        var board = new ConsoleBoard(state, simulation, () => Now, "demo");
+        Assert.Contains("no failed or cancelled job yet", Render(board), StringComparison.Ordinal);
+
+        // The worker's own lines: a day with 30 g lost to clogs and 10 g to a runout.
+        var day = WindowSpec.Parse("1d");
+        var tracker = new PrintFarm.Core.Jobs.ReasonTracker([day]);
+        tracker.AddJob(Job("a", 30, PrintFarm.Core.Jobs.FailureReason.Clog), (_, _) => false);
+        tracker.AddJob(Job("b", 10, PrintFarm.Core.Jobs.FailureReason.FilamentRunout), (_, _) => false);
+        var points = new List<ReasonPoint>();
+        tracker.Collect(Now, points);
+        state.Observe(points.Select(p => encoder.KpiReason(p)).ToList());
+
+        Assert.Contains("why prints failed today: clog, 75 % of the waste (1 jobs, 30 g)", Render(board), StringComparison.Ordinal);
+
+        static PrintFarm.Core.Events.EndedJob Job(string id, double grams, PrintFarm.Core.Jobs.FailureReason reason) => new()
+        {
+            Printer = "p1", Source = "native", JobId = id, File = "f.gcode", Toy = "dragon", Quantity = 1, Material = "PLA",
+            Outcome = PrintFarm.Core.Events.JobOutcome.Failed, Reason = reason, Start = Now.AddMinutes(-30), End = Now.AddMinutes(-10),
+            PrintTimeSeconds = 1200, FilamentGrams = grams, FilamentSource = PrintFarm.Core.Events.FilamentSource.Measured,
+        };
+    }
+
     private static string Render(ConsoleBoard board)
     {
         using var writer = new StringWriter();

@@ -182,6 +182,30 @@ internal static partial class DocCommandRules
             var (code, output) = await Shell.RunAsync(Substitute(c.Text, farm), folder, farm.Environment(), CommandTimeout);
             return code == 0 ? null : $"exit {code}: {output}";
         }),
+
+        new("an operator label over HTTP", Rx(@"^curl -s -X POST -H 'Content-Type: application/json' -d '(?<body>[^']+)' http://127\.0\.0\.1:8080/labels/[^/\s]+/\S+$"), DocRuleKind.Run, string.Empty, async (farm, c) =>
+        {
+            // The farm has no such job: the worker journals the label (202) and its pipeline dead-letters it.
+            var (code, stdout, stderr) = await Shell.RunSplitAsync(Substitute(c.Text, farm), farm.Work, farm.Environment(), CommandTimeout);
+            if (code != 0)
+            {
+                return $"exit {code}: {stdout}{stderr}";
+            }
+
+            using var json = JsonDocument.Parse(stdout);
+            var body = System.Text.Encoding.UTF8.GetBytes(Regex.Match(c.Text, "-d '([^']+)'").Groups[1].Value);
+            return json.RootElement.GetProperty("status").GetString() == "accepted" && PrintFarm.Core.Jobs.ReasonTracker.TryRead(body, out _, out _)
+                ? null
+                : $"not accepted, or not a label body: {stdout}";
+        }),
+
+        new("an operator label over MQTT", Rx(@"^mosquitto_pub -h broker\.local --port 1883 -q 1 -t printfarm/labels/[^/\s]+/\S+ -m '(?<body>[^']+)'$"), DocRuleKind.NotHere,
+            "a label needs a failed job of the farm; Reasons/ReasonsEndToEndTests publishes labels to a real Mosquitto and checks the rewritten job points",
+            (_, c) =>
+            {
+                var body = System.Text.Encoding.UTF8.GetBytes(Regex.Match(c.Text, "-m '([^']+)'$").Groups[1].Value);
+                return Task.FromResult(PrintFarm.Core.Jobs.ReasonTracker.TryRead(body, out var parsed, out var problem) ? null : $"not a label body: {problem}");
+            }),
     ];
 
     /// <summary>True for README's worker command: settings, then <c>./build.sh run</c> and nothing after it.</summary>

@@ -106,6 +106,8 @@ internal sealed class FarmDay
         var alerts = new List<AlertTransition>();
         var lines = new List<string>();
         var kpis = new List<KpiPoint>();
+        var reasons = new PrintFarm.Core.Jobs.ReasonTracker(engine.Windows);
+        var reasonPoints = new List<ReasonPoint>();
         var events = jobs.Select(j => (j.End, Job: (EndedJob?)j, Sample: (PrinterEvent?)null))
             .Concat(telemetry.Select(t => (End: t.Timestamp, Job: (EndedJob?)null, Sample: (PrinterEvent?)t)))
             .OrderBy(e => e.End);
@@ -116,6 +118,7 @@ internal sealed class FarmDay
                 Assert.Equal(0, engine.AddJob(job));
                 lines.Add(encoder.Job(job));
                 timeline.AddJob(job);
+                reasons.AddJob(job, engine.IsWindowClosed);
             }
             else
             {
@@ -138,6 +141,9 @@ internal sealed class FarmDay
             kpis.Clear();
             engine.Collect(kpis);
             lines.AddRange(kpis.Select(k => encoder.Kpi(k)));
+            reasonPoints.Clear();
+            reasons.Collect(engine.Watermark, reasonPoints);
+            lines.AddRange(reasonPoints.Select(r => encoder.KpiReason(r)));
             var before = alerts.Count;
             evaluator.Evaluate(kpis, engine.Watermark, alerts);
             lines.AddRange(alerts.Skip(before).Select(encoder.Alert));
