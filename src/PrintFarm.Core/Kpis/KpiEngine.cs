@@ -52,10 +52,14 @@ public readonly record struct KpiPoint(WindowSpec Window, DateTimeOffset WindowS
     };
 
     /// <summary>
-    /// The farm's utilization denominator (<see cref="KpiTotals.CapacitySeconds"/> of the elapsed part and the printers
-    /// seen); none for other scopes and while nothing has elapsed or no printer was seen.
+    /// The farm's utilization denominator, so that <c>printing_s</c> ÷ this is <see cref="Utilization"/> and summed
+    /// partitions give the farm's: <see cref="KpiTotals.CapacitySeconds"/> of the elapsed part and the printers seen,
+    /// but never below the printing time (in a running window a job's known interval can run ahead of the watermark,
+    /// where utilization is capped at 1). None for other scopes and while nothing has elapsed or no printer was seen.
     /// </summary>
-    public double? CapacitySeconds => Scope == KpiScope.Farm && Totals.PrintersSeen > 0 && Elapsed > TimeSpan.Zero ? KpiTotals.CapacitySeconds(Elapsed, Totals.PrintersSeen) : null;
+    public double? CapacitySeconds => Scope == KpiScope.Farm && Totals.PrintersSeen > 0 && Elapsed > TimeSpan.Zero
+        ? Math.Max(KpiTotals.CapacitySeconds(Elapsed, Totals.PrintersSeen), Totals.BusySeconds)
+        : null;
 }
 
 /// <summary>Settings of the <see cref="KpiEngine"/>.</summary>

@@ -67,6 +67,21 @@ public sealed class PartitionTagTests
         Assert.Contains(",toys_started=10i,good_toys=9i,oee_planned_s=28800,oee_printing_s=21600,oee_estimate_s=5400,oee_actual_s=6000 ", line, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Kpi_FarmCapacity_IsTheElapsedPrinterTimeButNeverBelowThePrintingTime()
+    {
+        var totals = default(KpiTotals);
+        totals.AddBusy(1500);
+        totals.PrintersSeen = 2;
+        var running = new KpiPoint(Hourly, Some.At(9), Some.At(10), KpiScope.Farm, string.Empty, totals) { MeasuredUntil = Some.At(9, 10) };
+        var closed = running with { MeasuredUntil = null };
+
+        // 10 min elapsed × 2 printers = 1200 s, but a job's known interval ran ahead of the watermark: 1500 s printed,
+        // utilization capped at 1, and printing_s ÷ capacity_s says the same. Once closed: 1500 ÷ 7200.
+        Assert.Contains(",capacity_s=1500,printing_s=1500,utilization=1,", new PointEncoder(Farm).Kpi(running), StringComparison.Ordinal);
+        Assert.Contains($",capacity_s=7200,printing_s=1500,utilization={(1500.0 / 7200).ToString("R", System.Globalization.CultureInfo.InvariantCulture)},", new PointEncoder(Farm).Kpi(closed), StringComparison.Ordinal);
+    }
+
     private static KpiPoint Point(KpiScope scope, string subject)
     {
         var totals = default(KpiTotals);
