@@ -111,18 +111,8 @@ public sealed class ClusterFailoverTests(ServicesFixture services, ClusterModeFi
             describe: rows => rows.Format());
     }
 
-    private async Task AssertEveryJobOnceAsync(Run run)
-    {
-        var jobs = run.Traces.SelectMany(t => t.Jobs).ToList();
-        var rows = await Eventually.Until(
-            () => services.Influx.QueryAsync(run.Database, "SELECT * FROM job"),
-            r => r.Count == jobs.Count && r.All(InfluxRowExtensions.IsWholeJobPoint),
-            "every job's point",
-            TimeSpan.FromSeconds(60),
-            describe: r => r.Format());
-        Assert.Equal(jobs.Select(j => (j.Printer, j.End)).Order(), rows.Select(r => (r.Text("printer")!, r.Time())).Order());
-        await ClusterPublisher.AssertPrinterKpisAsync(services.Influx, run.Database, jobs);
-    }
+    private Task AssertEveryJobOnceAsync(Run run) =>
+        ClusterPublisher.AssertEveryJobOnceAsync(services.Influx, run.Database, run.Traces.SelectMany(t => t.Jobs).ToList());
 
     // The lease bucket says who owns what.
     private async Task WaitForOwnersAsync(Run run, string worker, int partitions)

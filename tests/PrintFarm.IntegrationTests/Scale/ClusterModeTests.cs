@@ -47,14 +47,7 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
             await ClusterPublisher.PublishAsync(Cluster, traces.SelectMany(t => t.Messages()));
 
             var jobs = traces.SelectMany(t => t.Jobs).ToList();
-            var rows = await Eventually.Until(
-                () => services.Influx.QueryAsync(database, "SELECT * FROM job"),
-                r => r.Count == jobs.Count && r.All(InfluxRowExtensions.IsWholeJobPoint),
-                "every job's point",
-                TimeSpan.FromSeconds(60),
-                describe: r => r.Format());
-            Assert.Equal(jobs.Count, rows.Select(r => (r.Text("printer"), r.Time())).Distinct().Count());
-            await ClusterPublisher.AssertPrinterKpisAsync(services.Influx, database, jobs);
+            await ClusterPublisher.AssertEveryJobOnceAsync(services.Influx, database, jobs);
 
             // Both workers had work: the printers spread over both halves of the partitions.
             Assert.True(a.Counter("printfarm.jobs.ended") > 0, "worker a (partitions 0-3) ended no job");
@@ -189,15 +182,7 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
                 TimeSpan.FromSeconds(30));
             await ClusterPublisher.PublishAsync(Cluster, traces.SelectMany(t => t.Messages().Skip(split)));
 
-            var jobs = traces.SelectMany(t => t.Jobs).ToList();
-            var rows = await Eventually.Until(
-                () => services.Influx.QueryAsync(database, "SELECT * FROM job"),
-                r => r.Count == jobs.Count && r.All(InfluxRowExtensions.IsWholeJobPoint),
-                "every job's point",
-                TimeSpan.FromSeconds(60),
-                describe: r => r.Format());
-            Assert.Equal(jobs.Select(j => (j.Printer, j.End)).Order(), rows.Select(r => (r.Text("printer")!, r.Time())).Order());
-            await ClusterPublisher.AssertPrinterKpisAsync(services.Influx, database, jobs);
+            await ClusterPublisher.AssertEveryJobOnceAsync(services.Influx, database, traces.SelectMany(t => t.Jobs).ToList());
             Assert.Contains(a.Logs.Entries, e => e.Message.Contains("took partition", StringComparison.Ordinal) && e.Message.Contains("among 1 workers", StringComparison.Ordinal));
         }
         finally

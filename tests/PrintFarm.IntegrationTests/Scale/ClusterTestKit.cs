@@ -18,67 +18,100 @@ internal static class ClusterPublisher
         await Parallel.ForEachAsync(
             byPrinter.Select((g, i) => (Node: cluster.Nodes[i % cluster.Nodes.Count], Messages: g.ToList())),
             new ParallelOptions { MaxDegreeOfParallelism = 4 },
-            async (printer, cancellationToken) =>
-            {
-                using var client = new MqttClientFactory().CreateMqttClient();
-                var options = new MqttClientOptionsBuilder()
-                    .WithTcpServer("127.0.0.1", printer.Node.MqttPort)
-                    .WithProtocolVersion(MqttProtocolVersion.V311)
-                    .WithClientId("printer-" + Guid.NewGuid().ToString("N"))
-                    .WithTimeout(TimeSpan.FromSeconds(20))
-                    .Build();
+            (printer, cancellationToken) => new ValueTask(PublishOnOneConnectionAsync(printer.Node, printer.Messages, cancellationToken)));
+    }
 
-                // A node sets up each new MQTT session in its R3 session stream; while several connect at once it
-                // can close a connection before CONNACK. A printer connects again, as real ones do.
-                await Eventually.Until(
-                    async () =>
+    /// <summary>
+    /// The whole farm's messages in the order given (event-time order), one after the other on one connection: every
+    /// partition, like a single worker, then sees its printers' messages in event-time order, so no watermark runs
+    /// ahead of a printer and what a window counts does not depend on how the printers raced.
+    /// </summary>
+    public static Task PublishInOrderAsync(NatsCluster cluster, IEnumerable<(string Topic, object Payload)> messages) =>
+        PublishOnOneConnectionAsync(cluster.Nodes[0], messages.ToList(), CancellationToken.None);
+
+    private static async Task PublishOnOneConnectionAsync(NatsNode node, IReadOnlyList<(string Topic, object Payload)> messages, CancellationToken cancellationToken)
+    {
+        using var client = new MqttClientFactory().CreateMqttClient();
+        var options = new MqttClientOptionsBuilder()
+            .WithTcpServer("127.0.0.1", node.MqttPort)
+            .WithProtocolVersion(MqttProtocolVersion.V311)
+            .WithClientId("printer-" + Guid.NewGuid().ToString("N"))
+            .WithTimeout(TimeSpan.FromSeconds(20))
+            .Build();
+
+        // A node sets up each new MQTT session in its R3 session stream; while several connect at once it
+        // can close a connection before CONNACK. A printer connects again, as real ones do.
+        await Eventually.Until(
+            async () =>
+            {
+                try
+                {
+                    await client.ConnectAsync(options, cancellationToken);
+                    return true;
+                }
+                catch (MQTTnet.Adapter.MqttConnectingFailedException)
+                {
+                    return false;
+                }
+                catch (MQTTnet.Exceptions.MqttCommunicationException)
+                {
+                    return false;
+                }
+            },
+            connected => connected,
+            $"printer of {messages[0].Topic} to connect to {node.Name}",
+            TimeSpan.FromSeconds(30));
+        foreach (var (topic, payload) in messages)
+        {
+            // QoS 1 as a printer does it: without a PUBACK (the node closed the connection), connect again and
+            // send the message again.
+            var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(JsonSerializer.Serialize(payload)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
+            await Eventually.Until(
+                async () =>
+                {
+                    try
                     {
-                        try
+                        if (!client.IsConnected)
                         {
                             await client.ConnectAsync(options, cancellationToken);
-                            return true;
                         }
-                        catch (MQTTnet.Adapter.MqttConnectingFailedException)
-                        {
-                            return false;
-                        }
-                        catch (MQTTnet.Exceptions.MqttCommunicationException)
-                        {
-                            return false;
-                        }
-                    },
-                    connected => connected,
-                    $"printer of {printer.Messages[0].Topic} to connect to {printer.Node.Name}",
-                    TimeSpan.FromSeconds(30));
-                foreach (var (topic, payload) in printer.Messages)
-                {
-                    // QoS 1 as a printer does it: without a PUBACK (the node closed the connection), connect again and
-                    // send the message again.
-                    var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(JsonSerializer.Serialize(payload)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
-                    await Eventually.Until(
-                        async () =>
-                        {
-                            try
-                            {
-                                if (!client.IsConnected)
-                                {
-                                    await client.ConnectAsync(options, cancellationToken);
-                                }
 
-                                return (await client.PublishAsync(message, cancellationToken)).IsSuccess;
-                            }
-                            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Adapter.MqttConnectingFailedException)
-                            {
-                                return false;
-                            }
-                        },
-                        acknowledged => acknowledged,
-                        $"the PUBACK of {topic} from {printer.Node.Name}",
-                        TimeSpan.FromSeconds(30));
-                }
+                        return (await client.PublishAsync(message, cancellationToken)).IsSuccess;
+                    }
+                    catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Adapter.MqttConnectingFailedException)
+                    {
+                        return false;
+                    }
+                },
+                acknowledged => acknowledged,
+                $"the PUBACK of {topic} from {node.Name}",
+                TimeSpan.FromSeconds(30));
+        }
 
-                await client.DisconnectAsync(cancellationToken: cancellationToken);
-            });
+        await client.DisconnectAsync(cancellationToken: cancellationToken);
+    }
+
+    /// <summary>
+    /// Polls until every job has its <c>job</c> point, whole, and then requires exactly one per job and no other:
+    /// the (printer, end) pairs of the points are the jobs' own, none missing, none twice. Returns the points.
+    /// </summary>
+    public static async Task<IReadOnlyList<Dictionary<string, JsonElement>>> AssertEveryJobOnceAsync(InfluxDbServer influx, string database, IReadOnlyCollection<(string Printer, DateTimeOffset End)> jobs)
+    {
+        var rows = await Eventually.Until(
+            () => influx.QueryAsync(database, "SELECT * FROM job"),
+            r => r.Count >= jobs.Count && r.All(InfluxRowExtensions.IsWholeJobPoint),
+            $"every job's point ({jobs.Count})",
+            TimeSpan.FromSeconds(60),
+            describe: r => r.Format());
+        Assert.Equal(jobs.Order(), rows.Select(r => (r.Text("printer")!, r.Time())).Order());
+        return rows;
+    }
+
+    /// <summary><see cref="AssertEveryJobOnceAsync(InfluxDbServer, string, IReadOnlyCollection{ValueTuple{string, DateTimeOffset}})"/>, then every printer's day as the trace says.</summary>
+    public static async Task AssertEveryJobOnceAsync(InfluxDbServer influx, string database, List<TraceJob> jobs)
+    {
+        await AssertEveryJobOnceAsync(influx, database, jobs.Select(j => (j.Printer, j.End)).ToList());
+        await AssertPrinterKpisAsync(influx, database, jobs);
     }
 
     // Every printer's day: the sums a single worker writes for it (NativeTrace.Expect, the definitions of docs/kpis.md).
