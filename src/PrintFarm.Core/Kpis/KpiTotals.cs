@@ -173,7 +173,10 @@ public struct KpiTotals
     /// (Σ <c>printing_s</c> ÷ Σ <c>capacity_s</c>) give the same value.
     /// </summary>
     public readonly double? Utilization(TimeSpan windowLength, int printers) =>
-        printers > 0 && windowLength > TimeSpan.Zero ? Math.Min(1, BusySeconds / CapacitySeconds(windowLength, printers)) : null;
+        printers > 0 && windowLength > TimeSpan.Zero ? UtilizationOf(CapacitySeconds(windowLength, printers)) : null;
+
+    /// <summary>Busy time ÷ <paramref name="capacitySeconds"/>, at most 1; <see langword="null"/> without capacity.</summary>
+    public readonly double? UtilizationOf(double capacitySeconds) => capacitySeconds > 0 ? Math.Min(1, BusySeconds / capacitySeconds) : null;
 
     /// <summary>Window length × printers, seconds: the printing time the window offered, utilization's denominator.</summary>
     public static double CapacitySeconds(TimeSpan windowLength, int printers) => windowLength.TotalSeconds * printers;
