@@ -38,9 +38,13 @@ public sealed class AlertEvaluator
     private long _latestReceived = long.MinValue;
     private long _nextStoppedCheck = long.MaxValue;
 
-    /// <summary>Creates an evaluator; <paramref name="allowedLateness"/> is the KPI engine's, which decides when a window is closed.</summary>
+    /// <summary>
+    /// Creates an evaluator; <paramref name="allowedLateness"/> is the KPI engine's, which decides when a window is
+    /// closed. <paramref name="printersOnly"/> (a clustered-mode partition, which sees only part of the farm, toys and
+    /// materials) leaves the farm-, toy- and material-scope rules out, whatever the scopes configured.
+    /// </summary>
     /// <exception cref="ArgumentException">The options are invalid (see <see cref="AlertRuleOptions.Validate"/>).</exception>
-    public AlertEvaluator(AlertRuleOptions options, TimeSpan allowedLateness)
+    public AlertEvaluator(AlertRuleOptions options, TimeSpan allowedLateness, bool printersOnly = false)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
@@ -53,8 +57,8 @@ public sealed class AlertEvaluator
         _lateness = allowedLateness.Ticks;
         _recent = options.RecentRange.Ticks;
         _baseline = options.BaselineRange.Ticks;
-        _dropScopes = [.. options.EffectiveDropScopes];
-        _thresholdScopes = [.. options.EffectiveThresholdScopes];
+        _dropScopes = [.. options.EffectiveDropScopes.Where(s => !printersOnly || s == KpiScope.Printer)];
+        _thresholdScopes = [.. options.EffectiveThresholdScopes.Where(s => !printersOnly || s == KpiScope.Printer)];
         _stoppedAfter = options.StoppedReportingAfter.Ticks;
     }
 

@@ -50,6 +50,16 @@ public readonly record struct KpiPoint(WindowSpec Window, DateTimeOffset WindowS
         KpiScope.Printer => Totals.Utilization(Elapsed, 1),
         _ => null,
     };
+
+    /// <summary>
+    /// The farm's utilization denominator, so that <c>printing_s</c> ÷ this is <see cref="Utilization"/> and summed
+    /// partitions give the farm's: <see cref="KpiTotals.CapacitySeconds"/> of the elapsed part and the printers seen,
+    /// but never below the printing time (in a running window a job's known interval can run ahead of the watermark,
+    /// where utilization is capped at 1). None for other scopes and while nothing has elapsed or no printer was seen.
+    /// </summary>
+    public double? CapacitySeconds => Scope == KpiScope.Farm && Totals.PrintersSeen > 0 && Elapsed > TimeSpan.Zero
+        ? Math.Max(KpiTotals.CapacitySeconds(Elapsed, Totals.PrintersSeen), Totals.BusySeconds)
+        : null;
 }
 
 /// <summary>Settings of the <see cref="KpiEngine"/>.</summary>
@@ -470,7 +480,8 @@ public sealed class KpiEngine
                 continue;
             }
 
-            if (w.EmittedUntil != long.MinValue && SameUtilization(key, w, elapsed))
+            // Not for the farm: its point carries capacity_s, which grows with the elapsed part whatever it printed.
+            if (w.EmittedUntil != long.MinValue && key.Scope == KpiScope.Printer && SameUtilization(key, w, elapsed))
             {
                 // The point would be written byte for byte as before (a printer that has printed nothing in the window
                 // stays at 0 %): it is as good as written at this watermark.

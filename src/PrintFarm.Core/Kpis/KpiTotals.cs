@@ -167,7 +167,17 @@ public struct KpiTotals
     /// <summary>Material cost ÷ toys completed; <see langword="null"/> while no toy completed or no cost is known.</summary>
     public readonly double? MaterialCostPerToy => ToysCompleted > 0 && MaterialCost > 0 ? MaterialCost / ToysCompleted : null;
 
-    /// <summary>Busy time ÷ (window length × printers), 0–1; <see langword="null"/> while no printer was seen.</summary>
+    /// <summary>
+    /// Busy time ÷ <see cref="CapacitySeconds"/>, 0–1; <see langword="null"/> while no printer was seen. A printer runs one
+    /// job at a time and its busy time is clipped to the window, so the cap at 1 guards rounding only: summed partials
+    /// (Σ <c>printing_s</c> ÷ Σ <c>capacity_s</c>) give the same value.
+    /// </summary>
     public readonly double? Utilization(TimeSpan windowLength, int printers) =>
-        printers > 0 && windowLength > TimeSpan.Zero ? Math.Min(1, BusySeconds / (windowLength.TotalSeconds * printers)) : null;
+        printers > 0 && windowLength > TimeSpan.Zero ? UtilizationOf(CapacitySeconds(windowLength, printers)) : null;
+
+    /// <summary>Busy time ÷ <paramref name="capacitySeconds"/>, at most 1; <see langword="null"/> without capacity.</summary>
+    public readonly double? UtilizationOf(double capacitySeconds) => capacitySeconds > 0 ? Math.Min(1, BusySeconds / capacitySeconds) : null;
+
+    /// <summary>Window length × printers, seconds: the printing time the window offered, utilization's denominator.</summary>
+    public static double CapacitySeconds(TimeSpan windowLength, int printers) => windowLength.TotalSeconds * printers;
 }

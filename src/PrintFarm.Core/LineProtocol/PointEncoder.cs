@@ -21,6 +21,18 @@ public sealed class PointEncoder
         _farm = farm;
     }
 
+    /// <summary>
+    /// Clustered mode: the partition this encoder's processor reads. Its farm-, toy- and material-scope <c>kpi</c>
+    /// points and its farm <c>printer_time</c> points then carry a <c>partition</c> tag, because those windows span
+    /// partitions and each partition writes only its share (its partial sums); without the tag the partitions would
+    /// overwrite each other's point on the same series and timestamp. Queries add the partials up
+    /// (<c>docs/data-model.md</c>, "Partitions"). Printer scope is whole in one partition and is never tagged.
+    /// Default none: single-machine mode, no tag.
+    /// </summary>
+    public int? Partition { get; init; }
+
+    private string? PartitionTag => Partition is { } p ? p.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
+
     /// <summary>The <c>job</c> point of an ended job, at its end time.</summary>
     public string Job(EndedJob job)
     {
@@ -60,6 +72,11 @@ public sealed class PointEncoder
             case KpiScope.Printer: _line.Tag("printer", point.Subject); break;
         }
 
+        if (point.Scope != KpiScope.Printer)
+        {
+            _line.Tag("partition", PartitionTag);
+        }
+
         _line.Tag("scope", ScopeName(point.Scope));
         if (point.Scope == KpiScope.Toy)
         {
@@ -81,6 +98,10 @@ public sealed class PointEncoder
             .Field("estimate_ratio", t.EstimateRatio)
             .Field("material_cost", t.MaterialCost > 0 ? t.MaterialCost : null)
             .Field("material_cost_per_toy", t.MaterialCostPerToy)
+            // The raw sums behind estimate_ratio and the farm's utilization, so that partial points can be added up.
+            .Field("estimated_jobs_actual_s", t.EstimateRatio is not null ? t.EstimatedJobsActualSeconds : null)
+            .Field("estimated_jobs_estimate_s", t.EstimateRatio is not null ? t.EstimatedJobsEstimateSeconds : null)
+            .Field("capacity_s", point.CapacitySeconds)
             .Field("printing_s", point.Scope is KpiScope.Farm or KpiScope.Printer ? t.BusySeconds : null)
             .Field("utilization", point.Utilization)
             .Field("printers_seen", point.Scope == KpiScope.Farm ? (long?)t.PrintersSeen : null)
@@ -119,6 +140,12 @@ public sealed class PointEncoder
             .Field("quality", t.Quality)
             .Field("oee", t.OeeValue)
             .Field("toys_started", t.ToysStarted)
+            // The raw sums behind the four ratios, so that partial points can be added up (docs/data-model.md).
+            .Field("good_toys", t.GoodToys)
+            .Field("oee_planned_s", t.PlannedSeconds)
+            .Field("oee_printing_s", t.PlannedPrintingSeconds)
+            .Field("oee_estimate_s", t.EstimateSeconds)
+            .Field("oee_actual_s", t.EstimatedJobsActualSeconds)
             .Build(point.WindowStart);
     }
 
@@ -134,13 +161,17 @@ public sealed class PointEncoder
         (PrinterActivity.Maintenance, "maintenance_s"),
     ];
 
-    // The kpi point's own tags for the farm and printer scopes (farm, printer, scope, window in key order).
+    // The kpi point's own tags for the farm and printer scopes (farm, partition or printer, scope, window in key order).
     private void TimelineTags(string measurement, in TimelinePoint point)
     {
         _line.Measurement(measurement).Tag("farm", _farm);
         if (point.Printer.Length > 0)
         {
             _line.Tag("printer", point.Printer);
+        }
+        else
+        {
+            _line.Tag("partition", PartitionTag);
         }
 
         _line.Tag("scope", point.Printer.Length > 0 ? "printer" : "farm").Tag("window", point.Window.Name);

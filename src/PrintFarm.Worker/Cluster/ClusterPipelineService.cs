@@ -144,6 +144,7 @@ internal sealed class ClusterPipelineService : BackgroundService
         await JetStreamPartitionLog.EnsureMqttConsumersAsync(_js, layout, cancellationToken).ConfigureAwait(false);
         _checkpoints = await KvCheckpointStore.OpenBucketAsync(_js, layout, cluster.Replicas, cancellationToken).ConfigureAwait(false);
         Log.ClusterStarted(_logger, cluster.IsStatic ? cluster.Owned! : "leased", layout.Partitions, layout.Stream, cluster.Url, layout.CheckpointBucket);
+        Log.PartitionAlertsPrintersOnly(_logger, _options.Alerts.Rules.Enabled);
         if (cluster.IsStatic)
         {
             _ = cluster.TryOwnedPartitions(out var owned); // validated at start
@@ -279,10 +280,9 @@ internal sealed class ClusterPipelineService : BackgroundService
     {
         var log = await JetStreamPartitionLog.OpenAsync(_js!, _options.Cluster.Layout, partition, owns, _logger, cancellationToken).ConfigureAwait(false);
 
-        // Each partition has its own processor, adapters and guard: its state is its checkpoint. Built-in alerts and
-        // notifications stay with the single-machine worker for now (a partition sees only its share of the farm;
-        // docs/scale-out.md).
-        var processor = PrintFarmHostingExtensions.CreateProcessor(_services, alerts: false, PrintFarmHostingExtensions.CreateGuard(_options));
+        // Each partition has its own processor, adapters and guard: its state is its checkpoint. Its farm, toy and
+        // material points carry the partition tag and its built-in alerts judge printers only (docs/scale-out.md).
+        var processor = PrintFarmHostingExtensions.CreateProcessor(_services, alerts: false, PrintFarmHostingExtensions.CreateGuard(_options), partition: partition);
         var pipeline = new PartitionPipeline<StreamPosition>(
             processor,
             log,

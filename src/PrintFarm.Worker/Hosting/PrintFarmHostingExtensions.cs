@@ -118,7 +118,13 @@ public static class PrintFarmHostingExtensions
     /// The history import makes its own: without alerts (history raises none), with its own adapters and guard, and
     /// with the cut before which it writes points.
     /// </summary>
-    internal static TelemetryProcessor CreateProcessor(IServiceProvider sp, bool alerts, CardinalityGuard? guard = null, DateTimeOffset? writeBefore = null)
+    /// <remarks>
+    /// <paramref name="partition"/>: a clustered-mode partition's processor (its own adapters, no notifications). Its
+    /// farm, toy and material points carry the partition tag (<see cref="PointEncoder.Partition"/>), and its built-in
+    /// alerts judge printers only: a partition sees only its share of the farm, so farm-wide alerts come from the
+    /// Grafana rules, which add the partitions up (docs/scale-out.md).
+    /// </remarks>
+    internal static TelemetryProcessor CreateProcessor(IServiceProvider sp, bool alerts, CardinalityGuard? guard = null, DateTimeOffset? writeBefore = null, int? partition = null)
     {
         var o = sp.GetRequiredService<IOptions<PrintFarmOptions>>().Value;
         var materials = new MaterialCatalog(
@@ -138,9 +144,9 @@ public static class PrintFarmHostingExtensions
             (alerts ? sp.GetRequiredService<PrinterAdapters>() : new PrinterAdapters(o)).All,
             new JobTracker(new ToyNameRules(o.ToyNamePatterns), materials, o.PrinterMaterials),
             kpis,
-            new PointEncoder(o.Farm),
+            new PointEncoder(o.Farm) { Partition = partition },
             new TelemetryProcessorOptions { MaxPayloadBytes = o.MaxPayloadBytes, MaxClockSkew = o.MaxClockSkew },
-            alerts && o.Alerts.Rules.Enabled ? new AlertEvaluator(o.Alerts.Rules, o.AllowedLateness) : null)
+            (alerts || partition is not null) && o.Alerts.Rules.Enabled ? new AlertEvaluator(o.Alerts.Rules, o.AllowedLateness, printersOnly: partition is not null) : null)
         {
             Guard = guard ?? sp.GetRequiredService<CardinalityGuard>(),
             WriteBefore = writeBefore,

@@ -20,7 +20,7 @@ internal sealed class KpiQueryException(string message, Exception? inner = null)
 internal sealed class KpiQueryClient
 {
     // Tags of the kpi measurement (docs/data-model.md); every other column is a field.
-    private static readonly HashSet<string> TagNames = ["farm", "scope", "window", "printer", "toy", "material"];
+    private static readonly HashSet<string> TagNames = ["farm", "scope", "window", "printer", "toy", "material", "partition"];
 
     private readonly HttpClient _http;
     private readonly InfluxOptions _options;
@@ -154,6 +154,8 @@ internal sealed class KpiQueryClient
             }
         }
 
+        // Clustered mode: a farm, toy or material window comes as one partial point per partition; one row of their sums.
+        rows = rows.GroupBy(r => (r.Window, r.Start, r.Subject)).Select(g => g.Skip(1).Any() ? Merged(g.ToList()) : g.First()).ToList();
         var order = windows.Select((w, i) => (w.Name, i)).ToDictionary(x => x.Name, x => x.i, StringComparer.Ordinal);
         return rows.OrderBy(r => order[r.Window]).ThenBy(r => r.Start).ThenBy(r => r.Subject, StringComparer.Ordinal).ToList();
     }
@@ -197,6 +199,15 @@ internal sealed class KpiQueryClient
 
         var subject = scope switch { "printer" or "toy" or "material" => tags.GetValueOrDefault(scope, string.Empty), _ => string.Empty };
         return new KpiRow(window, start, subject, new LinePoint("kpi", tags, fields, time));
+    }
+
+    private static KpiRow Merged(List<KpiRow> partials)
+    {
+        var first = partials[0];
+        var tags = first.Point.Tags.Where(t => t.Key != "partition").ToDictionary(t => t.Key, t => t.Value, StringComparer.Ordinal);
+        var sums = KpiPartials.Merge(partials.Select(p => p.Point.Fields.Where(f => f.Value is double).ToDictionary(f => f.Key, f => (double)f.Value, StringComparer.Ordinal)));
+        var fields = sums.ToDictionary(f => f.Key, f => (object)f.Value, StringComparer.Ordinal);
+        return first with { Point = new LinePoint(first.Point.Measurement, tags, fields, first.Point.TimestampMs) };
     }
 
     private static string Hint(int status) => status switch

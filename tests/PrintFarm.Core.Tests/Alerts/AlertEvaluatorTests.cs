@@ -263,6 +263,31 @@ public sealed class AlertEvaluatorTests
         Assert.Contains(new AlertRuleOptions { RecentRange = TimeSpan.FromMinutes(90) }.Validate(["1h"]), e => e.StartsWith("RecentRange ", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Evaluate_PrintersOnly_JudgesPrinterWindowsAndLeavesFarmToyAndMaterialRulesOut()
+    {
+        // Every scope on, thresholds included; the same falling efficiency for a printer and for the farm, toy and material.
+        var options = new AlertRuleOptions
+        {
+            DropScopes = [KpiScope.Farm, KpiScope.Printer, KpiScope.Toy, KpiScope.Material],
+            ThresholdScopes = [KpiScope.Farm, KpiScope.Printer, KpiScope.Toy, KpiScope.Material],
+        };
+        var scopes = new[] { (KpiScope.Printer, Some.Printer), (KpiScope.Farm, string.Empty), (KpiScope.Toy, "dragon"), (KpiScope.Material, "PLA") };
+        var points = scopes.SelectMany(s => Enumerable.Range(0, 7).Select(d => Window(Some.Day.AddDays(d).AddHours(12), Jobs(10, JobOutcome.Completed, 100), s.Item1, s.Item2))
+            .Append(Window(RecentStart, Jobs(1, JobOutcome.Completed, 100).Concat(Jobs(3, JobOutcome.Failed, 100)), s.Item1, s.Item2))).ToList();
+
+        var all = new List<AlertTransition>();
+        CreateSut(options).Evaluate(points, ClosedAfter(RecentStart.AddHours(3)), all);
+        var printersOnly = new AlertEvaluator(options, Lateness, printersOnly: true);
+        printersOnly.Evaluate(points, ClosedAfter(RecentStart.AddHours(3)), _output);
+
+        // Without the switch every scope fires; with it, exactly the printer's alerts, and no farm-wide window is held.
+        Assert.Equal(scopes.Select(s => s.Item1).Order(), all.Select(a => a.Scope).Distinct().Order());
+        Assert.NotEmpty(_output);
+        Assert.Equal(all.Where(a => a.Scope == KpiScope.Printer).Select(a => (a.Rule, a.Subject, a.State)), _output.Select(a => (a.Rule, a.Subject, a.State)));
+        Assert.Equal(1, printersOnly.Series);
+    }
+
     private static AlertEvaluator CreateSut(AlertRuleOptions? options = null) => new(options ?? new AlertRuleOptions(), Lateness);
 
     private static TelemetryProcessor CreateProcessor() =>

@@ -132,13 +132,15 @@ public sealed class PointEncoderTests
         // used 100+20 g, waste 20 g (the failed job's); ratios derived as in KpiTotals.
         // estimate_ratio: completed jobs with an estimate only: 3600 ÷ 4000 (the failed job's 500 s estimate is left out).
         // material_cost: 2.5 + 0.5 = 3 (failed jobs cost too); per toy: 3 ÷ 4 toys = 0.75.
-        // printing_s 5400 over 2 printers seen in a 3600 s window: utilization 5400 ÷ (3600 × 2) = 0.75.
+        // printing_s 5400 over 2 printers seen in a 3600 s window: capacity 3600 × 2, utilization 5400 ÷ 7200 = 0.75.
+        // The raw sums behind estimate_ratio and utilization are written too, for adding partitions' points up.
         Assert.Equal(
             $"kpi,farm={Farm},scope=farm,window=1h "
             + "jobs_completed=1i,jobs_failed=1i,jobs_cancelled=1i,toys_completed=4i,jobs_without_filament=1i,"
             + $"print_time_s={F(3600 + 600 + 300)},avg_print_time_per_toy_s={F((3600.0 + 600 + 300) / 4)},"
             + $"filament_used_g={F(100 + 20)},filament_waste_g={F(20)},material_efficiency={F((120.0 - 20) / 120)},"
             + $"success_rate={F(1.0 / 3)},estimate_ratio={F(3600.0 / 4000)},material_cost={F(2.5 + 0.5)},material_cost_per_toy={F(3.0 / 4)},"
+            + $"estimated_jobs_actual_s={F(3600)},estimated_jobs_estimate_s={F(4000)},capacity_s={F(3600 * 2)},"
             + $"printing_s={F(5400)},utilization={F(5400.0 / (3600 * 2))},printers_seen=2i {Ms(Some.At(9))}",
             line);
     }

@@ -96,11 +96,15 @@ internal sealed class FarmDay
     /// The worker's lines for jobs and telemetry samples: its encoder, its KPI engine (windows re-emitted as they
     /// change) and its alert evaluator fed with every emitted window, as the processor's flush does.
     /// </summary>
-    public static (string Lines, List<AlertTransition> Alerts) WorkerOutput(string farm, IEnumerable<EndedJob> jobs, IEnumerable<PrinterEvent> telemetry)
+    /// <remarks>
+    /// With <paramref name="partition"/>, the lines of one clustered-mode partition holding these printers: its farm,
+    /// toy and material points tagged with the partition, and built-in alerts for printers only, as the worker does.
+    /// </remarks>
+    public static (string Lines, List<AlertTransition> Alerts) WorkerOutput(string farm, IEnumerable<EndedJob> jobs, IEnumerable<PrinterEvent> telemetry, int? partition = null)
     {
-        var encoder = new PointEncoder(farm);
+        var encoder = new PointEncoder(farm) { Partition = partition };
         var engine = new KpiEngine();
-        var evaluator = new AlertEvaluator(new AlertRuleOptions(), new KpiEngineOptions().AllowedLateness);
+        var evaluator = new AlertEvaluator(new AlertRuleOptions(), new KpiEngineOptions().AllowedLateness, printersOnly: partition is not null);
         var timeline = new PrinterTimeline();
         var times = new List<TimelinePoint>();
         var alerts = new List<AlertTransition>();
@@ -150,6 +154,22 @@ internal sealed class FarmDay
         }
 
         return (string.Join('\n', lines), alerts);
+    }
+
+    /// <summary>
+    /// The same day as a clustered farm of two partitions writes it: printers 0 and 2 in partition 0, printer 1 in
+    /// partition 1, each partition with its own KPI engine (its own windows and watermark) and tagged points.
+    /// </summary>
+    public string PartitionedLineProtocol()
+    {
+        var lines = new List<string>();
+        foreach (var partition in new[] { 0, 1 })
+        {
+            bool Mine(string printer) => (Printers.ToList().IndexOf(printer) == 1 ? 1 : 0) == partition;
+            lines.Add(WorkerOutput(Farm, Jobs.Where(j => Mine(j.Printer)), Telemetry.Where(t => Mine(t.Printer)), partition).Lines);
+        }
+
+        return string.Join('\n', lines);
     }
 
     /// <summary>Writes <see cref="LineProtocol"/> to a database through the v1 write API, millisecond precision.</summary>

@@ -54,6 +54,40 @@ public sealed class KpisCommandTests(ServicesFixture services)
     }
 
     [Fact]
+    public async Task Kpis_of_a_clustered_farm_adds_the_partitions_points_of_a_window_up_into_one_row()
+    {
+        var database = "kpis_" + Guid.NewGuid().ToString("N");
+        var farm = "farm-" + Guid.NewGuid().ToString("N")[..6];
+        await services.Influx.CreateDatabaseAsync(database);
+        // Two partitions' shares of one hour (docs/data-model.md, "Partitions"), each with its own ratios.
+        var lines = new[]
+        {
+            $"kpi,farm={farm},partition=0,scope=farm,window=1h jobs_completed=2i,jobs_failed=1i,jobs_cancelled=0i,toys_completed=8i,jobs_without_filament=0i,print_time_s=9000,avg_print_time_per_toy_s=1125,filament_used_g=150.5,filament_waste_g=25.05,material_efficiency=0.83,success_rate=0.67,estimate_ratio=1.05,estimated_jobs_actual_s=6300,estimated_jobs_estimate_s=6000,capacity_s=7200,printing_s=5400,utilization=0.75,printers_seen=2i {Ms(Hour1)}",
+            $"kpi,farm={farm},partition=1,scope=farm,window=1h jobs_completed=1i,jobs_failed=0i,jobs_cancelled=0i,toys_completed=4i,jobs_without_filament=0i,print_time_s=5400,avg_print_time_per_toy_s=1350,filament_used_g=100,filament_waste_g=0,material_efficiency=1,success_rate=1,estimate_ratio=1.05,estimated_jobs_actual_s=4200,estimated_jobs_estimate_s=4000,capacity_s=7200,printing_s=1800,utilization=0.25,printers_seen=2i {Ms(Hour1)}",
+        };
+        using (var http = new HttpClient())
+        using (var body = new StringContent(string.Join('\n', lines), Encoding.UTF8))
+        using (var response = await http.PostAsync(new Uri($"{services.Influx.Url}/write?db={database}&precision=ms"), body))
+        {
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        await Eventually.Until(() => services.Influx.QueryAsync(database, "SELECT count(jobs_completed) FROM kpi"), rows => rows.Count == 1 && rows[0].Number("count") == 2, "the points, queryable");
+
+        var (code, stdout, stderr) = await WorkerCommand.RunAsync(Settings(services.Influx.Url, database, farm), "kpis", "--csv", "--window", "1h");
+
+        // One row: the sums added, every ratio from the added sums (as one worker would have written the hour).
+        Assert.True(code == 0, $"exit {code}: {stdout}{stderr}");
+        static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        Assert.Equal(
+            [
+                stdout.Split('\n')[0],
+                $"1h,{Iso(Hour1)},farm,,3,1,0,12,0,14400,250.5,25.05,1200,{R((250.5 - 25.05) / 250.5)},0.75,{R(10500.0 / 10000)},,,7200,0.5,4",
+            ],
+            stdout.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
     public async Task Kpis_of_one_window_and_the_printer_scope_names_each_printer()
     {
         var (database, farm) = await WriteKnownPointsAsync();

@@ -224,8 +224,7 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
                 TimeSpan.FromSeconds(30));
             await ClusterPublisher.PublishAsync(Cluster, traces.SelectMany(t => t.Messages().Skip(split)));
 
-            var jobs = traces.SelectMany(t => t.Jobs).ToList();
-            await ClusterPublisher.AssertEveryJobOnceAsync(services.Influx, database, jobs);
+            await ClusterPublisher.AssertEveryJobOnceAsync(services.Influx, database, traces.SelectMany(t => t.Jobs).ToList());
             Assert.Contains(a.Logs.Entries, e => e.Message.Contains("took partition", StringComparison.Ordinal) && e.Message.Contains("among 1 workers", StringComparison.Ordinal));
         }
         finally
