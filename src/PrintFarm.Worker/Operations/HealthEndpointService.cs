@@ -19,7 +19,7 @@ namespace PrintFarm.Worker.Operations;
 /// JSON from the worker's <see cref="HealthCheckService"/>: 200 when healthy, 503 otherwise. Loopback by default.
 /// A port that cannot be bound is logged; the worker keeps ingesting.
 /// </summary>
-internal sealed class HealthEndpointService(HealthCheckService health, IOptions<PrintFarmOptions> options, ILogger<HealthEndpointService> logger) : IHostedService, IAsyncDisposable
+internal sealed class HealthEndpointService(HealthCheckService health, IOptions<PrintFarmOptions> options, OrderEndpoint orders, ILogger<HealthEndpointService> logger) : IHostedService, IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
     private readonly HealthOptions _options = options.Value.Health;
@@ -86,6 +86,12 @@ internal sealed class HealthEndpointService(HealthCheckService health, IOptions<
 
     private async Task HandleAsync(HttpContext context)
     {
+        if (OrderEndpoint.Handles(context.Request.Path))
+        {
+            await orders.HandleAsync(context).ConfigureAwait(false);
+            return;
+        }
+
         var tag = context.Request.Path.Value switch
         {
             "/healthz" => HealthTags.Live,
