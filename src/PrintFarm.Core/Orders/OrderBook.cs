@@ -233,6 +233,18 @@ public sealed class OrderBook
         return AdapterResult.Ok;
     }
 
+    /// <summary>
+    /// Validates one order message as <see cref="Receive"/> would, without touching any book: what another transport (the
+    /// worker's HTTP endpoint) answers its caller before the message takes the same path as an MQTT one.
+    /// </summary>
+    public static AdapterResult Check(string id, ReadOnlyMemory<byte> payload, DateTimeOffset receivedAt)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return Normalization.TagValue.Clean(id, string.Empty).Length == 0
+            ? AdapterResult.Rejected(RejectReasons.UnknownTopic, "the order id is empty once control characters and surrounding spaces are removed")
+            : OrderReader.Read(id, payload, receivedAt, out _);
+    }
+
     internal void Apply(OrderReport report, Func<WindowSpec, DateTimeOffset, bool> isClosed)
     {
         if (_orders.TryGetValue(report.Id, out var known))

@@ -47,6 +47,7 @@ public sealed class PrintFarmInstrumentation : IDisposable
         AlertsDropped = Meter.CreateCounter<long>("printfarm.alerts.dropped", "{alert}", "Alert transitions not published because the alert queue was full.");
         Notifications = Meter.CreateCounter<long>("printfarm.notifications", "{notification}", "Everyday-event notifications handed to delivery, by kind and digest (true for a rate-limit digest).");
         NotificationDeliveries = Meter.CreateCounter<long>("printfarm.notifications.deliveries", "{notification}", "Notification deliveries, by channel (mqtt, webhook) and result (ok, failed, already_delivered).");
+        OrderRequests = Meter.CreateCounter<long>("printfarm.orders.http", "{request}", "Orders received over HTTP, by result (accepted, rejected, oversize, unavailable).");
     }
 
     /// <summary>The meter.</summary>
@@ -114,6 +115,9 @@ public sealed class PrintFarmInstrumentation : IDisposable
 
     /// <summary>Notification deliveries by channel and result.</summary>
     internal Counter<long> NotificationDeliveries { get; }
+
+    /// <summary>Orders received over HTTP, by result.</summary>
+    internal Counter<long> OrderRequests { get; }
 
     /// <summary>
     /// Creates the pipeline's gauges (issue 12), read from <paramref name="figures"/> when a reader collects, and the

@@ -19,7 +19,7 @@ namespace PrintFarm.Worker.Operations;
 /// JSON from the worker's <see cref="HealthCheckService"/>: 200 when healthy, 503 otherwise. Loopback by default.
 /// A port that cannot be bound is logged; the worker keeps ingesting.
 /// </summary>
-internal sealed class HealthEndpointService(HealthCheckService health, IOptions<PrintFarmOptions> options, ILogger<HealthEndpointService> logger, LabelEndpoint labels) : IHostedService, IAsyncDisposable
+internal sealed class HealthEndpointService(HealthCheckService health, IOptions<PrintFarmOptions> options, ILogger<HealthEndpointService> logger, LabelEndpoint labels, OrderEndpoint orders) : IHostedService, IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
     private readonly HealthOptions _options = options.Value.Health;
@@ -90,6 +90,13 @@ internal sealed class HealthEndpointService(HealthCheckService health, IOptions<
         if (context.Request.Path.Value?.StartsWith(LabelEndpoint.PathPrefix, StringComparison.Ordinal) == true)
         {
             await labels.HandleAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        // Orders (docs/operations.md, "Orders").
+        if (OrderEndpoint.Handles(context.Request.Path))
+        {
+            await orders.HandleAsync(context).ConfigureAwait(false);
             return;
         }
 

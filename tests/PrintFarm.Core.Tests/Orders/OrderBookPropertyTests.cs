@@ -119,6 +119,50 @@ public sealed class OrderBookPropertyTests
 
     [Theory]
     [MemberData(nameof(Seeds))]
+    public void Each_windows_order_kpis_are_the_formulas_over_the_orders_completed_in_it(int seed)
+    {
+        var trace = Generate(seed);
+        var sut = CreateSut();
+        var output = Send(sut, trace.Messages);
+
+        // The last order_kpi line of each window (each flush rewrites the window's point).
+        var points = new Dictionary<(string Window, long Time), Dictionary<string, string>>();
+        foreach (var line in output.Lines.Where(l => l.StartsWith("order_kpi,", StringComparison.Ordinal)))
+        {
+            var parts = line.Split(' ');
+            var window = parts[0].Split(',').Single(t => t.StartsWith("window=", StringComparison.Ordinal))[7..];
+            points[(window, long.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture))] =
+                parts[1].Split(',').Select(f => f.Split('=')).ToDictionary(f => f[0], f => f[1].TrimEnd('i'));
+        }
+
+        var completed = trace.Orders.Select(o => sut.Orders!.Get(o.Id)!).Where(o => o.Completed is not null).ToList();
+        foreach (var window in new[] { PrintFarm.Core.Kpis.WindowSpec.Parse("1h"), PrintFarm.Core.Kpis.WindowSpec.Parse("1d") })
+        {
+            foreach (var group in completed.GroupBy(o => window.StartOf(o.Completed!.Value)))
+            {
+                var fields = points[(window.Name, group.Key.ToUnixTimeMilliseconds())];
+                var orders = group.Count();
+                var onTime = group.Count(o => o.Completed <= o.Due);
+                Assert.Equal(orders, long.Parse(fields["orders_completed"], System.Globalization.CultureInfo.InvariantCulture));
+                Assert.Equal(onTime, long.Parse(fields["orders_on_time"], System.Globalization.CultureInfo.InvariantCulture));
+                Assert.Equal((double)onTime / orders, double.Parse(fields["on_time_rate"], System.Globalization.CultureInfo.InvariantCulture), 9);
+
+                // Failed attempts are in the production time; each toy is counted once, as ordered.
+                var toys = group.Sum(o => o.ToysOrdered);
+                var seconds = group.Sum(o => o.PrintSeconds);
+                Assert.Equal(toys, long.Parse(fields["toys"], System.Globalization.CultureInfo.InvariantCulture));
+                Assert.Equal(seconds / toys, double.Parse(fields["print_time_per_toy_s"], System.Globalization.CultureInfo.InvariantCulture), 6);
+                Assert.Equal(seconds / orders, double.Parse(fields["print_time_per_order_s"], System.Globalization.CultureInfo.InvariantCulture), 6);
+            }
+
+            Assert.Equal(completed.Select(o => window.StartOf(o.Completed!.Value)).Distinct().Count(), points.Keys.Count(k => k.Window == window.Name));
+        }
+
+        Assert.All(completed, o => Assert.Equal(o.ToysOrdered, o.ToysCompleted));
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
     public void Arbitrary_bytes_on_an_order_topic_never_throw(int seed)
     {
         var random = new Random(seed);

@@ -194,6 +194,8 @@ public sealed class DocsCommandsTests(DocsFarm farm) : IClassFixture<DocsFarm>
         var alertFields = AlertMessages.Json("main-farm", alert).Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
         using var schema = JsonDocument.Parse(File.ReadAllText(Path.Combine(GrafanaFiles.RepoRoot, "docs", "schema", "native-event.schema.json")));
         var nativeFields = schema.RootElement.GetProperty("properties").EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        using var orderSchema = JsonDocument.Parse(File.ReadAllText(Path.Combine(GrafanaFiles.RepoRoot, "docs", "schema", "order.schema.json")));
+        var orderFields = orderSchema.RootElement.GetProperty("properties").EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         var notificationFields = NotificationMessages.Json("main-farm", new PrintFarm.Core.Notifications.Notification(PrintFarm.Core.Notifications.NotificationKind.Failed, "mk4-02", DateTimeOffset.UnixEpoch, "m"))
             .Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
         var failures = new List<string>();
@@ -237,6 +239,16 @@ public sealed class DocsCommandsTests(DocsFarm farm) : IClassFixture<DocsFarm>
                     {
                         failures.Add($"{block}: PrintFarm:{section} is not a setting");
                     }
+                }
+            }
+            else if (fields.Contains("due") && fields.Contains("lines"))
+            {
+                // An order (docs/schema/order.schema.json): the worker's own reader must accept it.
+                var check = PrintFarm.Core.Orders.OrderBook.Check("docs", System.Text.Encoding.UTF8.GetBytes(block.Text), DateTimeOffset.UnixEpoch);
+                var unknown = fields.Where(f => !orderFields.Contains(f)).ToList();
+                if (!check.Accepted || unknown.Count > 0)
+                {
+                    failures.Add($"{block}: an order the worker would reject ({check.Reason} {check.Detail}) or with fields docs/schema/order.schema.json does not have: {string.Join(", ", unknown)}");
                 }
             }
             else if (fields.Contains("type") && fields.Contains("ts"))

@@ -690,6 +690,7 @@ public sealed class DashboardQueryTests(ServicesFixture services)
         var day = new FarmDay("farm-" + Guid.NewGuid().ToString("N")[..8]);
         await services.Influx.CreateDatabaseAsync(database);
         await day.WriteAsync(services.Influx.Url, database);
+        await Orders.OrderFarmDay.WriteAsync(day, services.Influx.Url, database);
         await IngestHealthBoardTests.WriteIngestPointsAsync(services.Influx.Url, database, day.Farm, FarmDay.Day, FarmDay.Day.AddDays(1), TimeSpan.FromMinutes(1));
         return (day, database);
     }
