@@ -73,14 +73,14 @@ internal sealed class ClusterPipelineService : BackgroundService
         var running = Snapshot();
         Dictionary<string, object> data = new()
         {
-            ["natsUrl"] = cluster.Url,
+            ["natsUrl"] = SecretMasking.Text(cluster.Url),
             ["natsConnection"] = _nats?.ConnectionState.ToString() ?? "not started",
             ["partitionsOwned"] = running.Length,
             ["partitions"] = cluster.Partitions,
         };
         if (_nats is null || _js is null || _nats.ConnectionState != NatsConnectionState.Open)
         {
-            problems.Add($"not connected to the NATS servers {cluster.Url}");
+            problems.Add($"not connected to the NATS servers {SecretMasking.Text(cluster.Url)}");
         }
         else
         {
@@ -143,7 +143,7 @@ internal sealed class ClusterPipelineService : BackgroundService
         await EnsureMqttStreamAsync(_js, cluster, cancellationToken).ConfigureAwait(false);
         await JetStreamPartitionLog.EnsureMqttConsumersAsync(_js, layout, cancellationToken).ConfigureAwait(false);
         _checkpoints = await KvCheckpointStore.OpenBucketAsync(_js, layout, cluster.Replicas, cancellationToken).ConfigureAwait(false);
-        Log.ClusterStarted(_logger, cluster.IsStatic ? cluster.Owned! : "leased", layout.Partitions, layout.Stream, cluster.Url, layout.CheckpointBucket);
+        Log.ClusterStarted(_logger, cluster.IsStatic ? cluster.Owned! : "leased", layout.Partitions, layout.Stream, SecretMasking.Text(cluster.Url), layout.CheckpointBucket);
         Log.PartitionAlertsPrintersOnly(_logger, _options.Alerts.Rules.Enabled);
         if (cluster.IsStatic)
         {

@@ -181,13 +181,20 @@ public sealed class ShippedStackSecurityTests
 
     // docker-compose config: validates and interpolates the file without an engine. The shell's variables are removed,
     // so only the env file counts.
-    private static async Task<(int Code, string Output)> ComposeConfigAsync(string envFile, params string[] overrides)
+    internal static Task<(int Code, string Output)> ComposeConfigAsync(string envFile, params string[] overrides) => ComposeConfigAsync(envFile, [], overrides);
+
+    internal static async Task<(int Code, string Output)> ComposeConfigAsync(string envFile, string[] profiles, params string[] overrides)
     {
         var compose = ServerProcess.Find("docker-compose") ?? throw new InvalidOperationException("docker-compose is not installed (apt-get install docker-compose)");
         var start = new ProcessStartInfo(compose) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = GrafanaFiles.RepoRoot };
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MQTT_", StringComparison.Ordinal) || k.StartsWith("INFLUX_", StringComparison.Ordinal) || k.StartsWith("GRAFANA_", StringComparison.Ordinal) || k.StartsWith("COMPOSE_", StringComparison.Ordinal)).ToList())
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MQTT_", StringComparison.Ordinal) || k.StartsWith("INFLUX_", StringComparison.Ordinal) || k.StartsWith("GRAFANA_", StringComparison.Ordinal) || k.StartsWith("COMPOSE_", StringComparison.Ordinal) || k.StartsWith("NATS_", StringComparison.Ordinal)).ToList())
         {
             start.Environment.Remove(key);
+        }
+
+        if (profiles.Length > 0)
+        {
+            start.Environment["COMPOSE_PROFILES"] = string.Join(',', profiles);
         }
 
         foreach (var argument in new[] { "--env-file", envFile, "-f", "docker-compose.yml" }.Concat(overrides.SelectMany(o => new[] { "-f", o })).Append("config"))
@@ -204,13 +211,13 @@ public sealed class ShippedStackSecurityTests
     }
 
     // The block of one service in docker-compose config's output (services at two spaces, their keys deeper).
-    private static string Service(string config, string name)
+    internal static string Service(string config, string name)
     {
         var block = Services(config).FirstOrDefault(s => s.StartsWith($"  {name}:", StringComparison.Ordinal));
         return block ?? throw new InvalidOperationException($"no service {name} in:\n{config}");
     }
 
-    private static IEnumerable<string> Services(string config)
+    internal static IEnumerable<string> Services(string config)
     {
         var lines = config.Split('\n');
         var start = Array.IndexOf(lines, "services:");
@@ -237,7 +244,7 @@ public sealed class ShippedStackSecurityTests
         }
     }
 
-    private static string Ports(string service)
+    internal static string Ports(string service)
     {
         var lines = service.Split('\n');
         var at = Array.FindIndex(lines, l => l.Trim() == "ports:");

@@ -75,8 +75,17 @@ public sealed class ClusterOptionsTests
     [InlineData("parts.63.device.01S00A.report", "device/01S00A/report")]
     [InlineData("parts.0.k1.klipper.status", "k1/klipper/status")]
     [InlineData("other.p1.event", "other/p1/event")]
+    [InlineData("$MQTT.msgs.parts.3.printfarm.p1.event", "printfarm/p1/event")]
     public void A_partition_subject_carries_the_printers_MQTT_topic(string subject, string topic) =>
         Assert.Equal(topic, new JetStreamLayout("S", "parts", 64, "b").TopicOf(subject));
+
+    [Fact]
+    public void A_NATS_URL_list_with_credentials_is_masked_in_log_lines_and_readyz()
+    {
+        var masked = SecretMasking.Text("nats://printfarm-worker:s3cret-one@nats-1:4222,nats://printfarm-worker:s3cret-one@nats-2:4222");
+        Assert.DoesNotContain("s3cret-one", masked, StringComparison.Ordinal);
+        Assert.Contains("nats-2:4222", masked, StringComparison.Ordinal);
+    }
 
     [Fact]
     public void Names_of_consumers_and_checkpoint_keys_are_per_partition()
@@ -84,6 +93,11 @@ public sealed class ClusterOptionsTests
         var layout = new JetStreamLayout("PRINTFARM", "parts", 64, "printfarm_checkpoints");
         Assert.Equal("parts.7.>", layout.PartitionSubject(7));
         Assert.Equal("PRINTFARM_p0007", layout.ConsumerName(7));
+        Assert.Equal("$MQTT.msgs.parts.7.>", layout.MqttPartitionSubject(7));
+        Assert.Equal("PRINTFARM_mqtt_p0007_g12", layout.MqttConsumerName(7, 12));
+        Assert.Equal(12, layout.MqttConsumerGeneration(7, "PRINTFARM_mqtt_p0007_g12"));
+        Assert.Null(layout.MqttConsumerGeneration(7, "PRINTFARM_mqtt_p0070_g1"));
+        Assert.Null(layout.MqttConsumerGeneration(7, "$MQTT_rmsgs_44jzkV9D"));
         Assert.Equal("p0007", JetStreamLayout.CheckpointKey(7));
     }
 }
