@@ -139,6 +139,10 @@ internal static partial class DocCommandRules
             "needs a Docker engine (Deploy/WorkerImageBuildContextTests runs the image's publish step); the test runs docker-compose config on the stack with docs/grafana.md's .env",
             ComposeConfigAsync),
 
+        new("the clustered compose stack", Rx(@"^docker compose --profile cluster up -d --build --scale worker=0$"), DocRuleKind.NotHere,
+            "needs a Docker engine; Deploy/ClusterProfileTests runs docker-compose config on the cluster profile and nats-server -t on deploy/nats/nats.conf",
+            (_, _) => Task.FromResult<string?>(null)),
+
         new("InfluxDB 2.x CLI", Rx(@"^influx (bucket|v1 dbrp|auth|user) "), DocRuleKind.NotHere,
             "the InfluxDB 2.x CLI and server; the tests have InfluxDB 1.6",
             (_, _) => Task.FromResult<string?>(null)),
