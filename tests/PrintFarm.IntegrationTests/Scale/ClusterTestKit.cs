@@ -83,11 +83,8 @@ internal static class ClusterPublisher
                     }
                     catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Adapter.MqttConnectingFailedException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
                     {
-                        if (client.IsConnected)
-                        {
-                            // No PUBACK in time: the node may be without a stream leader; drop the connection.
-                            await client.DisconnectAsync(cancellationToken: CancellationToken.None);
-                        }
+                        // No PUBACK in time: the node may be without a stream leader; drop the connection.
+                        await DisconnectQuietlyAsync(client);
 
                         return false;
                     }
@@ -101,7 +98,23 @@ internal static class ClusterPublisher
             }
         }
 
-        await client.DisconnectAsync(cancellationToken: cancellationToken);
+        await DisconnectQuietlyAsync(client);
+    }
+
+    // A connection the node already dropped says "broken pipe" when it is closed: it is closed either way.
+    private static async Task DisconnectQuietlyAsync(IMqttClient client)
+    {
+        try
+        {
+            if (client.IsConnected)
+            {
+                await client.DisconnectAsync(cancellationToken: CancellationToken.None);
+            }
+        }
+        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            // Gone already.
+        }
     }
 
     /// <summary>
