@@ -367,8 +367,18 @@ public sealed class NatsCluster : IAsyncDisposable
 
     private async Task StartProcessAsync(NatsNode node)
     {
-        var process = await ServerProcess.StartAsync(
-            _executable, ["-c", node.ConfigPath], node.Folder, () => ServerProcess.AcceptsTcpAsync(node.ClientPort), StartTimeout);
+        ServerProcess process;
+        try
+        {
+            process = await ServerProcess.StartAsync(
+                _executable, ["-c", node.ConfigPath], node.Folder, () => ServerProcess.AcceptsTcpAsync(node.ClientPort), StartTimeout);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // nats-server writes to its log file, not to the console: the reason it stopped is there.
+            throw new InvalidOperationException($"{ex.Message}\n--- {node.Name} log ---\n{ReadLog(node)}", ex);
+        }
+
         // The cluster folder is removed as a whole; a restarted node needs its store.
         process.KeepFolder = true;
         node.Process = process;
