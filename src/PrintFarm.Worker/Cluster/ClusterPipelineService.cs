@@ -340,63 +340,52 @@ internal sealed class ClusterPipelineService : BackgroundService
     }
 
     // Created with Limits retention when missing; an existing stream is used as it is (its operator may have tuned it).
-    private async Task EnsureStreamAsync(NatsJSContext js, ClusterOptions cluster, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await js.GetStreamAsync(cluster.Stream, cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-        catch (NatsJSApiException ex) when (ex.Error.Code == 404)
-        {
-            var subjects = cluster.PartitionPrefix + ".>";
-            try
+    private Task EnsureStreamAsync(NatsJSContext js, ClusterOptions cluster, CancellationToken cancellationToken) =>
+        CreateIfMissingAsync(
+            js,
+            new StreamConfig(cluster.Stream, [cluster.PartitionPrefix + ".>"])
             {
-                await js.CreateStreamAsync(
-                    new StreamConfig(cluster.Stream, [subjects])
-                    {
-                        NumReplicas = cluster.Replicas,
-                        Storage = StreamConfigStorage.File,
-                        Retention = StreamConfigRetention.Limits,
-                        Discard = StreamConfigDiscard.Old,
-                        MaxAge = cluster.Retention,
-                    },
-                    cancellationToken).ConfigureAwait(false);
-                Log.StreamCreated(_logger, cluster.Stream, subjects, cluster.Replicas, cluster.Retention);
-            }
-            catch (NatsJSApiException raced) when (raced.Error.ErrCode == 10058)
-            {
-                // Another worker created it at the same moment ("stream name already in use").
-            }
-        }
-    }
+                NumReplicas = cluster.Replicas,
+                Storage = StreamConfigStorage.File,
+                Retention = StreamConfigRetention.Limits,
+                Discard = StreamConfigDiscard.Old,
+                MaxAge = cluster.Retention,
+            },
+            () => Log.StreamCreated(_logger, cluster.Stream, cluster.PartitionPrefix + ".>", cluster.Replicas, cluster.Retention),
+            cancellationToken);
 
     // nats-server creates $MQTT_msgs when the first MQTT client connects; created here first (with the same settings:
     // interest retention, every $MQTT.msgs subject, file storage) so the partitions' consumers exist before a printer
     // publishes. An existing one is used as it is.
-    private async Task EnsureMqttStreamAsync(NatsJSContext js, ClusterOptions cluster, CancellationToken cancellationToken)
+    private Task EnsureMqttStreamAsync(NatsJSContext js, ClusterOptions cluster, CancellationToken cancellationToken) =>
+        CreateIfMissingAsync(
+            js,
+            new StreamConfig(JetStreamLayout.MqttStream, [JetStreamLayout.MqttSubjectPrefix + ">"])
+            {
+                NumReplicas = cluster.Replicas,
+                Storage = StreamConfigStorage.File,
+                Retention = StreamConfigRetention.Interest,
+            },
+            () => Log.MqttStreamCreated(_logger, JetStreamLayout.MqttStream, JetStreamLayout.MqttSubjectPrefix + ">", cluster.Replicas),
+            cancellationToken);
+
+    private static async Task CreateIfMissingAsync(NatsJSContext js, StreamConfig config, Action created, CancellationToken cancellationToken)
     {
         try
         {
-            await js.GetStreamAsync(JetStreamLayout.MqttStream, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await js.GetStreamAsync(config.Name!, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (NatsJSApiException ex) when (ex.Error.Code == 404)
         {
-            var subjects = JetStreamLayout.MqttSubjectPrefix + ">";
             try
             {
-                await js.CreateStreamAsync(
-                    new StreamConfig(JetStreamLayout.MqttStream, [subjects])
-                    {
-                        NumReplicas = cluster.Replicas,
-                        Storage = StreamConfigStorage.File,
-                        Retention = StreamConfigRetention.Interest,
-                    },
-                    cancellationToken).ConfigureAwait(false);
-                Log.MqttStreamCreated(_logger, JetStreamLayout.MqttStream, subjects, cluster.Replicas);
+                await js.CreateStreamAsync(config, cancellationToken).ConfigureAwait(false);
+                created();
             }
             catch (NatsJSApiException raced) when (raced.Error.ErrCode == 10058)
             {
-                // The server (a first MQTT client) or another worker created it at the same moment.
+                // Another worker (or, for $MQTT_msgs, the server's first MQTT client) created it at the same moment
+                // ("stream name already in use").
             }
         }
     }

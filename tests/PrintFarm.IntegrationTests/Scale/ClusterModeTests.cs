@@ -244,23 +244,8 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
             .Select(i => new NativeTrace(prefix + i.ToString(CultureInfo.InvariantCulture) + Guid.NewGuid().ToString("N")[..4], new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero)))
             .ToList();
 
-    private Dictionary<string, string?> Settings(Names names, string database, string? owned)
-    {
-        var settings = WorkerHost.BaseSettings(services.Mqtt);
-        settings["PrintFarm:Influx:ApiVersion"] = "v1";
-        settings["PrintFarm:Influx:Url"] = services.Influx.Url;
-        settings["PrintFarm:Influx:Database"] = database;
-        settings["PrintFarm:CheckpointInterval"] = "00:00:00.2";
-        settings["PrintFarm:Cluster:Enabled"] = "true";
-        settings["PrintFarm:Cluster:Url"] = Cluster.ClientUrl;
-        settings["PrintFarm:Cluster:Partitions"] = ClusterModeFixture.Partitions.ToString(CultureInfo.InvariantCulture);
-        settings["PrintFarm:Cluster:Stream"] = names.Stream;
-        settings["PrintFarm:Cluster:CheckpointBucket"] = names.Bucket;
-        settings["PrintFarm:Cluster:Owned"] = owned;
-        settings["PrintFarm:Cluster:LeaseTtl"] = "00:00:03";
-        settings["PrintFarm:Cluster:LeaseBucket"] = names.Bucket + "_leases";
-        return settings;
-    }
+    private Dictionary<string, string?> Settings(Names names, string database, string? owned) =>
+        names.WorkerSettings(services, Cluster, database, ClusterModeFixture.Partitions, owned, TimeSpan.FromMilliseconds(200));
 
     private async Task<Dictionary<string, (ulong Revision, byte[] Value)>> CheckpointsAsync(Names names)
     {

@@ -197,19 +197,6 @@ public sealed class ClusterNodeFailureTests(ServicesFixture services, ClusterNod
             .Select(i => new NativeTrace(prefix + i.ToString(CultureInfo.InvariantCulture) + Guid.NewGuid().ToString("N")[..4], new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero)))
             .ToList();
 
-    private Dictionary<string, string?> Settings(Names names, string database)
-    {
-        var settings = WorkerHost.BaseSettings(services.Mqtt);
-        settings["PrintFarm:Influx:ApiVersion"] = "v1";
-        settings["PrintFarm:Influx:Url"] = services.Influx.Url;
-        settings["PrintFarm:Influx:Database"] = database;
-        settings["PrintFarm:CheckpointInterval"] = "00:00:01";
-        settings["PrintFarm:Cluster:Enabled"] = "true";
-        settings["PrintFarm:Cluster:Url"] = Cluster.ClientUrl;
-        settings["PrintFarm:Cluster:Partitions"] = ClusterNodeFailureFixture.Partitions.ToString(CultureInfo.InvariantCulture);
-        settings["PrintFarm:Cluster:Stream"] = names.Stream;
-        settings["PrintFarm:Cluster:CheckpointBucket"] = names.Bucket;
-        settings["PrintFarm:Cluster:Owned"] = "0-7";
-        return settings;
-    }
+    private Dictionary<string, string?> Settings(Names names, string database) =>
+        names.WorkerSettings(services, Cluster, database, ClusterNodeFailureFixture.Partitions, "0-7", TimeSpan.FromSeconds(1));
 }

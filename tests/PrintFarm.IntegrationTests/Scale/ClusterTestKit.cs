@@ -167,6 +167,25 @@ internal static class ClusterPublisher
 /// <summary>A test's own stream and buckets in the shared cluster.</summary>
 internal sealed record Names(string Stream, string Bucket)
 {
+    /// <summary>An in-process clustered worker's settings on these names: writing to <paramref name="database"/>, reading <paramref name="partitions"/> partitions of <paramref name="cluster"/>, <paramref name="owned"/> fixed or (null) leased.</summary>
+    public Dictionary<string, string?> WorkerSettings(ServicesFixture services, NatsCluster cluster, string database, int partitions, string? owned, TimeSpan checkpointInterval)
+    {
+        var settings = WorkerHost.BaseSettings(services.Mqtt);
+        settings["PrintFarm:Influx:ApiVersion"] = "v1";
+        settings["PrintFarm:Influx:Url"] = services.Influx.Url;
+        settings["PrintFarm:Influx:Database"] = database;
+        settings["PrintFarm:CheckpointInterval"] = checkpointInterval.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+        settings["PrintFarm:Cluster:Enabled"] = "true";
+        settings["PrintFarm:Cluster:Url"] = cluster.ClientUrl;
+        settings["PrintFarm:Cluster:Partitions"] = partitions.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        settings["PrintFarm:Cluster:Stream"] = Stream;
+        settings["PrintFarm:Cluster:CheckpointBucket"] = Bucket;
+        settings["PrintFarm:Cluster:Owned"] = owned;
+        settings["PrintFarm:Cluster:LeaseTtl"] = "00:00:03";
+        settings["PrintFarm:Cluster:LeaseBucket"] = Bucket + "_leases";
+        return settings;
+    }
+
     public static Names New(string test)
     {
         var id = Guid.NewGuid().ToString("N")[..8];
