@@ -16,17 +16,31 @@ public sealed class OeeBoardTests(ServicesFixture services)
     private static readonly string[] DowntimeStates = ["paused_s", "preparing_s", "awaiting_bed_clear_s", "idle_s", "offline_s", "error_s"];
 
     [Fact]
-    public void The_OEE_row_is_one_collapsed_row_at_the_end_with_ids_300_to_349_below_every_other_panel()
+    public void The_OEE_row_is_its_own_collapsed_row_with_ids_300_to_349_below_the_board_before_it_and_overlapping_nothing()
     {
         using var doc = GrafanaFiles.Dashboard();
         var panels = doc.RootElement.GetProperty("panels").EnumerateArray().ToList();
-        var row = panels[^1];
-        Assert.Equal(300, row.GetProperty("id").GetInt32());
+        var at = panels.FindIndex(p => p.GetProperty("id").GetInt32() == 300);
+        Assert.True(at >= 0, "no panel 300");
+        var row = panels[at];
         Assert.Equal("row", row.GetProperty("type").GetString());
         Assert.True(row.GetProperty("collapsed").GetBoolean());
-        var below = panels.Take(panels.Count - 1).Max(p => p.GetProperty("gridPos").GetProperty("y").GetInt32() + p.GetProperty("gridPos").GetProperty("h").GetInt32());
-        Assert.True(row.GetProperty("gridPos").GetProperty("y").GetInt32() >= below);
+
+        // Below every panel that comes before it (the board as it was before the issue-21 rows) ...
+        static int Top(JsonElement p) => p.GetProperty("gridPos").GetProperty("y").GetInt32();
+        static int Bottom(JsonElement p) => Top(p) + p.GetProperty("gridPos").GetProperty("h").GetInt32();
+        Assert.True(Top(row) >= panels.Take(at).Max(Bottom));
+
+        // ... and above every row that follows, so none of its panels overlaps another row's (collapsed rows lay their
+        // panels out from their own y when opened).
         var inside = row.GetProperty("panels").EnumerateArray().ToList();
+        var end = inside.Max(Bottom);
+        Assert.All(panels.Skip(at + 1), p =>
+        {
+            Assert.Equal("row", p.GetProperty("type").GetString());
+            Assert.True(p.GetProperty("id").GetInt32() >= 350, "only the later issue-21 rows (ids 350 and up) follow the OEE row");
+            Assert.True(Top(p) >= end, $"panel {p.GetProperty("id").GetInt32()} starts at y={Top(p)}, inside the OEE row (ends at {end})");
+        });
         Assert.Equal(5, inside.Count);
         Assert.All(inside, p => Assert.InRange(p.GetProperty("id").GetInt32(), 301, 349));
         Assert.Equal(2, inside.Count(p => p.GetProperty("type").GetString() == "barchart"

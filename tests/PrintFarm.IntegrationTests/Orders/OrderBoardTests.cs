@@ -11,14 +11,17 @@ namespace PrintFarm.IntegrationTests.Orders;
 public sealed class OrderBoardTests(ServicesFixture services)
 {
     [Fact]
-    public void The_orders_row_is_one_collapsed_row_at_the_end_with_panel_ids_400_to_449_and_the_seed_bands()
+    public void The_orders_row_is_one_collapsed_row_below_the_board_with_panel_ids_400_to_449_and_the_seed_bands()
     {
         using var doc = GrafanaFiles.Dashboard();
         var panels = doc.RootElement.GetProperty("panels").EnumerateArray().ToList();
-        var row = panels[^1];
+        var at = panels.FindIndex(p => p.GetProperty("id").GetInt32() == 400);
+        Assert.True(at >= 0, "no panel 400");
+        var row = panels[at];
         Assert.Equal("row", row.GetProperty("type").GetString());
         Assert.True(row.GetProperty("collapsed").GetBoolean());
-        var bottom = panels.SkipLast(1).Max(p => p.GetProperty("gridPos").GetProperty("y").GetInt32() + p.GetProperty("gridPos").GetProperty("h").GetInt32());
+        Assert.All(panels.Skip(at + 1), p => Assert.Equal("row", p.GetProperty("type").GetString()));
+        var bottom = panels.Take(at).Max(p => p.GetProperty("gridPos").GetProperty("y").GetInt32() + p.GetProperty("gridPos").GetProperty("h").GetInt32());
         Assert.True(row.GetProperty("gridPos").GetProperty("y").GetInt32() >= bottom);
         var inner = row.GetProperty("panels").EnumerateArray().ToList();
         Assert.All(inner.Select(p => p.GetProperty("id").GetInt32()).Append(row.GetProperty("id").GetInt32()), id => Assert.InRange(id, 400, 449));

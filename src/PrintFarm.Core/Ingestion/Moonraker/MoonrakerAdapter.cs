@@ -243,6 +243,13 @@ public sealed class MoonrakerAdapter : IPrinterAdapter, ICheckpointableAdapter
             s.ObjectCount = null;
         }
 
+        if (!d.HasMessage)
+        {
+            // Klipper clears print_stats.message when a print starts; an update that does not say so must not let the
+            // previous job's error text become this job's failure reason.
+            s.Message = null;
+        }
+
         s.Job = new MoonrakerOpenJob
         {
             JobId = JobId(s.Filename, now, eventTime),

@@ -33,6 +33,22 @@ public sealed class MoonrakerAdapterTests
     }
 
     [Fact]
+    public void A_cancel_after_a_failed_print_is_an_operator_cancel_not_the_previous_jobs_error()
+    {
+        var sut = CreateSut();
+        Accept(sut, Status_("""{"eventtime":10.0,"status":{"print_stats":{"state":"printing","filename":"a.gcode"}}}""", 0));
+        var failed = Accept(sut, Status_("""{"eventtime":20.0,"status":{"print_stats":{"state":"error","message":"Filament runout detected on extruder"}}}""", 1))
+            .Single(e => e.Kind == EventKind.JobFinished);
+        Accept(sut, Status_("""{"eventtime":30.0,"status":{"print_stats":{"state":"printing","filename":"b.gcode"}}}""", 2));
+
+        var cancelled = Accept(sut, Status_("""{"eventtime":40.0,"status":{"print_stats":{"state":"cancelled"}}}""", 3))
+            .Single(e => e.Kind == EventKind.JobFinished);
+
+        Assert.Equal(PrintFarm.Core.Jobs.FailureReason.FilamentRunout, failed.Reason);
+        Assert.Equal(("b.gcode", JobOutcome.Cancelled, PrintFarm.Core.Jobs.FailureReason.OperatorCancel), (cancelled.File, cancelled.Outcome, cancelled.Reason));
+    }
+
+    [Fact]
     public void A_delta_is_a_telemetry_sample_with_progress_as_percent()
     {
         var sut = CreateSut();
