@@ -31,11 +31,16 @@ public sealed class OversizePayloadTests(ServicesFixture services)
         var topic = NativeTrace.Topic("big-" + id);
 
         await using var worker = await WorkerProcess.StartAsync(settings);
-        var peakBefore = PeakRss(worker.ProcessId);
         var payload = new byte[size];
         Array.Fill(payload, (byte)'{');
+        long peakBefore;
         await using (var publisher = await TestPublisher.ConnectAsync(broker))
         {
+            // A junk message first, dead-lettered like the rest: the worker's first message through the pipeline (code
+            // loaded and compiled, buffers sized) is then behind the baseline, which measures the big payloads only.
+            await publisher.PublishAsync(topic, "warm-up"u8.ToArray());
+            await Eventually.Until(() => Task.FromResult(ReadLetters(worker.DataFolder)), l => l.Count >= 1, "the warm-up's dead letter", describe: _ => worker.Output);
+            peakBefore = PeakRss(worker.ProcessId);
             for (var i = 0; i < 3; i++)
             {
                 await publisher.PublishAsync(topic, payload);
@@ -46,12 +51,13 @@ public sealed class OversizePayloadTests(ServicesFixture services)
 
         var letters = await Eventually.Until(
             () => Task.FromResult(ReadLetters(worker.DataFolder)),
-            l => l.Count >= 4,
-            "4 dead letters",
+            l => l.Count >= 5,
+            "5 dead letters",
             describe: l => string.Join("\n", l.Select(x => x.ToString())) + "\n" + worker.Output);
 
-        Assert.Equal(4, letters.Count);
-        foreach (var letter in letters.Take(3))
+        Assert.Equal(5, letters.Count);
+        Assert.Equal("warm-up", System.Text.Encoding.UTF8.GetString(letters[0].GetProperty("payload_base64").GetBytesFromBase64()));
+        foreach (var letter in letters.Skip(1).Take(3))
         {
             Assert.Equal("oversize", letter.GetProperty("reason").GetString());
             Assert.Equal(topic, letter.GetProperty("topic").GetString());
@@ -60,7 +66,7 @@ public sealed class OversizePayloadTests(ServicesFixture services)
             Assert.False(letter.GetProperty("payload_kept").GetBoolean());
         }
 
-        Assert.Equal("after", System.Text.Encoding.UTF8.GetString(letters[3].GetProperty("payload_base64").GetBytesFromBase64()));
+        Assert.Equal("after", System.Text.Encoding.UTF8.GetString(letters[4].GetProperty("payload_base64").GetBytesFromBase64()));
 
         // Nothing of the payloads on disk, and the process never held one whole.
         Assert.True(FolderBytes(Path.Combine(worker.DataFolder, "journal")) < 64 * 1024, "journal: " + FolderBytes(Path.Combine(worker.DataFolder, "journal")));
