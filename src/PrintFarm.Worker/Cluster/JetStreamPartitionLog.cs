@@ -30,6 +30,10 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
     // How far the reader runs ahead of the pipeline, in messages.
     private const int ReadAhead = 4096;
 
+    // Messages asked for at a time from each stream, and how long an empty pull waits for one.
+    private const int FetchBatch = 500;
+    private static readonly TimeSpan FetchWait = TimeSpan.FromSeconds(5);
+
     // One delivered message kept for acknowledging every so many records (AckAll covers those before it).
     private const int AckSample = 256;
 
@@ -344,28 +348,35 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
                         : await RecreateStreamConsumerAsync(next, cancellationToken).ConfigureAwait(false);
                     delay = TimeSpan.FromMilliseconds(200);
 
-                    // A consumer numbers its deliveries 1, 2, 3…: a number skipped is a delivery lost on the way (a
-                    // client or server buffer that overflowed). AckAll past it would drop that record for good, so the
-                    // consumer is created again after the last record queued.
+                    // Pulled a batch at a time, the next batch only once this one is queued: the client never holds
+                    // more than it asked for, so a backlog cannot overflow its buffers (a continuous consume on 64
+                    // partitions behind a slow pipeline did, and dropped deliveries). A consumer numbers its deliveries
+                    // 1, 2, 3…: a number skipped is a delivery lost on the way. AckAll past it would drop that record
+                    // for good, so the consumer is created again after the last record queued.
                     ulong delivered = 0;
-                    await foreach (var msg in consumer.ConsumeAsync<byte[]>(opts: new NatsJSConsumeOpts { MaxMsgs = 1000 }, cancellationToken: cancellationToken).ConfigureAwait(false))
+                    var lost = false;
+                    while (!lost && !cancellationToken.IsCancellationRequested && _log._owns())
                     {
-                        var metadata = msg.Metadata!.Value;
-                        if (metadata.Sequence.Consumer != delivered + 1)
+                        await foreach (var msg in consumer.FetchAsync<byte[]>(new NatsJSFetchOpts { MaxMsgs = FetchBatch, Expires = FetchWait }, cancellationToken: cancellationToken).ConfigureAwait(false))
                         {
-                            Log.StreamDeliveryGap(_log._logger, _log.Name, stream, delivered + 1, metadata.Sequence.Consumer, next);
-                            break;
-                        }
+                            var metadata = msg.Metadata!.Value;
+                            if (metadata.Sequence.Consumer != delivered + 1)
+                            {
+                                Log.StreamDeliveryGap(_log._logger, _log.Name, stream, delivered + 1, metadata.Sequence.Consumer, next);
+                                lost = true;
+                                break;
+                            }
 
-                        delivered = metadata.Sequence.Consumer;
-                        var sequence = metadata.Sequence.Stream;
-                        if (sequence < next)
-                        {
-                            continue;
-                        }
+                            delivered = metadata.Sequence.Consumer;
+                            var sequence = metadata.Sequence.Stream;
+                            if (sequence < next)
+                            {
+                                continue;
+                            }
 
-                        await _queue.Writer.WriteAsync(new Delivery(mqtt, msg), cancellationToken).ConfigureAwait(false);
-                        next = sequence + 1;
+                            await _queue.Writer.WriteAsync(new Delivery(mqtt, msg), cancellationToken).ConfigureAwait(false);
+                            next = sequence + 1;
+                        }
                     }
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
