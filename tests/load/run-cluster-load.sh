@@ -12,11 +12,11 @@
 #         that time, and per-partition message counts from the consumers of $MQTT_msgs.
 # Everything stops by itself and the temp folder is removed (unless --keep-temp). See docs/benchmarks.md.
 #   tests/load/run-cluster-load.sh [--printers 1000,10000] [--messages 100000] [--partitions 64] [--workers 1,2]
-#                                  [--connections 6] [--in-flight 64] [--keep-temp]
+#                                  [--connections 6] [--in-flight 64] [--no-pause] [--keep-temp]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-printer_counts=1000,10000; messages=100000; partitions=64; worker_counts=1,2; connections=6; in_flight=64; keep_temp=0
+printer_counts=1000,10000; messages=100000; partitions=64; worker_counts=1,2; connections=6; in_flight=64; keep_temp=0; pause=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --printers) printer_counts=$2; shift 2 ;;
@@ -26,6 +26,7 @@ while [[ $# -gt 0 ]]; do
     --connections) connections=$2; shift 2 ;;
     --in-flight) in_flight=$2; shift 2 ;;
     --keep-temp) keep_temp=1; shift ;;
+    --no-pause) pause=0; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -138,10 +139,15 @@ for printers in "${counts[@]}"; do
       done
     done
     sleep 1
-    for pid in "${wpids[@]}"; do kill -STOP "$pid"; done
-    pub=$(dotnet "$loadgen" $(loadgen_args "$printers" "$jobs") | sed -n 's/.* = \([0-9]*\) msg\/s.*/\1/p')
-    cpu0=$(cpu_s "${wpids[@]}"); ncpu0=$(cpu_s "${nats_pids[@]}"); t0=$(now)
-    for pid in "${wpids[@]}"; do kill -CONT "$pid"; done
+    if [[ $pause == 1 ]]; then
+      for pid in "${wpids[@]}"; do kill -STOP "$pid"; done
+      pub=$(dotnet "$loadgen" $(loadgen_args "$printers" "$jobs") | sed -n 's/.* = \([0-9]*\) msg\/s.*/\1/p')
+      cpu0=$(cpu_s "${wpids[@]}"); ncpu0=$(cpu_s "${nats_pids[@]}"); t0=$(now)
+      for pid in "${wpids[@]}"; do kill -CONT "$pid"; done
+    else # --no-pause: the workers read while the generator publishes; time from the first publish.
+      cpu0=$(cpu_s "${wpids[@]}"); ncpu0=$(cpu_s "${nats_pids[@]}"); t0=$(now)
+      pub=$(dotnet "$loadgen" $(loadgen_args "$printers" "$jobs") | sed -n 's/.* = \([0-9]*\) msg\/s.*/\1/p')
+    fi
     landed=0; deadline=$(( $(date +%s) + 600 ))
     while (( $(date +%s) < deadline )); do
       landed=$(influx_q 'SELECT count("job_id") FROM "job"' | jq '.results[0].series[0].values[0][1] // 0')
@@ -154,7 +160,7 @@ for printers in "${counts[@]}"; do
     parts=$(jsz | jq -r '[.account_details[]?.stream_detail[]? | select(.name=="$MQTT_msgs") | .consumer_detail[]?
       | {p: (.name | capture("_p(?<n>[0-9]+)_g").n), d: .delivered.consumer_seq}] | group_by(.p) | map(map(.d) | max) | [min, max] | @tsv')
     read -r pmin pmax <<<"$parts"
-    echo "| $w worker(s), resumed on the backlog → all job points queryable | $printers | $total | $pub | $(awk -v n="$total" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') | $(awk -v a="$cpu0" -v b="$cpu1" -v n="$total" 'BEGIN{printf "%.1f", (b-a)/n*1e6}') | $(awk -v a="$ncpu0" -v b="$ncpu1" -v n="$total" 'BEGIN{printf "%.1f", (b-a)/n*1e6}') | $pmin–$pmax, $(awk -v a="$pmin" -v b="$pmax" -v s="$secs" 'BEGIN{printf "%.0f–%.0f", a/s, b/s}') | $load |"
+    mode=$([[ $pause == 1 ]] && echo "resumed on the backlog" || echo "reading while it is published"); echo "| $w worker(s), $mode → all job points queryable | $printers | $total | $pub | $(awk -v n="$total" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') | $(awk -v a="$cpu0" -v b="$cpu1" -v n="$total" 'BEGIN{printf "%.1f", (b-a)/n*1e6}') | $(awk -v a="$ncpu0" -v b="$ncpu1" -v n="$total" 'BEGIN{printf "%.1f", (b-a)/n*1e6}') | $pmin–$pmax, $(awk -v a="$pmin" -v b="$pmax" -v s="$secs" 'BEGIN{printf "%.0f–%.0f", a/s, b/s}') | $load |"
     if grep -qiE '"(Level|level)":"(Error|Fatal)"|\[ERR\]|\[FTL\]|fail:|crit:' "$work/w$w-$printers"/worker*.log; then
       echo "worker log ($w workers, $printers printers):" >&2; grep -hiE 'error|fatal|fail|crit' "$work/w$w-$printers"/worker*.log | head -10 >&2
     fi
