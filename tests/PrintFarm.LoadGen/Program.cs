@@ -13,6 +13,13 @@ if (args.Length > 0 && args[0] == "bench")
     return await PrintFarm.LoadGen.Bench.ThroughputBench.RunAsync(args[1..]);
 }
 
+// `PrintFarm.LoadGen nats-drain …`: a plain JetStream consumer that drains a stream, for the clustered benchmark's
+// NATS-only limit (Bench/NatsDrain.cs).
+if (args.Length > 0 && args[0] == "nats-drain")
+{
+    return await PrintFarm.LoadGen.Bench.NatsDrain.RunAsync(args[1..]);
+}
+
 var options = LoadOptions.Parse(args);
 var totalJobs = options.Printers * options.Jobs;
 var totalMessages = totalJobs * (2 + options.Progress);
@@ -22,10 +29,13 @@ var origin = DateTimeOffset.UtcNow.AddDays(-7);
 origin = new DateTimeOffset(origin.UtcTicks - (origin.UtcTicks % TimeSpan.TicksPerHour), TimeSpan.Zero);
 var factory = new MqttClientFactory();
 var clients = new List<IMqttClient>();
+// --mqtt-ports spreads the connections over several brokers (the nodes of a NATS cluster), connection c on port
+// c mod n; a printer keeps its connection, hence its node. MQTT 3.1.1, which the NATS MQTT listener requires.
+var ports = options.MqttPorts.Length > 0 ? options.MqttPorts : [options.MqttPort];
 for (var c = 0; c < options.Connections; c++)
 {
     var client = factory.CreateMqttClient();
-    await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(options.MqttHost, options.MqttPort).WithClientId($"loadgen-{c}-{Guid.NewGuid():N}").Build());
+    await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(options.MqttHost, ports[c % ports.Length]).WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V311).WithClientId($"loadgen-{c}-{Guid.NewGuid():N}").Build());
     clients.Add(client);
 }
 
@@ -35,8 +45,19 @@ await PublishAllAsync();
 var publishSeconds = stopwatch.Elapsed.TotalSeconds;
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"published {published} messages in {publishSeconds:F2} s = {published / publishSeconds:F0} msg/s (QoS 1, acknowledged by the broker)"));
 
+if (options.NoWait)
+{
+    foreach (var client in clients)
+    {
+        await client.DisconnectAsync();
+        client.Dispose();
+    }
+
+    return published == totalMessages ? 0 : 1;
+}
+
 using var http = new HttpClient { BaseAddress = new Uri(options.InfluxUrl), Timeout = TimeSpan.FromSeconds(30) };
-var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(10);
+var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(options.Timeout);
 long jobsLanded = 0;
 long farmJobs = 0;
 double? jobsSeconds = null;
@@ -163,7 +184,7 @@ static async Task<long> CountAsync(HttpClient http, string database, string quer
     return (long)series[0].GetProperty("values")[0][1].GetDouble();
 }
 
-internal sealed record LoadOptions(string MqttHost, int MqttPort, string InfluxUrl, string Database, int Printers, int Jobs, int Progress, int Connections, int InFlight)
+internal sealed record LoadOptions(string MqttHost, int MqttPort, string InfluxUrl, string Database, int Printers, int Jobs, int Progress, int Connections, int InFlight, int[] MqttPorts, bool NoWait, int Timeout)
 {
     public static LoadOptions Parse(string[] args)
     {
@@ -184,6 +205,9 @@ internal sealed record LoadOptions(string MqttHost, int MqttPort, string InfluxU
             Int("jobs", 20),
             Int("progress", 10),
             Int("connections", 4),
-            Int("in-flight", 64));
+            Int("in-flight", 64),
+            [.. Get("mqtt-ports", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture))],
+            Get("no-wait", "false") == "true",
+            Int("timeout", 600));
     }
 }
