@@ -120,7 +120,7 @@ internal static partial class DocCommandRules
             "BenchmarkDotNet runs take minutes of the whole machine",
             (_, c) => Task.FromResult(BenchmarkFilterMatches(c))),
 
-        new("load and bench scripts", Rx(@"^(WORKER_DLL=\S+ )?tests/load/run-(load|bench)\.sh( .*)?$"), DocRuleKind.NotHere,
+        new("load and bench scripts", Rx(@"^(WORKER_DLL=\S+ )?tests/load/run-(load|bench|cluster-load)\.sh( .*)?$"), DocRuleKind.NotHere,
             "load runs of minutes at the machine's full capacity (docs/benchmarks.md)",
             (_, c) => Task.FromResult(LoadScriptKnowsFlags(c))),
 
@@ -279,7 +279,7 @@ internal static partial class DocCommandRules
 
     private static string? LoadScriptKnowsFlags(DocCommand c)
     {
-        var script = Regex.Match(c.Text, @"tests/load/run-\w+\.sh").Value;
+        var script = Regex.Match(c.Text, @"tests/load/run-[\w-]+\.sh").Value;
         var text = File.ReadAllText(Path.Combine(GrafanaFiles.RepoRoot, script));
         // The bench script hands what it does not parse to the load generator (tests/PrintFarm.LoadGen).
         var loadGen = string.Concat(Directory.GetFiles(Path.Combine(GrafanaFiles.RepoRoot, "tests", "PrintFarm.LoadGen"), "*.cs", SearchOption.AllDirectories).Select(File.ReadAllText));
