@@ -49,15 +49,23 @@ internal static class NatsDrain
         double first = 0, last = 0;
         using var stop = new CancellationTokenSource();
         var lastAt = clock.Elapsed;
+        // Ends the drain once the stream has been idle for `idle` (a tick, not a wait for a result).
         var watchdog = Task.Run(async () =>
         {
-            while (!stop.IsCancellationRequested)
+            using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
+            try
             {
-                await Task.Delay(500);
-                if (clock.Elapsed - lastAt > idle && (received > 0 || clock.Elapsed > idle * 6))
+                while (await tick.WaitForNextTickAsync(stop.Token))
                 {
-                    await stop.CancelAsync();
+                    if (clock.Elapsed - lastAt > idle && (Interlocked.Read(ref received) > 0 || clock.Elapsed > idle * 6))
+                    {
+                        await stop.CancelAsync();
+                    }
                 }
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped.
             }
         });
         try
@@ -65,7 +73,7 @@ internal static class NatsDrain
             await foreach (var msg in consumer.ConsumeAsync<NatsMemoryOwner<byte>>(opts: new NatsJSConsumeOpts { MaxMsgs = 2000 }, cancellationToken: stop.Token))
             {
                 msg.Data.Dispose();
-                received++;
+                Interlocked.Increment(ref received);
                 lastAt = clock.Elapsed;
                 if (received == 1)
                 {
