@@ -130,6 +130,12 @@ public sealed class PrintFarmOptions
     /// <summary>Orders and on-time delivery (<c>PrintFarm:Orders</c>): orders read from <c>printfarm/orders/{id}</c>.</summary>
     public PrintFarm.Core.Orders.OrderBookOptions Orders { get; set; } = new();
 
+    /// <summary>Metered energy (<c>PrintFarm:Energy</c>): smart plugs by name and the printer each feeds.</summary>
+    public PrintFarm.Core.Ingestion.Energy.EnergyOptions Energy { get; set; } = new();
+
+    /// <summary>Landed cost (<c>PrintFarm:Cost</c>): price per kWh, depreciation per printing hour, labour per plate.</summary>
+    public PrintFarm.Core.Cost.CostOptions Cost { get; set; } = new();
+
     // --- Operations (issue 12) ---
 
     /// <summary>Health endpoints (<c>PrintFarm:Health</c>).</summary>
