@@ -34,15 +34,23 @@ public sealed class CostLedger
     private readonly List<Key> _dirty = [];
     private readonly List<IdleEnergy> _idle = [];
     private readonly List<SettledJob> _settled = [];
+    private readonly long _lateness;
+
+    // The watermark of the last collect: a window closed by then has been written for the last time and released, so
+    // what comes for it later is late. Until then a window takes whatever arrives, so energy settled by the same message
+    // that moved the watermark past a window's close still counts in it.
+    private long _collectedAt = long.MinValue;
 
     /// <summary>Creates the ledger over <paramref name="windows"/> with <paramref name="prices"/> and the plugs of <paramref name="energy"/>.</summary>
     /// <param name="windows">The KPI engine's window sizes.</param>
     /// <param name="prices">Prices.</param>
     /// <param name="energy">The plugs (validated); none when null.</param>
     /// <param name="zone">The farm's time zone, in which Tasmota's local <c>Time</c> is read; UTC when null.</param>
-    public CostLedger(IReadOnlyList<WindowSpec> windows, CostPrices prices, EnergyOptions? energy = null, TimeZoneInfo? zone = null)
+    /// <param name="allowedLateness">How long after its end (by watermark) a window still changes, as the KPI engine's.</param>
+    public CostLedger(IReadOnlyList<WindowSpec> windows, CostPrices prices, EnergyOptions? energy = null, TimeZoneInfo? zone = null, TimeSpan? allowedLateness = null)
     {
         ArgumentNullException.ThrowIfNull(windows);
+        _lateness = (allowedLateness ?? TimeSpan.FromMinutes(10)).Ticks;
         _windows = windows.ToArray();
         _prices = prices;
         _zone = zone ?? TimeZoneInfo.Utc;
@@ -104,42 +112,39 @@ public sealed class CostLedger
     public void JobOpened(string printer, DateTimeOffset start) => Meter.JobOpened(printer, start);
 
     /// <summary>A job ended: its material, machine and labour go into its windows now, its energy once settled.</summary>
-    public void JobEnded(EndedJob job, Func<WindowSpec, DateTimeOffset, bool> isClosed, List<JobCost> output)
+    public void JobEnded(EndedJob job, List<JobCost> output)
     {
         ArgumentNullException.ThrowIfNull(job);
-        ArgumentNullException.ThrowIfNull(isClosed);
         ArgumentNullException.ThrowIfNull(output);
         var parts = LandedCost.OfJob(job, null, _prices);
-        ForJobWindows(job, isClosed, (ref CostTotals t) => LandedCost.AddJob(ref t, job, parts));
+        ForJobWindows(job, (ref CostTotals t) => LandedCost.AddJob(ref t, job, parts));
         if (Meter.JobEnded(job) is { } settled)
         {
-            Settled(settled, isClosed, output);
+            Settled(settled, output);
         }
     }
 
     /// <summary>Attributes the readings the watermark has passed; appends the jobs whose energy is now settled.</summary>
-    public void Advance(DateTimeOffset? watermark, Func<WindowSpec, DateTimeOffset, bool> isClosed, List<JobCost> output)
+    public void Advance(DateTimeOffset? watermark, List<JobCost> output)
     {
-        ArgumentNullException.ThrowIfNull(isClosed);
         ArgumentNullException.ThrowIfNull(output);
         _idle.Clear();
         _settled.Clear();
         Meter.Advance(watermark, _idle, _settled);
         foreach (var idle in _idle)
         {
-            AddIdle(idle, isClosed);
+            AddIdle(idle);
         }
 
         foreach (var settled in _settled)
         {
-            Settled(settled, isClosed, output);
+            Settled(settled, output);
         }
     }
 
-    /// <summary>Appends every window that changed since the last call, then releases the closed ones.</summary>
-    public void Collect(Func<WindowSpec, DateTimeOffset, bool> isClosed, List<CostPoint> output)
+    /// <summary>Appends every window that changed since the last call, then releases the ones <paramref name="watermark"/> has closed.</summary>
+    public void Collect(DateTimeOffset? watermark, List<CostPoint> output)
     {
-        ArgumentNullException.ThrowIfNull(isClosed);
         ArgumentNullException.ThrowIfNull(output);
         foreach (var key in _dirty)
         {
@@ -149,10 +154,16 @@ public sealed class CostLedger
         }
 
         _dirty.Clear();
+        if (watermark is not { } wm)
+        {
+            return;
+        }
+
+        _collectedAt = Math.Max(_collectedAt, wm.UtcTicks);
         List<Key>? closed = null;
         foreach (var key in _totals.Keys)
         {
-            if (isClosed(_windows[key.Spec], new DateTimeOffset(key.Start, TimeSpan.Zero)))
+            if (IsReleased(key.Spec, new DateTimeOffset(key.Start, TimeSpan.Zero)))
             {
                 (closed ??= []).Add(key);
             }
@@ -164,12 +175,16 @@ public sealed class CostLedger
         }
     }
 
-    private void Settled(SettledJob settled, Func<WindowSpec, DateTimeOffset, bool> isClosed, List<JobCost> output)
+    // Closed as of the last collect: written for the last time and released.
+    private bool IsReleased(int spec, DateTimeOffset time) =>
+        _collectedAt != long.MinValue && _windows[spec].EndOf(_windows[spec].StartOf(time)).UtcTicks + _lateness <= _collectedAt;
+
+    private void Settled(SettledJob settled, List<JobCost> output)
     {
         var job = settled.Job;
         if (settled.Kwh is { } kwh)
         {
-            if (!ForJobWindows(job, isClosed, (ref CostTotals t) => LandedCost.AddJobEnergy(ref t, kwh, _prices)))
+            if (!ForJobWindows(job, (ref CostTotals t) => LandedCost.AddJobEnergy(ref t, kwh, _prices)))
             {
                 LateKwh += kwh;
             }
@@ -181,12 +196,12 @@ public sealed class CostLedger
     private delegate void Change(ref CostTotals totals);
 
     // The job's end's window of each size, in all four scopes; false when every one had closed.
-    private bool ForJobWindows(EndedJob job, Func<WindowSpec, DateTimeOffset, bool> isClosed, Change change)
+    private bool ForJobWindows(EndedJob job, Change change)
     {
         var any = false;
         for (var i = 0; i < _windows.Length; i++)
         {
-            if (isClosed(_windows[i], job.End))
+            if (IsReleased(i, job.End))
             {
                 continue;
             }
@@ -203,7 +218,7 @@ public sealed class CostLedger
     }
 
     // Idle draw spread by time over the windows it fell in (a zero-length stretch: the window of its instant).
-    private void AddIdle(IdleEnergy idle, Func<WindowSpec, DateTimeOffset, bool> isClosed)
+    private void AddIdle(IdleEnergy idle)
     {
         var length = (idle.To - idle.From).Ticks;
         for (var i = 0; i < _windows.Length; i++)
@@ -216,7 +231,7 @@ public sealed class CostLedger
                 var last = end >= idle.To;
                 var kwh = last ? left : idle.Kwh * ((end - (start > idle.From ? start : idle.From)).Ticks / (double)length);
                 left -= kwh;
-                if (isClosed(spec, start))
+                if (IsReleased(i, start))
                 {
                     LateKwh += i == 0 ? kwh : 0;
                 }
@@ -257,6 +272,7 @@ public sealed class CostLedger
     {
         Meter = Meter.SaveState(),
         LateKwh = LateKwh,
+        CollectedAt = _collectedAt,
         Windows = _totals.Select(kv => new CostLedgerState.WindowState
         {
             Window = _windows[kv.Key.Spec].Name,
@@ -274,6 +290,7 @@ public sealed class CostLedger
         _dirty.Clear();
         Meter.RestoreState(state?.Meter);
         LateKwh = state?.LateKwh ?? 0;
+        _collectedAt = state?.CollectedAt ?? long.MinValue;
         foreach (var w in state?.Windows ?? [])
         {
             var spec = Array.FindIndex(_windows, s => s.Name == w.Window);
@@ -302,6 +319,9 @@ public sealed class CostLedgerState
 
     /// <summary>Late energy so far, kWh.</summary>
     public double LateKwh { get; set; }
+
+    /// <summary>The watermark of the last collect (UTC ticks): windows closed by then are released.</summary>
+    public long CollectedAt { get; set; } = long.MinValue;
 
     /// <summary>Open windows.</summary>
     public List<WindowState> Windows { get; set; } = [];

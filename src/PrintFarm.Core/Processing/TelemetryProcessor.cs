@@ -377,7 +377,7 @@ public sealed class TelemetryProcessor
     private void FlushCosts(ProcessorOutput output)
     {
         _costPoints.Clear();
-        Costs!.Collect(_kpis.IsWindowClosed, _costPoints);
+        Costs!.Collect(_kpis.Watermark, _costPoints);
         foreach (var point in _costPoints)
         {
             if (WriteBefore is not { } cut || point.Window.EndOf(point.WindowStart) <= cut)
@@ -390,7 +390,7 @@ public sealed class TelemetryProcessor
     // Attributes the readings the watermark has passed and writes the energy and cost of the jobs now settled.
     private void CostLines(ProcessorOutput output)
     {
-        Costs!.Advance(_kpis.Watermark, _kpis.IsWindowClosed, _jobCosts);
+        Costs!.Advance(_kpis.Watermark, _jobCosts);
         foreach (var cost in _jobCosts)
         {
             if (WriteBefore is not { } cut || cost.Job.End < cut)
@@ -539,7 +539,7 @@ public sealed class TelemetryProcessor
             }
 
             Orders?.AddJob(job, _kpis.IsWindowClosed);
-            Costs?.JobEnded(job, _kpis.IsWindowClosed, _jobCosts);
+            Costs?.JobEnded(job, _jobCosts);
         }
 
         // After the ended jobs, so a job replaced by a new start settles its printing time first.
