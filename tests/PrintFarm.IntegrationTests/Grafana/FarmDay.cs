@@ -104,6 +104,11 @@ internal sealed class FarmDay
         var alerts = new List<AlertTransition>();
         var lines = new List<string>();
         var kpis = new List<KpiPoint>();
+
+        // Landed cost as the processor does it (issue 21, part 4); the Bambu printer reports its own energy counter.
+        var costs = new Core.Cost.CostLedger(engine.Windows, new Core.Cost.CostPrices(0.30, 0.50, 1.00));
+        var jobCosts = new List<Core.Cost.JobCost>();
+        var costPoints = new List<Core.Cost.CostPoint>();
         var events = jobs.Select(j => (j.End, Job: (EndedJob?)j, Sample: (PrinterEvent?)null))
             .Concat(telemetry.Select(t => (End: t.Timestamp, Job: (EndedJob?)null, Sample: (PrinterEvent?)t)))
             .OrderBy(e => e.End);
@@ -113,12 +118,24 @@ internal sealed class FarmDay
             {
                 Assert.Equal(0, engine.AddJob(job));
                 lines.Add(encoder.Job(job));
+                costs.JobEnded(job, jobCosts);
             }
             else
             {
                 engine.Observe(sample!.Source, sample.Printer, time, time);
                 lines.Add(encoder.Printer(sample!) ?? throw new InvalidOperationException("a sample without telemetry"));
+                if (sample.Printer == Printers[2])
+                {
+                    costs.ReadNative(sample.Printer, time, (time - Day).TotalHours * 0.12);
+                }
             }
+
+            costs.Advance(engine.Watermark, jobCosts);
+            lines.AddRange(jobCosts.Select(c => encoder.JobCost(c)));
+            jobCosts.Clear();
+            costPoints.Clear();
+            costs.Collect(engine.Watermark, costPoints);
+            lines.AddRange(costPoints.Select(c => encoder.CostKpi(c)));
 
             kpis.Clear();
             engine.Collect(kpis);
