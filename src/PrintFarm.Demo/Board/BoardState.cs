@@ -30,7 +30,17 @@ internal sealed class BoardState
                 {
                     case "kpi":
                         var subject = p.Tag("scope") switch { "printer" => p.Tag("printer"), "toy" => p.Tag("toy"), "material" => p.Tag("material"), _ => string.Empty };
-                        _kpis[(p.Tag("window"), p.TimestampMs, p.Tag("scope"), subject)] = p;
+                        var key = (p.Tag("window"), p.TimestampMs, p.Tag("scope"), subject);
+                        if (_kpis.TryGetValue(key, out var earlier))
+                        {
+                            // Several lines make one kpi point (OEE, landed cost): keep the fields this line does not carry.
+                            foreach (var (k, v) in earlier.Fields)
+                            {
+                                p.Fields.TryAdd(k, v);
+                            }
+                        }
+
+                        _kpis[key] = p;
                         break;
                     case "printer":
                         var printer = p.Tag("printer");

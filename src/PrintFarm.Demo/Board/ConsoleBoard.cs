@@ -62,7 +62,12 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
             alerts.AddRow("[grey]none[/]", "", "[grey]the worker's built-in rules judge every closed hour[/]");
         }
 
-        return new Rows(new Markup(header + $"\n[bold]simulated time[/] {t:yyyy-MM-dd HH:mm:ss} UTC    Ctrl-C stops and prints the final KPI table\n"), farm, alerts, toys, printers);
+        var cost = new Table().Border(TableBorder.Rounded).Title("[bold]Landed cost per toy (plugged printers metered)[/]")
+            .AddColumns("window", "cost / toy", "material", "energy", "machine", "labour", "kWh / toy");
+        AddCostRow(cost, $"last hour {hour.AddHours(-1):HH:mm}", state.Kpi("1h", hour.AddHours(-1)));
+        AddCostRow(cost, $"today {day:yyyy-MM-dd}", state.Kpi("1d", day));
+
+        return new Rows(new Markup(header + $"\n[bold]simulated time[/] {t:yyyy-MM-dd HH:mm:ss} UTC    Ctrl-C stops and prints the final KPI table\n"), farm, alerts, toys, printers, cost);
     }
 
     /// <summary>One plain line for logs and pipes: the current hour and today.</summary>
@@ -98,6 +103,17 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
         Percent(p?.Number("success_rate")),
         Percent(p?.Number("utilization")),
         p is null ? "-" : $"{p.Number("jobs_completed") ?? 0:0}/{p.Number("jobs_failed") ?? 0:0}/{p.Number("jobs_cancelled") ?? 0:0}");
+
+    private static void AddCostRow(Table table, string label, LinePoint? p) => table.AddRow(
+        label,
+        Money(p?.Number("cost_per_toy")),
+        Money(p?.Number("cost_material_per_toy")),
+        Money(p?.Number("cost_energy_per_toy")),
+        Money(p?.Number("cost_machine_per_toy")),
+        Money(p?.Number("cost_labour_per_toy")),
+        p?.Number("energy_per_toy_kwh") is { } kwh ? kwh.ToString("0.000", CultureInfo.InvariantCulture) : "-");
+
+    private static string Money(double? value) => value is { } v ? v.ToString("0.00", CultureInfo.InvariantCulture) : "-";
 
     private static string Percent(double? ratio) => ratio is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r * 100:0} %") : "-";
 
