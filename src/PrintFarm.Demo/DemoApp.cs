@@ -71,6 +71,7 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
             Duration = null,
             Scenario = options.Scenario,
             DropAfter = options.DropAfter,
+            SmartPlugs = true,
         });
         var clock = new SimulationClock(start);
 
@@ -82,7 +83,7 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
         Say(plain, $"Writing to {sink}");
         Say(plain, $"Data folder {data} (log: demo.log)");
 
-        var host = BuildHost(data, port, influx, lineFile, clock);
+        var host = BuildHost(data, port, influx, lineFile, clock, simulation.Plugs.Settings());
         using var listener = Listen(host);
         await host.StartAsync(stop).ConfigureAwait(false);
         var mqtt = host.Services.GetServices<IHostedService>().OfType<MqttIngestionService>().Single();
@@ -241,7 +242,7 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
         BaselineMinFilamentGrams = 100,
     };
 
-    private IHost BuildHost(string data, int port, bool influx, string lineFile, SimulationClock clock)
+    private IHost BuildHost(string data, int port, bool influx, string lineFile, SimulationClock clock, IEnumerable<KeyValuePair<string, string?>> plugs)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -271,6 +272,15 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
             ["PrintFarm:Alerts:Rules:BaselineMinJobs"] = AlertRules.BaselineMinJobs.ToString(CultureInfo.InvariantCulture),
             ["PrintFarm:Alerts:Rules:BaselineMinFilamentGrams"] = AlertRules.BaselineMinFilamentGrams.ToString(CultureInfo.InvariantCulture),
         });
+
+        // Landed cost: the simulated farm's smart plugs (every third printer) and example prices.
+        builder.Configuration.AddInMemoryCollection(plugs.Concat(new Dictionary<string, string?>
+        {
+            ["PrintFarm:Cost:Enabled"] = "true",
+            ["PrintFarm:Cost:EnergyPerKwh"] = "0.30",
+            ["PrintFarm:Cost:MachinePerPrintingHour"] = "0.45",
+            ["PrintFarm:Cost:LabourPerPlate"] = "0.80",
+        }));
         builder.Configuration.AddEnvironmentVariables();
         builder.Configuration["PrintFarm:DataFolder"] = data;
 

@@ -32,7 +32,11 @@ public sealed class FarmSimulation
         Printers = formats.Select((f, i) => new SimPrinter($"{options.PrinterPrefix}{Prefix(f)}-{(i + 1).ToString("D" + digits, System.Globalization.CultureInfo.InvariantCulture)}", f)).ToArray();
         Truth = new GroundTruth(Printers, Stop);
         OeeTruth = new OeeTruth(Truth);
+        Plugs = new SmartPlugs(Printers, options.SmartPlugs);
     }
+
+    /// <summary>The smart plugs and their energy truth (none unless <see cref="SimulationOptions.SmartPlugs"/>).</summary>
+    public SmartPlugs Plugs { get; }
 
     /// <summary>The printers.</summary>
     public IReadOnlyList<SimPrinter> Printers { get; }
@@ -106,18 +110,28 @@ public sealed class FarmSimulation
             yield return m;
         }
 
+        Plugs.Begin(printer.Id, t);
+
         // Printers do not all start their first job at the same second.
         t = t.AddSeconds(5 + random.Next(0, 600));
         for (var number = 1; t < stop; number++)
         {
             var job = Plan(index, number, t, random);
-            Truth.Add(job, emitter.Report(job, _materials), job.End < stop);
+            var reported = emitter.Report(job, _materials);
+            Truth.Add(job, reported, job.End < stop);
+            Plugs.Planned(job, reported);
 
             foreach (var m in emitter.Job(job))
             {
                 if (m.Time >= stop)
                 {
                     yield break;
+                }
+
+                // A plugged printer's readings come in time order between its own messages.
+                foreach (var reading in Plugs.Until(printer.Id, m.Time))
+                {
+                    yield return reading;
                 }
 
                 yield return m;

@@ -10,6 +10,9 @@ public sealed class SimulationOptions
     /// <summary>Printers. Default 12.</summary>
     public int Printers { get; set; } = 12;
 
+    /// <summary>Put a smart plug (Tasmota and Shelly Gen2 in turn) on every third printer (see <see cref="Truth.SmartPlugs"/>). Default false.</summary>
+    public bool SmartPlugs { get; set; }
+
     /// <summary>Shares of the four formats; default equal shares.</summary>
     public FormatMix Mix { get; set; } = FormatMix.Equal;
 

@@ -139,6 +139,9 @@ public sealed class PrinterEvent
     /// <summary>An operator's maintenance switch (<c>printfarm/maintenance/{printer}</c>): on or off from <see cref="Timestamp"/>; nothing else in the event.</summary>
     public bool? Maintenance { get; init; }
 
+    /// <summary>The printer's own cumulative energy counter, kWh (the native <c>energy</c> event); nothing else in the event.</summary>
+    public double? EnergyKwh { get; init; }
+
     /// <summary>True when the telemetry part of the event carries anything worth a <c>printer</c> point.</summary>
     public bool HasTelemetry =>
         ProgressPercent is not null || State is not null || NozzleCelsius is not null || NozzleTargetCelsius is not null

@@ -61,6 +61,59 @@ public sealed class PointEncoder
             .Build(job.End);
     }
 
+    /// <summary>
+    /// A job's metered energy and landed cost on its <c>job</c> point (same tags and time, so InfluxDB merges them into
+    /// it): <c>energy_kwh</c> (when metered) and <c>cost</c>.
+    /// </summary>
+    public string JobCost(in Cost.JobCost cost)
+    {
+        var job = cost.Job;
+        return _line.Measurement(Measurements.Job)
+            .Tag("farm", _farm)
+            .Tag("material", job.Material)
+            .Tag("outcome", OutcomeName(job.Outcome))
+            .Tag("printer", job.Printer)
+            .Tag("source", job.Source)
+            .Tag("toy", job.Toy)
+            .Field("energy_kwh", cost.Kwh)
+            .Field("cost", cost.Parts.Total)
+            .Build(job.End);
+    }
+
+    /// <summary>
+    /// The landed-cost fields of one window on its <c>kpi</c> series (same tags and time as <see cref="Kpi"/>, so InfluxDB
+    /// merges them): energy, cost per toy and its parts per toy, the window's total cost.
+    /// </summary>
+    public string CostKpi(in Cost.CostPoint point)
+    {
+        var t = point.Totals;
+        _line.Measurement(Measurements.Kpi).Tag("farm", _farm);
+        switch (point.Scope)
+        {
+            case KpiScope.Material: _line.Tag("material", point.Subject); break;
+            case KpiScope.Printer: _line.Tag("printer", point.Subject); break;
+        }
+
+        _line.Tag("scope", ScopeName(point.Scope));
+        if (point.Scope == KpiScope.Toy)
+        {
+            _line.Tag("toy", point.Subject);
+        }
+
+        return _line.Tag("window", point.Window.Name)
+            .Field("energy_kwh", t.JobKwh + t.IdleKwh)
+            .Field("job_energy_kwh", t.JobKwh)
+            .Field("idle_energy_kwh", point.Scope is KpiScope.Farm or KpiScope.Printer ? t.IdleKwh : null)
+            .Field("energy_per_toy_kwh", Cost.LandedCost.KwhPerToy(t))
+            .Field("cost_total", t.Total)
+            .Field("cost_per_toy", Cost.LandedCost.PerToy(t))
+            .Field("cost_material_per_toy", Cost.LandedCost.PartPerToy(t.Material, t))
+            .Field("cost_energy_per_toy", Cost.LandedCost.PartPerToy(t.Energy, t))
+            .Field("cost_machine_per_toy", Cost.LandedCost.PartPerToy(t.Machine, t))
+            .Field("cost_labour_per_toy", Cost.LandedCost.PartPerToy(t.Labour, t))
+            .Build(point.WindowStart);
+    }
+
     /// <summary>The <c>kpi</c> point of one window × scope × subject, at the window start.</summary>
     public string Kpi(in KpiPoint point)
     {

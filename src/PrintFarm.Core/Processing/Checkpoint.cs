@@ -216,6 +216,9 @@ public sealed class CheckpointSnapshot
     /// <summary>The reason tracker's state, when it is on.</summary>
     internal ReasonTrackerState? Reasons { get; init; }
 
+    /// <summary>The cost ledger's state (energy meter and cost windows), when costing is on.</summary>
+    internal Cost.CostLedgerState? Cost { get; init; }
+
     /// <summary>
     /// Writes the checkpoint document — the same one <see cref="TelemetryProcessor.SaveCheckpoint"/> returns — as one
     /// JSON object; <paramref name="extra"/> may add the host's own properties (such as the journal position).
@@ -226,6 +229,7 @@ public sealed class CheckpointSnapshot
         writer.WriteStartObject();
         Checkpoint.Write(writer, _savedAt, _jobs, _kpis, _adapters, _alerts, _guard, _notifications, _timeline, Orders);
         ReasonsCheckpoint.Write(writer, Reasons);
+        CostCheckpoint.Write(writer, Cost);
         extra?.Invoke(writer);
         writer.WriteEndObject();
     }
@@ -249,5 +253,50 @@ public sealed class CheckpointException : Exception
     public CheckpointException(string message, Exception innerException)
         : base(message, innerException)
     {
+    }
+}
+
+/// <summary>
+/// The cost ledger's part of a checkpoint (its own <c>cost</c> property): the energy meter's last reading per printer,
+/// its unattributed intervals and unsettled jobs, and the open cost windows. A restart carries on from the last
+/// reading, so it neither loses nor counts twice the energy of the readings that follow.
+/// </summary>
+internal static class CostCheckpoint
+{
+    public const string Property = "cost";
+
+    /// <summary>Adds the property to <paramref name="checkpoint"/> when there is a state; returns the document.</summary>
+    public static JsonObject Add(JsonObject checkpoint, Cost.CostLedgerState? state)
+    {
+        if (state is not null)
+        {
+            checkpoint[Property] = JsonSerializer.SerializeToNode(state, Checkpoint.Json);
+        }
+
+        return checkpoint;
+    }
+
+    /// <summary>Writes the property when there is a state.</summary>
+    public static void Write(Utf8JsonWriter writer, Cost.CostLedgerState? state)
+    {
+        if (state is not null)
+        {
+            writer.WritePropertyName(Property);
+            JsonSerializer.Serialize(writer, state, Checkpoint.Json);
+        }
+    }
+
+    /// <summary>The ledger's state, or null when the checkpoint has none (costing off, or an older build).</summary>
+    /// <exception cref="CheckpointException">The property is not a valid cost state.</exception>
+    public static Cost.CostLedgerState? Read(JsonObject checkpoint)
+    {
+        try
+        {
+            return checkpoint[Property] is { } c ? c.Deserialize<Cost.CostLedgerState>(Checkpoint.Json) : null;
+        }
+        catch (JsonException ex)
+        {
+            throw new CheckpointException("checkpoint 'cost' is invalid: " + ex.Message, ex);
+        }
     }
 }

@@ -1,4 +1,5 @@
 using PrintFarm.Core.Alerts;
+using PrintFarm.Core.Cost;
 using PrintFarm.Core.Events;
 using PrintFarm.Core.Ingestion;
 using PrintFarm.Core.Jobs;
@@ -98,7 +99,7 @@ public sealed class TelemetryProcessor
     }
 
     /// <summary>The MQTT subscription filters of every adapter, without duplicates.</summary>
-    public IReadOnlyList<string> SubscriptionFilters => _routes.Select(r => r.Pattern.SubscriptionFilter).Concat(Orders is { } o ? [o.SubscriptionFilter] : []).Concat(Reasons?.SubscriptionFilter is { } l ? [l] : []).Distinct(StringComparer.Ordinal).ToArray();
+    public IReadOnlyList<string> SubscriptionFilters => _routes.Select(r => r.Pattern.SubscriptionFilter).Concat(Orders is { } o ? [o.SubscriptionFilter] : []).Concat(Reasons?.SubscriptionFilter is { } l ? [l] : []).Concat(Costs?.SubscriptionFilters ?? []).Distinct(StringComparer.Ordinal).ToArray();
 
     /// <summary>The job tracker (for inspection and checkpoints).</summary>
     public JobTracker Jobs => _jobs;
@@ -134,6 +135,9 @@ public sealed class TelemetryProcessor
 
     private readonly ReasonTracker? _reasons;
     private readonly List<ReasonPoint> _reasonPoints = [];
+
+    /// <summary>Metered energy and landed cost (plug topics, <c>energy</c>/<c>cost</c> fields on <c>job</c> and <c>kpi</c>); none when null (off).</summary>
+    public CostLedger? Costs { get; init; }
 
     /// <summary>Decides the everyday-event notifications; none when null (notifications off).</summary>
     public NotificationPlanner? Notifications { get; init; }
@@ -215,6 +219,14 @@ public sealed class TelemetryProcessor
             }
 
             return labelResult;
+        }
+
+        // Smart plugs: energy readings, not printer events (docs/data-model.md, "Energy and landed cost").
+        if (Costs is { } costs && costs.IsPlugTopic(message.Topic))
+        {
+            var reading = costs.Receive(message.Topic, message.Payload.Span, message.ReceivedAt, _options.MaxClockSkew);
+            CostLines(output);
+            return reading;
         }
 
         if (!_routeCache.TryGetValue(message.Topic, out var route))
@@ -361,6 +373,11 @@ public sealed class TelemetryProcessor
             }
         }
 
+        if (Costs is not null)
+        {
+            FlushCosts(output);
+        }
+
         // One large flush (the first after a burst or a replay: every window of a big farm at once) must not keep its
         // list for good; a steady flush fills at least a quarter of what is kept.
         if (_kpiPoints.Capacity > 4096 && _kpiPoints.Count * 4 < _kpiPoints.Capacity)
@@ -394,13 +411,44 @@ public sealed class TelemetryProcessor
 
     /// <summary>The whole state as a checkpoint document (see <see cref="Checkpoint"/>).</summary>
     public System.Text.Json.Nodes.JsonObject SaveCheckpoint(DateTimeOffset savedAt) =>
-        ReasonsCheckpoint.Add(Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState(), Timeline?.SaveState(), Orders?.SaveState()), _reasons?.SaveState());
+        CostCheckpoint.Add(ReasonsCheckpoint.Add(Checkpoint.Create(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState(), Timeline?.SaveState(), Orders?.SaveState()), _reasons?.SaveState()), Costs?.SaveState());
+
+    private readonly List<CostPoint> _costPoints = [];
+    private readonly List<JobCost> _jobCosts = [];
+
+    private void FlushCosts(ProcessorOutput output)
+    {
+        _costPoints.Clear();
+        Costs!.Collect(_kpis.Watermark, _costPoints);
+        foreach (var point in _costPoints)
+        {
+            if (WriteBefore is not { } cut || point.Window.EndOf(point.WindowStart) <= cut)
+            {
+                output.Lines.Add(_encoder.CostKpi(point));
+            }
+        }
+    }
+
+    // Attributes the readings the watermark has passed and writes the energy and cost of the jobs now settled.
+    private void CostLines(ProcessorOutput output)
+    {
+        Costs!.Advance(_kpis.Watermark, _jobCosts);
+        foreach (var cost in _jobCosts)
+        {
+            if (WriteBefore is not { } cut || cost.Job.End < cut)
+            {
+                output.Lines.Add(_encoder.JobCost(cost));
+            }
+        }
+
+        _jobCosts.Clear();
+    }
 
     /// <summary>
     /// Captures the state for a checkpoint without building the document: call it between two messages, then write
     /// the snapshot while processing goes on (<see cref="CheckpointSnapshot.WriteTo"/>).
     /// </summary>
-    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState(), Timeline?.SaveState()) { Orders = Orders?.SaveState(), Reasons = _reasons?.SaveState() };
+    public CheckpointSnapshot CaptureCheckpoint(DateTimeOffset savedAt) => new(savedAt, _jobs.SaveState(), _kpis.SaveState(), SaveAdapters(), _alerts?.SaveState(), Guard?.SaveState(), Notifications?.SaveState(), Timeline?.SaveState()) { Orders = Orders?.SaveState(), Reasons = _reasons?.SaveState(), Cost = Costs?.SaveState() };
 
     private System.Text.Json.Nodes.JsonObject SaveAdapters()
     {
@@ -429,10 +477,13 @@ public sealed class TelemetryProcessor
         var timeline = Checkpoint.ReadTimeline(checkpoint);
         var orders = OrdersCheckpoint.Read(checkpoint);
         var reasons = ReasonsCheckpoint.Read(checkpoint);
+        var cost = CostCheckpoint.Read(checkpoint);
         try
         {
             // A checkpoint without reasons (an older build) starts with no labellable jobs and an empty breakdown.
             _reasons?.RestoreState(reasons);
+            // A checkpoint without cost state (an older build, or costing off) starts the meter and its windows empty.
+            Costs?.RestoreState(cost);
             // A checkpoint without timeline state (an older build, or the timeline off) starts the timeline empty.
             Timeline?.RestoreState(timeline);
             var dropped = Restore(jobs, kpis, adapters, alerts, guard, notifications);
@@ -447,6 +498,7 @@ public sealed class TelemetryProcessor
             var (emptyJobs, emptyKpis, emptyAdapters, emptyAlerts, _, _) = Checkpoint.Read(_empty);
             Restore(emptyJobs, emptyKpis, emptyAdapters, emptyAlerts, null, null);
             Orders?.RestoreState(null);
+            Costs?.RestoreState(null);
             throw;
         }
     }
@@ -481,6 +533,19 @@ public sealed class TelemetryProcessor
         {
             // An operator's switch: time accounting only, not a printer's clock (it must not hold the watermark back).
             Timeline?.SetMaintenance(e.Printer, e.Timestamp, maintenance);
+            return;
+        }
+
+        if (e.EnergyKwh is { } counter)
+        {
+            // A printer's own energy counter: a reading for the meter, and the printer's clock like any event.
+            _kpis.Observe(e.Source, e.Printer, e.Timestamp, receivedAt);
+            if (Costs is not null)
+            {
+                Costs.ReadNative(e.Printer, e.Timestamp, counter);
+                CostLines(output);
+            }
+
             return;
         }
 
@@ -524,12 +589,19 @@ public sealed class TelemetryProcessor
 
             Orders?.AddJob(job, _kpis.IsWindowClosed);
             _reasons?.AddJob(job, _kpis.IsWindowClosed);
+            Costs?.JobEnded(job, _jobCosts);
         }
 
         // After the ended jobs, so a job replaced by a new start settles its printing time first.
         if (opened is not null)
         {
             _kpis.JobOpened(e.Printer, opened.Start);
+            Costs?.JobOpened(e.Printer, opened.Start);
+        }
+
+        if (Costs is not null)
+        {
+            CostLines(output);
         }
 
         if (_alerts is not null)

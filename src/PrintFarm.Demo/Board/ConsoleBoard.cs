@@ -69,7 +69,12 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
             alerts.AddRow("[grey]none[/]", "", "[grey]the worker's built-in rules judge every closed hour[/]");
         }
 
-        return new Rows(new Markup(header + $"\n[bold]simulated time[/] {t:yyyy-MM-dd HH:mm:ss} UTC    Ctrl-C stops and prints the final KPI table\n"), farm, oee, alerts, toys, printers);
+        var cost = new Table().Border(TableBorder.Rounded).Title("[bold]Landed cost per toy (plugged printers metered)[/]")
+            .AddColumns("window", "cost / toy", "material", "energy", "machine", "labour", "kWh / toy");
+        AddCostRow(cost, $"last hour {hour.AddHours(-1):HH:mm}", state.Kpi("1h", hour.AddHours(-1)));
+        AddCostRow(cost, $"today {day:yyyy-MM-dd}", state.Kpi("1d", day));
+
+        return new Rows(new Markup(header + $"\n[bold]simulated time[/] {t:yyyy-MM-dd HH:mm:ss} UTC    Ctrl-C stops and prints the final KPI table\n"), farm, oee, alerts, toys, printers, cost);
     }
 
     /// <summary>One plain line for logs and pipes: the current hour and today.</summary>
@@ -118,6 +123,17 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
     internal static string TopReason(LinePoint? p) => p is null
         ? "[grey]why prints failed today: no failed or cancelled job yet[/]"
         : string.Create(CultureInfo.InvariantCulture, $"why prints failed today: [bold]{Markup.Escape(p.Tag("reason"))}[/], {(p.Number("waste_share") is { } share ? $"{share * 100:0} % of the waste" : "no filament known")} ({p.Number("jobs") ?? 0:0} jobs, {p.Number("filament_waste_g") ?? 0:0} g)");
+
+    private static void AddCostRow(Table table, string label, LinePoint? p) => table.AddRow(
+        label,
+        Money(p?.Number("cost_per_toy")),
+        Money(p?.Number("cost_material_per_toy")),
+        Money(p?.Number("cost_energy_per_toy")),
+        Money(p?.Number("cost_machine_per_toy")),
+        Money(p?.Number("cost_labour_per_toy")),
+        p?.Number("energy_per_toy_kwh") is { } kwh ? kwh.ToString("0.000", CultureInfo.InvariantCulture) : "-");
+
+    private static string Money(double? value) => value is { } v ? v.ToString("0.00", CultureInfo.InvariantCulture) : "-";
 
     private static string Percent(double? ratio) => ratio is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r * 100:0} %") : "-";
 

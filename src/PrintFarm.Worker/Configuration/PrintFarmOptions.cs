@@ -133,6 +133,12 @@ public sealed class PrintFarmOptions
     /// <summary>Failure reasons (<c>PrintFarm:Reasons</c>): operator labels on <c>printfarm/labels/{printer}/{job}</c> and how long a job can be labelled.</summary>
     public PrintFarm.Core.Jobs.ReasonTrackerOptions Reasons { get; set; } = new();
 
+    /// <summary>Metered energy (<c>PrintFarm:Energy</c>): smart plugs by name and the printer each feeds.</summary>
+    public PrintFarm.Core.Ingestion.Energy.EnergyOptions Energy { get; set; } = new();
+
+    /// <summary>Landed cost (<c>PrintFarm:Cost</c>): price per kWh, depreciation per printing hour, labour per plate.</summary>
+    public PrintFarm.Core.Cost.CostOptions Cost { get; set; } = new();
+
     // --- Operations (issue 12) ---
 
     /// <summary>Health endpoints (<c>PrintFarm:Health</c>).</summary>

@@ -68,6 +68,8 @@ internal sealed class PrintFarmOptionsValidator : IValidateOptions<PrintFarmOpti
         Check(!string.IsNullOrWhiteSpace(o.DataFolder), "DataFolder", "must be a folder path", o.DataFolder);
         errors.AddRange(o.Orders.Validate().Select(problem => $"{P}:Orders:{problem}"));
         errors.AddRange(o.Reasons.Validate().Select(problem => $"{P}:Reasons:{problem}"));
+        errors.AddRange(o.Energy.Validate(o.Guards.AllowedPrinters).Select(problem => $"{P}:Energy:{problem}"));
+        errors.AddRange(o.Cost.Validate().Select(problem => $"{P}:Cost:{problem}"));
 
         var mqtt = o.Mqtt;
         Check(!string.IsNullOrWhiteSpace(mqtt.Host), "Mqtt:Host", "must be a host name or address", mqtt.Host);

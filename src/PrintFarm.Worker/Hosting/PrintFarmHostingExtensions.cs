@@ -156,6 +156,8 @@ public static class PrintFarmHostingExtensions
             // Alerts and notifications are the live worker's: an import of history sends neither.
             Notifications = alerts && o.Notifications.Enabled ? new PrintFarm.Core.Notifications.NotificationPlanner(o.Notifications) : null,
             Timeline = o.Oee.Enabled ? CreateTimeline(o, kpis, zone) : null,
+            // Energy and landed cost: on when asked for, or as soon as a plug is configured.
+            Costs = o.Cost.Enabled || o.Energy.Plugs.Count > 0 ? new PrintFarm.Core.Cost.CostLedger(kpis.Windows, o.Cost.Prices, o.Energy, zone, o.AllowedLateness) : null,
         };
     }
 

@@ -112,6 +112,11 @@ internal sealed class FarmDay
         var kpis = new List<KpiPoint>();
         var reasons = new PrintFarm.Core.Jobs.ReasonTracker(engine.Windows);
         var reasonPoints = new List<ReasonPoint>();
+
+        // Landed cost as the processor does it (issue 21, part 4); the Bambu printer reports its own energy counter.
+        var costs = new Core.Cost.CostLedger(engine.Windows, new Core.Cost.CostPrices(0.30, 0.50, 1.00));
+        var jobCosts = new List<Core.Cost.JobCost>();
+        var costPoints = new List<Core.Cost.CostPoint>();
         var events = jobs.Select(j => (j.End, Job: (EndedJob?)j, Sample: (PrinterEvent?)null))
             .Concat(telemetry.Select(t => (End: t.Timestamp, Job: (EndedJob?)null, Sample: (PrinterEvent?)t)))
             .OrderBy(e => e.End);
@@ -123,6 +128,7 @@ internal sealed class FarmDay
                 lines.Add(encoder.Job(job));
                 timeline.AddJob(job);
                 reasons.AddJob(job, engine.IsWindowClosed);
+                costs.JobEnded(job, jobCosts);
             }
             else
             {
@@ -130,6 +136,10 @@ internal sealed class FarmDay
                 timeline.Observe(observed);
                 engine.Observe(observed.Source, observed.Printer, time, time);
                 lines.Add(encoder.Printer(observed) ?? throw new InvalidOperationException("a sample without telemetry"));
+                if (observed.Printer == Printers[2])
+                {
+                    costs.ReadNative(observed.Printer, time, (time - Day).TotalHours * 0.12);
+                }
             }
 
             // Time in each state and OEE, as the processor's flush writes them (printer_time, OEE fields on kpi).
@@ -141,6 +151,13 @@ internal sealed class FarmDay
                 lines.Add(encoder.TimeInState(point));
                 lines.Add(encoder.Oee(point));
             }
+
+            costs.Advance(engine.Watermark, jobCosts);
+            lines.AddRange(jobCosts.Select(c => encoder.JobCost(c)));
+            jobCosts.Clear();
+            costPoints.Clear();
+            costs.Collect(engine.Watermark, costPoints);
+            lines.AddRange(costPoints.Select(c => encoder.CostKpi(c)));
 
             kpis.Clear();
             engine.Collect(kpis);

@@ -68,8 +68,9 @@ public sealed class NativeAdapter : IPrinterAdapter
             case "job_progress": kind = EventKind.JobProgress; break;
             case "job_finished": kind = EventKind.JobFinished; break;
             case "status": kind = EventKind.Status; break;
+            case "energy": return Energy(printer, f, output);
             default:
-                return AdapterResult.Rejected(RejectReasons.UnknownType, $"'type' '{Truncate(f.Type)}' is not job_started, job_progress, job_finished or status");
+                return AdapterResult.Rejected(RejectReasons.UnknownType, $"'type' '{Truncate(f.Type)}' is not job_started, job_progress, job_finished, status or energy");
         }
 
         if (f.Timestamp is not { } ts)
@@ -115,6 +116,23 @@ public sealed class NativeAdapter : IPrinterAdapter
         return AdapterResult.Ok;
     }
 
+    // The printer's own cumulative energy counter: a reading for the energy meter and nothing else.
+    private static AdapterResult Energy(string printer, in Fields f, List<PrinterEvent> output)
+    {
+        if (f.Timestamp is not { } ts)
+        {
+            return AdapterResult.Rejected(RejectReasons.MissingField, "'ts' is required");
+        }
+
+        if (f.EnergyKwh is not { } kwh)
+        {
+            return AdapterResult.Rejected(RejectReasons.MissingField, "'energy_kwh' is required on energy");
+        }
+
+        output.Add(new PrinterEvent { Kind = EventKind.Status, Printer = printer, Source = SourceName, Timestamp = ts, EnergyKwh = kwh });
+        return AdapterResult.Ok;
+    }
+
     // Returns an error text, or null when the property was read (or skipped as unknown). The name's length picks the
     // one to three names it can be, so each property is compared with those only.
     private static string? ReadProperty(ref Utf8JsonReader reader, ref Fields f)
@@ -156,6 +174,7 @@ public sealed class NativeAdapter : IPrinterAdapter
                 break;
             case 10:
                 if (name.SequenceEqual("filament_g"u8)) return ReadNumber(ref reader, "filament_g", 0, out f.FilamentG);
+                if (name.SequenceEqual("energy_kwh"u8)) return ReadNumber(ref reader, "energy_kwh", 0, out f.EnergyKwh, max: 1e9);
                 break;
             case 11:
                 if (name.SequenceEqual("filament_mm"u8)) return ReadNumber(ref reader, "filament_mm", 0, out f.FilamentMm);
@@ -317,5 +336,6 @@ public sealed class NativeAdapter : IPrinterAdapter
         public double? NozzleTarget;
         public double? Bed;
         public double? BedTarget;
+        public double? EnergyKwh;
     }
 }
