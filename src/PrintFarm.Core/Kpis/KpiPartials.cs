@@ -20,6 +20,7 @@ public static class KpiPartials
     [
         .. TotalsFields, "capacity_s", "printers_seen",
         "toys_started", "good_toys", "oee_planned_s", "oee_printing_s", "oee_estimate_s", "oee_actual_s",
+        "energy_kwh", "job_energy_kwh", "idle_energy_kwh", "cost_total", "cost_material", "cost_energy", "cost_machine", "cost_labour",
     ];
 
     /// <summary>
@@ -61,6 +62,17 @@ public static class KpiPartials
             Put(merged, "performance", performance);
             Put(merged, "quality", quality);
             Put(merged, "oee", Oee.Value(availability, performance, quality));
+        }
+
+        // Landed cost (docs/kpis.md): per good toy, the good toys being the window's completed toys.
+        if (merged.TryGetValue("cost_total", out var cost) && merged.GetValueOrDefault("toys_completed") is > 0 and var toys)
+        {
+            merged["cost_per_toy"] = cost / toys;
+            merged["energy_per_toy_kwh"] = merged.GetValueOrDefault("energy_kwh") / toys;
+            foreach (var part in (string[])["material", "energy", "machine", "labour"])
+            {
+                merged[$"cost_{part}_per_toy"] = merged.GetValueOrDefault($"cost_{part}") / toys;
+            }
         }
 
         return merged;

@@ -94,13 +94,24 @@ public sealed class PointEncoder
             case KpiScope.Printer: _line.Tag("printer", point.Subject); break;
         }
 
+        // The same series as the window's kpi line (partition tag included), so InfluxDB merges the two into one point.
+        if (point.Scope != KpiScope.Printer)
+        {
+            _line.Tag("partition", PartitionTag);
+        }
+
         _line.Tag("scope", ScopeName(point.Scope));
         if (point.Scope == KpiScope.Toy)
         {
             _line.Tag("toy", point.Subject);
         }
 
+        // Raw sums first (added across partitions by the board), then the per-toy ratios of this one point.
         return _line.Tag("window", point.Window.Name)
+            .Field("cost_material", t.Material)
+            .Field("cost_energy", t.Energy)
+            .Field("cost_machine", t.Machine)
+            .Field("cost_labour", t.Labour)
             .Field("energy_kwh", t.JobKwh + t.IdleKwh)
             .Field("job_energy_kwh", t.JobKwh)
             .Field("idle_energy_kwh", point.Scope is KpiScope.Farm or KpiScope.Printer ? t.IdleKwh : null)

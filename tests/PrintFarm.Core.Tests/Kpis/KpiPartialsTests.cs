@@ -55,6 +55,39 @@ public sealed class KpiPartialsTests
         Assert.False(merged.ContainsKey("utilization"));
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(11)]
+    public void Merge_OfCostLinesSplitOverPartitions_GivesTheWholeFarmsCostPerToyAndItsParts(int seed)
+    {
+        var random = new Random(seed);
+        var parts = Enumerable.Range(0, random.Next(2, 5)).Select(_ => new PrintFarm.Core.Cost.CostTotals
+        {
+            GoodToys = random.Next(0, 6), Plates = random.Next(1, 4), Material = random.NextDouble() * 9, Machine = random.NextDouble() * 2,
+            Labour = random.Next(1, 4) * 0.5, JobKwh = random.NextDouble(), IdleKwh = random.NextDouble() / 10, Energy = random.NextDouble() * 0.3,
+        }).ToList();
+        var whole = parts.Aggregate(default(PrintFarm.Core.Cost.CostTotals), (sum, t) => new PrintFarm.Core.Cost.CostTotals
+        {
+            GoodToys = sum.GoodToys + t.GoodToys, Plates = sum.Plates + t.Plates, Material = sum.Material + t.Material, Machine = sum.Machine + t.Machine,
+            Labour = sum.Labour + t.Labour, JobKwh = sum.JobKwh + t.JobKwh, IdleKwh = sum.IdleKwh + t.IdleKwh, Energy = sum.Energy + t.Energy,
+        });
+        Assert.True(whole.GoodToys > 0, "the seed gives the farm good toys");
+
+        // The partition's cost line and its kpi line are one point in InfluxDB; the kpi line brings toys_completed.
+        Dictionary<string, double> PointOf(PrintFarm.Core.Cost.CostTotals t, int? partition) => new(Fields(new PointEncoder("f") { Partition = partition }.CostKpi(new PrintFarm.Core.Cost.CostPoint(Hourly, Some.At(9), KpiScope.Farm, string.Empty, t))))
+        {
+            ["toys_completed"] = t.GoodToys,
+        };
+
+        var merged = KpiPartials.Merge(parts.Select((t, i) => PointOf(t, i)));
+        var expected = PointOf(whole, null);
+
+        foreach (var field in (string[])["cost_total", "energy_kwh", "idle_energy_kwh", "cost_per_toy", "energy_per_toy_kwh", "cost_material_per_toy", "cost_energy_per_toy", "cost_machine_per_toy", "cost_labour_per_toy"])
+        {
+            Assert.True(Math.Abs(expected[field] - merged[field]) <= 1e-12 * Math.Abs(expected[field]), $"{field}: {expected[field]} vs {merged[field]}");
+        }
+    }
+
     // A farm-scope point of a closed hour (each partition has its own printers; a printer is busy at most its hour).
     private static KpiPoint Point(IEnumerable<EndedJob> jobs, int printers)
     {
@@ -70,9 +103,10 @@ public sealed class KpiPartialsTests
     }
 
     // The point's numeric fields as the encoder writes them.
-    private static Dictionary<string, double> Fields(KpiPoint point)
+    private static Dictionary<string, double> Fields(KpiPoint point) => Fields(new PointEncoder("f").Kpi(point));
+
+    private static Dictionary<string, double> Fields(string line)
     {
-        var line = new PointEncoder("f").Kpi(point);
         var fields = line.Split(' ')[1];
         return fields.Split(',').Select(f => f.Split('=')).ToDictionary(kv => kv[0], kv => double.Parse(kv[1].TrimEnd('i'), CultureInfo.InvariantCulture), StringComparer.Ordinal);
     }

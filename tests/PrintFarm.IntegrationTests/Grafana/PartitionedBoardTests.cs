@@ -95,11 +95,13 @@ public sealed class PartitionedBoardTests(ServicesFixture services)
     private static IReadOnlyList<Dictionary<string, JsonElement>> Settled(FarmDay day, PanelQuery query, IReadOnlyList<Dictionary<string, JsonElement>> rows) =>
         query.Query.Contains("utilization", StringComparison.Ordinal) || query.Query.Contains("capacity_s", StringComparison.Ordinal)
             ? rows.Where(r => r.Time() <= FarmDay.Hour(13) && r.Time() != FarmDay.Day && !Overbooked(day, r.Time())).ToList()
-            : query.Query.Contains("oee", StringComparison.Ordinal) ? rows.Where(r => r.Time() <= FarmDay.Hour(13) && r.Time() != FarmDay.Day).ToList()
+            : query.Query.Contains("oee", StringComparison.Ordinal) || query.Query.Contains("energy", StringComparison.Ordinal) || query.Query.Contains("cost_", StringComparison.Ordinal) ? rows.Where(r => r.Time() <= FarmDay.Hour(13) && r.Time() != FarmDay.Day).ToList()
             : rows;
 
     // OEE's availability has the same watermark dependence (the elapsed part of an open window), printer by printer: a
     // printer's open window is measured to its own partition's watermark, so only windows closed everywhere compare.
+    // Metered energy too: a plug's readings are attributed to jobs and idle draw only once the partition's watermark
+    // has passed them, so the open window's idle draw (and the range's cost per toy with it) waits on that watermark.
 
     private static bool Overbooked(FarmDay day, DateTimeOffset hour) => day.Jobs.GroupBy(j => j.Printer).Any(jobs =>
         jobs.Sum(j => Math.Max(0, (Min(j.End, hour.AddHours(1)) - Max(j.Start, hour)).TotalSeconds)) > 3600);
