@@ -55,7 +55,8 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
         }
 
         var alerts = new Table().Border(TableBorder.Rounded).Title("[bold]Alerts[/]").AddColumns("state", "since", "alert");
-        var latest = state.Alerts();
+        // Orders at risk are listed under the orders row: one per order would crowd the farm's alerts out of this table.
+        var latest = state.Alerts().Where(a => a.Tag("scope") != "order").ToList();
         foreach (var a in latest.Take(6))
         {
             alerts.AddRow(
@@ -87,7 +88,7 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
     public string PlainLine()
     {
         var t = now();
-        var firing = state.Alerts().Count(a => a.Tag("state") == "firing");
+        var firing = state.Alerts().Count(a => a.Tag("state") == "firing" && a.Tag("scope") != "order");
         return string.Create(CultureInfo.InvariantCulture, $"{t:yyyy-MM-dd HH:mm} sim | hour {Plain(state.Kpi("1h", Hour.StartOf(t)))} | today {Plain(state.Kpi("1d", Day.StartOf(t)))} | orders today {PlainOrders(state.OrderKpi("1d", Day.StartOf(t)), state.Orders())} | alerts firing {firing}");
     }
 

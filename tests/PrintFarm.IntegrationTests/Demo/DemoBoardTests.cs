@@ -136,18 +136,23 @@ public sealed class DemoBoardTests
         Order("frogs", Now.AddHours(-4).AddMinutes(2), Now.AddHours(1), "frog", 40);
         book.AddJob(Job("j1", "order-late_dragon_x2.gcode", "dragon", Now.AddMinutes(-60)), Open);
         book.AddJob(Job("j2", "owl_x2.gcode", "owl", Now.AddMinutes(-40)), Open);
-        book.Advance(Now, []);
+        var alerts = new List<AlertTransition>();
+        book.Advance(Now, alerts);
+        Assert.Single(alerts);
         var orders = new List<PrintFarm.Core.Orders.OrderStatus>();
         var windows = new List<PrintFarm.Core.Orders.OrderWindowPoint>();
         book.Collect(Open, orders, windows);
-        state.Observe([.. orders.Select(encoder.Order), .. windows.Select(w => encoder.OrderKpi(w))]);
+        state.Observe([.. orders.Select(encoder.Order), .. windows.Select(w => encoder.OrderKpi(w)), .. alerts.Select(encoder.Alert)]);
 
         var screen = Render(board);
         Assert.Contains("Orders and on-time delivery", screen, StringComparison.Ordinal);
         Assert.Matches(@"last hour 06:00\s*│\s*50 % \(below typical\)\s*│\s*2 \(1/1\)\s*│\s*30m00s \(exceptional\)\s*│\s*1h00m", screen);
         Assert.Matches(@"today 2026-03-02\s*│\s*50 % \(below typical\)\s*│\s*2 \(1/1\)", screen);
         Assert.Contains("open orders 1, at risk 1: frogs (due 08:20)", screen, StringComparison.Ordinal);
-        Assert.Contains("orders today 2 completed, 50 % on time (below typical), 1 at risk", board.PlainLine(), StringComparison.Ordinal);
+        Assert.Contains("orders today 2 completed, 50 % on time (below typical), 1 at risk | alerts firing 0", board.PlainLine(), StringComparison.Ordinal);
+
+        // The order's at-risk alert is under the orders row, not in the farm's alerts table.
+        Assert.DoesNotContain("FIRING", screen, StringComparison.Ordinal);
 
         static PrintFarm.Core.Events.EndedJob Job(string id, string file, string toy, DateTimeOffset end) => new()
         {
