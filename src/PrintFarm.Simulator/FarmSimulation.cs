@@ -1,5 +1,6 @@
 using PrintFarm.Core.Events;
 using PrintFarm.Core.Normalization;
+using PrintFarm.Simulator.Catalog;
 using PrintFarm.Simulator.Formats;
 using PrintFarm.Simulator.Truth;
 
@@ -33,7 +34,15 @@ public sealed class FarmSimulation
         Truth = new GroundTruth(Printers, Stop);
         OeeTruth = new OeeTruth(Truth);
         Plugs = new SmartPlugs(Printers, options.SmartPlugs);
+        Desk = options.Orders ? new OrderDesk(options) : null;
+        OrdersTruth = new OrdersTruth(Desk, Truth);
     }
+
+    /// <summary>The order desk, or <see langword="null"/> unless <see cref="SimulationOptions.Orders"/>.</summary>
+    public OrderDesk? Desk { get; }
+
+    /// <summary>The ground truth of orders and on-time delivery (no orders unless <see cref="SimulationOptions.Orders"/>).</summary>
+    public OrdersTruth OrdersTruth { get; }
 
     /// <summary>The smart plugs and their energy truth (none unless <see cref="SimulationOptions.SmartPlugs"/>).</summary>
     public SmartPlugs Plugs { get; }
@@ -57,10 +66,11 @@ public sealed class FarmSimulation
     public IEnumerable<SimMessage> Messages()
     {
         var queue = new PriorityQueue<IEnumerator<SimMessage>, (long Ticks, int Printer, long Sequence)>();
-        var sequences = new long[Printers.Count];
-        for (var i = 0; i < Printers.Count; i++)
+        var sequences = new long[Printers.Count + 1];
+        for (var i = 0; i <= Printers.Count; i++)
         {
-            var e = RunPrinter(i).GetEnumerator();
+            // The order desk's messages come last, as one more sender after the printers.
+            var e = (i < Printers.Count ? RunPrinter(i) : Desk?.Messages() ?? []).GetEnumerator();
             if (e.MoveNext())
             {
                 queue.Enqueue(e, (e.Current.Time.UtcTicks, i, sequences[i]++));
@@ -114,9 +124,26 @@ public sealed class FarmSimulation
 
         // Printers do not all start their first job at the same second.
         t = t.AddSeconds(5 + random.Next(0, 600));
-        for (var number = 1; t < stop; number++)
+        for (var number = 1; t < stop;)
         {
-            var job = Plan(index, number, t, random);
+            PlannedJob job;
+            if (Desk is { } desk)
+            {
+                // Printing for orders: the desk's next plate, or a short wait when no order needs one.
+                if (desk.Next(t) is not { } next)
+                {
+                    t = t.AddSeconds(IdleWaitSeconds + random.Next(0, IdleWaitSeconds));
+                    continue;
+                }
+
+                job = Plan(index, number++, t, random, next.Toy, next.Order);
+                desk.Planned(job);
+            }
+            else
+            {
+                job = Plan(index, number++, t, random);
+            }
+
             var reported = emitter.Report(job, _materials);
             Truth.Add(job, reported, job.End < stop);
             Plugs.Planned(job, reported);
@@ -161,9 +188,12 @@ public sealed class FarmSimulation
         }
     }
 
-    private PlannedJob Plan(int index, int number, DateTimeOffset start, Random random)
+    // A printer with nothing to print for any order asks the desk again after 3 to 6 minutes.
+    private const int IdleWaitSeconds = 180;
+
+    private PlannedJob Plan(int index, int number, DateTimeOffset start, Random random, Toy? given = null, string? order = null)
     {
-        var toy = _options.Catalog.Pick(random);
+        var toy = given ?? _options.Catalog.Pick(random);
 
         // Print time spreads ±25 % around the toy's mean.
         var plateSeconds = (int)(toy.PlateMinutes * 60 * (0.75 + (random.NextDouble() * 0.5)));
@@ -195,6 +225,7 @@ public sealed class FarmSimulation
             StopPercent = stopPercent,
             PauseAtPercent = pauseAt,
             PauseSeconds = pauseSeconds,
+            Order = order,
         };
 
         // The drop is a bad batch of filament: a print running on a struck printer when it arrives clogs and fails
