@@ -160,7 +160,7 @@ internal sealed class ClusterPipelineService : BackgroundService
         {
             // Farm-, toy- and material-wide alerts: partitions put their partials, one worker at a time judges them.
             _partials = await FarmPartials.OpenBucketAsync(_js, layout, cluster.Replicas, _options.Alerts.Rules, cancellationToken).ConfigureAwait(false);
-            _stage = new FarmAlertStage(_js, leaseBucket, _partials, _checkpoints, _options, worker, _channels, _services.GetRequiredService<Alerts.AlertQueue>(), _time, _logger);
+            _stage = new FarmAlertStage(_js, leaseBucket, _partials, _options, worker, _channels, _services.GetRequiredService<Alerts.AlertQueue>(), _time, _logger);
             _stageRun = Task.Run(() => _stage.RunAsync(_stageStop.Token), CancellationToken.None);
         }
 

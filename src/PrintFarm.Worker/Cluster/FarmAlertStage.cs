@@ -7,6 +7,7 @@ using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
 using NATS.Client.KeyValueStore;
 using PrintFarm.Core.Alerts;
+using PrintFarm.Core.Kpis;
 using PrintFarm.Core.LineProtocol;
 using PrintFarm.Worker.Alerts;
 using PrintFarm.Worker.Configuration;
@@ -23,7 +24,7 @@ namespace PrintFarm.Worker.Cluster;
 /// farm's closing watermark: the leading partition's watermark, held back by any partition behind it that still has
 /// unread messages older than the leading one (asked of the streams themselves). Its transitions become
 /// <c>alert</c> points and deliveries as in the single-machine worker. Its state — the evaluator's and the outbox of
-/// its undelivered transitions — is saved in the checkpoint bucket under the same key after every judgement,
+/// its undelivered transitions — is saved in the partials bucket under the same key after every judgement,
 /// conditional on the revision it read, so a new owner resumes where the last save left off and a former owner that
 /// lost the lease cannot overwrite it.
 /// </summary>
@@ -34,7 +35,6 @@ internal sealed class FarmAlertStage
     private readonly INatsJSContext _js;
     private readonly INatsKVStore _leases;
     private readonly INatsKVStore _partials;
-    private readonly INatsKVStore _checkpoints;
     private readonly JetStreamLayout _layout;
     private readonly PrintFarmOptions _options;
     private readonly PipelineChannels _channels;
@@ -48,12 +48,11 @@ internal sealed class FarmAlertStage
     private Owned? _owned;
     private long _lastJudged;
 
-    public FarmAlertStage(INatsJSContext js, INatsKVStore leases, INatsKVStore partials, INatsKVStore checkpoints, PrintFarmOptions options, string worker, PipelineChannels channels, AlertQueue queue, TimeProvider time, ILogger logger)
+    public FarmAlertStage(INatsJSContext js, INatsKVStore leases, INatsKVStore partials, PrintFarmOptions options, string worker, PipelineChannels channels, AlertQueue queue, TimeProvider time, ILogger logger)
     {
         _js = js;
         _leases = leases;
         _partials = partials;
-        _checkpoints = checkpoints;
         _layout = options.Cluster.Layout;
         _options = options;
         Worker = worker;
@@ -214,7 +213,7 @@ internal sealed class FarmAlertStage
         List<AlertTransition> outbox = [];
         try
         {
-            var entry = await _checkpoints.GetEntryAsync<byte[]>(FarmPartials.StageKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var entry = await _partials.GetEntryAsync<byte[]>(FarmPartials.StageKey, cancellationToken: cancellationToken).ConfigureAwait(false);
             revision = entry.Revision;
             if (entry.Value is { } value && JsonNode.Parse(value) is JsonObject saved)
             {
@@ -262,9 +261,20 @@ internal sealed class FarmAlertStage
             {
                 lock (owned.Gate)
                 {
-                    if (entry.Value is { } value)
+                    if (entry.Value is { } value && entry.Key != FarmPartials.StageKey)
                     {
-                        if (FarmPartials.IsReport(entry.Key))
+                        if (FarmPartials.IsJudged(entry.Key))
+                        {
+                            // A judged window's final sums, back into the rules' ranges (those judged after the saved
+                            // state are taken from the partials again, as they were).
+                            if (FarmPartials.DecodePartial(value) is { } j && j.Start + owned.Evaluator.Window.Size.Ticks <= owned.Evaluator.EvaluatedUntil)
+                            {
+                                var start = new DateTimeOffset(j.Start, TimeSpan.Zero);
+                                owned.Evaluator.Evaluate([new KpiPoint(owned.Evaluator.Window, start, owned.Evaluator.Window.EndOf(start), j.Scope, j.Subject, j.Totals)], null, owned.Discard);
+                                owned.Written.Add((j.Scope, j.Subject, j.Start));
+                            }
+                        }
+                        else if (FarmPartials.IsReport(entry.Key))
                         {
                             if (FarmPartials.DecodeReport(value) is { } r)
                             {
@@ -399,28 +409,56 @@ internal sealed class FarmAlertStage
         return true;
     }
 
+    // The judged windows not yet written first (their final sums, each once), then the state that counts them as
+    // judged: a kill in between leaves windows written that the saved state has not judged, and a new owner judges
+    // them again from the partials, which hold the same sums.
     private async Task SaveAsync(Owned owned, CancellationToken cancellationToken)
     {
         var pending = _queue.PendingKeys();
         owned.Outbox.RemoveAll(t => !pending.Contains(AlertMessages.IdempotencyKey(_options.Farm, t)));
-        JsonObject document;
+        AlertEvaluatorState state;
+        List<(KpiScope Scope, string Subject, long Start, KpiTotals Totals)> judged = [];
         lock (owned.Gate)
         {
-            document = new JsonObject
+            state = owned.Evaluator.SaveState();
+            var size = owned.Evaluator.Window.Size.Ticks;
+            foreach (var series in state.Series)
             {
-                ["saved_at"] = _time.GetUtcNow().ToString("O", System.Globalization.CultureInfo.InvariantCulture),
-                ["worker"] = Worker,
-                ["alerts"] = JsonSerializer.SerializeToNode(owned.Evaluator.SaveState(), Json),
-                [AlertQueue.OutboxProperty] = new JsonArray(owned.Outbox.Select(t => JsonSerializer.SerializeToNode(t, Json)).ToArray()),
-            };
+                foreach (var w in series.Windows.Where(w => w.Start + size <= state.EvaluatedUntil && !owned.Written.Contains((series.Scope, series.Subject, w.Start))))
+                {
+                    judged.Add((series.Scope, series.Subject, w.Start, FarmPartialsMerge.FromSums(w.Sums)));
+                }
+            }
+
+            // Only what the rules can still read is remembered as written.
+            var oldest = state.Series.SelectMany(x => x.Windows).Select(w => w.Start).DefaultIfEmpty(long.MaxValue).Min();
+            owned.Written.RemoveWhere(k => k.Start < oldest);
         }
 
+        foreach (var (scope, subject, start, totals) in judged)
+        {
+            await _partials.PutAsync(FarmPartials.JudgedKey(scope, subject, start), FarmPartials.EncodePartial(-1, scope, subject, start, totals), cancellationToken: cancellationToken).ConfigureAwait(false);
+            lock (owned.Gate)
+            {
+                owned.Written.Add((scope, subject, start));
+            }
+        }
+
+        // The state itself stays small whatever the number of subjects: the windows are in the partials bucket.
+        state.Series = [];
+        var document = new JsonObject
+        {
+            ["saved_at"] = _time.GetUtcNow().ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            ["worker"] = Worker,
+            ["alerts"] = JsonSerializer.SerializeToNode(state, Json),
+            [AlertQueue.OutboxProperty] = new JsonArray(owned.Outbox.Select(t => JsonSerializer.SerializeToNode(t, Json)).ToArray()),
+        };
         var value = JsonSerializer.SerializeToUtf8Bytes(document);
         try
         {
             owned.Revision = owned.Revision == 0
-                ? await _checkpoints.CreateAsync(FarmPartials.StageKey, value, cancellationToken: cancellationToken).ConfigureAwait(false)
-                : await _checkpoints.UpdateAsync(FarmPartials.StageKey, value, owned.Revision, cancellationToken: cancellationToken).ConfigureAwait(false);
+                ? await _partials.CreateAsync(FarmPartials.StageKey, value, cancellationToken: cancellationToken).ConfigureAwait(false)
+                : await _partials.UpdateAsync(FarmPartials.StageKey, value, owned.Revision, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is NatsKVWrongLastRevisionException or NatsKVCreateException)
         {
@@ -455,6 +493,10 @@ internal sealed class FarmAlertStage
         public ulong Revision { get; set; } = revision;
 
         public List<AlertTransition> Outbox { get; } = outbox;
+
+        public HashSet<(KpiScope Scope, string Subject, long Start)> Written { get; } = [];
+
+        public List<AlertTransition> Discard { get; } = [];
 
         public CancellationTokenSource Stop { get; } = new();
 

@@ -16,15 +16,18 @@ namespace PrintFarm.Worker.Cluster;
 /// The KV bucket through which partitions hand their share of the farm-, toy- and material-wide alert windows to the
 /// farm alert stage (<see cref="FarmAlertStage"/>): <c>{CheckpointBucket}_partials</c>, one key per partition, subject
 /// and window holding the partition's latest raw sums of that window (a put replaces, so a replay never doubles),
-/// and one key per partition, <c>wm.p0007</c>, holding its watermark and the stream position it reflects.
+/// one key per partition, <c>wm.p0007</c>, holding its watermark and the stream position it reflects, and the
+/// stage's own judged windows (<see cref="JudgedKey"/>).
 /// docs/scale-out.md, "Farm-wide alerts".
 /// </summary>
 internal static class FarmPartials
 {
-    /// <summary>The key of the stage's state in the checkpoint bucket, and of its lease in the lease bucket.</summary>
+    /// <summary>The key of the stage's state in the partials bucket, and of its lease in the lease bucket.</summary>
     public const string StageKey = "alerts";
 
     private const string ReportPrefix = "wm.";
+
+    private const string JudgedPrefix = "j.";
 
     /// <summary>The partials bucket's name, beside the checkpoint bucket it belongs to.</summary>
     public static string BucketName(JetStreamLayout layout)
@@ -60,6 +63,17 @@ internal static class FarmPartials
     /// </summary>
     public static string PartialKey(KpiScope scope, string subject, long windowStart, int partition) =>
         string.Create(CultureInfo.InvariantCulture, $"{PointEncoder.ScopeName(scope)}.{(subject.Length == 0 ? "_" : Convert.ToHexStringLower(System.Text.Encoding.UTF8.GetBytes(subject)))}.{windowStart}.p{partition:D4}");
+
+    /// <summary>
+    /// The key of a window the stage has judged, with the farm's final sums: <c>j.{scope}.{subject as hex}.{start ticks}</c>.
+    /// Written once the window is closed for the whole farm (it never changes after), before the state that counts it
+    /// as judged; a new owner rebuilds the rules' recent and baseline ranges from these.
+    /// </summary>
+    public static string JudgedKey(KpiScope scope, string subject, long windowStart) =>
+        string.Create(CultureInfo.InvariantCulture, $"{JudgedPrefix}{PointEncoder.ScopeName(scope)}.{(subject.Length == 0 ? "_" : Convert.ToHexStringLower(System.Text.Encoding.UTF8.GetBytes(subject)))}.{windowStart}");
+
+    /// <summary>True when <paramref name="key"/> is a judged window's (<see cref="JudgedKey"/>).</summary>
+    public static bool IsJudged(string key) => key.StartsWith(JudgedPrefix, StringComparison.Ordinal);
 
     /// <summary>True when <paramref name="key"/> is a partition's report.</summary>
     public static bool IsReport(string key) => key.StartsWith(ReportPrefix, StringComparison.Ordinal);

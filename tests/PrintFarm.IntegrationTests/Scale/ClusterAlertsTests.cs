@@ -202,7 +202,7 @@ public sealed class ClusterAlertsTests(ServicesFixture services, ClusterModeFixt
                 await using var nats = await Cluster.ConnectAsync(name: "printfarm-tests-stage");
                 try
                 {
-                    var bucket = await new NatsKVContext(new NatsJSContext(nats)).GetStoreAsync(names.Bucket);
+                    var bucket = await new NatsKVContext(new NatsJSContext(nats)).GetStoreAsync(names.Bucket + "_partials");
                     var entry = await bucket.GetEntryAsync<string>("alerts");
                     return EvaluatedUntil(entry.Value);
                 }
