@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using NATS.Client.JetStream;
 using NATS.Client.KeyValueStore;
 using PrintFarm.IntegrationTests.Support;
@@ -47,7 +48,13 @@ public sealed class ClusterAlertsTests(ServicesFixture services, ClusterModeFixt
                 await ClusterPublisher.PublishInOrderAsync(Cluster, after);
                 await WaitForStageAsync(names, FarmDropTrace.LastClosed);
                 Assert.All(workers, w => Assert.True(w.Counter("printfarm.jobs.ended") > 0, "a worker had no job: the failing jobs should come from both workers' partitions"));
-                Assert.Single(workers, w => w.Logs.Entries.Any(e => e.Message.Contains("runs the farm alert stage", StringComparison.Ordinal)));
+                var judge = Assert.Single(workers, w => w.Logs.Entries.Any(e => e.Message.Contains("runs the farm alert stage", StringComparison.Ordinal)));
+
+                // /readyz of the worker running the stage says so, and how far it has judged.
+                var stage = await StageReadinessAsync(judge);
+                Assert.Equal("this worker", stage.GetProperty("owner").GetString());
+                Assert.Equal(FarmDropTrace.LastClosed, stage.GetProperty("judgedUntil").GetDateTimeOffset());
+                Assert.Equal(ClusterModeFixture.Partitions, stage.GetProperty("partitionsReported").GetInt32());
             }
             finally
             {
@@ -215,6 +222,14 @@ public sealed class ClusterAlertsTests(ServicesFixture services, ClusterModeFixt
             $"the farm alert stage to judge up to {until:O}",
             TimeSpan.FromSeconds(90),
             describe: t => $"judged until {t:O}");
+
+    private static async Task<JsonElement> StageReadinessAsync(WorkerHost worker)
+    {
+        using var http = new HttpClient();
+        var readyz = new Uri(worker.Host.Services.GetRequiredService<PrintFarm.Worker.Operations.HealthEndpointService>().Url!, "/readyz");
+        using var doc = JsonDocument.Parse(await http.GetStringAsync(readyz));
+        return doc.RootElement.GetProperty("checks").GetProperty("cluster").GetProperty("data").GetProperty("farmAlertStage").Clone();
+    }
 
     private async Task<string?> StageOwnerAsync(Names names)
     {
