@@ -312,7 +312,8 @@ internal sealed class ClusterPipelineService : BackgroundService
         var log = await JetStreamPartitionLog.OpenAsync(_js!, _options.Cluster.Layout, partition, owns, _logger, cancellationToken).ConfigureAwait(false);
 
         // Each partition has its own processor, adapters and guard: its state is its checkpoint. Its farm, toy and
-        // material points carry the partition tag and its built-in alerts judge printers only (docs/scale-out.md).
+        // material points carry the partition tag and its built-in alerts judge printers only; its share of the farm's
+        // alert windows goes to the farm alert stage through Partials (docs/scale-out.md, "Farm-wide alerts").
         var processor = PrintFarmHostingExtensions.CreateProcessor(_services, alerts: false, PrintFarmHostingExtensions.CreateGuard(_options), partition: partition);
         var pipeline = new PartitionPipeline<StreamPosition>(
             processor,
