@@ -104,6 +104,16 @@ internal sealed class FarmAlertStage
                 try
                 {
                     await LeaseAsync(stoppingToken).ConfigureAwait(false);
+                    if (Volatile.Read(ref _owned) is { Ended: true })
+                    {
+                        await DropAsync().ConfigureAwait(false); // its watch ended: taken up afresh below
+                    }
+
+                    if (Holds && Volatile.Read(ref _owned) is null)
+                    {
+                        await TakeAsync(stoppingToken).ConfigureAwait(false);
+                    }
+
                     if (Volatile.Read(ref _owned) is { } owned && Holds)
                     {
                         await JudgeAsync(owned, stoppingToken).ConfigureAwait(false);
@@ -118,9 +128,10 @@ internal sealed class FarmAlertStage
                     Log.FarmAlertStageLost(_logger, Worker, ex.Message);
                     await DropAsync().ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is NatsException or TimeoutException or JsonException or OperationCanceledException)
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
-                    Log.FarmAlertStageFailed(_logger, ex.Message, tick);
+                    // Supervised: NATS or the writer failing, or a bug; logged and tried again at the next tick.
+                    Log.FarmAlertStageFailed(_logger, ex.GetType().Name + ": " + ex.Message, tick);
                 }
             }
             while (await WaitAsync(timer, stoppingToken).ConfigureAwait(false));
@@ -202,7 +213,6 @@ internal sealed class FarmAlertStage
 
         Interlocked.Exchange(ref _renewedAt, sent);
         Volatile.Write(ref _leased, true);
-        await TakeAsync(cancellationToken).ConfigureAwait(false);
     }
 
     // The saved state, then the partials bucket read from the start (the latest value of every key) and watched on.
@@ -225,7 +235,6 @@ internal sealed class FarmAlertStage
                 if (saved[AlertQueue.OutboxProperty] is JsonArray items)
                 {
                     outbox.AddRange(items.Select(i => i.Deserialize<AlertTransition>(Json)).OfType<AlertTransition>());
-                    _queue.RestoreOutbox(items);
                 }
             }
         }
@@ -239,6 +248,9 @@ internal sealed class FarmAlertStage
             PartitionStream = await _js.GetStreamAsync(_layout.Stream, cancellationToken: cancellationToken).ConfigureAwait(false),
             MqttStream = await _js.GetStreamAsync(JetStreamLayout.MqttStream, cancellationToken: cancellationToken).ConfigureAwait(false),
         };
+        // The saved outbox goes to the publisher again, but not what it still has from this worker's earlier turn.
+        var pending = _queue.PendingKeys();
+        _queue.RestoreOutbox(new JsonArray(outbox.Where(t => !pending.Contains(AlertMessages.IdempotencyKey(_options.Farm, t))).Select(t => JsonSerializer.SerializeToNode(t, Json)).ToArray()));
         owned.Watching = Task.Run(() => WatchAsync(owned, owned.Stop.Token), CancellationToken.None);
         Volatile.Write(ref _owned, owned);
         Log.FarmAlertStageTaken(_logger, Worker, evaluator.EvaluatedUntil == long.MinValue ? "nothing yet" : new DateTimeOffset(evaluator.EvaluatedUntil, TimeSpan.Zero).ToString("O", System.Globalization.CultureInfo.InvariantCulture), evaluator.Firing, _layout.Partitions);
@@ -312,13 +324,6 @@ internal sealed class FarmAlertStage
 
     private async Task JudgeAsync(Owned owned, CancellationToken cancellationToken)
     {
-        if (owned.Ended)
-        {
-            await DropAsync().ConfigureAwait(false);
-            await TakeAsync(cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
         ClosingPlan? plan;
         lock (owned.Gate)
         {
@@ -506,9 +511,20 @@ internal sealed class FarmAlertStage
 
         public INatsJSStream? MqttStream { get; init; }
 
-        public volatile bool Ready;
+        private volatile bool _ready;
+        private volatile bool _ended;
 
-        public volatile bool Ended;
+        public bool Ready
+        {
+            get => _ready;
+            set => _ready = value;
+        }
+
+        public bool Ended
+        {
+            get => _ended;
+            set => _ended = value;
+        }
     }
 
     private sealed class StageFencedException(string message) : Exception(message);
