@@ -383,35 +383,41 @@ internal sealed class FarmAlertStage
         await SaveAsync(owned, cancellationToken).ConfigureAwait(false);
     }
 
-    // Whether the partition behind holds no message, in either stream, from its own position up to the leader's.
+    // Whether the partition behind holds no message, in either stream, from its own position up to the leader's. A
+    // range found empty stays empty (new messages get higher sequences), so the next round asks only about what came
+    // after it — while the partition's position is still inside it: a new owner that replays from an older checkpoint
+    // starts before it, and is asked about everything again.
     private async Task<bool> IsClearAsync(Owned owned, int partition, PartitionReport report, PartitionReport leader, CancellationToken cancellationToken)
     {
-        foreach (var (stream, subject, from, to) in new[]
+        var clear = true;
+        foreach (var mqtt in new[] { false, true })
         {
-            (owned.PartitionStream!, _layout.PartitionSubject(partition), report.StreamNext, leader.StreamNext),
-            (owned.MqttStream!, _layout.MqttPartitionSubject(partition), report.MqttNext, leader.MqttNext),
-        })
-        {
+            var position = mqtt ? report.MqttNext : report.StreamNext;
+            var to = mqtt ? leader.MqttNext : leader.StreamNext;
+            var from = owned.Empty.TryGetValue((partition, mqtt), out var empty) && empty.From <= position ? Math.Max(position, empty.Until) : position;
             if (from >= to)
             {
                 continue;
             }
 
+            var stream = mqtt ? owned.MqttStream! : owned.PartitionStream!;
+            var subject = mqtt ? _layout.MqttPartitionSubject(partition) : _layout.PartitionSubject(partition);
+            ulong until;
             try
             {
                 var next = await stream.GetAsync(new StreamMsgGetRequest { Seq = from, NextBySubj = subject }, cancellationToken).ConfigureAwait(false);
-                if (next.Message.Seq < to)
-                {
-                    return false;
-                }
+                until = Math.Min(next.Message.Seq, to);
+                clear &= next.Message.Seq >= to;
             }
             catch (NatsJSApiException ex) when (ex.Error.Code == 404)
             {
-                // Nothing of the partition from there on.
+                until = to; // nothing of the partition from there on
             }
+
+            owned.Empty[(partition, mqtt)] = (position, until);
         }
 
-        return true;
+        return clear;
     }
 
     // The judged windows not yet written first (their final sums, each once), then the state that counts them as
@@ -500,6 +506,9 @@ internal sealed class FarmAlertStage
         public List<AlertTransition> Outbox { get; } = outbox;
 
         public HashSet<(KpiScope Scope, string Subject, long Start)> Written { get; } = [];
+
+        // Per partition and stream, a range of sequences found to hold nothing of the partition.
+        public Dictionary<(int Partition, bool Mqtt), (ulong From, ulong Until)> Empty { get; } = [];
 
         public List<AlertTransition> Discard { get; } = [];
 

@@ -202,6 +202,17 @@ internal sealed class PartialsPublisher
         var report = new PartitionReport(watermark?.UtcTicks, position.Stream, position.Mqtt);
         try
         {
+            if (_reported is null)
+            {
+                // A new owner's first puts may be a replay's smaller sums of windows the former owner's report had
+                // closed, or the former owner's sums may be older than this state. A report without a watermark from
+                // the streams' start goes first: the partition is not clear (unless it never had a message), so the
+                // stage closes nothing until the report after these sums.
+                var hold = new PartitionReport(null, 1, 1);
+                await _bucket.PutAsync(FarmPartials.ReportKey(_partition), FarmPartials.EncodeReport(_partition, hold), cancellationToken: cancellationToken).ConfigureAwait(false);
+                _reported = hold;
+            }
+
             foreach (var (key, value) in _pending.ToList())
             {
                 await _bucket.PutAsync(key, value, cancellationToken: cancellationToken).ConfigureAwait(false);
