@@ -41,10 +41,12 @@ public sealed class AlertEvaluator
     /// <summary>
     /// Creates an evaluator; <paramref name="allowedLateness"/> is the KPI engine's, which decides when a window is
     /// closed. <paramref name="printersOnly"/> (a clustered-mode partition, which sees only part of the farm, toys and
-    /// materials) leaves the farm-, toy- and material-scope rules out, whatever the scopes configured.
+    /// materials) leaves the farm-, toy- and material-scope rules out, whatever the scopes configured;
+    /// <paramref name="farmWideOnly"/> (the clustered mode's farm alert stage, fed the partitions' merged sums) leaves
+    /// the printer-scope rules out.
     /// </summary>
     /// <exception cref="ArgumentException">The options are invalid (see <see cref="AlertRuleOptions.Validate"/>).</exception>
-    public AlertEvaluator(AlertRuleOptions options, TimeSpan allowedLateness, bool printersOnly = false)
+    public AlertEvaluator(AlertRuleOptions options, TimeSpan allowedLateness, bool printersOnly = false, bool farmWideOnly = false)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
@@ -57,8 +59,8 @@ public sealed class AlertEvaluator
         _lateness = allowedLateness.Ticks;
         _recent = options.RecentRange.Ticks;
         _baseline = options.BaselineRange.Ticks;
-        _dropScopes = [.. options.EffectiveDropScopes.Where(s => !printersOnly || s == KpiScope.Printer)];
-        _thresholdScopes = [.. options.EffectiveThresholdScopes.Where(s => !printersOnly || s == KpiScope.Printer)];
+        _dropScopes = [.. options.EffectiveDropScopes.Where(s => (!printersOnly || s == KpiScope.Printer) && (!farmWideOnly || s != KpiScope.Printer))];
+        _thresholdScopes = [.. options.EffectiveThresholdScopes.Where(s => (!printersOnly || s == KpiScope.Printer) && (!farmWideOnly || s != KpiScope.Printer))];
         _stoppedAfter = options.StoppedReportingAfter.Ticks;
     }
 
@@ -73,6 +75,15 @@ public sealed class AlertEvaluator
 
     /// <summary>Subjects whose windows are held (for the baseline).</summary>
     public int Series => _series.Count;
+
+    /// <summary>End of the last closed window judged, UTC ticks; <see cref="long.MinValue"/> before the first judgement.</summary>
+    public long EvaluatedUntil => _evaluatedUntil;
+
+    /// <summary>True when some window rule judges <paramref name="scope"/>.</summary>
+    public bool Judges(KpiScope scope) => _dropScopes.Contains(scope) || _thresholdScopes.Contains(scope);
+
+    /// <summary>The window size the rules read.</summary>
+    public WindowSpec Window => _spec;
 
     /// <summary>True when <paramref name="rule"/> is firing for the subject.</summary>
     public bool IsFiring(string rule, KpiScope scope, string subject) => _firing.Contains(new AlertKey(rule, scope, subject));

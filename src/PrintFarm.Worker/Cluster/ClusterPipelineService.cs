@@ -39,6 +39,10 @@ internal sealed class ClusterPipelineService : BackgroundService
     private PartitionLeases? _leases;
     private long _lastLeaseRound;
     private string? _leaseError;
+    private INatsKVStore? _partials;
+    private FarmAlertStage? _stage;
+    private Task? _stageRun;
+    private readonly CancellationTokenSource _stageStop = new();
 
     public ClusterPipelineService(IServiceProvider services, IOptions<PrintFarmOptions> options, PipelineChannels channels, TimeProvider time, ILogger<ClusterPipelineService> logger)
     {
@@ -116,6 +120,11 @@ internal sealed class ClusterPipelineService : BackgroundService
             }
         }
 
+        if (_stage is { } stage)
+        {
+            data["farmAlertStage"] = stage.Describe();
+        }
+
         foreach (var r in running)
         {
             var age = r.Pipeline.CheckpointAge;
@@ -145,6 +154,16 @@ internal sealed class ClusterPipelineService : BackgroundService
         _checkpoints = await KvCheckpointStore.OpenBucketAsync(_js, layout, cluster.Replicas, cancellationToken).ConfigureAwait(false);
         Log.ClusterStarted(_logger, cluster.IsStatic ? cluster.Owned! : "leased", layout.Partitions, layout.Stream, SecretMasking.Text(cluster.Url), layout.CheckpointBucket);
         Log.PartitionAlertsPrintersOnly(_logger, _options.Alerts.Rules.Enabled);
+        var leaseBucket = await PartitionLeases.OpenBucketAsync(_js, cluster.LeaseBucket, cluster.LeaseTtl, cluster.Replicas, cancellationToken).ConfigureAwait(false);
+        var worker = cluster.WorkerId ?? PartitionLeases.NewWorkerId();
+        if (_options.Alerts.Rules.Enabled)
+        {
+            // Farm-, toy- and material-wide alerts: partitions put their partials, one worker at a time judges them.
+            _partials = await FarmPartials.OpenBucketAsync(_js, layout, cluster.Replicas, _options.Alerts.Rules, cancellationToken).ConfigureAwait(false);
+            _stage = new FarmAlertStage(_js, leaseBucket, _partials, _options, worker, _channels, _services.GetRequiredService<Alerts.AlertQueue>(), _time, _logger);
+            _stageRun = Task.Run(() => _stage.RunAsync(_stageStop.Token), CancellationToken.None);
+        }
+
         if (cluster.IsStatic)
         {
             _ = cluster.TryOwnedPartitions(out var owned); // validated at start
@@ -155,8 +174,7 @@ internal sealed class ClusterPipelineService : BackgroundService
         }
         else
         {
-            var bucket = await PartitionLeases.OpenBucketAsync(_js, cluster.LeaseBucket, cluster.LeaseTtl, cluster.Replicas, cancellationToken).ConfigureAwait(false);
-            _leases = new PartitionLeases(bucket, cluster.WorkerId ?? PartitionLeases.NewWorkerId(), layout.Partitions, cluster.LeaseTtl, _time);
+            _leases = new PartitionLeases(leaseBucket, worker, layout.Partitions, cluster.LeaseTtl, _time);
             await RoundAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -202,12 +220,25 @@ internal sealed class ClusterPipelineService : BackgroundService
         }
         finally
         {
+            // The stage writes alert points too: it stops (and hands its lease back) before the writer's queue completes.
+            await StopStageAsync().ConfigureAwait(false);
             _channels.Lines.Writer.TryComplete();
+        }
+    }
+
+    private async Task StopStageAsync()
+    {
+        if (_stageRun is { } run)
+        {
+            await _stageStop.CancelAsync().ConfigureAwait(false);
+            await run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
     public override void Dispose()
     {
+        StopStageAsync().GetAwaiter().GetResult();
+        _stageStop.Dispose();
         foreach (var running in Snapshot())
         {
             running.Stop.Cancel();
@@ -281,7 +312,8 @@ internal sealed class ClusterPipelineService : BackgroundService
         var log = await JetStreamPartitionLog.OpenAsync(_js!, _options.Cluster.Layout, partition, owns, _logger, cancellationToken).ConfigureAwait(false);
 
         // Each partition has its own processor, adapters and guard: its state is its checkpoint. Its farm, toy and
-        // material points carry the partition tag and its built-in alerts judge printers only (docs/scale-out.md).
+        // material points carry the partition tag and its built-in alerts judge printers only; its share of the farm's
+        // alert windows goes to the farm alert stage through Partials (docs/scale-out.md, "Farm-wide alerts").
         var processor = PrintFarmHostingExtensions.CreateProcessor(_services, alerts: false, PrintFarmHostingExtensions.CreateGuard(_options), partition: partition);
         var pipeline = new PartitionPipeline<StreamPosition>(
             processor,
@@ -297,6 +329,9 @@ internal sealed class ClusterPipelineService : BackgroundService
             _services.GetRequiredService<Alerts.DeliveredLog>())
         {
             Owns = owns,
+            Partials = _partials is { } partials
+                ? new PartialsPublisher(partials, partition, new PrintFarm.Core.Alerts.AlertEvaluator(_options.Alerts.Rules, _options.AllowedLateness, farmWideOnly: true), _time, _logger).PublishAsync
+                : null,
         };
         await pipeline.StartAsync(cancellationToken).ConfigureAwait(false);
         var stop = new CancellationTokenSource();

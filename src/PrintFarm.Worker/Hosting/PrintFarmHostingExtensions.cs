@@ -122,7 +122,7 @@ public static class PrintFarmHostingExtensions
     /// <paramref name="partition"/>: a clustered-mode partition's processor (its own adapters, no notifications). Its
     /// farm, toy and material points carry the partition tag (<see cref="PointEncoder.Partition"/>), and its built-in
     /// alerts judge printers only: a partition sees only its share of the farm, so farm-wide alerts come from the
-    /// Grafana rules, which add the partitions up (docs/scale-out.md).
+    /// farm alert stage, which adds the partitions' partials up (<see cref="Cluster.FarmAlertStage"/>, docs/scale-out.md).
     /// </remarks>
     internal static TelemetryProcessor CreateProcessor(IServiceProvider sp, bool alerts, CardinalityGuard? guard = null, DateTimeOffset? writeBefore = null, int? partition = null)
     {

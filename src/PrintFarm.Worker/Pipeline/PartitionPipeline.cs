@@ -101,6 +101,13 @@ internal sealed class PartitionPipeline<TPosition> : IDisposable
     /// </summary>
     public Func<bool>? Owns { get; init; }
 
+    /// <summary>
+    /// Clustered mode: called at each flush and checkpoint, inside the gate and after the ownership check, with the
+    /// <c>kpi</c> points flushed, the watermark and the log position they reflect (the farm alert stage's partials,
+    /// docs/scale-out.md). Null: nothing is called.
+    /// </summary>
+    public Func<IReadOnlyList<PrintFarm.Core.Kpis.KpiPoint>, DateTimeOffset?, TPosition, CancellationToken, ValueTask>? Partials { get; init; }
+
     /// <summary>True once <see cref="Owns"/> said no: the pipeline stopped writing.</summary>
     public bool Lost => Volatile.Read(ref _lost);
 
@@ -333,7 +340,7 @@ internal sealed class PartitionPipeline<TPosition> : IDisposable
     private async Task FlushLoopAsync(CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(_flushInterval, _time);
-        var output = new ProcessorOutput();
+        var output = new ProcessorOutput { KeepKpiPoints = Partials is not null };
         while (true)
         {
             try
@@ -383,7 +390,7 @@ internal sealed class PartitionPipeline<TPosition> : IDisposable
     /// </summary>
     private async Task CheckpointAsync(CancellationToken cancellationToken)
     {
-        var output = new ProcessorOutput();
+        var output = new ProcessorOutput { KeepKpiPoints = Partials is not null };
         var barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         CheckpointSnapshot snapshot;
         TPosition position;
@@ -452,6 +459,11 @@ internal sealed class PartitionPipeline<TPosition> : IDisposable
 
         _alerts.Enqueue(output.Alerts);
         _alerts.Enqueue(output.Notifications);
+        if (Partials is { } partials && output.KeepKpiPoints)
+        {
+            await partials(output.KpiPoints, _processor.Kpis.Watermark, _processed, cancellationToken).ConfigureAwait(false);
+        }
+
         output.Clear();
     }
 
