@@ -121,8 +121,9 @@ public static class PrintFarmHostingExtensions
     /// <remarks>
     /// <paramref name="partition"/>: a clustered-mode partition's processor (its own adapters, no notifications). Its
     /// farm, toy and material points carry the partition tag (<see cref="PointEncoder.Partition"/>), and its built-in
-    /// alerts judge printers only: a partition sees only its share of the farm, so farm-wide alerts come from the
-    /// farm alert stage, which adds the partitions' partials up (<see cref="Cluster.FarmAlertStage"/>, docs/scale-out.md).
+    /// alerts judge printers only: a partition sees only its share of the farm. Farm-wide alerts come from the farm
+    /// alert stage, which adds the partitions' partial sums up (docs/scale-out.md, "Farm-wide alerts"), and from the
+    /// Grafana rules, which add them up too.
     /// </remarks>
     internal static TelemetryProcessor CreateProcessor(IServiceProvider sp, bool alerts, CardinalityGuard? guard = null, DateTimeOffset? writeBefore = null, int? partition = null)
     {
