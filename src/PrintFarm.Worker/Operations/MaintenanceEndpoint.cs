@@ -60,7 +60,7 @@ internal sealed class MaintenanceEndpoint(IServiceProvider services, IOptions<Pr
 
         if (_options.Cluster.Enabled)
         {
-            await AnswerAsync(context, StatusCodes.Status503ServiceUnavailable, "clustered mode: publish the switch to the printers' NATS subjects instead").ConfigureAwait(false);
+            await AnswerAsync(context, StatusCodes.Status503ServiceUnavailable, "clustered mode: send the switch on the maintenance topic instead").ConfigureAwait(false);
             return;
         }
 
