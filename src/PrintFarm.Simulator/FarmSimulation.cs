@@ -1,4 +1,5 @@
 using PrintFarm.Core.Events;
+using PrintFarm.Core.Kpis;
 using PrintFarm.Core.Normalization;
 using PrintFarm.Simulator.Formats;
 using PrintFarm.Simulator.Truth;
@@ -20,6 +21,7 @@ public sealed class FarmSimulation
 {
     private readonly SimulationOptions _options;
     private readonly MaterialCatalog _materials = MaterialCatalog.Default;
+    private readonly HashSet<(int Printer, long Ticks)> _malformed = [];
 
     /// <summary>Creates the farm; nothing is generated until <see cref="Messages"/> is enumerated.</summary>
     public FarmSimulation(SimulationOptions options)
@@ -32,6 +34,7 @@ public sealed class FarmSimulation
         Printers = formats.Select((f, i) => new SimPrinter($"{options.PrinterPrefix}{Prefix(f)}-{(i + 1).ToString("D" + digits, System.Globalization.CultureInfo.InvariantCulture)}", f)).ToArray();
         Truth = new GroundTruth(Printers, Stop);
         OeeTruth = new OeeTruth(Truth);
+        Times = new PrinterTimeTruth(Printers, Stop);
         Plugs = new SmartPlugs(Printers, options.SmartPlugs);
     }
 
@@ -46,6 +49,9 @@ public sealed class FarmSimulation
 
     /// <summary>The ground truth of OEE quality and performance, from the jobs of <see cref="Truth"/>.</summary>
     public OeeTruth OeeTruth { get; }
+
+    /// <summary>The ground truth of printer time in each state and OEE availability, from each printer's schedule.</summary>
+    public PrinterTimeTruth Times { get; }
 
     /// <summary>End of the trace, or <see langword="null"/> when it has none.</summary>
     public DateTimeOffset? Stop => _options.Duration is { } d ? _options.Start + d : null;
@@ -67,8 +73,23 @@ public sealed class FarmSimulation
             }
         }
 
+        DateTimeOffset? newestOctoPrint = null;
         while (queue.TryDequeue(out var e, out var key))
         {
+            if (Printers[key.Printer].Format == PrinterFormat.OctoPrint)
+            {
+                // OctoPrint's presence has no time of its own: the worker places it at the newest OctoPrint event time.
+                var m = e.Current;
+                if (m.Topic.EndsWith("/mqtt", StringComparison.Ordinal))
+                {
+                    Times.Device(Printers[key.Printer].Id, newestOctoPrint, m.Payload.Span.SequenceEqual("connected"u8) ? PrinterActivity.Idle : PrinterActivity.Offline);
+                }
+                else if (!_malformed.Remove((key.Printer, m.Time.UtcTicks)) && OctoPrintEmitter.GivesEventTime(m))
+                {
+                    newestOctoPrint = newestOctoPrint is { } n && n > m.Time ? n : m.Time;
+                }
+            }
+
             yield return e.Current;
             if (e.MoveNext())
             {
@@ -110,6 +131,11 @@ public sealed class FarmSimulation
             yield return m;
         }
 
+        if (printer.Format != PrinterFormat.OctoPrint)
+        {
+            Times.Device(printer.Id, t, PrinterActivity.Idle);
+        }
+
         Plugs.Begin(printer.Id, t);
 
         // Printers do not all start their first job at the same second.
@@ -120,6 +146,10 @@ public sealed class FarmSimulation
             var reported = emitter.Report(job, _materials);
             Truth.Add(job, reported, job.End < stop);
             Plugs.Planned(job, reported);
+            foreach (var (at, state) in emitter.States(job))
+            {
+                Times.Device(printer.Id, at, state);
+            }
 
             foreach (var m in emitter.Job(job))
             {
@@ -140,7 +170,13 @@ public sealed class FarmSimulation
             t = job.End.AddSeconds(60 + random.Next(0, 540));
             if (random.NextDouble() < _options.MalformedRate && job.End.AddSeconds(30) < stop)
             {
-                yield return emitter.Malformed(job.End.AddSeconds(30));
+                var malformed = emitter.Malformed(job.End.AddSeconds(30));
+                if (printer.Format == PrinterFormat.OctoPrint)
+                {
+                    _malformed.Add((index, malformed.Time.UtcTicks));
+                }
+
+                yield return malformed;
             }
 
             if (random.NextDouble() < _options.FlapRate)
@@ -151,6 +187,11 @@ public sealed class FarmSimulation
                 {
                     yield return offline;
                     yield return emitter.Online(up)!.Value;
+                    if (printer.Format != PrinterFormat.OctoPrint)
+                    {
+                        Times.Device(printer.Id, down, PrinterActivity.Offline);
+                        Times.Device(printer.Id, up, PrinterActivity.Idle);
+                    }
                 }
 
                 if (up.AddSeconds(30) > t)
@@ -158,8 +199,37 @@ public sealed class FarmSimulation
                     t = up.AddSeconds(30);
                 }
             }
+
+            // An operator takes the printer off for maintenance before its next job (only when asked for: no random
+            // draw otherwise, so the default trace stays as it was).
+            if (_options.MaintenanceRate > 0 && random.NextDouble() < _options.MaintenanceRate)
+            {
+                var on = t;
+                var off = on.AddSeconds(300 + random.Next(0, 1500));
+                if (off < stop)
+                {
+                    foreach (var reading in Plugs.Until(printer.Id, on))
+                    {
+                        yield return reading;
+                    }
+
+                    yield return Maintenance(printer, on, true);
+                    yield return Maintenance(printer, off, false);
+                    Times.Maintenance(printer.Id, on, true);
+                    Times.Maintenance(printer.Id, off, false);
+                    t = off.AddSeconds(30);
+                }
+            }
         }
     }
+
+    // The operator's switch on the worker's default maintenance topic (docs/kpis.md, "OEE"), not retained.
+    private static SimMessage Maintenance(SimPrinter printer, DateTimeOffset at, bool on) =>
+        new(at, $"printfarm/maintenance/{printer.Id}", Json.Object(w =>
+        {
+            w.WriteBoolean("maintenance", on);
+            w.WriteString("ts", Json.Iso(at));
+        }), 1, false);
 
     private PlannedJob Plan(int index, int number, DateTimeOffset start, Random random)
     {
