@@ -74,20 +74,33 @@ public sealed class FarmSimulation
         }
 
         DateTimeOffset? newestOctoPrint = null;
+        var heard = new DateTimeOffset?[Printers.Count];
+        var plugTopics = Plugs.Plugs.Select(p => p.Topic).ToHashSet(StringComparer.Ordinal);
         while (queue.TryDequeue(out var e, out var key))
         {
-            if (Printers[key.Printer].Format == PrinterFormat.OctoPrint)
+            // Which messages give the printer an event time of its own (its clock, and what silence is measured from).
+            var m = e.Current;
+            var printer = Printers[key.Printer];
+            var timed = !_malformed.Remove((key.Printer, m.Time.UtcTicks)) && !plugTopics.Contains(m.Topic) && !m.Topic.StartsWith("printfarm/maintenance/", StringComparison.Ordinal);
+            if (printer.Format == PrinterFormat.OctoPrint)
             {
                 // OctoPrint's presence has no time of its own: the worker places it at the newest OctoPrint event time.
-                var m = e.Current;
                 if (m.Topic.EndsWith("/mqtt", StringComparison.Ordinal))
                 {
-                    Times.Device(Printers[key.Printer].Id, newestOctoPrint, m.Payload.Span.SequenceEqual("connected"u8) ? PrinterActivity.Idle : PrinterActivity.Offline);
+                    Times.Device(printer.Id, newestOctoPrint, m.Payload.Span.SequenceEqual("connected"u8) ? PrinterActivity.Idle : PrinterActivity.Offline);
                 }
-                else if (!_malformed.Remove((key.Printer, m.Time.UtcTicks)) && OctoPrintEmitter.GivesEventTime(m))
+
+                timed &= OctoPrintEmitter.GivesEventTime(m);
+                if (timed)
                 {
                     newestOctoPrint = newestOctoPrint is { } n && n > m.Time ? n : m.Time;
                 }
+            }
+
+            if (timed)
+            {
+                Times.Heard(printer.Id, heard[key.Printer], m.Time);
+                heard[key.Printer] = heard[key.Printer] is { } h && h > m.Time ? h : m.Time;
             }
 
             yield return e.Current;
@@ -98,6 +111,15 @@ public sealed class FarmSimulation
             else
             {
                 e.Dispose();
+            }
+        }
+
+        // Silent from its last message to the end of the trace.
+        for (var i = 0; i < Printers.Count; i++)
+        {
+            if (Stop is { } end)
+            {
+                Times.Heard(Printers[i].Id, heard[i], end);
             }
         }
     }
@@ -171,10 +193,7 @@ public sealed class FarmSimulation
             if (random.NextDouble() < _options.MalformedRate && job.End.AddSeconds(30) < stop)
             {
                 var malformed = emitter.Malformed(job.End.AddSeconds(30));
-                if (printer.Format == PrinterFormat.OctoPrint)
-                {
-                    _malformed.Add((index, malformed.Time.UtcTicks));
-                }
+                _malformed.Add((index, malformed.Time.UtcTicks));
 
                 yield return malformed;
             }

@@ -20,12 +20,18 @@ namespace PrintFarm.Simulator.Tests;
 /// </summary>
 public sealed class PrinterTimeTruthTests
 {
-    public static TheoryData<string> Mixes => new() { "octoprint", "moonraker", "bambu", "native", "mixed" };
+    // Each format alone and mixed; offline only when the host says so (0), or also after 4 minutes of silence.
+    public static TheoryData<string, int> Cases => new()
+    {
+        { "octoprint", 0 }, { "moonraker", 0 }, { "bambu", 0 }, { "native", 0 }, { "mixed", 0 },
+        { "octoprint", 4 }, { "moonraker", 4 }, { "bambu", 4 }, { "native", 4 }, { "mixed", 4 },
+    };
 
     [Theory]
-    [MemberData(nameof(Mixes))]
-    public void Time_in_each_state_and_availability_of_every_closed_window_equal_the_ground_truth(string mix)
+    [MemberData(nameof(Cases))]
+    public void Time_in_each_state_and_availability_of_every_closed_window_equal_the_ground_truth(string mix, int offlineMinutes)
     {
+        TimeSpan? offlineAfter = offlineMinutes > 0 ? TimeSpan.FromMinutes(offlineMinutes) : null;
         var window = WindowSpec.Parse("1h");
         Assert.True(OffShiftSchedule.TryParse("Mon-Sun 09:30-10:15", TimeZoneInfo.Utc, out var offShift, out var problem), problem);
         var simulation = new FarmSimulation(new SimulationOptions
@@ -43,7 +49,7 @@ public sealed class PrinterTimeTruthTests
             MaintenanceRate = 0.15,
         });
         var engine = new KpiEngine(new KpiEngineOptions { Windows = [window] });
-        var timeline = new PrinterTimeline(new PrinterTimelineOptions { Windows = [window], OfflineAfter = TimeSpan.Zero, OffShift = offShift! });
+        var timeline = new PrinterTimeline(new PrinterTimelineOptions { Windows = [window], OfflineAfter = offlineAfter ?? TimeSpan.Zero, OffShift = offShift! });
         var processor = new TelemetryProcessor(
             [new NativeAdapter(), new OctoPrintAdapter(), new MoonrakerAdapter(), new BambuAdapter(), new MaintenanceAdapter()],
             new JobTracker(ToyNameRules.Default, MaterialCatalog.Default),
@@ -68,9 +74,9 @@ public sealed class PrinterTimeTruthTests
         {
             foreach (var printer in simulation.Printers.Select(p => p.Id).Append(string.Empty))
             {
-                var expected = simulation.Times.Times(window, start, printer, offShift);
+                var expected = simulation.Times.Times(window, start, printer, offShift, offlineAfter);
                 var has = latest.TryGetValue((start, printer), out var actual);
-                var what = $"{mix} {(printer.Length == 0 ? "farm" : printer)} {start:HH:mm}";
+                var what = $"{mix} {offlineMinutes} min {(printer.Length == 0 ? "farm" : printer)} {start:HH:mm}";
                 foreach (var state in Enum.GetValues<PrinterActivity>())
                 {
                     var got = has ? actual.Seconds(state) : 0;
@@ -95,7 +101,7 @@ public sealed class PrinterTimeTruthTests
         var expectedStates = Enum.GetValues<PrinterActivity>().Where(s => s switch
         {
             PrinterActivity.Preparing => mix is "bambu" or "native" or "mixed",
-            PrinterActivity.Offline => mix is "octoprint" or "moonraker" or "mixed",
+            PrinterActivity.Offline => mix is "octoprint" or "moonraker" or "mixed" || offlineAfter is not null,
             _ => true,
         });
         Assert.All(expectedStates, s => Assert.True(seen[(int)s] > 0, $"{mix}: no time in {s}"));

@@ -51,14 +51,15 @@ public readonly struct StateTimes
 /// Rules the worker documents and the truth follows (docs/kpis.md, "OEE"): a printer's time counts from its first
 /// message with a time of its own (OctoPrint's presence has none, so an OctoPrint printer counts from its first job); a
 /// message without a time happens at its source's newest event time (the simulator notes when it sends OctoPrint's
-/// presence); maintenance overrides every other state while on and leaves the printer's own state as it was. Offline by
-/// silence is not in the truth: compare with a worker whose <c>StoppedReportingAfter</c> is zero.
+/// presence); maintenance overrides every other state while on and leaves the printer's own state as it was; a printer
+/// silent for longer than the offline timeout is offline until its next message, then back in its own state.
 /// </remarks>
 public sealed class PrinterTimeTruth
 {
     private const int States = 8;
     private readonly object _gate = new();
     private readonly Dictionary<string, List<Change>> _changes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<(long From, long To)>> _silences = new(StringComparer.Ordinal);
     private readonly long _stop;
     private long _sequence;
 
@@ -67,6 +68,7 @@ public sealed class PrinterTimeTruth
         foreach (var p in printers)
         {
             _changes[p.Id] = [];
+            _silences[p.Id] = [];
         }
 
         _stop = stop?.UtcTicks ?? long.MaxValue;
@@ -83,6 +85,24 @@ public sealed class PrinterTimeTruth
     internal void Maintenance(string printer, DateTimeOffset at, bool on) =>
         Add(printer, new Change(at.UtcTicks, 0, true, null, on));
 
+    /// <summary>
+    /// The printer sent a message with an event time at <paramref name="at"/>, its previous one at
+    /// <paramref name="previous"/>: a silence of more than <see cref="MinimumSilence"/> between them is kept.
+    /// </summary>
+    internal void Heard(string printer, DateTimeOffset? previous, DateTimeOffset at)
+    {
+        if (previous is { } p && at - p > MinimumSilence)
+        {
+            lock (_gate)
+            {
+                _silences[printer].Add((p.UtcTicks, at.UtcTicks));
+            }
+        }
+    }
+
+    /// <summary>The shortest offline timeout <see cref="Times"/> can apply: silences up to this long are not kept.</summary>
+    public static TimeSpan MinimumSilence { get; } = TimeSpan.FromMinutes(1);
+
     private void Add(string printer, Change change)
     {
         lock (_gate)
@@ -94,30 +114,47 @@ public sealed class PrinterTimeTruth
     /// <summary>
     /// Time in each state of the window of <paramref name="window"/> starting at <paramref name="start"/>, for
     /// <paramref name="printer"/> or (empty) the farm, with <paramref name="offShift"/> as the declared off-shift time.
-    /// Exact for windows that end before the trace does.
+    /// With <paramref name="offlineAfter"/> (the worker's <c>StoppedReportingAfter</c>, at least
+    /// <see cref="MinimumSilence"/>), a printer silent for longer is offline from then until its next message, unless in
+    /// maintenance; without it, offline only when its host says so. Exact for windows that end before the trace does.
     /// </summary>
-    public StateTimes Times(WindowSpec window, DateTimeOffset start, string printer = "", OffShiftSchedule? offShift = null)
+    public StateTimes Times(WindowSpec window, DateTimeOffset start, string printer = "", OffShiftSchedule? offShift = null, TimeSpan? offlineAfter = null)
     {
         ArgumentNullException.ThrowIfNull(window);
         ArgumentNullException.ThrowIfNull(printer);
+        if (offlineAfter is { } limit && limit < MinimumSilence)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offlineAfter), limit, $"at least {MinimumSilence}: shorter silences are not kept");
+        }
+
         offShift ??= OffShiftSchedule.None;
         var from = start.UtcTicks;
         var to = Math.Min(window.EndOf(start).UtcTicks, _stop);
         var on = new long[States];
         var off = new long[States];
-        List<Change>[] logs;
+        List<(List<Change> Log, List<(long, long)> Silences)> printers;
         lock (_gate)
         {
-            logs = printer.Length == 0
-                ? [.. _changes.Values.Select(c => c.ToList())]
-                : [_changes.TryGetValue(printer, out var c) ? [.. c] : []];
+            printers = [.. _changes.Where(kv => printer.Length == 0 || kv.Key == printer).Select(kv => (kv.Value.ToList(), _silences[kv.Key].ToList()))];
         }
 
-        foreach (var log in logs)
+        foreach (var (log, silences) in printers)
         {
+            // Offline by silence: from the timeout after a message until the next one.
+            var offline = offlineAfter is { } after
+                ? silences.Where(g => g.Item2 - g.Item1 > after.Ticks).Select(g => (From: g.Item1 + after.Ticks, To: g.Item2)).ToList()
+                : [];
             foreach (var (a, b, state) in Segments(log))
             {
-                Credit(Math.Max(a, from), Math.Min(b, to), state, offShift, on, off);
+                var cursor = a;
+                foreach (var (x, y) in state == PrinterActivity.Maintenance ? [] : offline.Where(o => o.To > a && o.From < b))
+                {
+                    Credit(Math.Max(cursor, from), Math.Min(Math.Max(x, cursor), to), state, offShift, on, off);
+                    Credit(Math.Max(Math.Max(x, cursor), from), Math.Min(Math.Min(y, b), to), PrinterActivity.Offline, offShift, on, off);
+                    cursor = Math.Max(cursor, Math.Min(y, b));
+                }
+
+                Credit(Math.Max(cursor, from), Math.Min(b, to), state, offShift, on, off);
             }
         }
 

@@ -11,7 +11,7 @@ using PrintFarm.Simulator.Publishing;
 namespace PrintFarm.IntegrationTests.Oee;
 
 /// <summary>
-/// The simulator's trace, with operator maintenance and declared off-shift time, through a real Mosquitto, the real
+/// The simulator's trace, with operator maintenance, declared off-shift time and a short offline timeout, through a real Mosquitto, the real
 /// worker and a real InfluxDB 1.x: every closed hour's <c>printer_time</c> point (each state, off-shift, planned and
 /// tracked time) and <c>kpi</c> availability, for each printer and the farm, equal the simulator's ground truth
 /// (<see cref="Simulator.Truth.PrinterTimeTruth"/>, from the printers' schedules). The worker runs on the simulation's
@@ -22,6 +22,9 @@ public sealed class PrinterTimeTruthEndToEndTests(ServicesFixture services)
 {
     private static readonly TimeSpan Lateness = TimeSpan.FromMinutes(5);
     private const string OffShift = "Mon-Sun 09:30-10:15";
+
+    // Idle gaps, Moonraker's silent pauses and maintenance run longer: offline by silence as well as by presence.
+    private static readonly TimeSpan OfflineAfter = TimeSpan.FromMinutes(4);
 
     private static readonly (PrinterActivity State, string Field)[] Fields =
     [
@@ -61,7 +64,7 @@ public sealed class PrinterTimeTruthEndToEndTests(ServicesFixture services)
         settings["PrintFarm:AllowedLateness"] = Lateness.ToString("c", CultureInfo.InvariantCulture);
         settings["PrintFarm:FlushInterval"] = "00:00:05";
         settings["PrintFarm:Oee:OffShift"] = OffShift;
-        settings["PrintFarm:Alerts:Rules:StoppedReportingAfter"] = "00:00:00"; // the truth has no offline by silence
+        settings["PrintFarm:Alerts:Rules:StoppedReportingAfter"] = OfflineAfter.ToString("c", CultureInfo.InvariantCulture);
         var clock = new SimulationClock(simulation.Options.Start);
         var topics = new HashSet<string>(StringComparer.Ordinal);
 
@@ -112,7 +115,7 @@ public sealed class PrinterTimeTruthEndToEndTests(ServicesFixture services)
         {
             foreach (var printer in simulation.Printers.Select(p => p.Id).Append(string.Empty))
             {
-                var expected = simulation.Times.Times(window, start, printer, offShift);
+                var expected = simulation.Times.Times(window, start, printer, offShift, OfflineAfter);
                 var what = $"{(printer.Length == 0 ? "farm" : printer)} {start:HH:mm}";
                 if (!times.TryGetValue((start, printer), out var row))
                 {
