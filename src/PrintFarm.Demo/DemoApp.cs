@@ -72,6 +72,7 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
             Scenario = options.Scenario,
             DropAfter = options.DropAfter,
             SmartPlugs = true,
+            Orders = true,
         });
         var clock = new SimulationClock(start);
 
@@ -182,6 +183,7 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
             }
         }
 
+        var orderRows = FinalOrders(simulation, cut);
         var summary = string.Create(CultureInfo.InvariantCulture, $"simulated from {simulation.Options.Start:yyyy-MM-ddTHH:mm:ssZ} until {until:yyyy-MM-ddTHH:mm:ssZ}: {published} messages, {truth.Jobs.Count(j => j.Reported.End < cut)} jobs ended{(lost > 0 ? $", {lost} seconds not confirmed delivered" : string.Empty)}");
         var matching = rows.ToDictionary(r => r.Row, r => r.Matches);
         if (plain)
@@ -191,10 +193,22 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
             {
                 Console.WriteLine($"final {KpiTable.KeyValues(row)} {OeeKeyValues(row.Point)} ground_truth={(matches ? "match" : "differs")}");
             }
+
+            foreach (var (text, matches) in orderRows)
+            {
+                Console.WriteLine($"final_orders {text} ground_truth={(matches ? "match" : "differs")}");
+            }
         }
         else
         {
             AnsiConsole.Write(KpiTable.Build("Final farm KPIs", rows.Select(r => r.Row), extra: ("ground truth", row => matching[row] ? "[green]match[/]" : "[red]differs[/]")));
+            var orders = new Table().Border(TableBorder.Rounded).Title("Final orders").AddColumns("window and orders completed", "ground truth");
+            foreach (var (text, matches) in orderRows)
+            {
+                orders.AddRow(Markup.Escape(text), matches ? "[green]match[/]" : "[red]differs[/]");
+            }
+
+            AnsiConsole.Write(orders);
             AnsiConsole.MarkupLine(Markup.Escape(summary));
         }
 
@@ -203,7 +217,35 @@ internal sealed class DemoApp(DemoOptions options) : IDisposable
             Console.WriteLine($"Line protocol written to {lineFile}; import with: influx write --bucket printfarm --precision ms --file {lineFile}");
         }
 
-        return rows.TrueForAll(r => r.Matches);
+        return rows.TrueForAll(r => r.Matches) && orderRows.TrueForAll(r => r.Matches);
+    }
+
+    // The order_kpi windows the worker wrote, and those in which the simulator's ground truth completes an order,
+    // each with whether the two agree (counts exact, seconds to 1e-9 relative).
+    private List<(string Text, bool Matches)> FinalOrders(FarmSimulation simulation, DateTimeOffset cut)
+    {
+        static bool Close(double a, double? b) => Math.Abs(a - (b ?? 0)) <= 1e-9 * Math.Max(1, Math.Abs(a));
+        var rows = new List<(string, bool)>();
+        foreach (var window in new[] { "1h", "1d" })
+        {
+            var spec = WindowSpec.Parse(window);
+            var written = _board.OrderKpis(window).ToDictionary(w => w.Start, w => w.Point);
+            foreach (var start in written.Keys.Union(simulation.OrdersTruth.WindowsWithOrders(spec, cut)).Order())
+            {
+                var truth = simulation.OrdersTruth.Totals(spec, start, cut);
+                var p = written.GetValueOrDefault(start);
+                var matches = p is not null
+                    && truth.OrdersCompleted == (long)(p.Number("orders_completed") ?? 0)
+                    && truth.OrdersOnTime == (long)(p.Number("orders_on_time") ?? 0)
+                    && truth.Toys == (long)(p.Number("toys") ?? 0)
+                    && Close(truth.PrintSeconds, p.Number("print_time_s"))
+                    && Close(truth.LeadSeconds / Math.Max(1, truth.OrdersCompleted), p.Number("lead_time_per_order_s"));
+                string F(string field) => p?.Number(field) is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "-";
+                rows.Add((string.Create(CultureInfo.InvariantCulture, $"window={window} start={start:yyyy-MM-ddTHH:mm:ssZ} orders_completed={F("orders_completed")} orders_on_time={F("orders_on_time")} on_time_rate={F("on_time_rate")} toys={F("toys")} print_time_s={F("print_time_s")} print_time_per_toy_s={F("print_time_per_toy_s")}"), matches));
+            }
+        }
+
+        return rows;
     }
 
     // The job-derived KPIs the worker wrote equal the simulator's ground truth (sums to 1e-9 relative).

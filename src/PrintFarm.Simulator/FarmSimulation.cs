@@ -1,6 +1,7 @@
 using PrintFarm.Core.Events;
 using PrintFarm.Core.Kpis;
 using PrintFarm.Core.Normalization;
+using PrintFarm.Simulator.Catalog;
 using PrintFarm.Simulator.Formats;
 using PrintFarm.Simulator.Truth;
 
@@ -36,7 +37,15 @@ public sealed class FarmSimulation
         OeeTruth = new OeeTruth(Truth);
         Times = new PrinterTimeTruth(Printers, Stop);
         Plugs = new SmartPlugs(Printers, options.SmartPlugs);
+        Desk = options.Orders ? new OrderDesk(options) : null;
+        OrdersTruth = new OrdersTruth(Desk, Truth);
     }
+
+    /// <summary>The order desk, or <see langword="null"/> unless <see cref="SimulationOptions.Orders"/>.</summary>
+    public OrderDesk? Desk { get; }
+
+    /// <summary>The ground truth of orders and on-time delivery (no orders unless <see cref="SimulationOptions.Orders"/>).</summary>
+    public OrdersTruth OrdersTruth { get; }
 
     /// <summary>The smart plugs and their energy truth (none unless <see cref="SimulationOptions.SmartPlugs"/>).</summary>
     public SmartPlugs Plugs { get; }
@@ -63,10 +72,11 @@ public sealed class FarmSimulation
     public IEnumerable<SimMessage> Messages()
     {
         var queue = new PriorityQueue<IEnumerator<SimMessage>, (long Ticks, int Printer, long Sequence)>();
-        var sequences = new long[Printers.Count];
-        for (var i = 0; i < Printers.Count; i++)
+        var sequences = new long[Printers.Count + 1];
+        for (var i = 0; i <= Printers.Count; i++)
         {
-            var e = RunPrinter(i).GetEnumerator();
+            // The order desk's messages come last, as one more sender after the printers.
+            var e = (i < Printers.Count ? RunPrinter(i) : Desk?.Messages() ?? []).GetEnumerator();
             if (e.MoveNext())
             {
                 queue.Enqueue(e, (e.Current.Time.UtcTicks, i, sequences[i]++));
@@ -78,16 +88,17 @@ public sealed class FarmSimulation
         var plugTopics = Plugs.Plugs.Select(p => p.Topic).ToHashSet(StringComparer.Ordinal);
         while (queue.TryDequeue(out var e, out var key))
         {
-            // Which messages give the printer an event time of its own (its clock, and what silence is measured from).
+            // Which messages give the printer an event time of its own (its clock, and what silence is measured from);
+            // the order desk, the last sender, is no printer.
             var m = e.Current;
-            var printer = Printers[key.Printer];
-            var timed = !_malformed.Remove((key.Printer, m.Time.UtcTicks)) && !plugTopics.Contains(m.Topic) && !m.Topic.StartsWith("printfarm/maintenance/", StringComparison.Ordinal);
-            if (printer.Format == PrinterFormat.OctoPrint)
+            var printer = key.Printer < Printers.Count ? Printers[key.Printer] : null;
+            var timed = printer is not null && !_malformed.Remove((key.Printer, m.Time.UtcTicks)) && !plugTopics.Contains(m.Topic) && !m.Topic.StartsWith("printfarm/maintenance/", StringComparison.Ordinal);
+            if (printer?.Format == PrinterFormat.OctoPrint)
             {
                 // OctoPrint's presence has no time of its own: the worker places it at the newest OctoPrint event time.
                 if (m.Topic.EndsWith("/mqtt", StringComparison.Ordinal))
                 {
-                    Times.Device(printer.Id, newestOctoPrint, m.Payload.Span.SequenceEqual("connected"u8) ? PrinterActivity.Idle : PrinterActivity.Offline);
+                    Times.Device(printer!.Id, newestOctoPrint, m.Payload.Span.SequenceEqual("connected"u8) ? PrinterActivity.Idle : PrinterActivity.Offline);
                 }
 
                 timed &= OctoPrintEmitter.GivesEventTime(m);
@@ -99,7 +110,7 @@ public sealed class FarmSimulation
 
             if (timed)
             {
-                Times.Heard(printer.Id, heard[key.Printer], m.Time);
+                Times.Heard(printer!.Id, heard[key.Printer], m.Time);
                 heard[key.Printer] = heard[key.Printer] is { } h && h > m.Time ? h : m.Time;
             }
 
@@ -162,9 +173,26 @@ public sealed class FarmSimulation
 
         // Printers do not all start their first job at the same second.
         t = t.AddSeconds(5 + random.Next(0, 600));
-        for (var number = 1; t < stop; number++)
+        for (var number = 1; t < stop;)
         {
-            var job = Plan(index, number, t, random);
+            PlannedJob job;
+            if (Desk is { } desk)
+            {
+                // Printing for orders: the desk's next plate, or a short wait when no order needs one.
+                if (desk.Next(t) is not { } next)
+                {
+                    t = t.AddSeconds(IdleWaitSeconds + random.Next(0, IdleWaitSeconds));
+                    continue;
+                }
+
+                job = Plan(index, number++, t, random, next.Toy, next.Order);
+                desk.Planned(job);
+            }
+            else
+            {
+                job = Plan(index, number++, t, random);
+            }
+
             var reported = emitter.Report(job, _materials);
             Truth.Add(job, reported, job.End < stop);
             Plugs.Planned(job, reported);
@@ -250,9 +278,12 @@ public sealed class FarmSimulation
             w.WriteString("ts", Json.Iso(at));
         }), 1, false);
 
-    private PlannedJob Plan(int index, int number, DateTimeOffset start, Random random)
+    // A printer with nothing to print for any order asks the desk again after 3 to 6 minutes.
+    private const int IdleWaitSeconds = 180;
+
+    private PlannedJob Plan(int index, int number, DateTimeOffset start, Random random, Toy? given = null, string? order = null)
     {
-        var toy = _options.Catalog.Pick(random);
+        var toy = given ?? _options.Catalog.Pick(random);
 
         // Print time spreads ±25 % around the toy's mean.
         var plateSeconds = (int)(toy.PlateMinutes * 60 * (0.75 + (random.NextDouble() * 0.5)));
@@ -284,6 +315,7 @@ public sealed class FarmSimulation
             StopPercent = stopPercent,
             PauseAtPercent = pauseAt,
             PauseSeconds = pauseSeconds,
+            Order = order,
         };
 
         // The drop is a bad batch of filament: a print running on a struck printer when it arrives clogs and fails

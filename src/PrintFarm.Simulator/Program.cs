@@ -18,7 +18,8 @@ usage: printfarm-sim [options]
   --drop-after D       efficiency-drop: simulated time before half the printers start failing (default 2h)
   --catalog C          default (2-5 h plates) | quick (40 min-4 h plates)
   --start ISO          simulated start time (default: now when publishing at speed 1, else 2026-01-05T06:00:00Z)
-  --prefix P           prefix of every printer id
+  --prefix P           prefix of every printer id (and of every order id with --orders)
+  --orders             take orders (retained on printfarm/orders/{id}) and print every plate for one
   --trace FILE         write the trace as JSON lines to FILE ('-' for stdout) instead of publishing
 See docs/simulator.md.
 """;
@@ -53,6 +54,7 @@ try
             case "--catalog": options.Catalog = Next() == "quick" ? PrintFarm.Simulator.Catalog.ToyCatalog.Quick : PrintFarm.Simulator.Catalog.ToyCatalog.Default; break;
             case "--start": start = DateTimeOffset.Parse(Next(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal); break;
             case "--prefix": options.PrinterPrefix = Next(); break;
+            case "--orders": options.Orders = true; break;
             case "--trace": trace = Next(); break;
             default: throw new FormatException($"unknown option '{args[i]}'");
         }

@@ -13,6 +13,13 @@ public sealed class SimulationOptions
     /// <summary>Put a smart plug (Tasmota and Shelly Gen2 in turn) on every third printer (see <see cref="Truth.SmartPlugs"/>). Default false.</summary>
     public bool SmartPlugs { get; set; }
 
+    /// <summary>
+    /// Take orders and print for them (see <see cref="OrderDesk"/>): orders published retained on
+    /// <c>printfarm/orders/{id}</c>, every plate printed from a file named <c>order-{id}_…</c>, ground truth in
+    /// <see cref="Truth.OrdersTruth"/>. Default false: every plate is a random toy of the catalogue.
+    /// </summary>
+    public bool Orders { get; set; }
+
     /// <summary>Shares of the four formats; default equal shares.</summary>
     public FormatMix Mix { get; set; } = FormatMix.Equal;
 

@@ -9,14 +9,15 @@
 #   w1/w2 1 then 2 worker processes (fixed halves of the P partitions): they start and create their consumers, are
 #         paused (SIGSTOP) while the generator publishes the whole farm, then resumed; their throughput is messages ÷
 #         time from the resume until every job point is queryable, with their CPU (utime+stime from /proc) over
-#         that time, and per-partition message counts from the consumers of $MQTT_msgs.
+#         that time, and per-partition message counts from the consumers of $MQTT_msgs. Before publishing, the
+#         workers' CPU over --idle-seconds of quiet gives their cost per second, taken out in a "net of idle" column.
 # Everything stops by itself and the temp folder is removed (unless --keep-temp). See docs/benchmarks.md.
 #   tests/load/run-cluster-load.sh [--printers 1000,10000] [--messages 100000] [--partitions 64] [--workers 1,2]
-#                                  [--connections 6] [--in-flight 64] [--no-pause] [--keep-temp]
+#                                  [--connections 6] [--in-flight 64] [--no-pause] [--idle-seconds 10] [--keep-temp]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-printer_counts=1000,10000; messages=100000; partitions=64; worker_counts=1,2; connections=6; in_flight=64; keep_temp=0; pause=1
+printer_counts=1000,10000; messages=100000; partitions=64; worker_counts=1,2; connections=6; in_flight=64; keep_temp=0; pause=1; idle_secs=10
 while [[ $# -gt 0 ]]; do
   case $1 in
     --printers) printer_counts=$2; shift 2 ;;
@@ -27,6 +28,7 @@ while [[ $# -gt 0 ]]; do
     --in-flight) in_flight=$2; shift 2 ;;
     --keep-temp) keep_temp=1; shift ;;
     --no-pause) pause=0; shift ;;
+    --idle-seconds) idle_secs=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -99,8 +101,8 @@ loadgen_args() { # printers jobs
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/Mem:/{print $2}') GiB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$("$nats_bin" --version), $(influxd version 2>/dev/null), dotnet $(dotnet --version); P = $partitions, QoS 1, MQTT 3.1.1, $connections connections over 3 nodes"
 echo
-echo "| run | printers | messages | generator → cluster, PUBACKed (msg/s) | delivered (msg/s) | CPU per message (µs) | nats-server CPU per message (µs) | per partition: messages min–max, msg/s min–max | load average |"
-echo "|---|---:|---:|---:|---:|---:|---:|---|---:|"
+echo "| run | printers | messages | generator → cluster, PUBACKed (msg/s) | delivered (msg/s) | worker CPU per message (µs) | worker CPU idle (cores) | worker CPU per message net of idle (µs) | nats-server CPU per message (µs) | per partition: messages min–max, msg/s min–max | load average |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
 status=0
 IFS=, read -ra counts <<<"$printer_counts"; IFS=, read -ra wcounts <<<"$worker_counts"
 for printers in "${counts[@]}"; do
@@ -117,7 +119,7 @@ for printers in "${counts[@]}"; do
   wait "$drain" || status=1
   ncpu1=$(cpu_s "${nats_pids[@]}")
   drained=$(sed -n 's/.* = \([0-9]*\) msg\/s.*/\1/p' "$work/drain.out")
-  echo "| NATS alone (nats-drain) | $printers | $total | $pub | $drained | – | $(awk -v a="$ncpu0" -v b="$ncpu1" -v n="$total" 'BEGIN{printf "%.1f", (b-a)/n*1e6}') | – | $load |"
+  echo "| NATS alone (nats-drain) | $printers | $total | $pub | $drained | – | – | – | $(awk -v a="$ncpu0" -v b="$ncpu1" -v n="$total" 'BEGIN{printf "%.1f", (b-a)/n*1e6}') | – | $load |"
   stop_nats
 
   for w in "${wcounts[@]}"; do
@@ -139,6 +141,10 @@ for printers in "${counts[@]}"; do
       done
     done
     sleep 1
+    # Their cost per second while idle (lease-free polling, fetch requests, checkpoints): measured over a quiet spell
+    # before the farm is published, and taken out of the CPU per message in the "net of idle" column.
+    icpu0=$(cpu_s "${wpids[@]}"); it0=$(now); sleep "$idle_secs"; icpu1=$(cpu_s "${wpids[@]}"); it1=$(now)
+    idle_rate=$(awk -v a="$icpu0" -v b="$icpu1" -v s="$it0" -v e="$it1" 'BEGIN{printf "%.4f", (b-a)/(e-s)}')
     if [[ $pause == 1 ]]; then
       for pid in "${wpids[@]}"; do kill -STOP "$pid"; done
       pub=$(dotnet "$loadgen" $(loadgen_args "$printers" "$jobs") | sed -n 's/.* = \([0-9]*\) msg\/s.*/\1/p')
@@ -160,7 +166,7 @@ for printers in "${counts[@]}"; do
     parts=$(jsz | jq -r '[.account_details[]?.stream_detail[]? | select(.name=="$MQTT_msgs") | .consumer_detail[]?
       | {p: (.name | capture("_p(?<n>[0-9]+)_g").n), d: .delivered.consumer_seq}] | group_by(.p) | map(map(.d) | max) | [min, max] | @tsv')
     read -r pmin pmax <<<"$parts"
-    mode=$([[ $pause == 1 ]] && echo "resumed on the backlog" || echo "reading while it is published"); echo "| $w worker(s), $mode → all job points queryable | $printers | $total | $pub | $(awk -v n="$total" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') | $(awk -v a="$cpu0" -v b="$cpu1" -v n="$total" 'BEGIN{printf "%.1f", (b-a)/n*1e6}') | $(awk -v a="$ncpu0" -v b="$ncpu1" -v n="$total" 'BEGIN{printf "%.1f", (b-a)/n*1e6}') | $pmin–$pmax, $(awk -v a="$pmin" -v b="$pmax" -v s="$secs" 'BEGIN{printf "%.0f–%.0f", a/s, b/s}') | $load |"
+    mode=$([[ $pause == 1 ]] && echo "resumed on the backlog" || echo "reading while it is published"); echo "| $w worker(s), $mode → all job points queryable | $printers | $total | $pub | $(awk -v n="$total" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') | $(awk -v a="$cpu0" -v b="$cpu1" -v n="$total" 'BEGIN{printf "%.1f", (b-a)/n*1e6}') | $(awk -v r="$idle_rate" 'BEGIN{printf "%.3f", r}') | $(awk -v a="$cpu0" -v b="$cpu1" -v n="$total" -v r="$idle_rate" -v s="$secs" 'BEGIN{v=(b-a-r*s)/n*1e6; printf "%.1f", v<0?0:v}') | $(awk -v a="$ncpu0" -v b="$ncpu1" -v n="$total" 'BEGIN{printf "%.1f", (b-a)/n*1e6}') | $pmin–$pmax, $(awk -v a="$pmin" -v b="$pmax" -v s="$secs" 'BEGIN{printf "%.0f–%.0f", a/s, b/s}') | $load |"
     if grep -qiE '"(Level|level)":"(Error|Fatal)"|\[ERR\]|\[FTL\]|fail:|crit:' "$work/w$w-$printers"/worker*.log; then
       echo "worker log ($w workers, $printers printers):" >&2; grep -hiE 'error|fatal|fail|crit' "$work/w$w-$printers"/worker*.log | head -10 >&2
     fi

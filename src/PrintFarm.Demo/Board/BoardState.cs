@@ -16,6 +16,10 @@ internal sealed class BoardState
     private readonly Dictionary<(string Rule, string Scope, string Subject), LinePoint> _alerts = [];
     private readonly Dictionary<(string Window, long Start, string Reason), LinePoint> _reasons = [];
 
+    // Orders: each order point is the whole order as it stands; each order_kpi point the whole window.
+    private readonly Dictionary<string, LinePoint> _orders = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Window, long Start), LinePoint> _orderKpis = [];
+
     public long Lines { get; private set; }
 
     public void Observe(IReadOnlyList<string> lines)
@@ -52,6 +56,12 @@ internal sealed class BoardState
                         break;
                     case "job":
                         _lastJobs[p.Tag("printer")] = p;
+                        break;
+                    case "order":
+                        _orders[p.Tag("order")] = p;
+                        break;
+                    case "order_kpi":
+                        _orderKpis[(p.Tag("window"), p.TimestampMs)] = p;
                         break;
                     case "kpi_reason":
                         _reasons[(p.Tag("window"), p.TimestampMs, p.Tag("reason"))] = p;
@@ -97,6 +107,34 @@ internal sealed class BoardState
         lock (_gate)
         {
             return _alerts.Values.OrderByDescending(a => a.TimestampMs).ToList();
+        }
+    }
+
+    /// <summary>The orders completed in a window (its <c>order_kpi</c> point), if any were.</summary>
+    public LinePoint? OrderKpi(string window, DateTimeOffset start)
+    {
+        lock (_gate)
+        {
+            return _orderKpis.TryGetValue((window, start.ToUnixTimeMilliseconds()), out var p) ? p : null;
+        }
+    }
+
+    /// <summary>Every <c>order_kpi</c> window of a size written so far, in order.</summary>
+    public IReadOnlyList<(DateTimeOffset Start, LinePoint Point)> OrderKpis(string window)
+    {
+        lock (_gate)
+        {
+            return _orderKpis.Where(kv => kv.Key.Window == window).OrderBy(kv => kv.Key.Start)
+                .Select(kv => (DateTimeOffset.FromUnixTimeMilliseconds(kv.Key.Start), kv.Value)).ToList();
+        }
+    }
+
+    /// <summary>Every order as the worker last wrote it, by placed time.</summary>
+    public IReadOnlyList<LinePoint> Orders()
+    {
+        lock (_gate)
+        {
+            return _orders.Values.OrderBy(o => o.TimestampMs).ThenBy(o => o.Tag("order"), StringComparer.Ordinal).ToList();
         }
     }
 

@@ -55,7 +55,8 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
         }
 
         var alerts = new Table().Border(TableBorder.Rounded).Title("[bold]Alerts[/]").AddColumns("state", "since", "alert");
-        var latest = state.Alerts();
+        // Orders at risk are listed under the orders row: one per order would crowd the farm's alerts out of this table.
+        var latest = state.Alerts().Where(a => a.Tag("scope") != "order").ToList();
         foreach (var a in latest.Take(6))
         {
             alerts.AddRow(
@@ -74,15 +75,21 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
         AddCostRow(cost, $"last hour {hour.AddHours(-1):HH:mm}", state.Kpi("1h", hour.AddHours(-1)));
         AddCostRow(cost, $"today {day:yyyy-MM-dd}", state.Kpi("1d", day));
 
-        return new Rows(new Markup(header + $"\n[bold]simulated time[/] {t:yyyy-MM-dd HH:mm:ss} UTC    Ctrl-C stops and prints the final KPI table\n"), farm, oee, alerts, toys, printers, cost);
+        var orders = new Table().Border(TableBorder.Rounded).Title("[bold]Orders and on-time delivery[/]")
+            .AddColumns("window", "on-time delivery", "orders completed (on time/late)", "production time / model", "per order");
+        AddOrderRow(orders, $"last hour {hour.AddHours(-1):HH:mm}", state.OrderKpi("1h", hour.AddHours(-1)));
+        AddOrderRow(orders, $"today {day:yyyy-MM-dd}", state.OrderKpi("1d", day));
+        orders.Caption(AtRisk(state.Orders()));
+
+        return new Rows(new Markup(header + $"\n[bold]simulated time[/] {t:yyyy-MM-dd HH:mm:ss} UTC    Ctrl-C stops and prints the final KPI table\n"), farm, oee, alerts, toys, printers, cost, orders);
     }
 
     /// <summary>One plain line for logs and pipes: the current hour and today.</summary>
     public string PlainLine()
     {
         var t = now();
-        var firing = state.Alerts().Count(a => a.Tag("state") == "firing");
-        return string.Create(CultureInfo.InvariantCulture, $"{t:yyyy-MM-dd HH:mm} sim | hour {Plain(state.Kpi("1h", Hour.StartOf(t)))} | today {Plain(state.Kpi("1d", Day.StartOf(t)))} | alerts firing {firing}");
+        var firing = state.Alerts().Count(a => a.Tag("state") == "firing" && a.Tag("scope") != "order");
+        return string.Create(CultureInfo.InvariantCulture, $"{t:yyyy-MM-dd HH:mm} sim | hour {Plain(state.Kpi("1h", Hour.StartOf(t)))} | today {Plain(state.Kpi("1d", Day.StartOf(t)))} | orders today {PlainOrders(state.OrderKpi("1d", Day.StartOf(t)), state.Orders())} | alerts firing {firing}");
     }
 
     internal static string Plain(LinePoint? p)
@@ -100,6 +107,13 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
         }
 
         return string.Create(CultureInfo.InvariantCulture, $"toys {p.Number("toys_completed") ?? 0:0}, print time/toy {perToy}, efficiency {efficiency}, success {Percent(p.Number("success_rate"))}, utilization {Percent(p.Number("utilization"))}");
+    }
+
+    internal static string PlainOrders(LinePoint? day, IReadOnlyList<LinePoint> orders)
+    {
+        var atRisk = orders.Count(o => o.Text("status") == "open" && o.Fields.TryGetValue("at_risk", out var r) && r is true);
+        var onTime = day?.Number("on_time_rate") is { } rate ? $"{rate * 100:0} % on time ({OnTimeBand(rate).Word})" : "none completed";
+        return string.Create(CultureInfo.InvariantCulture, $"{day?.Number("orders_completed") ?? 0:0} completed, {onTime}, {atRisk} at risk");
     }
 
     private static void AddFarmRow(Table table, string label, LinePoint? p) => table.AddRow(
@@ -132,6 +146,44 @@ internal sealed class ConsoleBoard(BoardState state, FarmSimulation simulation, 
         Money(p?.Number("cost_machine_per_toy")),
         Money(p?.Number("cost_labour_per_toy")),
         p?.Number("energy_per_toy_kwh") is { } kwh ? kwh.ToString("0.000", CultureInfo.InvariantCulture) : "-");
+
+    // The order_kpi point of a window (docs/kpis.md, "Orders and on-time delivery"), with the seeds' bands.
+    private static void AddOrderRow(Table table, string label, LinePoint? p) => table.AddRow(
+        label,
+        p?.Number("on_time_rate") is { } rate ? Banded($"{rate * 100:0} %", OnTimeBand(rate)) : "-",
+        p is null ? "0" : $"{p.Number("orders_completed") ?? 0:0} ({p.Number("orders_on_time") ?? 0:0}/{(p.Number("orders_completed") ?? 0) - (p.Number("orders_on_time") ?? 0):0})",
+        p?.Number("print_time_per_toy_s") is { } perToy ? Banded(Bands.Duration(perToy), ProductionTimeBand(perToy)) : "-",
+        p?.Number("print_time_per_order_s") is { } perOrder ? Bands.Duration(perOrder) : "-");
+
+    // "open orders 7, at risk 2: o00012 (due 14:30), …", from the order points as they stand.
+    internal static string AtRisk(IReadOnlyList<LinePoint> orders)
+    {
+        var open = orders.Where(o => o.Text("status") == "open").ToList();
+        var risky = open.Where(o => o.Fields.TryGetValue("at_risk", out var r) && r is true).ToList();
+        var names = string.Join(", ", risky.Take(4).Select(o => $"{Markup.Escape(o.Tag("order"))} (due {Markup.Escape(o.Text("due") is { Length: >= 16 } due ? due[11..16] : "?")})"));
+        return risky.Count == 0
+            ? $"open orders {open.Count}, none at risk"
+            : $"open orders {open.Count}, [red]at risk {risky.Count}[/]: {names}{(risky.Count > 4 ? ", …" : string.Empty)}";
+    }
+
+    // On-time delivery: 85 % typical, above 95 % exceptional (docs/kpis.md).
+    internal static (string Colour, string Word) OnTimeBand(double rate) => rate switch
+    {
+        > 0.95 => ("green", "exceptional"),
+        >= 0.85 => ("yellow", "typical"),
+        _ => ("red", "below typical"),
+    };
+
+    // Production time per model: 10–15 h typical, under 5 h exceptional (docs/kpis.md).
+    internal static (string Colour, string Word) ProductionTimeBand(double seconds) => (seconds / 3600) switch
+    {
+        < 5 => ("green", "exceptional"),
+        < 10 => ("chartreuse3", "good"),
+        <= 15 => ("yellow", "typical"),
+        _ => ("red", "slow"),
+    };
+
+    private static string Banded(string value, (string Colour, string Word) band) => $"[{band.Colour}]{value}[/] ({band.Word})";
 
     private static string Money(double? value) => value is { } v ? v.ToString("0.00", CultureInfo.InvariantCulture) : "-";
 

@@ -69,8 +69,14 @@ public sealed record PlannedJob
     /// <summary>Filament actually extruded, millimetres.</summary>
     public double UsedFilamentMm => Toy.PlateFilamentMm * StopPercent / 100.0;
 
+    /// <summary>
+    /// The order this plate is printed for (<see cref="OrderDesk"/>), or <see langword="null"/>: its file is then
+    /// named <c>order-{id}_{toy file}</c>, the convention by which the worker links a job to an order.
+    /// </summary>
+    public string? Order { get; init; }
+
     /// <summary>The G-code file.</summary>
-    public string File => Toy.File;
+    public string File => Order is null ? Toy.File : $"order-{Order}_{Toy.File}";
 
     /// <summary>Phase and whole-percent progress at <paramref name="time"/> (between start and end).</summary>
     public (JobPhase Phase, int Percent) At(DateTimeOffset time)

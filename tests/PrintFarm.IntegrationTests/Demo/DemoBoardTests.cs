@@ -113,6 +113,55 @@ public sealed class DemoBoardTests
         };
     }
 
+    [Fact]
+    public void The_orders_row_shows_the_on_time_rate_and_production_time_the_worker_wrote_with_their_bands_and_the_orders_at_risk()
+    {
+        var state = new BoardState();
+        var encoder = new PointEncoder("demo");
+        var simulation = new FarmSimulation(new SimulationOptions { Printers = 2, Start = Now.AddHours(-1), Duration = TimeSpan.FromHours(1) });
+        var board = new ConsoleBoard(state, simulation, () => Now, "demo");
+        Assert.Contains("open orders 0, none at risk", Render(board), StringComparison.Ordinal);
+
+        // The worker's own order book and lines: in the last hour (06:00) one order completed late and one on time, each
+        // two toys printed in an hour; a third, of 40 frogs due at 08:20, cannot be made in time at the farm's rate.
+        static bool Open(WindowSpec w, DateTimeOffset t) => false;
+        var book = new PrintFarm.Core.Orders.OrderBook([WindowSpec.Parse("1h"), WindowSpec.Parse("1d")]);
+        void Order(string id, DateTimeOffset placed, DateTimeOffset due, string toy, int quantity) => Assert.True(book.Receive(
+            id,
+            System.Text.Encoding.UTF8.GetBytes($$"""{"placed":"{{placed:O}}","due":"{{due:O}}","lines":[{"toy":"{{toy}}","quantity":{{quantity}}}]}"""),
+            placed,
+            Open).Accepted);
+        Order("late", Now.AddHours(-4), Now.AddHours(-1).AddMinutes(-10), "dragon", 2);
+        Order("early", Now.AddHours(-4).AddMinutes(1), Now.AddHours(2), "owl", 2);
+        Order("frogs", Now.AddHours(-4).AddMinutes(2), Now.AddHours(1), "frog", 40);
+        book.AddJob(Job("j1", "order-late_dragon_x2.gcode", "dragon", Now.AddMinutes(-60)), Open);
+        book.AddJob(Job("j2", "owl_x2.gcode", "owl", Now.AddMinutes(-40)), Open);
+        var alerts = new List<AlertTransition>();
+        book.Advance(Now, alerts);
+        Assert.Single(alerts);
+        var orders = new List<PrintFarm.Core.Orders.OrderStatus>();
+        var windows = new List<PrintFarm.Core.Orders.OrderWindowPoint>();
+        book.Collect(Open, orders, windows);
+        state.Observe([.. orders.Select(encoder.Order), .. windows.Select(w => encoder.OrderKpi(w)), .. alerts.Select(encoder.Alert)]);
+
+        var screen = Render(board);
+        Assert.Contains("Orders and on-time delivery", screen, StringComparison.Ordinal);
+        Assert.Matches(@"last hour 06:00\s*│\s*50 % \(below typical\)\s*│\s*2 \(1/1\)\s*│\s*30m00s \(exceptional\)\s*│\s*1h00m", screen);
+        Assert.Matches(@"today 2026-03-02\s*│\s*50 % \(below typical\)\s*│\s*2 \(1/1\)", screen);
+        Assert.Contains("open orders 1, at risk 1: frogs (due 08:20)", screen, StringComparison.Ordinal);
+        Assert.Contains("orders today 2 completed, 50 % on time (below typical), 1 at risk | alerts firing 0", board.PlainLine(), StringComparison.Ordinal);
+
+        // The order's at-risk alert is under the orders row, not in the farm's alerts table.
+        Assert.DoesNotContain("FIRING", screen, StringComparison.Ordinal);
+
+        static PrintFarm.Core.Events.EndedJob Job(string id, string file, string toy, DateTimeOffset end) => new()
+        {
+            Printer = "p1", Source = "native", JobId = id, File = file, Toy = toy, Quantity = 2, Material = "PLA",
+            Outcome = PrintFarm.Core.Events.JobOutcome.Completed, Start = end.AddHours(-1), End = end,
+            PrintTimeSeconds = 3600, FilamentGrams = 20, FilamentSource = PrintFarm.Core.Events.FilamentSource.Measured,
+        };
+    }
+
     private static string Render(ConsoleBoard board)
     {
         using var writer = new StringWriter();

@@ -78,6 +78,7 @@ public sealed partial class DemoCommandTests
             Duration = null,
             Scenario = Scenario.EfficiencyDrop,
             DropAfter = PrintFarm.Demo.DemoOptions.Parse([]).DropAfter, // the demo's default
+            Orders = true, // the demo's farm prints for orders
         });
         foreach (var _ in simulation.Messages().TakeWhile(m => m.Time <= until))
         {
@@ -116,6 +117,24 @@ public sealed partial class DemoCommandTests
 
         Assert.True(jobs >= 3, $"only {jobs} jobs ended in the demo run");
         Assert.True(startedToys > 0, "no toy counted for quality in the demo run");
+        // The orders the worker completed, per window, are the simulator's order truth; the day has some.
+        var orderFinals = FinalOrders().Matches(output);
+        var dayOrders = 0L;
+        foreach (Match f in orderFinals)
+        {
+            var window = WindowSpec.Parse(f.Groups["window"].Value);
+            var windowStart = DateTimeOffset.Parse(f.Groups["start"].Value, CultureInfo.InvariantCulture);
+            var truth = simulation.OrdersTruth.Totals(window, windowStart, until.AddSeconds(1));
+            Assert.Equal(truth.OrdersCompleted, Long(f, "orders_completed"));
+            Assert.Equal(truth.OrdersOnTime, Long(f, "orders_on_time"));
+            Assert.Equal(truth.Toys, Long(f, "toys"));
+            Close(truth.PrintSeconds, Number(f, "print_time_s"), f.Value);
+            Close(truth.OnTimeRate ?? 0, Number(f, "on_time_rate"), f.Value);
+            dayOrders += window.Name == "1d" ? truth.OrdersCompleted : 0;
+        }
+
+        Assert.True(dayOrders >= 1, "no order completed in the demo run:\n" + output);
+        Assert.Matches(@"\| orders today \d+ completed, ", output);
         Assert.DoesNotContain("differs", output, StringComparison.Ordinal);
         var lineFile = Directory.GetFiles(Path.Combine(data, "influx"), "demo-*.lp").OrderBy(f => File.GetLastWriteTimeUtc(f)).Last();
         Assert.Contains(File.ReadLines(lineFile), l => l.StartsWith("kpi,farm=demo,scope=farm,window=1h ", StringComparison.Ordinal));
@@ -140,4 +159,7 @@ public sealed partial class DemoCommandTests
 
     [GeneratedRegex(@"^final window=(?<window>\S+) start=(?<start>\S+) .*$", RegexOptions.Multiline)]
     private static partial Regex Final();
+
+    [GeneratedRegex(@"^final_orders window=(?<window>\S+) start=(?<start>\S+) .*$", RegexOptions.Multiline)]
+    private static partial Regex FinalOrders();
 }

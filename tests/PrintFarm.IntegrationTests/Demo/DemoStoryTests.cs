@@ -61,6 +61,7 @@ public sealed class DemoStoryTests
             Duration = until - Start,
             Scenario = Defaults.Scenario,
             DropAfter = Defaults.DropAfter,
+            Orders = true, // as the demo's farm
         });
         var engine = new KpiEngine(new KpiEngineOptions { Windows = [WindowSpec.Parse("1h"), WindowSpec.Parse("1d")] });
         var processor = new TelemetryProcessor(
