@@ -6,7 +6,8 @@ namespace PrintFarm.Core.Ingestion.Maintenance;
 /// <summary>
 /// The operator's maintenance switch on <c>printfarm/maintenance/{printer}</c>: <c>{"maintenance": true, "ts": …}</c>
 /// puts a printer into maintenance from <c>ts</c> (ISO 8601 or epoch seconds), <c>false</c> takes it out. Publish it
-/// retained, so a restarted worker sees the current switch; applying the same switch again changes nothing.
+/// retained, so a restarted worker sees the current switch; applying the same switch again changes nothing. The
+/// worker's <c>POST /maintenance/{printer}</c> journals the same body on this topic (<see cref="TryRead"/> checks it).
 /// </summary>
 public sealed class MaintenanceAdapter : IPrinterAdapter
 {
