@@ -29,18 +29,31 @@ public sealed class PrinterTimeTruthTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Time_in_each_state_and_availability_of_every_closed_window_equal_the_ground_truth(string mix, int offlineMinutes)
+    public void Time_in_each_state_and_availability_of_every_closed_window_equal_the_ground_truth(string mix, int offlineMinutes) =>
+        AssertEqualsTruth(mix, offlineMinutes > 0 ? TimeSpan.FromMinutes(offlineMinutes) : null, WindowSpec.Parse("1h"), TimeZoneInfo.Utc, new DateTimeOffset(2026, 1, 5, 6, 0, 0, TimeSpan.Zero), TimeSpan.FromHours(8), minimumClosed: 6);
+
+    [Fact]
+    public void The_25_hour_day_that_ends_daylight_saving_time_in_the_farms_zone_equals_the_ground_truth()
     {
-        TimeSpan? offlineAfter = offlineMinutes > 0 ? TimeSpan.FromMinutes(offlineMinutes) : null;
-        var window = WindowSpec.Parse("1h");
-        Assert.True(OffShiftSchedule.TryParse("Mon-Sun 09:30-10:15", TimeZoneInfo.Utc, out var offShift, out var problem), problem);
+        // Local midnight of 2026-10-25 in Berlin is 2026-10-24T22:00Z; that day ends at 2026-10-25T23:00Z.
+        var berlin = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
+        var window = WindowSpec.Parse("1d", berlin);
+        var start = new DateTimeOffset(2026, 10, 24, 21, 0, 0, TimeSpan.Zero);
+        Assert.Equal(TimeSpan.FromHours(25), window.EndOf(window.StartOf(start.AddHours(2))) - window.StartOf(start.AddHours(2)));
+        AssertEqualsTruth("mixed", TimeSpan.FromMinutes(4), window, berlin, start, TimeSpan.FromHours(27), minimumClosed: 1);
+    }
+
+    private static void AssertEqualsTruth(string mix, TimeSpan? offlineAfter, WindowSpec window, TimeZoneInfo zone, DateTimeOffset from, TimeSpan duration, int minimumClosed)
+    {
+        Assert.True(OffShiftSchedule.TryParse("Mon-Sun 09:30-10:15", zone, out var offShift, out var problem), problem);
         var simulation = new FarmSimulation(new SimulationOptions
         {
+            Start = from,
             Printers = 8,
             Mix = FormatMix.Parse(mix),
             Seed = 29,
             Catalog = PrintFarm.Simulator.Catalog.ToyCatalog.Quick,
-            Duration = TimeSpan.FromHours(8),
+            Duration = duration,
             FlapRate = 0.3,
             PauseRate = 0.3,
             FailureRate = 0.2,
@@ -66,9 +79,9 @@ public sealed class PrinterTimeTruthTests
         }
 
         var latest = points.GroupBy(p => (p.WindowStart, p.Printer)).ToDictionary(g => g.Key, g => g.Last().Times);
-        var closed = Enumerable.Range(0, 8).Select(h => simulation.Options.Start.AddHours(h))
-            .Where(s => window.EndOf(s) + TimeSpan.FromMinutes(10) <= engine.Watermark).ToList();
-        Assert.True(closed.Count >= 6, $"{closed.Count} closed hours");
+        var closed = Enumerable.Range(0, (int)duration.TotalHours).Select(h => window.StartOf(from.AddHours(h))).Distinct()
+            .Where(s => s >= from && window.EndOf(s) + TimeSpan.FromMinutes(10) <= engine.Watermark).ToList();
+        Assert.True(closed.Count >= minimumClosed, $"{closed.Count} closed windows");
         var seen = new double[8];
         foreach (var start in closed)
         {
@@ -76,7 +89,7 @@ public sealed class PrinterTimeTruthTests
             {
                 var expected = simulation.Times.Times(window, start, printer, offShift, offlineAfter);
                 var has = latest.TryGetValue((start, printer), out var actual);
-                var what = $"{mix} {offlineMinutes} min {(printer.Length == 0 ? "farm" : printer)} {start:HH:mm}";
+                var what = $"{mix} {offlineAfter} {(printer.Length == 0 ? "farm" : printer)} {start:HH:mm}";
                 foreach (var state in Enum.GetValues<PrinterActivity>())
                 {
                     var got = has ? actual.Seconds(state) : 0;
