@@ -1,4 +1,5 @@
 using PrintFarm.Core.Events;
+using PrintFarm.Core.Kpis;
 using PrintFarm.Core.Normalization;
 using PrintFarm.Simulator.Catalog;
 using PrintFarm.Simulator.Formats;
@@ -21,6 +22,7 @@ public sealed class FarmSimulation
 {
     private readonly SimulationOptions _options;
     private readonly MaterialCatalog _materials = MaterialCatalog.Default;
+    private readonly HashSet<(int Printer, long Ticks)> _malformed = [];
 
     /// <summary>Creates the farm; nothing is generated until <see cref="Messages"/> is enumerated.</summary>
     public FarmSimulation(SimulationOptions options)
@@ -33,6 +35,7 @@ public sealed class FarmSimulation
         Printers = formats.Select((f, i) => new SimPrinter($"{options.PrinterPrefix}{Prefix(f)}-{(i + 1).ToString("D" + digits, System.Globalization.CultureInfo.InvariantCulture)}", f)).ToArray();
         Truth = new GroundTruth(Printers, Stop);
         OeeTruth = new OeeTruth(Truth);
+        Times = new PrinterTimeTruth(Printers, Stop);
         Plugs = new SmartPlugs(Printers, options.SmartPlugs);
         Desk = options.Orders ? new OrderDesk(options) : null;
         OrdersTruth = new OrdersTruth(Desk, Truth);
@@ -56,6 +59,9 @@ public sealed class FarmSimulation
     /// <summary>The ground truth of OEE quality and performance, from the jobs of <see cref="Truth"/>.</summary>
     public OeeTruth OeeTruth { get; }
 
+    /// <summary>The ground truth of printer time in each state and OEE availability, from each printer's schedule.</summary>
+    public PrinterTimeTruth Times { get; }
+
     /// <summary>End of the trace, or <see langword="null"/> when it has none.</summary>
     public DateTimeOffset? Stop => _options.Duration is { } d ? _options.Start + d : null;
 
@@ -77,8 +83,37 @@ public sealed class FarmSimulation
             }
         }
 
+        DateTimeOffset? newestOctoPrint = null;
+        var heard = new DateTimeOffset?[Printers.Count];
+        var plugTopics = Plugs.Plugs.Select(p => p.Topic).ToHashSet(StringComparer.Ordinal);
         while (queue.TryDequeue(out var e, out var key))
         {
+            // Which messages give the printer an event time of its own (its clock, and what silence is measured from);
+            // the order desk, the last sender, is no printer.
+            var m = e.Current;
+            var printer = key.Printer < Printers.Count ? Printers[key.Printer] : null;
+            var timed = printer is not null && !_malformed.Remove((key.Printer, m.Time.UtcTicks)) && !plugTopics.Contains(m.Topic) && !m.Topic.StartsWith("printfarm/maintenance/", StringComparison.Ordinal);
+            if (printer?.Format == PrinterFormat.OctoPrint)
+            {
+                // OctoPrint's presence has no time of its own: the worker places it at the newest OctoPrint event time.
+                if (m.Topic.EndsWith("/mqtt", StringComparison.Ordinal))
+                {
+                    Times.Device(printer!.Id, newestOctoPrint, m.Payload.Span.SequenceEqual("connected"u8) ? PrinterActivity.Idle : PrinterActivity.Offline);
+                }
+
+                timed &= OctoPrintEmitter.GivesEventTime(m);
+                if (timed)
+                {
+                    newestOctoPrint = newestOctoPrint is { } n && n > m.Time ? n : m.Time;
+                }
+            }
+
+            if (timed)
+            {
+                Times.Heard(printer!.Id, heard[key.Printer], m.Time);
+                heard[key.Printer] = heard[key.Printer] is { } h && h > m.Time ? h : m.Time;
+            }
+
             yield return e.Current;
             if (e.MoveNext())
             {
@@ -87,6 +122,15 @@ public sealed class FarmSimulation
             else
             {
                 e.Dispose();
+            }
+        }
+
+        // Silent from its last message to the end of the trace.
+        for (var i = 0; i < Printers.Count; i++)
+        {
+            if (Stop is { } end)
+            {
+                Times.Heard(Printers[i].Id, heard[i], end);
             }
         }
     }
@@ -120,6 +164,11 @@ public sealed class FarmSimulation
             yield return m;
         }
 
+        if (printer.Format != PrinterFormat.OctoPrint)
+        {
+            Times.Device(printer.Id, t, PrinterActivity.Idle);
+        }
+
         Plugs.Begin(printer.Id, t);
 
         // Printers do not all start their first job at the same second.
@@ -147,6 +196,10 @@ public sealed class FarmSimulation
             var reported = emitter.Report(job, _materials);
             Truth.Add(job, reported, job.End < stop);
             Plugs.Planned(job, reported);
+            foreach (var (at, state) in emitter.States(job))
+            {
+                Times.Device(printer.Id, at, state);
+            }
 
             foreach (var m in emitter.Job(job))
             {
@@ -167,7 +220,10 @@ public sealed class FarmSimulation
             t = job.End.AddSeconds(60 + random.Next(0, 540));
             if (random.NextDouble() < _options.MalformedRate && job.End.AddSeconds(30) < stop)
             {
-                yield return emitter.Malformed(job.End.AddSeconds(30));
+                var malformed = emitter.Malformed(job.End.AddSeconds(30));
+                _malformed.Add((index, malformed.Time.UtcTicks));
+
+                yield return malformed;
             }
 
             if (random.NextDouble() < _options.FlapRate)
@@ -178,6 +234,11 @@ public sealed class FarmSimulation
                 {
                     yield return offline;
                     yield return emitter.Online(up)!.Value;
+                    if (printer.Format != PrinterFormat.OctoPrint)
+                    {
+                        Times.Device(printer.Id, down, PrinterActivity.Offline);
+                        Times.Device(printer.Id, up, PrinterActivity.Idle);
+                    }
                 }
 
                 if (up.AddSeconds(30) > t)
@@ -185,8 +246,37 @@ public sealed class FarmSimulation
                     t = up.AddSeconds(30);
                 }
             }
+
+            // An operator takes the printer off for maintenance before its next job (only when asked for: no random
+            // draw otherwise, so the default trace stays as it was).
+            if (_options.MaintenanceRate > 0 && random.NextDouble() < _options.MaintenanceRate)
+            {
+                var on = t;
+                var off = on.AddSeconds(300 + random.Next(0, 1500));
+                if (off < stop)
+                {
+                    foreach (var reading in Plugs.Until(printer.Id, on))
+                    {
+                        yield return reading;
+                    }
+
+                    yield return Maintenance(printer, on, true);
+                    yield return Maintenance(printer, off, false);
+                    Times.Maintenance(printer.Id, on, true);
+                    Times.Maintenance(printer.Id, off, false);
+                    t = off.AddSeconds(30);
+                }
+            }
         }
     }
+
+    // The operator's switch on the worker's default maintenance topic (docs/kpis.md, "OEE"), not retained.
+    private static SimMessage Maintenance(SimPrinter printer, DateTimeOffset at, bool on) =>
+        new(at, $"printfarm/maintenance/{printer.Id}", Json.Object(w =>
+        {
+            w.WriteBoolean("maintenance", on);
+            w.WriteString("ts", Json.Iso(at));
+        }), 1, false);
 
     // A printer with nothing to print for any order asks the desk again after 3 to 6 minutes.
     private const int IdleWaitSeconds = 180;

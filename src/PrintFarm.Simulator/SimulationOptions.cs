@@ -44,6 +44,12 @@ public sealed class SimulationOptions
     /// <summary>Chance that a printer drops off the broker between two jobs (0–1). Default 0.05.</summary>
     public double FlapRate { get; set; } = 0.05;
 
+    /// <summary>
+    /// Chance that an operator puts a printer into maintenance (5–30 min, on <c>printfarm/maintenance/{printer}</c>)
+    /// before its next job (0–1). Default 0.
+    /// </summary>
+    public double MaintenanceRate { get; set; }
+
     /// <summary>Chance of one malformed message between two jobs (0–1). Default 0.03.</summary>
     public double MalformedRate { get; set; } = 0.03;
 
@@ -89,6 +95,7 @@ public sealed class SimulationOptions
         Rate(PauseRate, nameof(PauseRate));
         Rate(FlapRate, nameof(FlapRate));
         Rate(MalformedRate, nameof(MalformedRate));
+        Rate(MaintenanceRate, nameof(MaintenanceRate));
         Rate(DropFailureRate, nameof(DropFailureRate));
         if (FailureRate + CancelRate > 1)
         {

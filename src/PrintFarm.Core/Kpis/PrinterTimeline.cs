@@ -204,7 +204,10 @@ public sealed class PrinterTimeline
 
         if (e.Kind == EventKind.JobProgress)
         {
-            return current is PrinterActivity.Paused or PrinterActivity.Preparing ? current : PrinterActivity.Printing;
+            // OctoPrint's last progress (100 %) may come just after PrintDone: the plate is done, not printing again.
+            return current is PrinterActivity.Paused or PrinterActivity.Preparing || current is PrinterActivity.AwaitingBedClear && e.ProgressPercent >= 100
+                ? current
+                : PrinterActivity.Printing;
         }
 
         // Presence back, or telemetry without a state: a printer that was offline is connected again.
@@ -252,7 +255,15 @@ public sealed class PrinterTimeline
             p.LastSeen = Math.Max(p.LastSeen, time);
         }
 
-        p.Device = Classify(e, p.Device);
+        var next = Classify(e, p.Device);
+        if (next == PrinterActivity.Error && time != NoClock && p.CancelledAt == time && e.Kind != EventKind.JobFinished)
+        {
+            // Bambu has no cancelled state: a cancel is reported FAILED, in the same message that ends the job cancelled.
+            next = PrinterActivity.Idle;
+        }
+
+        p.CancelledAt = e.Kind == EventKind.JobFinished && e.Outcome == JobOutcome.Cancelled && time != NoClock ? time : p.CancelledAt;
+        p.Device = next;
         p.Changed = true;
     }
 
@@ -735,6 +746,9 @@ public sealed class PrinterTimeline
         public bool Changed;
         public long LastSeen;
         public long AccruedUntil;
+
+        // When its newest cancelled job ended (not checkpointed: it matters only within the message that ended it).
+        public long CancelledAt = NoClock;
 
         public PrinterActivity Effective(long at, long offlineAfter) =>
             Maintenance ? PrinterActivity.Maintenance

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using PrintFarm.Core.Events;
+using PrintFarm.Core.Kpis;
 using PrintFarm.Core.Normalization;
 
 namespace PrintFarm.Simulator.Formats;
@@ -68,7 +69,7 @@ public sealed class BambuEmitter(string printer, double cadenceFactor) : FormatE
                 w.WriteNumber("bed_target_temper", PlannedJob.BedTarget);
             }),
         };
-        var running = job.Start.AddSeconds(Math.Min(30, Math.Max(1, job.HeatUpSeconds / 4)));
+        var running = Running(job);
         if (running < job.End)
         {
             m.Add(Report(running, w => w.WriteString("gcode_state", "RUNNING")));
@@ -122,6 +123,10 @@ public sealed class BambuEmitter(string printer, double cadenceFactor) : FormatE
     }
 
     /// <inheritdoc />
+    /// <remarks>PREPARE (the file download) until RUNNING.</remarks>
+    public override IEnumerable<(DateTimeOffset At, PrinterActivity State)> States(PlannedJob job) => Phases(job, PrinterActivity.Preparing, Running(job));
+
+    /// <inheritdoc />
     public override EndedJob Report(PlannedJob job, MaterialCatalog materials)
     {
         ArgumentNullException.ThrowIfNull(job);
@@ -131,6 +136,9 @@ public sealed class BambuEmitter(string printer, double cadenceFactor) : FormatE
         // Print time is the wall clock from PREPARE to the end: download, heat-up and pauses included.
         return Base(job, id, job.ElapsedSeconds, FromFile(job.File).Quantity, 0, null, FilamentSource.Unknown, null) with { File = name };
     }
+
+    // RUNNING comes once the file is down, within half a minute.
+    private static DateTimeOffset Running(PlannedJob job) => job.Start.AddSeconds(Math.Min(30, Math.Max(1, job.HeatUpSeconds / 4)));
 
     private SimMessage Report(DateTimeOffset time, Action<Utf8JsonWriter> fields) =>
         new(time, Topic, Json.Object(w =>

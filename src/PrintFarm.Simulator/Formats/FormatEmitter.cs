@@ -1,4 +1,5 @@
 using PrintFarm.Core.Events;
+using PrintFarm.Core.Kpis;
 using PrintFarm.Core.Normalization;
 
 namespace PrintFarm.Simulator.Formats;
@@ -45,6 +46,42 @@ public abstract class FormatEmitter
 
     /// <summary>The job as the worker should record it from this format's messages.</summary>
     public abstract EndedJob Report(PlannedJob job, MaterialCatalog materials);
+
+    /// <summary>
+    /// What the printer reports it is doing from <paramref name="job"/>'s start to its end, as this format's messages
+    /// say it, in time order: the ground truth of printer time (<see cref="Truth.PrinterTimeTruth"/>) is built from it.
+    /// </summary>
+    public abstract IEnumerable<(DateTimeOffset At, PrinterActivity State)> States(PlannedJob job);
+
+    /// <summary>
+    /// The phases of a format that reports them as they happen: <paramref name="first"/> from the start, printing from
+    /// <paramref name="printingFrom"/> (when it is reported apart), the pause, and the end.
+    /// </summary>
+    protected static IEnumerable<(DateTimeOffset At, PrinterActivity State)> Phases(PlannedJob job, PrinterActivity first, DateTimeOffset? printingFrom = null)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        yield return (job.Start, first);
+        if (printingFrom is { } p && p < job.End)
+        {
+            yield return (p, PrinterActivity.Printing);
+        }
+
+        if (job.PausedFrom is { } paused)
+        {
+            yield return (paused, PrinterActivity.Paused);
+            yield return (job.ResumedAt!.Value, PrinterActivity.Printing);
+        }
+
+        yield return (job.End, EndState(job.Outcome));
+    }
+
+    /// <summary>The state a job's end leaves the printer in: the plate awaits clearing, an error, or idle after a cancel.</summary>
+    public static PrinterActivity EndState(JobOutcome outcome) => outcome switch
+    {
+        JobOutcome.Completed => PrinterActivity.AwaitingBedClear,
+        JobOutcome.Failed => PrinterActivity.Error,
+        _ => PrinterActivity.Idle,
+    };
 
     /// <summary>Sample times from just after the start to before the end, every <paramref name="seconds"/> × the cadence factor.</summary>
     protected IEnumerable<DateTimeOffset> Samples(PlannedJob job, int seconds)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using PrintFarm.Core.Events;
+using PrintFarm.Core.Kpis;
 using PrintFarm.Core.Normalization;
 
 namespace PrintFarm.Simulator.Formats;
@@ -132,6 +133,10 @@ public sealed class MoonrakerEmitter(string printer, double cadenceFactor, DateT
         m.Add(Status(job.End.AddSeconds(1), w => Heaters(w, PlannedJob.NozzleTarget - 1, 0, PlannedJob.BedTarget - 0.5, 0)));
         return InOrder(m);
     }
+
+    /// <inheritdoc />
+    /// <remarks>Klipper's print_stats has no heating state: a print is printing from its start, heat-up included.</remarks>
+    public override IEnumerable<(DateTimeOffset At, PrinterActivity State)> States(PlannedJob job) => Phases(job, PrinterActivity.Printing);
 
     /// <inheritdoc />
     public override EndedJob Report(PlannedJob job, MaterialCatalog materials)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using PrintFarm.Core.Events;
+using PrintFarm.Core.Kpis;
 using PrintFarm.Core.Normalization;
 
 namespace PrintFarm.Simulator.Formats;
@@ -85,6 +86,20 @@ public sealed class NativeEmitter(string printer, double cadenceFactor) : Format
             }
         }));
         return InOrder(m);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>job_started carries no state (printing); each sample then says heating, printing or paused.</remarks>
+    public override IEnumerable<(DateTimeOffset At, PrinterActivity State)> States(PlannedJob job)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        yield return (job.Start, PrinterActivity.Printing);
+        foreach (var t in Samples(job, 60))
+        {
+            yield return (t, job.At(t).Phase switch { JobPhase.HeatingUp => PrinterActivity.Preparing, JobPhase.Paused => PrinterActivity.Paused, _ => PrinterActivity.Printing });
+        }
+
+        yield return (job.End, EndState(job.Outcome));
     }
 
     /// <inheritdoc />

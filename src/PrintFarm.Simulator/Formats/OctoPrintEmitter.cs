@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using PrintFarm.Core.Events;
+using PrintFarm.Core.Kpis;
 using PrintFarm.Core.Normalization;
 
 namespace PrintFarm.Simulator.Formats;
@@ -144,6 +145,19 @@ public sealed class OctoPrintEmitter(string printer, double cadenceFactor) : For
 
         return InOrder(m);
     }
+
+    /// <inheritdoc />
+    /// <remarks>OctoPrint has no heating state: a print is printing from PrintStarted, heat-up included.</remarks>
+    public override IEnumerable<(DateTimeOffset At, PrinterActivity State)> States(PlannedJob job) => Phases(job, PrinterActivity.Printing);
+
+    /// <summary>
+    /// Whether the worker takes an event time from <paramref name="message"/> (a well-formed one of this format): not
+    /// from the presence (it has none), the file analysis or the PrintFailed that follows a cancel (no event).
+    /// </summary>
+    internal static bool GivesEventTime(SimMessage message) =>
+        !message.Topic.EndsWith("/mqtt", StringComparison.Ordinal)
+        && !message.Topic.EndsWith("/event/MetadataAnalysisFinished", StringComparison.Ordinal)
+        && !(message.Topic.EndsWith("/event/PrintFailed", StringComparison.Ordinal) && message.Payload.Span.IndexOf("\"reason\":\"cancelled\""u8) >= 0);
 
     /// <inheritdoc />
     public override EndedJob Report(PlannedJob job, MaterialCatalog materials)

@@ -266,6 +266,7 @@ public static class PrintFarmHostingExtensions
             .AddCheck<Operations.JournalHealthCheck>("journal", tags: [Operations.HealthTags.Ready]);
         services.AddSingleton<Operations.LabelEndpoint>();
         services.AddSingleton<Operations.OrderEndpoint>();
+        services.AddSingleton<Operations.MaintenanceEndpoint>();
         services.AddSingleton<Operations.HealthEndpointService>();
         services.AddHostedService(sp => sp.GetRequiredService<Operations.HealthEndpointService>());
         return services;

@@ -19,7 +19,7 @@ namespace PrintFarm.Worker.Operations;
 /// JSON from the worker's <see cref="HealthCheckService"/>: 200 when healthy, 503 otherwise. Loopback by default.
 /// A port that cannot be bound is logged; the worker keeps ingesting.
 /// </summary>
-internal sealed class HealthEndpointService(HealthCheckService health, IOptions<PrintFarmOptions> options, ILogger<HealthEndpointService> logger, LabelEndpoint labels, OrderEndpoint orders) : IHostedService, IAsyncDisposable
+internal sealed class HealthEndpointService(HealthCheckService health, IOptions<PrintFarmOptions> options, ILogger<HealthEndpointService> logger, LabelEndpoint labels, OrderEndpoint orders, MaintenanceEndpoint maintenance) : IHostedService, IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
     private readonly HealthOptions _options = options.Value.Health;
@@ -90,6 +90,13 @@ internal sealed class HealthEndpointService(HealthCheckService health, IOptions<
         if (context.Request.Path.Value?.StartsWith(LabelEndpoint.PathPrefix, StringComparison.Ordinal) == true)
         {
             await labels.HandleAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        // The maintenance switch (docs/operations.md, "Maintenance over HTTP").
+        if (context.Request.Path.Value?.StartsWith(MaintenanceEndpoint.PathPrefix, StringComparison.Ordinal) == true)
+        {
+            await maintenance.HandleAsync(context).ConfigureAwait(false);
             return;
         }
 

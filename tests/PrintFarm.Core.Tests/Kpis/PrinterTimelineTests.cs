@@ -31,6 +31,15 @@ public sealed class PrinterTimelineTests
         Outcome = outcome,
     };
 
+    private static PrinterEvent Progress(string printer, DateTimeOffset at, double percent) => new()
+    {
+        Kind = EventKind.JobProgress,
+        Printer = printer,
+        Source = "octoprint",
+        Timestamp = at,
+        ProgressPercent = percent,
+    };
+
     // Newest value of each (window, start, printer) over every collect.
     private static Dictionary<(string, DateTimeOffset, string), TimeInState> CollectAll(PrinterTimeline sut, DateTimeOffset watermark, Dictionary<(string, DateTimeOffset, string), TimeInState>? into = null)
     {
@@ -146,6 +155,34 @@ public sealed class PrinterTimelineTests
         Assert.Equal(3 * 3600, times.Seconds(PrinterActivity.Printing), 6);
         Assert.Equal(5 * 3600, times.Seconds(PrinterActivity.Idle), 6);
         Assert.Equal((hours - 8) * 3600, times.Seconds(PrinterActivity.AwaitingBedClear), 6);
+    }
+
+    [Fact]
+    public void The_last_progress_just_after_a_completed_print_leaves_the_plate_awaiting_bed_clear()
+    {
+        // OctoPrint publishes progress 100 a second after PrintDone; a lower progress after it is a print again.
+        var sut = CreateSut("1h", offlineAfter: TimeSpan.Zero);
+        sut.Observe(Status("p", Origin, kind: EventKind.JobStarted));
+        sut.Observe(Status("p", Origin.AddMinutes(20), kind: EventKind.JobFinished, outcome: JobOutcome.Completed));
+        sut.Observe(Progress("p", Origin.AddMinutes(20).AddSeconds(1), 100));
+        sut.Observe(Progress("p", Origin.AddMinutes(40), 3));
+        var times = CollectAll(sut, Origin.AddMinutes(50))[("1h", Origin, "p")];
+        Assert.Equal(30 * 60, times.Seconds(PrinterActivity.Printing), 6);
+        Assert.Equal(20 * 60, times.Seconds(PrinterActivity.AwaitingBedClear), 6);
+    }
+
+    [Fact]
+    public void A_failed_state_in_the_same_report_as_a_cancel_is_idle_and_a_later_one_an_error()
+    {
+        // Bambu reports a cancel as FAILED with the cancel code: the job ends cancelled, the printer is not in error.
+        var sut = CreateSut("1h", offlineAfter: TimeSpan.Zero);
+        sut.Observe(Status("p", Origin, kind: EventKind.JobStarted));
+        sut.Observe(Status("p", Origin.AddMinutes(10), kind: EventKind.JobFinished, outcome: JobOutcome.Cancelled));
+        sut.Observe(Status("p", Origin.AddMinutes(10), "FAILED"));
+        sut.Observe(Status("p", Origin.AddMinutes(30), "FAILED"));
+        var times = CollectAll(sut, Origin.AddMinutes(50))[("1h", Origin, "p")];
+        Assert.Equal(20 * 60, times.Seconds(PrinterActivity.Idle), 6);
+        Assert.Equal(20 * 60, times.Seconds(PrinterActivity.Error), 6);
     }
 
     [Fact]
