@@ -87,27 +87,10 @@ public sealed class PointEncoder
     public string CostKpi(in Cost.CostPoint point)
     {
         var t = point.Totals;
-        _line.Measurement(Measurements.Kpi).Tag("farm", _farm);
-        switch (point.Scope)
-        {
-            case KpiScope.Material: _line.Tag("material", point.Subject); break;
-            case KpiScope.Printer: _line.Tag("printer", point.Subject); break;
-        }
 
-        // The same series as the window's kpi line (partition tag included), so InfluxDB merges the two into one point.
-        if (point.Scope != KpiScope.Printer)
-        {
-            _line.Tag("partition", PartitionTag);
-        }
-
-        _line.Tag("scope", ScopeName(point.Scope));
-        if (point.Scope == KpiScope.Toy)
-        {
-            _line.Tag("toy", point.Subject);
-        }
-
-        // Raw sums first (added across partitions by the board), then the per-toy ratios of this one point.
-        return _line.Tag("window", point.Window.Name)
+        // The same series as the window's kpi line, so InfluxDB merges the two into one point. Raw sums first (added
+        // across partitions by the board), then the per-toy ratios of this one point.
+        return KpiTags(point.Scope, point.Subject, point.Window)
             .Field("cost_material", t.Material)
             .Field("cost_energy", t.Energy)
             .Field("cost_machine", t.Machine)
@@ -125,29 +108,35 @@ public sealed class PointEncoder
             .Build(point.WindowStart);
     }
 
-    /// <summary>The <c>kpi</c> point of one window × scope × subject, at the window start.</summary>
-    public string Kpi(in KpiPoint point)
+    // A kpi series' tags in key order: farm, material or printer, partition (all scopes but printer), scope, toy, window.
+    private LineBuilder KpiTags(KpiScope scope, string subject, WindowSpec window)
     {
-        var t = point.Totals;
         _line.Measurement(Measurements.Kpi).Tag("farm", _farm);
-        switch (point.Scope)
+        switch (scope)
         {
-            case KpiScope.Material: _line.Tag("material", point.Subject); break;
-            case KpiScope.Printer: _line.Tag("printer", point.Subject); break;
+            case KpiScope.Material: _line.Tag("material", subject); break;
+            case KpiScope.Printer: _line.Tag("printer", subject); break;
         }
 
-        if (point.Scope != KpiScope.Printer)
+        if (scope != KpiScope.Printer)
         {
             _line.Tag("partition", PartitionTag);
         }
 
-        _line.Tag("scope", ScopeName(point.Scope));
-        if (point.Scope == KpiScope.Toy)
+        _line.Tag("scope", ScopeName(scope));
+        if (scope == KpiScope.Toy)
         {
-            _line.Tag("toy", point.Subject);
+            _line.Tag("toy", subject);
         }
 
-        return _line.Tag("window", point.Window.Name)
+        return _line.Tag("window", window.Name);
+    }
+
+    /// <summary>The <c>kpi</c> point of one window × scope × subject, at the window start.</summary>
+    public string Kpi(in KpiPoint point)
+    {
+        var t = point.Totals;
+        return KpiTags(point.Scope, point.Subject, point.Window)
             .Field("jobs_completed", t.JobsCompleted)
             .Field("jobs_failed", t.JobsFailed)
             .Field("jobs_cancelled", t.JobsCancelled)
