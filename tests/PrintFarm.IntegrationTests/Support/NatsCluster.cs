@@ -151,6 +151,20 @@ public sealed class NatsCluster : IAsyncDisposable
     /// </summary>
     public static async Task<NatsCluster> StartAsync(IReadOnlyList<NatsMapping>? mappings = null, int size = 3)
     {
+        try
+        {
+            return await StartOnceAsync(mappings, size);
+        }
+        catch (NodeExitedException)
+        {
+            // Twelve ports chosen free can still be taken by another process before a node binds them; the second
+            // try has new ports and a new folder. A node that exits again is a real failure, reported with its log.
+            return await StartOnceAsync(mappings, size);
+        }
+    }
+
+    private static async Task<NatsCluster> StartOnceAsync(IReadOnlyList<NatsMapping>? mappings, int size)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
         var executable = ServerProcess.Find("nats-server") ?? throw ContainerFallback.Missing("nats-server", "nats-server");
         var folder = ServerProcess.NewFolder("nats-cluster");
@@ -376,7 +390,7 @@ public sealed class NatsCluster : IAsyncDisposable
         catch (InvalidOperationException ex)
         {
             // nats-server writes to its log file, not to the console: the reason it stopped is there.
-            throw new InvalidOperationException($"{ex.Message}\n--- {node.Name} log ---\n{ReadLog(node)}", ex);
+            throw new NodeExitedException($"{ex.Message}\n--- {node.Name} log ---\n{ReadLog(node)}", ex);
         }
 
         // The cluster folder is removed as a whole; a restarted node needs its store.
@@ -434,3 +448,6 @@ public sealed class NatsCluster : IAsyncDisposable
         return config.ToString();
     }
 }
+
+/// <summary>A node's nats-server exited before it accepted connections; the message has its output and log.</summary>
+public sealed class NodeExitedException(string message, Exception inner) : InvalidOperationException(message, inner);

@@ -49,12 +49,50 @@ public sealed class ServerProcess : IAsyncDisposable
         return folder;
     }
 
-    /// <summary>A TCP port free on loopback right now.</summary>
+    // Below the kernel's ephemeral range (Linux: 32768–60999), which every outgoing connection of the test run draws
+    // its local port from: a port taken from that range by binding port 0 can be given to a client socket between
+    // the check and the server's own bind, and the server then exits with "address in use" (seen in CI).
+    private const int LowestPort = 20000;
+    private const int PortRange = 12000;
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>
+    /// A TCP port free on loopback right now, outside the ephemeral range and never handed out before in this test
+    /// process (so two servers of one test can never be given the same port).
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        for (var attempt = 0; attempt < 1000; attempt++)
+        {
+            var port = LowestPort + Random.Shared.Next(PortRange);
+            lock (HandedOut)
+            {
+                if (HandedOut.Contains(port))
+                {
+                    continue;
+                }
+            }
+
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+
+            lock (HandedOut)
+            {
+                if (HandedOut.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"no free loopback port in {LowestPort}–{LowestPort + PortRange - 1} after 1,000 tries");
     }
 
     /// <summary>Finds <paramref name="executable"/> on PATH (and in /usr/sbin, where Debian puts mosquitto).</summary>
@@ -101,6 +139,10 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             if (process.HasExited)
             {
+                // HasExited can be true before the redirected output is read to its end: the parameterless wait
+                // returns once both streams reached end of file, so the reason the server gave is in the message.
+                process.WaitForExit();
+
                 // Read before the dispose, which releases the process (its exit code then throws).
                 var exited = new InvalidOperationException($"{Path.GetFileName(executable)} exited with {process.ExitCode} before it was ready:\n{server.Output}");
                 await server.DisposeAsync();
