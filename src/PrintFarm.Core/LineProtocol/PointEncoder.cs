@@ -133,7 +133,15 @@ public sealed class PointEncoder
     }
 
     /// <summary>The <c>kpi</c> point of one window × scope × subject, at the window start.</summary>
-    public string Kpi(in KpiPoint point)
+    public string Kpi(in KpiPoint point) => KpiFields(point).Build(point.WindowStart);
+
+    /// <summary>
+    /// The <c>kpi</c> point of a printer or farm window with the OEE fields of <paramref name="timeline"/>, the same
+    /// window's timeline point, on the same line: what <see cref="Kpi"/> and <see cref="Oee"/> write as two lines.
+    /// </summary>
+    public string KpiWithOee(in KpiPoint point, in TimelinePoint timeline) => OeeFields(KpiFields(point), timeline.Times).Build(point.WindowStart);
+
+    private LineBuilder KpiFields(in KpiPoint point)
     {
         var t = point.Totals;
         return KpiTags(point.Scope, point.Subject, point.Window)
@@ -157,8 +165,7 @@ public sealed class PointEncoder
             .Field("capacity_s", point.CapacitySeconds)
             .Field("printing_s", point.Scope is KpiScope.Farm or KpiScope.Printer ? t.BusySeconds : null)
             .Field("utilization", point.Utilization)
-            .Field("printers_seen", point.Scope == KpiScope.Farm ? (long?)t.PrintersSeen : null)
-            .Build(point.WindowStart);
+            .Field("printers_seen", point.Scope == KpiScope.Farm ? (long?)t.PrintersSeen : null);
     }
 
     /// <summary>
@@ -186,9 +193,12 @@ public sealed class PointEncoder
     /// </summary>
     public string Oee(in TimelinePoint point)
     {
-        var t = point.Times;
         TimelineTags(Measurements.Kpi, point);
-        return _line.Field("availability", t.Availability)
+        return OeeFields(_line, point.Times).Build(point.WindowStart);
+    }
+
+    private static LineBuilder OeeFields(LineBuilder line, in TimeInState t) =>
+        line.Field("availability", t.Availability)
             .Field("performance", t.Performance)
             .Field("quality", t.Quality)
             .Field("oee", t.OeeValue)
@@ -198,9 +208,7 @@ public sealed class PointEncoder
             .Field("oee_planned_s", t.PlannedSeconds)
             .Field("oee_printing_s", t.PlannedPrintingSeconds)
             .Field("oee_estimate_s", t.EstimateSeconds)
-            .Field("oee_actual_s", t.EstimatedJobsActualSeconds)
-            .Build(point.WindowStart);
-    }
+            .Field("oee_actual_s", t.EstimatedJobsActualSeconds);
 
     private static readonly (PrinterActivity State, string Field)[] TimelineStates =
     [

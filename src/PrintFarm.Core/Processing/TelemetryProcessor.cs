@@ -76,6 +76,9 @@ public sealed class TelemetryProcessor
     private readonly AlertEvaluator? _alerts;
     private readonly List<TimelinePoint> _timelinePoints = [];
 
+    // This flush's timeline points by window, start and printer ("" for the farm) whose OEE fields are not written yet.
+    private readonly Dictionary<(string Window, long Start, string Printer), int> _oeeOnKpiLine = [];
+
     // Topic → route (see Route); bounded, started afresh when full.
     private const int RouteCacheCapacity = 65_536;
     private readonly Dictionary<string, (IPrinterAdapter Adapter, TopicMatch Match)> _routeCache = new(StringComparer.Ordinal);
@@ -320,6 +323,18 @@ public sealed class TelemetryProcessor
         ArgumentNullException.ThrowIfNull(output);
         _kpiPoints.Clear();
         _kpis.Collect(_kpiPoints);
+        _timelinePoints.Clear();
+        _oeeOnKpiLine.Clear();
+        if (Timeline is not null)
+        {
+            Timeline.Collect(_kpis.Watermark, _timelinePoints);
+            for (var i = 0; i < _timelinePoints.Count; i++)
+            {
+                var point = _timelinePoints[i];
+                _oeeOnKpiLine[(point.Window.Name, point.WindowStart.UtcTicks, point.Printer)] = i;
+            }
+        }
+
         foreach (var point in _kpiPoints)
         {
             if (WriteBefore is { } cut && point.WindowEnd > cut)
@@ -327,22 +342,31 @@ public sealed class TelemetryProcessor
                 continue;
             }
 
-            output.Lines.Add(_encoder.Kpi(point));
+            // A printer's or the farm's OEE fields go on its kpi line when both changed in this flush (the usual case:
+            // the engine rewrites a running window's utilization as the timeline rewrites its time), one line fewer.
+            if (point.Scope is KpiScope.Printer or KpiScope.Farm
+                && _oeeOnKpiLine.Remove((point.Window.Name, point.WindowStart.UtcTicks, point.Scope == KpiScope.Printer ? point.Subject : string.Empty), out var t))
+            {
+                output.Lines.Add(_encoder.KpiWithOee(point, _timelinePoints[t]));
+            }
+            else
+            {
+                output.Lines.Add(_encoder.Kpi(point));
+            }
+
             if (output.KeepKpiPoints)
             {
                 output.KpiPoints.Add(point);
             }
         }
 
-        if (Timeline is not null)
+        foreach (var point in _timelinePoints)
         {
-            _timelinePoints.Clear();
-            Timeline.Collect(_kpis.Watermark, _timelinePoints);
-            foreach (var point in _timelinePoints)
+            if (WriteBefore is not { } cut || point.WindowEnd <= cut)
             {
-                if (WriteBefore is not { } cut || point.WindowEnd <= cut)
+                output.Lines.Add(_encoder.TimeInState(point));
+                if (_oeeOnKpiLine.ContainsKey((point.Window.Name, point.WindowStart.UtcTicks, point.Printer)))
                 {
-                    output.Lines.Add(_encoder.TimeInState(point));
                     output.Lines.Add(_encoder.Oee(point));
                 }
             }

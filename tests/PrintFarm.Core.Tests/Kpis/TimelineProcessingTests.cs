@@ -61,7 +61,12 @@ public sealed class TimelineProcessingTests
         return [.. output.Lines];
     }
 
-    private static string Last(List<string> lines, string prefix) => lines.Last(l => l.StartsWith(prefix, StringComparison.Ordinal) && l.Contains(T0.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+    private static string Last(List<string> lines, string prefix, string? field = null) => lines.Last(l =>
+        l.StartsWith(prefix, StringComparison.Ordinal)
+        && l.Contains(T0.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+        && (field is null || l.Contains(field, StringComparison.Ordinal)));
+
+    private const string P1HourKpi = "kpi,farm=farm-a,printer=p1,scope=printer,window=1h ";
 
     [Fact]
     public void An_hour_of_a_printer_becomes_time_in_each_state_and_OEE_fields_on_its_kpi_series()
@@ -76,11 +81,40 @@ public sealed class TimelineProcessingTests
         Assert.Contains("tracked_s=3600 ", time, StringComparison.Ordinal);
 
         // Availability 2400 / 3300, performance 2160 / 2400, quality 4 / 4.
-        var oee = Last(lines, "kpi,farm=farm-a,printer=p1,scope=printer,window=1h availability=");
+        var oee = Last(lines, P1HourKpi, "availability=");
         Assert.Contains(FormattableString.Invariant($"oee={2400.0 / 3300 * 0.9 * 1.0:R}"), oee, StringComparison.Ordinal);
         Assert.Contains("quality=1,", oee, StringComparison.Ordinal);
         Assert.Contains("performance=0.9,", oee, StringComparison.Ordinal);
         Assert.Contains("printer_time,farm=farm-a,scope=farm,window=1h ", string.Join('\n', lines), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Each_flush_writes_the_OEE_fields_once_per_series_on_the_kpi_line_when_that_line_is_written_too()
+    {
+        var sut = CreateSut();
+        var output = new ProcessorOutput();
+        var merged = 0;
+        foreach (var message in Hour())
+        {
+            Assert.True(sut.Process(message, output).Accepted);
+            sut.Flush(output);
+
+            // Per flush: at most one kpi line per series and time carries the OEE fields, and no series has its kpi
+            // fields and its OEE fields on two lines.
+            var kpiLines = output.Lines.Where(l => l.StartsWith("kpi,", StringComparison.Ordinal)).ToList();
+            foreach (var series in kpiLines.GroupBy(l => l[..l.IndexOf(' ', StringComparison.Ordinal)] + l[l.LastIndexOf(' ')..]))
+            {
+                Assert.True(series.Count() == 1, string.Join('\n', series));
+                if (series.Single().Contains("availability=", StringComparison.Ordinal) && series.Single().Contains("utilization=", StringComparison.Ordinal))
+                {
+                    merged++;
+                }
+            }
+
+            output.Clear();
+        }
+
+        Assert.True(merged > 0, "no flush put the OEE fields on a kpi line");
     }
 
     [Fact]
@@ -97,7 +131,7 @@ public sealed class TimelineProcessingTests
         second.RestoreCheckpoint(JsonNode.Parse(checkpoint.ToJsonString())!.AsObject());
         var resumed = Run(second, messages.Skip(4));
         Assert.Equal(Last(whole, "printer_time,farm=farm-a,printer=p1,"), Last(resumed, "printer_time,farm=farm-a,printer=p1,"));
-        Assert.Equal(Last(whole, "kpi,farm=farm-a,printer=p1,scope=printer,window=1h availability="), Last(resumed, "kpi,farm=farm-a,printer=p1,scope=printer,window=1h availability="));
+        Assert.Equal(Last(whole, P1HourKpi, "availability="), Last(resumed, P1HourKpi, "availability="));
 
         // Written before the timeline existed: no "timeline" property.
         var older = first.SaveCheckpoint(T0);
