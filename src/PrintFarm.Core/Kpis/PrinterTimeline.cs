@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using PrintFarm.Core.Events;
 
 namespace PrintFarm.Core.Kpis;
@@ -214,19 +215,24 @@ public sealed class PrinterTimeline
         return current == PrinterActivity.Offline ? PrinterActivity.Idle : current;
     }
 
-    // State names of every format (native, OctoPrint, Moonraker print_stats, Bambu gcode_state), lower-cased.
-    private static PrinterActivity? FromState(string? state) => state?.ToLowerInvariant() switch
+    // State names of every format (native, OctoPrint, Moonraker print_stats, Bambu gcode_state), any case. Looked up
+    // without lower-casing: most status messages carry a state, and a lower-cased copy was a string per event.
+    private static readonly FrozenDictionary<string, PrinterActivity> StateNames = new (string Names, PrinterActivity State)[]
     {
-        null => null,
-        "printing" or "running" or "print" => PrinterActivity.Printing,
-        "paused" or "pause" or "pausing" or "resuming" => PrinterActivity.Paused,
-        "prepare" or "preparing" or "heating" or "starting" or "slicing" => PrinterActivity.Preparing,
-        "finish" or "finished" or "complete" or "completed" => PrinterActivity.AwaitingBedClear,
-        "error" or "failed" or "offline after error" => PrinterActivity.Error,
-        "idle" or "operational" or "ready" or "standby" or "cancelled" or "canceled" => PrinterActivity.Idle,
-        "offline" or "closed" => PrinterActivity.Offline,
-        _ => null,
-    };
+        ("printing running print", PrinterActivity.Printing),
+        ("paused pause pausing resuming", PrinterActivity.Paused),
+        ("prepare preparing heating starting slicing", PrinterActivity.Preparing),
+        ("finish finished complete completed", PrinterActivity.AwaitingBedClear),
+        ("error failed", PrinterActivity.Error),
+        ("idle operational ready standby cancelled canceled", PrinterActivity.Idle),
+        ("offline closed", PrinterActivity.Offline),
+    }
+        .SelectMany(g => g.Names.Split(' ').Select(name => KeyValuePair.Create(name, g.State)))
+        .Append(KeyValuePair.Create("offline after error", PrinterActivity.Error))
+        .ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+
+    private static PrinterActivity? FromState(string? state) =>
+        state is not null && StateNames.TryGetValue(state, out var activity) ? activity : null;
 
     /// <summary>Applies one event of a printer. Receive-time-only events change the state without moving the printer's time.</summary>
     public void Observe(PrinterEvent e)
