@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using PrintFarm.Core.Kpis;
 using PrintFarm.IntegrationTests.Support;
 using PrintFarm.Simulator;
@@ -49,7 +50,8 @@ public sealed class SimulatorEndToEndTests(ServicesFixture services)
         var clock = new SimulationClock(simulation.Options.Start);
         var topics = new HashSet<string>(StringComparer.Ordinal);
 
-        await using (var worker = await WorkerHost.StartAsync(settings, s => s.AddSingleton<TimeProvider>(clock)))
+        var worker = await WorkerHost.StartAsync(settings, s => s.AddSingleton<TimeProvider>(clock));
+        await using (worker)
         {
             await using var publisher = await MqttPublisher.ConnectAsync(services.Mqtt.Host, services.Mqtt.Port);
 
@@ -98,18 +100,30 @@ public sealed class SimulatorEndToEndTests(ServicesFixture services)
         var farm = await KpiRowsAsync(database, "farm");
         var toys = await KpiRowsAsync(database, "toy");
         var printers = await KpiRowsAsync(database, "printer");
-        foreach (var start in closed)
+        // What the worker counted and warned of (other than the malformed messages the trace sends on purpose) goes
+        // with any failure, so a window the engine got wrong is told apart from a write that was spooled or refused.
+        var context = $"; written {worker.Counter("printfarm.influx.points.written")}, write failures {worker.Counter("printfarm.influx.write.failures")}, "
+            + $"spooled {worker.Counter("printfarm.influx.points.spooled")}, rejected {worker.Counter("printfarm.influx.points.rejected")}, "
+            + $"received {worker.Counter("printfarm.mqtt.messages.received")}; warnings: {string.Join(" | ", worker.Logs.AtLeast(LogLevel.Warning).Where(w => !w.Contains(": Rejected message on ", StringComparison.Ordinal)).Take(20))}";
+        try
         {
-            AssertRow(truth.Totals(window, start), farm, (start, string.Empty), $"farm {start:HH:mm}", busy: true);
-            foreach (var toy in truth.Jobs.Select(j => j.Reported.Toy).Distinct())
+            foreach (var start in closed)
             {
-                AssertRow(truth.Totals(window, start, KpiScope.Toy, toy), toys, (start, toy), $"toy {toy} {start:HH:mm}", busy: false);
-            }
+                AssertRow(truth.Totals(window, start), farm, (start, string.Empty), $"farm {start:HH:mm}", busy: true);
+                foreach (var toy in truth.Jobs.Select(j => j.Reported.Toy).Distinct())
+                {
+                    AssertRow(truth.Totals(window, start, KpiScope.Toy, toy), toys, (start, toy), $"toy {toy} {start:HH:mm}", busy: false);
+                }
 
-            foreach (var printer in simulation.Printers)
-            {
-                AssertRow(truth.Totals(window, start, KpiScope.Printer, printer.Id), printers, (start, printer.Id), $"printer {printer.Id} {start:HH:mm}", busy: true);
+                foreach (var printer in simulation.Printers)
+                {
+                    AssertRow(truth.Totals(window, start, KpiScope.Printer, printer.Id), printers, (start, printer.Id), $"printer {printer.Id} {start:HH:mm}", busy: true);
+                }
             }
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            Assert.Fail(e.Message + context);
         }
     }
 

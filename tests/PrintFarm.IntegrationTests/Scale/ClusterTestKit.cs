@@ -128,7 +128,7 @@ internal static class ClusterPublisher
             r => r.Count >= jobs.Count && r.All(InfluxRowExtensions.IsWholeJobPoint),
             $"every job's point ({jobs.Count})",
             TimeSpan.FromSeconds(60),
-            describe: r => r.Format());
+            describe: r => $"missing {string.Join(", ", jobs.Except(r.Select(p => (p.Text("printer")!, p.Time()))).Select(j => $"{j.Item1}@{j.Item2:HH:mm:ss}"))}; {r.Format()}");
         Assert.Equal(jobs.Order(), rows.Select(r => (r.Text("printer")!, r.Time())).Order());
         return rows;
     }
