@@ -363,8 +363,8 @@ public sealed class PrinterTimeline
 
     /// <summary>
     /// Advances to <paramref name="watermark"/>, appends the windows that changed with each printer's time up to the
-    /// watermark (a running window at most once a minute of event time, and always once event time stands still or the
-    /// window closes), and releases windows the watermark has passed by more than the allowed lateness.
+    /// watermark (a running window at most once a minute of event time, the first time a minute after it opened, and
+    /// always once event time stands still or the window closes), and releases windows the watermark has passed by more than the allowed lateness.
     /// </summary>
     public void Collect(DateTimeOffset? watermark, List<TimelinePoint> output)
     {
@@ -686,7 +686,10 @@ public sealed class PrinterTimeline
         var key = (spec, start, subject);
         if (!_slots.TryGetValue(key, out var slot))
         {
-            slot = new Slot(end) { Key = key };
+            // Counted as written when it opens: its first write, like every later one, waits a rewrite step of event
+            // time (or for event time to stand still, or the window to close). A backlog drained fast writes each
+            // window once instead of twice, and a farm's hour boundary does not rewrite every printer at once.
+            slot = new Slot(end) { Key = key, EmittedAt = _watermark };
             _slots.Add(key, slot);
         }
 

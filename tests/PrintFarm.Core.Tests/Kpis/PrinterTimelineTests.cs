@@ -351,6 +351,38 @@ public sealed class PrinterTimelineTests
     }
 
     [Fact]
+    public void A_window_is_first_written_a_minute_of_event_time_after_it_opened_then_at_most_once_a_minute()
+    {
+        var sut = CreateSut(windows: "1h");
+        var points = new List<TimelinePoint>();
+        var hour = Origin.AddHours(1);
+        var writes = new List<DateTimeOffset>();
+        TimelinePoint? last = null;
+        for (var now = hour.AddMinutes(-1); now <= hour.AddSeconds(150); now = now.AddSeconds(1))
+        {
+            // One event a second of event time, collected after each: a backlog drained as fast as it can be.
+            sut.Observe(Status("a", now, "printing"));
+            sut.Advance(now);
+            points.Clear();
+            sut.Collect(now, points);
+            foreach (var p in points.Where(p => p.Printer == "a" && p.WindowStart == hour))
+            {
+                writes.Add(now);
+                last = p;
+            }
+        }
+
+        // Not as the hour opened, but a minute of event time later, and again a minute after that.
+        Assert.Equal([hour.AddSeconds(60), hour.AddSeconds(120)], writes);
+        Assert.Equal(120, last!.Value.Times.Seconds(PrinterActivity.Printing));
+
+        // Event time stands still: the newest time is written, whatever the minute.
+        points.Clear();
+        sut.Collect(hour.AddSeconds(150), points);
+        Assert.Equal(150, Assert.Single(points, p => p.Printer == "a" && p.WindowStart == hour).Times.Seconds(PrinterActivity.Printing));
+    }
+
+    [Fact]
     public void A_message_without_a_time_of_its_own_happens_at_its_sources_newest_event_time()
     {
         var sut = CreateSut("1h", offlineAfter: TimeSpan.Zero); // offline by presence only
