@@ -372,6 +372,12 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
                     await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
                     try
                     {
+                        // The wait for the gate can outlast the lease: a partition given away is not touched again.
+                        if (!_log._owns())
+                        {
+                            return;
+                        }
+
                         consumer = mqtt
                             ? await RotateMqttConsumerAsync(next, cancellationToken).ConfigureAwait(false)
                             : await RecreateStreamConsumerAsync(next, cancellationToken).ConfigureAwait(false);
