@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using NATS.Client.JetStream;
@@ -37,16 +36,6 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
 
     // One delivered message kept for acknowledging every so many records (AckAll covers those before it).
     private const int AckSample = 256;
-
-    // How many consumer changes (list, create, delete) one worker's partitions make at once, one gate per JetStream
-    // context (a worker's connection). Each R3 consumer is a Raft group the meta leader sets up: 64 partitions
-    // recreating theirs together after a long pause made the servers answer none in time, and the retries of those
-    // that timed out kept them busy for good.
-    private const int ConcurrentConsumerChanges = 4;
-    private static readonly ConditionalWeakTable<INatsJSContext, SemaphoreSlim> ConsumerGates = [];
-
-    // The longest wait before a failed consumer is created again; each wait is jittered so partitions spread out.
-    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(20);
 
     private readonly INatsJSContext _js;
     private readonly JetStreamLayout _layout;
@@ -95,17 +84,7 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(partition, layout.Partitions);
         var stream = (await js.GetStreamAsync(layout.Stream, cancellationToken: cancellationToken).ConfigureAwait(false)).Info.State;
         var mqtt = (await js.GetStreamAsync(JetStreamLayout.MqttStream, cancellationToken: cancellationToken).ConfigureAwait(false)).Info.State;
-        ConsumerInfo? newest;
-        var gate = ConsumerGate(js);
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            newest = await NewestMqttConsumerAsync(js, layout, partition, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            gate.Release();
-        }
+        var newest = await NewestMqttConsumerAsync(js, layout, partition, cancellationToken).ConfigureAwait(false);
 
         // The MQTT stream holds exactly what the partition's consumer has not acknowledged; it never let go of one
         // while that consumer is the first one, delivering all, and acknowledged nothing.
@@ -183,9 +162,6 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
             await reader.StopAsync().ConfigureAwait(false);
         }
     }
-
-    private static SemaphoreSlim ConsumerGate(INatsJSContext js) =>
-        ConsumerGates.GetValue(js, static _ => new SemaphoreSlim(ConcurrentConsumerChanges, ConcurrentConsumerChanges));
 
     private static ConsumerConfig MqttConsumerConfig(JetStreamLayout layout, int partition, int generation, ulong from) =>
         ConsumerFor(layout.MqttConsumerName(partition, generation), layout.MqttPartitionSubject(partition), from);
@@ -367,26 +343,9 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
             {
                 try
                 {
-                    INatsJSConsumer consumer;
-                    var gate = ConsumerGate(_log._js);
-                    await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-                    try
-                    {
-                        // The wait for the gate can outlast the lease: a partition given away is not touched again.
-                        if (!_log._owns())
-                        {
-                            return;
-                        }
-
-                        consumer = mqtt
-                            ? await RotateMqttConsumerAsync(next, cancellationToken).ConfigureAwait(false)
-                            : await RecreateStreamConsumerAsync(next, cancellationToken).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        gate.Release();
-                    }
-
+                    var consumer = mqtt
+                        ? await RotateMqttConsumerAsync(next, cancellationToken).ConfigureAwait(false)
+                        : await RecreateStreamConsumerAsync(next, cancellationToken).ConfigureAwait(false);
                     delay = TimeSpan.FromMilliseconds(200);
 
                     // Pulled a batch at a time, the next batch only once this one is queued: the client never holds
@@ -426,19 +385,17 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
                 }
                 catch (Exception ex)
                 {
-                    // Between half and all of the doubled delay: partitions that failed together do not retry together.
-                    var wait = delay * (0.5 + (Random.Shared.NextDouble() / 2));
-                    Log.StreamReadFailed(_log._logger, _log.Name, stream, next, ex.Message, wait);
+                    Log.StreamReadFailed(_log._logger, _log.Name, stream, next, ex.Message, delay);
                     try
                     {
-                        await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+                        await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException)
                     {
                         return;
                     }
 
-                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
                 }
             }
         }
