@@ -364,7 +364,8 @@ public sealed class PrinterTimeline
     /// <summary>
     /// Advances to <paramref name="watermark"/>, appends the windows that changed with each printer's time up to the
     /// watermark (a running window at most once a minute of event time, the first time a minute after it opened, and
-    /// always once event time stands still or the window closes), and releases windows the watermark has passed by more than the allowed lateness.
+    /// always once event time stands still or the window closes), and releases windows the watermark has passed by
+    /// more than the allowed lateness.
     /// </summary>
     public void Collect(DateTimeOffset? watermark, List<TimelinePoint> output)
     {
