@@ -26,7 +26,8 @@ public sealed class ClusterAlertsTests(ServicesFixture services, ClusterModeFixt
     {
         var expected = await SingleWorkerAlertsAsync();
 
-        var trace = new FarmDropTrace("ca" + Guid.NewGuid().ToString("N")[..6]);
+        var trace = ClusterPublisher.OnBothSides(
+            ClusterPublisher.Fresh(() => new FarmDropTrace("ca" + Guid.NewGuid().ToString("N")[..6])), t => t.Printers, ClusterModeFixture.Partitions, new HashSet<int> { 0, 1, 2, 3 });
         var names = Names.New("alerts");
         var database = "cluster_alerts_" + Guid.NewGuid().ToString("N");
         await services.Influx.CreateDatabaseAsync(database);
@@ -304,9 +305,11 @@ public sealed class ClusterAlertsTests(ServicesFixture services, ClusterModeFixt
         /// <summary>The last window boundary the trace's watermark closes.</summary>
         public static DateTimeOffset LastClosed => Day.AddHours(13);
 
+        public List<string> Printers { get; } = Enumerable.Range(1, 8).Select(i => $"{prefix}-p{i}").ToList();
+
         public IEnumerable<(DateTimeOffset At, string Topic, object Payload)> Messages()
         {
-            var printers = Enumerable.Range(1, 8).Select(i => $"{prefix}-p{i}").ToList();
+            var printers = Printers;
             var jobs = printers.SelectMany(printer => Enumerable.Range(0, 13).SelectMany(hour => Enumerable.Range(0, 4).Select(slot =>
             {
                 var start = Day.AddHours(hour).AddMinutes((15 * slot) + printers.IndexOf(printer));

@@ -39,7 +39,7 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
         var names = Names.New("two");
         var database = "cluster_two_" + Guid.NewGuid().ToString("N");
         await services.Influx.CreateDatabaseAsync(database);
-        var traces = Traces("c2", 6);
+        var traces = ClusterPublisher.OnBothSides(ClusterPublisher.Fresh(() => Traces("c2", 6)), t => t.SelectMany(trace => trace.Jobs.Select(j => j.Printer)), ClusterModeFixture.Partitions, new HashSet<int> { 0, 1, 2, 3 });
         try
         {
             await using var a = await WorkerHost.StartAsync(Settings(names, database, "0-3"), waitForSubscription: false);
@@ -186,12 +186,12 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
         var names = Names.New("lease");
         var database = "cluster_lease_" + Guid.NewGuid().ToString("N");
         await services.Influx.CreateDatabaseAsync(database);
-        var traces = Traces("cl", 6);
         const int split = 6;
         try
         {
             await using var a = await WorkerHost.StartAsync(Leased(names, database), waitForSubscription: false);
             Assert.Equal(ClusterModeFixture.Partitions, Pipeline(a).Processed.Count); // alone: all of them
+            List<NativeTrace> traces;
 
             var b = await WorkerHost.StartAsync(Leased(names, database), waitForSubscription: false);
             try
@@ -204,6 +204,8 @@ public sealed class ClusterModeTests(ServicesFixture services, ClusterModeFixtur
                     TimeSpan.FromSeconds(30));
                 Assert.Empty(Pipeline(a).Processed.Keys.Intersect(Pipeline(b).Processed.Keys));
 
+                // Job A of a trace is its "-p1" printer's: each worker owns some of those printers.
+                traces = ClusterPublisher.OnBothSides(ClusterPublisher.Fresh(() => Traces("cl", 6)), t => t.Select(trace => trace.Jobs[0].Printer), ClusterModeFixture.Partitions, Pipeline(a).Processed.Keys.ToHashSet());
                 await ClusterPublisher.PublishAsync(Cluster, traces.SelectMany(t => t.Messages().Take(split)));
                 await Eventually.Until(
                     () => Task.FromResult(a.Counter("printfarm.jobs.ended") + b.Counter("printfarm.jobs.ended")),

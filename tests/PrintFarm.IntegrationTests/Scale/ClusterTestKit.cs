@@ -121,6 +121,26 @@ internal static class ClusterPublisher
     /// Polls until every job has its <c>job</c> point, whole, and then requires exactly one per job and no other:
     /// the (printer, end) pairs of the points are the jobs' own, none missing, none twice. Returns the points.
     /// </summary>
+    /// <summary>
+    /// The first of <paramref name="candidates"/> whose printers fall both inside and outside <paramref name="oneSide"/>
+    /// of <paramref name="partitions"/> partitions. Printer names are random; a test that asserts every worker had work
+    /// picks them so that this holds, instead of failing now and then when the hash puts them all on one side.
+    /// </summary>
+    public static T OnBothSides<T>(IEnumerable<T> candidates, Func<T, IEnumerable<string>> printers, int partitions, IReadOnlySet<int> oneSide)
+    {
+        var layout = new Worker.Cluster.JetStreamLayout("S", "parts", partitions, "b");
+        return candidates.First(c => printers(c).Select(p => oneSide.Contains(layout.PartitionOf(p))).Distinct().Count() == 2);
+    }
+
+    /// <summary>Fresh candidates from <paramref name="make"/>, endlessly.</summary>
+    public static IEnumerable<T> Fresh<T>(Func<T> make)
+    {
+        while (true)
+        {
+            yield return make();
+        }
+    }
+
     public static async Task<IReadOnlyList<Dictionary<string, JsonElement>>> AssertEveryJobOnceAsync(InfluxDbServer influx, string database, IReadOnlyCollection<(string Printer, DateTimeOffset End)> jobs)
     {
         var rows = await Eventually.Until(
