@@ -28,8 +28,22 @@ internal sealed record JetStreamLayout(string Stream, string PartitionPrefix, in
     /// <summary>The subject filter of partition <paramref name="partition"/>: <c>parts.7.&gt;</c>.</summary>
     public string PartitionSubject(int partition) => string.Create(CultureInfo.InvariantCulture, $"{PartitionPrefix}.{partition}.>");
 
-    /// <summary>The durable consumer that reads partition <paramref name="partition"/>.</summary>
-    public string ConsumerName(int partition) => string.Create(CultureInfo.InvariantCulture, $"{Stream}_p{partition:D4}");
+    /// <summary>
+    /// The name of generation <paramref name="generation"/> of partition <paramref name="partition"/>'s consumer on
+    /// <see cref="Stream"/>. Every consumer a partition's reader creates has a name of its own: a worker that lost the
+    /// partition (paused past its lease) can only reach the consumers it made, never the new owner's, with a late
+    /// pull, acknowledgement or re-creation.
+    /// </summary>
+    public string ConsumerName(int partition, int generation) => ConsumerPrefix(partition) + generation.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>What every generation of partition <paramref name="partition"/>'s <see cref="Stream"/> consumer is named with.</summary>
+    public string ConsumerPrefix(int partition) => string.Create(CultureInfo.InvariantCulture, $"{Stream}_p{partition:D4}_g");
+
+    /// <summary>The name versions before generations gave partition <paramref name="partition"/>'s <see cref="Stream"/> consumer; deleted like an older generation.</summary>
+    public string UngeneratedConsumerName(int partition) => string.Create(CultureInfo.InvariantCulture, $"{Stream}_p{partition:D4}");
+
+    /// <summary>The generation in a consumer name made by <see cref="ConsumerName"/> for <paramref name="partition"/>; null for any other name.</summary>
+    public int? ConsumerGeneration(int partition, string name) => Generation(ConsumerPrefix(partition), name);
 
     /// <summary>The subject filter of partition <paramref name="partition"/> in <see cref="MqttStream"/>: <c>$MQTT.msgs.parts.7.&gt;</c>.</summary>
     public string MqttPartitionSubject(int partition) => MqttSubjectPrefix + PartitionSubject(partition);
@@ -46,18 +60,19 @@ internal sealed record JetStreamLayout(string Stream, string PartitionPrefix, in
     public string MqttConsumerPrefix(int partition) => string.Create(CultureInfo.InvariantCulture, $"{Stream}_mqtt_p{partition:D4}_g");
 
     /// <summary>The generation in a consumer name made by <see cref="MqttConsumerName"/> for <paramref name="partition"/>; null for any other name.</summary>
-    public int? MqttConsumerGeneration(int partition, string name)
+    public int? MqttConsumerGeneration(int partition, string name) => Generation(MqttConsumerPrefix(partition), name);
+
+    /// <summary>The KV key of partition <paramref name="partition"/>'s checkpoint.</summary>
+    public static string CheckpointKey(int partition) => string.Create(CultureInfo.InvariantCulture, $"p{partition:D4}");
+
+    private static int? Generation(string prefix, string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        var prefix = MqttConsumerPrefix(partition);
         return name.StartsWith(prefix, StringComparison.Ordinal)
                && int.TryParse(name.AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var generation)
             ? generation
             : null;
     }
-
-    /// <summary>The KV key of partition <paramref name="partition"/>'s checkpoint.</summary>
-    public static string CheckpointKey(int partition) => string.Create(CultureInfo.InvariantCulture, $"p{partition:D4}");
 
     /// <summary>
     /// The MQTT topic a partition subject carries: the prefix and partition tokens dropped, the NATS token separator

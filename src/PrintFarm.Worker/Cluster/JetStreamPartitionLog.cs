@@ -18,12 +18,13 @@ namespace PrintFarm.Worker.Cluster;
 /// ones, and acknowledgements (AckAll, at checkpoints) are what let the stream drop records;</item>
 /// <item>the partition stream of ours (<see cref="JetStreamLayout.Stream"/>), for QoS 0 messages and plain NATS
 /// publishers; the QoS 1 copies it also gets (header <c>Nmqtt-Pub: 1</c>) are passed over, since <c>$MQTT_msgs</c>
-/// has them. Its limits, not acknowledgements, decide when records go; its consumer is recreated at the checkpoint.</item>
+/// has them. Its limits, not acknowledgements, decide when records go.</item>
 /// </list>
 /// Each is read through a durable pull consumer with the partition's (singular) <c>FilterSubject</c>, started at the
 /// checkpoint's sequence in that stream, so a new owner starts exactly where the checkpoint it restored ends. One
 /// printer publishes at one QoS, so its messages keep their order; messages of the two streams are interleaved as
-/// they arrive.
+/// they arrive. On both streams every consumer a reader creates is a new generation with a name of its own, so a
+/// worker that lost the partition while frozen can reach only its own consumers with a late pull or acknowledgement.
 /// </summary>
 internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyncDisposable
 {
@@ -178,10 +179,13 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
         MaxAckPending = -1,
     };
 
-    private static async Task<List<string>> MqttConsumerNamesAsync(INatsJSContext js, CancellationToken cancellationToken)
+    private static Task<List<string>> MqttConsumerNamesAsync(INatsJSContext js, CancellationToken cancellationToken) =>
+        ConsumerNamesAsync(js, JetStreamLayout.MqttStream, cancellationToken);
+
+    private static async Task<List<string>> ConsumerNamesAsync(INatsJSContext js, string stream, CancellationToken cancellationToken)
     {
         List<string> names = [];
-        await foreach (var name in js.ListConsumerNamesAsync(JetStreamLayout.MqttStream, cancellationToken).ConfigureAwait(false))
+        await foreach (var name in js.ListConsumerNamesAsync(stream, cancellationToken).ConfigureAwait(false))
         {
             names.Add(name);
         }
@@ -189,12 +193,14 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
         return names;
     }
 
-    private static async Task<(int Generation, List<string> All)> MqttGenerationsAsync(INatsJSContext js, JetStreamLayout layout, int partition, CancellationToken cancellationToken)
+    private static async Task<(int Generation, List<string> All)> MqttGenerationsAsync(INatsJSContext js, JetStreamLayout layout, int partition, CancellationToken cancellationToken) =>
+        Generations(await MqttConsumerNamesAsync(js, cancellationToken).ConfigureAwait(false), name => layout.MqttConsumerGeneration(partition, name), legacy: null);
+
+    // The newest generation among a stream's consumer names (-1: none), and every name of the partition's consumers.
+    private static (int Generation, List<string> All) Generations(List<string> names, Func<string, int?> generationOf, string? legacy)
     {
-        var all = (await MqttConsumerNamesAsync(js, cancellationToken).ConfigureAwait(false))
-            .Where(n => layout.MqttConsumerGeneration(partition, n) is not null)
-            .ToList();
-        var newest = all.Count == 0 ? -1 : all.Max(n => layout.MqttConsumerGeneration(partition, n)!.Value);
+        var all = names.Where(n => generationOf(n) is not null || n == legacy).ToList();
+        var newest = all.Select(generationOf).Max() ?? -1;
         return (newest, all);
     }
 
@@ -208,6 +214,14 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
 
         var consumer = await js.GetConsumerAsync(JetStreamLayout.MqttStream, layout.MqttConsumerName(partition, generation), cancellationToken).ConfigureAwait(false);
         return consumer.Info;
+    }
+
+    // A failed consumer is created again after 200 ms, doubling to at most 5 s, each wait jittered (× 0.5–1) so
+    // that partitions which failed together (after a pause, or a node's loss) do not all ask again at once.
+    private static TimeSpan RetryDelay(int failures)
+    {
+        var delay = Math.Min(200.0 * Math.Pow(2, Math.Min(failures, 10)), 5000.0);
+        return TimeSpan.FromMilliseconds(delay * (0.5 + (Random.Shared.NextDouble() / 2)));
     }
 
     /// <summary>
@@ -337,16 +351,23 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
         private async Task PumpAsync(bool mqtt, ulong from, CancellationToken cancellationToken)
         {
             var next = from;
-            var delay = TimeSpan.FromMilliseconds(200);
+            var failures = 0;
             var stream = mqtt ? JetStreamLayout.MqttStream : _log._layout.Stream;
+
+            // The consumer being created and the older ones it replaces. A request that timed out may still have been
+            // carried out: the retry asks for the same consumer (same name, same start), which the servers then
+            // already have, rather than one more. 64 partitions each adding a consumer per retry, every one a Raft
+            // group, kept a cluster too busy to answer any of them after a long pause.
+            (int Generation, List<string> Older)? creating = null;
             while (!cancellationToken.IsCancellationRequested && _log._owns())
             {
                 try
                 {
-                    var consumer = mqtt
-                        ? await RotateMqttConsumerAsync(next, cancellationToken).ConfigureAwait(false)
-                        : await RecreateStreamConsumerAsync(next, cancellationToken).ConfigureAwait(false);
-                    delay = TimeSpan.FromMilliseconds(200);
+                    creating ??= await NextGenerationAsync(mqtt, cancellationToken).ConfigureAwait(false);
+                    var consumer = await CreateAsync(mqtt, creating.Value.Generation, next, cancellationToken).ConfigureAwait(false);
+                    await DeleteAsync(stream, creating.Value.Older, cancellationToken).ConfigureAwait(false);
+                    creating = null;
+                    failures = 0;
 
                     // Pulled a batch at a time, the next batch only once this one is queued: the client never holds
                     // more than it asked for, so a backlog cannot overflow its buffers (a continuous consume on 64
@@ -385,6 +406,7 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
                 }
                 catch (Exception ex)
                 {
+                    var delay = RetryDelay(failures++);
                     Log.StreamReadFailed(_log._logger, _log.Name, stream, next, ex.Message, delay);
                     try
                     {
@@ -394,49 +416,52 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
                     {
                         return;
                     }
-
-                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
                 }
             }
         }
 
-        private async Task<INatsJSConsumer> RecreateStreamConsumerAsync(ulong from, CancellationToken cancellationToken)
+        // The partition's next consumer generation on one stream, and its consumers there now (all older).
+        private async Task<(int Generation, List<string> Older)> NextGenerationAsync(bool mqtt, CancellationToken cancellationToken)
         {
             var layout = _log._layout;
-            var name = layout.ConsumerName(_log.Partition);
-            try
-            {
-                await _log._js.DeleteConsumerAsync(layout.Stream, name, cancellationToken).ConfigureAwait(false);
-            }
-            catch (NatsJSApiException ex) when (ex.Error.Code == 404)
-            {
-                // None yet.
-            }
-
-            return await _log._js.CreateOrUpdateConsumerAsync(layout.Stream, ConsumerFor(name, layout.PartitionSubject(_log.Partition), from), cancellationToken).ConfigureAwait(false);
+            var partition = _log.Partition;
+            var (newest, all) = mqtt
+                ? await MqttGenerationsAsync(_log._js, layout, partition, cancellationToken).ConfigureAwait(false)
+                : Generations(
+                    await ConsumerNamesAsync(_log._js, layout.Stream, cancellationToken).ConfigureAwait(false),
+                    name => layout.ConsumerGeneration(partition, name),
+                    layout.UngeneratedConsumerName(partition));
+            return (newest + 1, all);
         }
 
-        // The next generation first, then the older ones go: the stream never has a moment with nobody to keep the
-        // partition's unacknowledged records for.
-        private async Task<INatsJSConsumer> RotateMqttConsumerAsync(ulong from, CancellationToken cancellationToken)
+        // Generation `generation` of the partition's consumer, delivering from `from`. On $MQTT_msgs it is created
+        // before the older generations go: that stream never has a moment with nobody to keep the partition's
+        // unacknowledged records for.
+        private async Task<INatsJSConsumer> CreateAsync(bool mqtt, int generation, ulong from, CancellationToken cancellationToken)
         {
-            var js = _log._js;
             var layout = _log._layout;
-            var (newest, all) = await MqttGenerationsAsync(js, layout, _log.Partition, cancellationToken).ConfigureAwait(false);
-            var consumer = await js.CreateOrUpdateConsumerAsync(JetStreamLayout.MqttStream, MqttConsumerConfig(layout, _log.Partition, newest + 1, from), cancellationToken).ConfigureAwait(false);
-            foreach (var old in all)
+            var partition = _log.Partition;
+            var (stream, config) = mqtt
+                ? (JetStreamLayout.MqttStream, MqttConsumerConfig(layout, partition, generation, from))
+                : (layout.Stream, ConsumerFor(layout.ConsumerName(partition, generation), layout.PartitionSubject(partition), from));
+            var consumer = await _log._js.CreateOrUpdateConsumerAsync(stream, config, cancellationToken).ConfigureAwait(false);
+            Log.StreamConsumerCreated(_log._logger, _log.Name, config.Name!, stream, from);
+            return consumer;
+        }
+
+        private async Task DeleteAsync(string stream, List<string> consumers, CancellationToken cancellationToken)
+        {
+            foreach (var old in consumers)
             {
                 try
                 {
-                    await js.DeleteConsumerAsync(JetStreamLayout.MqttStream, old, cancellationToken).ConfigureAwait(false);
+                    await _log._js.DeleteConsumerAsync(stream, old, cancellationToken).ConfigureAwait(false);
                 }
                 catch (NatsJSApiException ex) when (ex.Error.Code == 404)
                 {
-                    // Gone already.
+                    // Gone already (a retry after a timeout, or never made).
                 }
             }
-
-            return consumer;
         }
     }
 

@@ -44,6 +44,9 @@ internal static partial class Log
     [LoggerMessage(992, LogLevel.Warning, "Stream {Stream} did not exist: created it on subjects {Subjects} with {Replicas} replicas and interest retention, as the NATS MQTT listener would: a QoS 1 message stays until the partition's consumer acknowledged it at a checkpoint")]
     public static partial void MqttStreamCreated(ILogger logger, string stream, string subjects, int replicas);
 
+    [LoggerMessage(998, LogLevel.Debug, "{Log}: consumer {Consumer} on stream {Stream} created, delivering from sequence {From}")]
+    public static partial void StreamConsumerCreated(ILogger logger, string log, string consumer, string stream, ulong from);
+
     [LoggerMessage(993, LogLevel.Warning, "Reading {Log} from stream {Stream}: delivery {Expected} was lost on the way (the next one was {Delivered}); its consumer is created again at sequence {Next}, so nothing is skipped")]
     public static partial void StreamDeliveryGap(ILogger logger, string log, string stream, ulong expected, ulong delivered, ulong next);
 }

@@ -92,7 +92,11 @@ public sealed class ClusterOptionsTests
     {
         var layout = new JetStreamLayout("PRINTFARM", "parts", 64, "printfarm_checkpoints");
         Assert.Equal("parts.7.>", layout.PartitionSubject(7));
-        Assert.Equal("PRINTFARM_p0007", layout.ConsumerName(7));
+        Assert.Equal("PRINTFARM_p0007_g3", layout.ConsumerName(7, 3));
+        Assert.Equal(3, layout.ConsumerGeneration(7, "PRINTFARM_p0007_g3"));
+        Assert.Null(layout.ConsumerGeneration(7, "PRINTFARM_p0007"));
+        Assert.Null(layout.ConsumerGeneration(7, "PRINTFARM_mqtt_p0007_g3"));
+        Assert.Equal("PRINTFARM_p0007", layout.UngeneratedConsumerName(7));
         Assert.Equal("$MQTT.msgs.parts.7.>", layout.MqttPartitionSubject(7));
         Assert.Equal("PRINTFARM_mqtt_p0007_g12", layout.MqttConsumerName(7, 12));
         Assert.Equal(12, layout.MqttConsumerGeneration(7, "PRINTFARM_mqtt_p0007_g12"));

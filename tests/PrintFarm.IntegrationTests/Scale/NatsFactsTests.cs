@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using MQTTnet;
 using MQTTnet.Formatter;
@@ -346,6 +347,58 @@ public sealed class NatsFactsTests(NatsFactsFixture fixture) : IClassFixture<Nat
         finally
         {
             await js.DeleteStreamAsync("FACTS_FILTERS", CancellationToken.None);
+        }
+    }
+
+    // What a reader's retry rests on: a consumer create that timed out may have been carried out, and asking for the
+    // same consumer again must neither fail nor start it over.
+    [Fact]
+    public async Task Creating_a_durable_consumer_again_with_the_same_config_keeps_it_as_it_was_and_a_new_start_is_refused()
+    {
+        using var timeout = new CancellationTokenSource(TestTimeout);
+        await using var nats = await ConnectAsync(Cluster.ClientUrl);
+        var js = new NatsJSContext(nats);
+        await js.CreateStreamAsync(new StreamConfig("FACTS_AGAIN", ["fa.>"]) { NumReplicas = 3 }, timeout.Token);
+        try
+        {
+            for (var i = 1; i <= 6; i++)
+            {
+                (await js.PublishAsync("fa." + i.ToString(CultureInfo.InvariantCulture), Encoding.UTF8.GetBytes("x"), cancellationToken: timeout.Token)).EnsureSuccess();
+            }
+
+            ConsumerConfig Config(ulong from) => new("again")
+            {
+                FilterSubject = "fa.>",
+                DeliverPolicy = ConsumerConfigDeliverPolicy.ByStartSequence,
+                OptStartSeq = from,
+                AckPolicy = ConsumerConfigAckPolicy.All,
+                AckWait = TimeSpan.FromMinutes(30),
+                MaxAckPending = -1,
+            };
+
+            var first = await js.CreateOrUpdateConsumerAsync("FACTS_AGAIN", Config(2), timeout.Token);
+            List<ulong> read = [];
+            await foreach (var msg in first.FetchAsync<byte[]>(new NatsJSFetchOpts { MaxMsgs = 2, Expires = TimeSpan.FromSeconds(2) }, cancellationToken: timeout.Token))
+            {
+                read.Add(msg.Metadata!.Value.Sequence.Stream);
+            }
+
+            Assert.Equal([2UL, 3UL], read);
+
+            var again = await js.CreateOrUpdateConsumerAsync("FACTS_AGAIN", Config(2), timeout.Token);
+            Assert.Equal(2UL, again.Info.Delivered.ConsumerSeq);
+            await foreach (var msg in again.FetchAsync<byte[]>(new NatsJSFetchOpts { MaxMsgs = 1, Expires = TimeSpan.FromSeconds(2) }, cancellationToken: timeout.Token))
+            {
+                Assert.Equal(4UL, msg.Metadata!.Value.Sequence.Stream);
+                Assert.Equal(3UL, msg.Metadata!.Value.Sequence.Consumer);
+            }
+
+            await Assert.ThrowsAsync<NatsJSApiException>(async () => await js.CreateOrUpdateConsumerAsync("FACTS_AGAIN", Config(5), timeout.Token));
+            Assert.Equal(3UL, (await js.GetConsumerAsync("FACTS_AGAIN", "again", timeout.Token)).Info.Delivered.ConsumerSeq);
+        }
+        finally
+        {
+            await js.DeleteStreamAsync("FACTS_AGAIN", CancellationToken.None);
         }
     }
 
