@@ -117,7 +117,7 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
     {
         ArgumentNullException.ThrowIfNull(js);
         ArgumentNullException.ThrowIfNull(layout);
-        var names = await MqttConsumerNamesAsync(js, cancellationToken).ConfigureAwait(false);
+        var names = await ConsumerNamesAsync(js, JetStreamLayout.MqttStream, cancellationToken).ConfigureAwait(false);
         for (var partition = 0; partition < layout.Partitions; partition++)
         {
             var p = partition;
@@ -179,9 +179,6 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
         MaxAckPending = -1,
     };
 
-    private static Task<List<string>> MqttConsumerNamesAsync(INatsJSContext js, CancellationToken cancellationToken) =>
-        ConsumerNamesAsync(js, JetStreamLayout.MqttStream, cancellationToken);
-
     private static async Task<List<string>> ConsumerNamesAsync(INatsJSContext js, string stream, CancellationToken cancellationToken)
     {
         List<string> names = [];
@@ -193,9 +190,6 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
         return names;
     }
 
-    private static async Task<(int Generation, List<string> All)> MqttGenerationsAsync(INatsJSContext js, JetStreamLayout layout, int partition, CancellationToken cancellationToken) =>
-        Generations(await MqttConsumerNamesAsync(js, cancellationToken).ConfigureAwait(false), name => layout.MqttConsumerGeneration(partition, name), legacy: null);
-
     // The newest generation among a stream's consumer names (-1: none), and every name of the partition's consumers.
     private static (int Generation, List<string> All) Generations(List<string> names, Func<string, int?> generationOf, string? legacy)
     {
@@ -206,7 +200,8 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
 
     private static async Task<ConsumerInfo?> NewestMqttConsumerAsync(INatsJSContext js, JetStreamLayout layout, int partition, CancellationToken cancellationToken)
     {
-        var (generation, _) = await MqttGenerationsAsync(js, layout, partition, cancellationToken).ConfigureAwait(false);
+        var names = await ConsumerNamesAsync(js, JetStreamLayout.MqttStream, cancellationToken).ConfigureAwait(false);
+        var (generation, _) = Generations(names, name => layout.MqttConsumerGeneration(partition, name), legacy: null);
         if (generation < 0)
         {
             return null;
@@ -352,7 +347,8 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
         {
             var next = from;
             var failures = 0;
-            var stream = mqtt ? JetStreamLayout.MqttStream : _log._layout.Stream;
+            var on = ConsumerOn(mqtt);
+            var stream = on.Stream;
 
             // The consumer being created and the older ones it replaces. A request that timed out may still have been
             // carried out: the retry asks for the same consumer (same name, same start), which the servers then
@@ -363,8 +359,8 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
             {
                 try
                 {
-                    creating ??= await NextGenerationAsync(mqtt, cancellationToken).ConfigureAwait(false);
-                    var consumer = await CreateAsync(mqtt, creating.Value.Generation, next, cancellationToken).ConfigureAwait(false);
+                    creating ??= await NextGenerationAsync(on, cancellationToken).ConfigureAwait(false);
+                    var consumer = await CreateAsync(on, creating.Value.Generation, next, cancellationToken).ConfigureAwait(false);
                     await DeleteAsync(stream, creating.Value.Older, cancellationToken).ConfigureAwait(false);
                     creating = null;
                     failures = 0;
@@ -420,33 +416,32 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
             }
         }
 
-        // The partition's next consumer generation on one stream, and its consumers there now (all older).
-        private async Task<(int Generation, List<string> Older)> NextGenerationAsync(bool mqtt, CancellationToken cancellationToken)
+        // The partition's consumer on one stream: where, filtering what, and named how per generation (the partition
+        // stream's names before generations are deleted like an older one).
+        private PartitionConsumer ConsumerOn(bool mqtt)
         {
             var layout = _log._layout;
-            var partition = _log.Partition;
-            var (newest, all) = mqtt
-                ? await MqttGenerationsAsync(_log._js, layout, partition, cancellationToken).ConfigureAwait(false)
-                : Generations(
-                    await ConsumerNamesAsync(_log._js, layout.Stream, cancellationToken).ConfigureAwait(false),
-                    name => layout.ConsumerGeneration(partition, name),
-                    layout.UngeneratedConsumerName(partition));
+            var p = _log.Partition;
+            return mqtt
+                ? new(JetStreamLayout.MqttStream, layout.MqttPartitionSubject(p), g => layout.MqttConsumerName(p, g), n => layout.MqttConsumerGeneration(p, n), Legacy: null)
+                : new(layout.Stream, layout.PartitionSubject(p), g => layout.ConsumerName(p, g), n => layout.ConsumerGeneration(p, n), layout.UngeneratedConsumerName(p));
+        }
+
+        // The partition's next consumer generation on one stream, and its consumers there now (all older).
+        private async Task<(int Generation, List<string> Older)> NextGenerationAsync(PartitionConsumer consumer, CancellationToken cancellationToken)
+        {
+            var (newest, all) = Generations(await ConsumerNamesAsync(_log._js, consumer.Stream, cancellationToken).ConfigureAwait(false), consumer.Generation, consumer.Legacy);
             return (newest + 1, all);
         }
 
-        // Generation `generation` of the partition's consumer, delivering from `from`. On $MQTT_msgs it is created
-        // before the older generations go: that stream never has a moment with nobody to keep the partition's
-        // unacknowledged records for.
-        private async Task<INatsJSConsumer> CreateAsync(bool mqtt, int generation, ulong from, CancellationToken cancellationToken)
+        // Generation `generation` of the partition's consumer, delivering from `from`. It is created before the older
+        // generations go: $MQTT_msgs never has a moment with nobody to keep the partition's unacknowledged records for.
+        private async Task<INatsJSConsumer> CreateAsync(PartitionConsumer consumer, int generation, ulong from, CancellationToken cancellationToken)
         {
-            var layout = _log._layout;
-            var partition = _log.Partition;
-            var (stream, config) = mqtt
-                ? (JetStreamLayout.MqttStream, MqttConsumerConfig(layout, partition, generation, from))
-                : (layout.Stream, ConsumerFor(layout.ConsumerName(partition, generation), layout.PartitionSubject(partition), from));
-            var consumer = await _log._js.CreateOrUpdateConsumerAsync(stream, config, cancellationToken).ConfigureAwait(false);
-            Log.StreamConsumerCreated(_log._logger, _log.Name, config.Name!, stream, from);
-            return consumer;
+            var name = consumer.Name(generation);
+            var created = await _log._js.CreateOrUpdateConsumerAsync(consumer.Stream, ConsumerFor(name, consumer.Filter, from), cancellationToken).ConfigureAwait(false);
+            Log.StreamConsumerCreated(_log._logger, _log.Name, name, consumer.Stream, from);
+            return created;
         }
 
         private async Task DeleteAsync(string stream, List<string> consumers, CancellationToken cancellationToken)
@@ -466,6 +461,8 @@ internal sealed class JetStreamPartitionLog : IMessageLog<StreamPosition>, IAsyn
     }
 
     private readonly record struct Delivery(bool Mqtt, INatsJSMsg<byte[]> Msg);
+
+    private sealed record PartitionConsumer(string Stream, string Filter, Func<int, string> Name, Func<string, int?> Generation, string? Legacy);
 
     /// <summary>Keeps one delivered message every <see cref="AckSample"/> records of one stream for the acknowledgements.</summary>
     private sealed class AckSampler
