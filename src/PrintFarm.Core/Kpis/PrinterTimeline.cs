@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Runtime.InteropServices;
 using PrintFarm.Core.Events;
 
 namespace PrintFarm.Core.Kpis;
@@ -73,23 +74,45 @@ public struct TimeInState
     /// <summary>Print time of those same jobs, seconds.</summary>
     public double EstimatedJobsActualSeconds { get; internal set; }
 
+    // The same sums in ticks, as the encoder writes them (each seconds property below is its ticks' TotalSeconds).
+    internal readonly long TicksIn(PrinterActivity state) => OnShiftTicks[(int)state] + OffShiftTicks[(int)state];
+
+    internal readonly long OffShiftTotalTicks => Sum(OffShiftTicks);
+
+    internal readonly long TrackedTicks => Sum(OnShiftTicks) + Sum(OffShiftTicks);
+
+    internal readonly long PlannedTicks => Sum(OnShiftTicks) - OnShiftTicks[(int)PrinterActivity.Maintenance];
+
+    internal readonly long PlannedPrintingTicks => OnShiftTicks[(int)PrinterActivity.Printing];
+
+    private static long Sum(long[] ticks)
+    {
+        var sum = 0L;
+        foreach (var t in ticks)
+        {
+            sum += t;
+        }
+
+        return sum;
+    }
+
     /// <summary>Seconds in <paramref name="state"/> (on and off shift).</summary>
-    public readonly double Seconds(PrinterActivity state) => TimeSpan.FromTicks(OnShiftTicks[(int)state] + OffShiftTicks[(int)state]).TotalSeconds;
+    public readonly double Seconds(PrinterActivity state) => TimeSpan.FromTicks(TicksIn(state)).TotalSeconds;
 
     /// <summary>Seconds in <paramref name="state"/> during declared off-shift time.</summary>
     public readonly double OffShiftSeconds(PrinterActivity state) => TimeSpan.FromTicks(OffShiftTicks[(int)state]).TotalSeconds;
 
     /// <summary>Seconds accounted in any state (the window's elapsed part for a printer seen since its start).</summary>
-    public readonly double TrackedSeconds => TimeSpan.FromTicks(OnShiftTicks.Sum() + OffShiftTicks.Sum()).TotalSeconds;
+    public readonly double TrackedSeconds => TimeSpan.FromTicks(TrackedTicks).TotalSeconds;
 
     /// <summary>Off-shift seconds in any state.</summary>
-    public readonly double OffShiftTotalSeconds => TimeSpan.FromTicks(OffShiftTicks.Sum()).TotalSeconds;
+    public readonly double OffShiftTotalSeconds => TimeSpan.FromTicks(OffShiftTotalTicks).TotalSeconds;
 
     /// <summary>Planned time: on-shift time not in maintenance, seconds.</summary>
-    public readonly double PlannedSeconds => TimeSpan.FromTicks(OnShiftTicks.Sum() - OnShiftTicks[(int)PrinterActivity.Maintenance]).TotalSeconds;
+    public readonly double PlannedSeconds => TimeSpan.FromTicks(PlannedTicks).TotalSeconds;
 
     /// <summary>Printing time within planned time, seconds (printing off shift is not planned production).</summary>
-    public readonly double PlannedPrintingSeconds => TimeSpan.FromTicks(OnShiftTicks[(int)PrinterActivity.Printing]).TotalSeconds;
+    public readonly double PlannedPrintingSeconds => TimeSpan.FromTicks(PlannedPrintingTicks).TotalSeconds;
 
     /// <summary>See <see cref="Oee.Availability"/>.</summary>
     public readonly double? Availability => Oee.Availability(PlannedPrintingSeconds, PlannedSeconds);
@@ -142,7 +165,7 @@ public sealed class PrinterTimeline
     private readonly Dictionary<string, Printer> _printers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _sources = new(StringComparer.Ordinal);
     private readonly Dictionary<(int Spec, long Start, string Printer), Slot> _slots = [];
-    private readonly List<(int Spec, long Start, string Printer)> _changed = [];
+    private readonly List<Slot> _changed = [];
     private long _watermark = long.MinValue;
     private long _collected = long.MinValue;
     private long _nextClose = long.MinValue;
@@ -245,9 +268,13 @@ public sealed class PrinterTimeline
             // it happens at its source's newest event time, as the KPI engine marks it seen; before any, nowhere.
             time = _sources.TryGetValue(e.Source, out var newest) ? newest : NoClock;
         }
-        else if (!_sources.TryGetValue(e.Source, out var newest) || time > newest)
+        else
         {
-            _sources[e.Source] = time;
+            ref var newest = ref CollectionsMarshal.GetValueRefOrAddDefault(_sources, e.Source, out var known);
+            if (!known || time > newest)
+            {
+                newest = time;
+            }
         }
 
         var p = GetPrinter(e.Printer, time);
@@ -392,8 +419,8 @@ public sealed class PrinterTimeline
         var kept = 0;
         for (var k = 0; k < _changed.Count; k++)
         {
-            var key = _changed[k];
-            var slot = _slots[key];
+            var slot = _changed[k];
+            var key = slot.Key;
             var closing = IsClosed(slot.End) || _watermark >= slot.End;
             if (settled || closing || slot.EmittedAt == long.MinValue || _watermark - slot.EmittedAt >= Math.Min(RewriteStep, (slot.End - key.Start) / 60))
             {
@@ -403,7 +430,7 @@ public sealed class PrinterTimeline
             }
             else
             {
-                _changed[kept++] = key;
+                _changed[kept++] = slot;
             }
         }
 
@@ -422,7 +449,12 @@ public sealed class PrinterTimeline
             }
         }
 
-        foreach (var key in closed ?? [])
+        if (closed is null)
+        {
+            return;
+        }
+
+        foreach (var key in closed)
         {
             _slots.Remove(key);
         }
@@ -474,7 +506,7 @@ public sealed class PrinterTimeline
     {
         var printers = new Dictionary<string, Printer>(StringComparer.Ordinal);
         var slots = new Dictionary<(int, long, string), Slot>();
-        var changed = new List<(int, long, string)>();
+        var changed = new List<Slot>();
         foreach (var p in state?.Printers ?? [])
         {
             printers[p.Printer] = new Printer(_specs.Length)
@@ -505,7 +537,7 @@ public sealed class PrinterTimeline
             slots[(spec, w.Start, w.Printer)] = slot;
             if (w.Changed)
             {
-                changed.Add((spec, w.Start, w.Printer));
+                changed.Add(slot);
             }
         }
 
@@ -678,7 +710,7 @@ public sealed class PrinterTimeline
         if (!slot.Changed)
         {
             slot.Changed = true;
-            _changed.Add(slot.Key);
+            _changed.Add(slot);
         }
     }
 
@@ -697,7 +729,7 @@ public sealed class PrinterTimeline
         if (!slot.Changed && _crediting != Crediting.QuietTail)
         {
             slot.Changed = true;
-            _changed.Add(key);
+            _changed.Add(slot);
         }
 
         return slot;

@@ -178,12 +178,12 @@ public sealed class PointEncoder
         TimelineTags(Measurements.PrinterTime, point);
         foreach (var state in TimelineStates)
         {
-            _line.Field(state.Field, t.Seconds(state.State));
+            _line.FieldSeconds(state.Field, t.TicksIn(state.State));
         }
 
-        return _line.Field("off_shift_s", t.OffShiftTotalSeconds)
-            .Field("planned_s", t.PlannedSeconds)
-            .Field("tracked_s", t.TrackedSeconds)
+        return _line.FieldSeconds("off_shift_s", t.OffShiftTotalTicks)
+            .FieldSeconds("planned_s", t.PlannedTicks)
+            .FieldSeconds("tracked_s", t.TrackedTicks)
             .Build(point.WindowStart);
     }
 
@@ -197,18 +197,24 @@ public sealed class PointEncoder
         return OeeFields(_line, point.Times).Build(point.WindowStart);
     }
 
-    private static LineBuilder OeeFields(LineBuilder line, in TimeInState t) =>
-        line.Field("availability", t.Availability)
-            .Field("performance", t.Performance)
-            .Field("quality", t.Quality)
-            .Field("oee", t.OeeValue)
+    private static LineBuilder OeeFields(LineBuilder line, in TimeInState t)
+    {
+        // Each ratio once (OeeValue would work the three out again).
+        var availability = t.Availability;
+        var performance = t.Performance;
+        var quality = t.Quality;
+        return line.Field("availability", availability)
+            .Field("performance", performance)
+            .Field("quality", quality)
+            .Field("oee", Kpis.Oee.Value(availability, performance, quality))
             .Field("toys_started", t.ToysStarted)
             // The raw sums behind the four ratios, so that partial points can be added up (docs/data-model.md).
             .Field("good_toys", t.GoodToys)
-            .Field("oee_planned_s", t.PlannedSeconds)
-            .Field("oee_printing_s", t.PlannedPrintingSeconds)
+            .FieldSeconds("oee_planned_s", t.PlannedTicks)
+            .FieldSeconds("oee_printing_s", t.PlannedPrintingTicks)
             .Field("oee_estimate_s", t.EstimateSeconds)
             .Field("oee_actual_s", t.EstimatedJobsActualSeconds);
+    }
 
     private static readonly (PrinterActivity State, string Field)[] TimelineStates =
     [

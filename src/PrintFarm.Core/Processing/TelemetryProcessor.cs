@@ -79,6 +79,9 @@ public sealed class TelemetryProcessor
     // This flush's timeline points by window, start and printer ("" for the farm) whose OEE fields are not written yet.
     private readonly Dictionary<(string Window, long Start, string Printer), int> _oeeOnKpiLine = [];
 
+    // Per timeline point of a flush: whether its OEE fields went on its kpi line.
+    private readonly List<bool> _oeeMerged = [];
+
     // Topic → route (see Route); bounded, started afresh when full.
     private const int RouteCacheCapacity = 65_536;
     private readonly Dictionary<string, (IPrinterAdapter Adapter, TopicMatch Match)> _routeCache = new(StringComparer.Ordinal);
@@ -325,6 +328,7 @@ public sealed class TelemetryProcessor
         _kpis.Collect(_kpiPoints);
         _timelinePoints.Clear();
         _oeeOnKpiLine.Clear();
+        _oeeMerged.Clear();
         if (Timeline is not null)
         {
             Timeline.Collect(_kpis.Watermark, _timelinePoints);
@@ -332,6 +336,7 @@ public sealed class TelemetryProcessor
             {
                 var point = _timelinePoints[i];
                 _oeeOnKpiLine[(point.Window.Name, point.WindowStart.UtcTicks, point.Printer)] = i;
+                _oeeMerged.Add(false);
             }
         }
 
@@ -348,6 +353,7 @@ public sealed class TelemetryProcessor
                 && _oeeOnKpiLine.Remove((point.Window.Name, point.WindowStart.UtcTicks, point.Scope == KpiScope.Printer ? point.Subject : string.Empty), out var t))
             {
                 output.Lines.Add(_encoder.KpiWithOee(point, _timelinePoints[t]));
+                _oeeMerged[t] = true;
             }
             else
             {
@@ -360,12 +366,13 @@ public sealed class TelemetryProcessor
             }
         }
 
-        foreach (var point in _timelinePoints)
+        for (var i = 0; i < _timelinePoints.Count; i++)
         {
+            var point = _timelinePoints[i];
             if (WriteBefore is not { } cut || point.WindowEnd <= cut)
             {
                 output.Lines.Add(_encoder.TimeInState(point));
-                if (_oeeOnKpiLine.ContainsKey((point.Window.Name, point.WindowStart.UtcTicks, point.Printer)))
+                if (!_oeeMerged[i])
                 {
                     output.Lines.Add(_encoder.Oee(point));
                 }

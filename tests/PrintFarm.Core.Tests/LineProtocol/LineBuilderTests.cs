@@ -411,4 +411,26 @@ public sealed class LineBuilderTests
         // Two in three values are short decimals or tick durations: the fast path must have taken them.
         Assert.True(fast >= 130_000, $"fast path taken {fast} times");
     }
+
+    [Fact]
+    public void FieldSeconds_WritesWhatAFloatFieldOfTheTicksTotalSecondsWrites()
+    {
+        // Round seconds, milliseconds, any tick count up to past the 10^8 s edge of the integer path, the exponent form
+        // below 10^-4 s, and negatives.
+        var random = new Random(20261208);
+        var builder = new LineBuilder();
+        long[] edges = [0, 1, 9, 10, 999, 1000, TimeSpan.TicksPerSecond, TimeSpan.TicksPerSecond - 1, (100_000_000 * TimeSpan.TicksPerSecond) - 1, 100_000_000 * TimeSpan.TicksPerSecond, -1, -TimeSpan.TicksPerSecond];
+        var samples = edges.Concat(Enumerable.Range(0, 100_000).Select(i => (i % 4) switch
+        {
+            0 => random.NextInt64(0, 86_400) * TimeSpan.TicksPerSecond,
+            1 => random.NextInt64(0, 86_400_000) * TimeSpan.TicksPerMillisecond,
+            2 => random.NextInt64(0, TimeSpan.TicksPerDay * 1000),
+            _ => random.NextInt64(0, TimeSpan.TicksPerDay * 2000),
+        }));
+        foreach (var ticks in samples)
+        {
+            var expected = _line.Measurement("m").Field("x", TimeSpan.FromTicks(ticks).TotalSeconds).Build(Ts);
+            Assert.Equal(expected, builder.Measurement("m").FieldSeconds("x", ticks).Build(Ts));
+        }
+    }
 }
