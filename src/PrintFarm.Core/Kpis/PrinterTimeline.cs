@@ -778,10 +778,8 @@ public sealed class PrinterTimeline
 
     private sealed class Printer(int windows)
     {
-        private readonly long[] _start = Enumerable.Repeat(long.MaxValue, windows).ToArray();
-        private readonly long[] _end = new long[windows];
-        private readonly Slot?[] _own = new Slot?[windows];
-        private readonly Slot?[] _farm = new Slot?[windows];
+        // Per window size: the window at hand and its two slots, side by side (one array: an event touches all of it).
+        private readonly AtHand[] _at = Enumerable.Repeat(new AtHand { Start = long.MaxValue }, windows).ToArray();
 
         public PrinterActivity Device = PrinterActivity.Idle;
         public bool Maintenance;
@@ -800,37 +798,44 @@ public sealed class PrinterTimeline
         // The printer's and the farm's slot of window size i at time t (none when that window has closed), and its end.
         public (Slot? Own, Slot? Farm, long End) Current(PrinterTimeline timeline, int i, string name, long t)
         {
-            if (t < _start[i] || t >= _end[i])
+            ref var at = ref _at[i];
+            if (t < at.Start || t >= at.End)
             {
                 var spec = timeline._specs[i];
-                var start = spec.StartOf(new DateTimeOffset(t, TimeSpan.Zero)).UtcTicks;
-                _start[i] = start;
-                _end[i] = spec.EndOf(new DateTimeOffset(start, TimeSpan.Zero)).UtcTicks;
-                if (timeline.IsClosed(_end[i]))
+                at.Start = spec.StartOf(new DateTimeOffset(t, TimeSpan.Zero)).UtcTicks;
+                at.End = spec.EndOf(new DateTimeOffset(at.Start, TimeSpan.Zero)).UtcTicks;
+                if (timeline.IsClosed(at.End))
                 {
-                    _own[i] = _farm[i] = null;
+                    at.Own = at.Farm = null;
                 }
                 else
                 {
-                    _own[i] = timeline.GetSlot(i, start, _end[i], name);
-                    _farm[i] = timeline.GetSlot(i, start, _end[i], string.Empty);
+                    at.Own = timeline.GetSlot(i, at.Start, at.End, name);
+                    at.Farm = timeline.GetSlot(i, at.Start, at.End, string.Empty);
                 }
             }
 
             // A window closes while a printer is in it: the same answer whether or not the slot was at hand.
-            return _own[i] is not null && timeline.IsClosed(_end[i]) ? (null, null, _end[i]) : (_own[i], _farm[i], _end[i]);
+            return at.Own is not null && timeline.IsClosed(at.End) ? (null, null, at.End) : (at.Own, at.Farm, at.End);
         }
 
         public void ForgetClosed(PrinterTimeline timeline)
         {
-            for (var i = 0; i < _own.Length; i++)
+            for (var i = 0; i < _at.Length; i++)
             {
-                if (_own[i] is { } o && !timeline._slots.ContainsKey(o.Key))
+                if (_at[i].Own is { } o && !timeline._slots.ContainsKey(o.Key))
                 {
-                    _own[i] = _farm[i] = null;
-                    _start[i] = long.MaxValue;
+                    _at[i] = new AtHand { Start = long.MaxValue };
                 }
             }
+        }
+
+        private struct AtHand
+        {
+            public long Start;
+            public long End;
+            public Slot? Own;
+            public Slot? Farm;
         }
     }
 }
