@@ -124,6 +124,63 @@ public sealed class ShippedStackSecurityTests
     }
 
     [Fact]
+    public async Task The_orders_operator_and_plug_users_publish_on_their_own_topics_only()
+    {
+        var users = new Dictionary<string, string>
+        {
+            ["MQTT_WORKER_PASSWORD"] = "w-" + Guid.NewGuid().ToString("N"),
+            ["MQTT_SIMULATOR_PASSWORD"] = "s-secret",
+            ["MQTT_ORDERS_PASSWORD"] = "o-secret",
+            ["MQTT_OPERATOR_PASSWORD"] = "op-secret",
+            ["MQTT_PRINTERS"] = "pA:a-secret",
+            ["MQTT_PLUGS"] = "plugA:pa-secret shellyA:sa-secret",
+        };
+        await using var broker = await MosquittoServer.StartShippedAsync(users);
+        var (workerCode, worker) = await ConnectAsync(broker, "worker", "printfarm-worker", users["MQTT_WORKER_PASSWORD"]);
+        Assert.Equal(MqttClientConnectResultCode.Success, workerCode);
+        var received = new List<string>();
+        worker!.ApplicationMessageReceivedAsync += e =>
+        {
+            lock (received)
+            {
+                received.Add(e.ApplicationMessage.Topic);
+            }
+
+            return Task.CompletedTask;
+        };
+        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await SubscribeAsync(worker, "#"));
+
+        // Each user sends what it may not first and what it may last, on one connection: the last arriving proves the
+        // first were refused, not late.
+        (string User, string Password, string[] Refused, string Allowed)[] cases =
+        [
+            ("printfarm-orders", "o-secret", ["printfarm/maintenance/pA", "printfarm/pA/event"], "printfarm/orders/o-1"),
+            ("printfarm-operator", "op-secret", ["printfarm/orders/o-2", "printfarm/alerts/x/printer/pA"], "printfarm/maintenance/pA"),
+            ("printfarm-operator", "op-secret", ["printfarm/pA/event"], "printfarm/labels/pA/job-1"),
+            ("printfarm-simulator", "s-secret", ["printfarm/maintenance/pA"], "printfarm/orders/sim-1"),
+            ("pA", "a-secret", ["printfarm/orders/o-3", "printfarm/maintenance/pA", "tele/plugA/SENSOR"], "printfarm/pA/event"),
+            ("plugA", "pa-secret", ["tele/plugB/SENSOR", "printfarm/orders/o-4"], "tele/plugA/SENSOR"),
+            ("shellyA", "sa-secret", ["shellyB/status/switch:0"], "shellyA/status/switch:0"),
+        ];
+        foreach (var (user, password, refused, allowed) in cases)
+        {
+            var (code, client) = await ConnectAsync(broker, user, user, password);
+            Assert.Equal(MqttClientConnectResultCode.Success, code);
+            var before = Snapshot(received).Count;
+            foreach (var topic in refused.Append(allowed))
+            {
+                await client!.PublishAsync(Message(topic));
+            }
+
+            var arrived = await Eventually.Until(() => Task.FromResult(Snapshot(received).Skip(before).ToList()), r => r.Contains(allowed), $"{user}'s message on {allowed} at the worker");
+            Assert.Equal([allowed], arrived);
+            client!.Dispose();
+        }
+
+        worker.Dispose();
+    }
+
+    [Fact]
     public async Task The_init_script_refuses_to_run_without_the_worker_password()
     {
         var folder = ServerProcess.NewFolder("init-passwd");
