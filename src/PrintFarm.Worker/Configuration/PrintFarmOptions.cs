@@ -53,8 +53,8 @@ public sealed class PrintFarmOptions
     public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// Byte budget of the dead-letter messages (<c>deadletter/messages-*.jsonl</c>), in bytes. Beyond it a message's line
-    /// is refused, not written: counted in <c>printfarm.deadletter.refused{cause=budget}</c> and logged as an error (the
+    /// Byte budget of the dead letters (<c>deadletter/messages-*.jsonl</c> and the batches InfluxDB rejected,
+    /// <c>deadletter/influx-rejected-*.lp</c>), in bytes. Beyond it a message's line or a batch's file is refused, not written: counted in <c>printfarm.deadletter.refused{cause=budget}</c> and logged as an error (the
     /// message is still counted as rejected). Old files are never deleted by the worker (refusal, not rotation: the
     /// evidence kept first stays). Default 256 MiB (268435456); at least 65536.
     /// </summary>

@@ -127,35 +127,54 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
         await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Keeps a batch of line protocol that InfluxDB refused; returns the file's path.</summary>
-    public string WriteRejectedBatch(IReadOnlyList<string> lines, string status, string error)
+    /// <summary>
+    /// Keeps a batch of line protocol that InfluxDB refused, within the same byte budget and disk reserve as the
+    /// messages; returns the file's path, or null when the file was not written (refused, or the disk failed: counted
+    /// and logged).
+    /// </summary>
+    public string? WriteRejectedBatch(IReadOnlyList<string> lines, string status, string error)
     {
+        EnsureStarted(); // the files kept before a restart count against the budget
         var now = _time.GetUtcNow();
         var seq = Interlocked.Increment(ref _sequence);
         var path = Path.Combine(Folder, string.Create(CultureInfo.InvariantCulture, $"influx-rejected-{now.UtcDateTime:yyyyMMddTHHmmssfff}-{seq}.lp"));
+        var text = new StringBuilder();
+        // '#' starts a comment in line protocol, so the file can be replayed as it is once fixed.
+        text.Append("# rejected by InfluxDB at ").Append(now.UtcDateTime.ToString("O", CultureInfo.InvariantCulture))
+            .Append(" with ").Append(status).Append(": ").Append(error.ReplaceLineEndings(" ")).Append('\n');
+        foreach (var line in lines)
+        {
+            text.Append(line).Append('\n');
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(text.ToString());
         try
         {
-            var text = new StringBuilder();
-            // '#' starts a comment in line protocol, so the file can be replayed as it is once fixed.
-            text.Append("# rejected by InfluxDB at ").Append(now.UtcDateTime.ToString("O", CultureInfo.InvariantCulture))
-                .Append(" with ").Append(status).Append(": ").Append(error.ReplaceLineEndings(" ")).Append('\n');
-            foreach (var line in lines)
-            {
-                text.Append(line).Append('\n');
-            }
-
             lock (_gate)
             {
+                if (Refusal(_bytes, bytes.Length, FreeBytes()) is { } cause)
+                {
+                    _metrics.DeadLettersRefused.Add(lines.Count, new KeyValuePair<string, object?>("cause", cause));
+                    if (_throttle.ShouldLog("refused-" + cause, out var suppressed))
+                    {
+                        Log.DeadLetterRefused(_logger, "(influx batch)", status, Why(cause), _bytes, _maxBytes, suppressed);
+                    }
+
+                    return null;
+                }
+
                 Directory.CreateDirectory(Folder);
                 using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read);
-                file.Write(Encoding.UTF8.GetBytes(text.ToString()));
+                file.Write(bytes);
                 file.Flush(flushToDisk: true);
+                _bytes += bytes.Length;
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             _metrics.DeadLetterFailures.Add(lines.Count);
             Log.DeadLetterFailed(_logger, ex, path, "(influx batch)", status);
+            return null;
         }
 
         return path;
@@ -198,6 +217,18 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
         if (!Directory.Exists(Folder))
         {
             return;
+        }
+
+        foreach (var path in Directory.EnumerateFiles(Folder, "influx-rejected-*.lp"))
+        {
+            try
+            {
+                _bytes += new FileInfo(path).Length;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Log.DeadLetterFailed(_logger, ex, path, "(reading the kept dead letters)", "recovery");
+            }
         }
 
         foreach (var path in Directory.EnumerateFiles(Folder, "messages-*.jsonl"))
@@ -328,16 +359,17 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
     private void WriteRun(string name, List<Item> run)
     {
         var path = Path.Combine(Folder, name);
-        run = WithinBudget(run);
-        if (run.Count == 0)
-        {
-            return;
-        }
-
         try
         {
             lock (_gate)
             {
+                // Under the lock: a rejected InfluxDB batch counts against the same budget.
+                run = WithinBudget(run);
+                if (run.Count == 0)
+                {
+                    return;
+                }
+
                 Directory.CreateDirectory(Folder);
                 using var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
                 foreach (var item in run)
@@ -368,9 +400,7 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
         foreach (var item in run)
         {
             var length = item.Json!.Length;
-            var cause = bytes + length > _maxBytes ? "budget"
-                : free is { } f && f - length < _reserveBytes ? "reserve"
-                : null;
+            var cause = Refusal(bytes, length, free);
             if (cause is null)
             {
                 kept.Add(item);
@@ -382,15 +412,23 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
             _metrics.DeadLettersRefused.Add(1, new KeyValuePair<string, object?>("cause", cause));
             if (_throttle.ShouldLog("refused-" + cause, out var suppressed))
             {
-                var why = cause == "budget"
-                    ? "the dead letters reached PrintFarm:DeadLetterMaxBytes"
-                    : "it would leave less than PrintFarm:DeadLetterDiskReserveBytes free on the disk (kept for the checkpoint)";
-                Log.DeadLetterRefused(_logger, item.Topic!, item.Reason!, why, bytes, _maxBytes, suppressed);
+                Log.DeadLetterRefused(_logger, item.Topic!, item.Reason!, Why(cause), bytes, _maxBytes, suppressed);
             }
         }
 
         return kept;
     }
+
+    // Why `length` more bytes may not be kept, with `kept` bytes kept and `free` bytes free on the disk: "budget",
+    // "reserve", or null when they may.
+    private string? Refusal(long kept, long length, long? free) =>
+        kept + length > _maxBytes ? "budget"
+        : free is { } f && f - length < _reserveBytes ? "reserve"
+        : null;
+
+    private static string Why(string cause) => cause == "budget"
+        ? "the dead letters reached PrintFarm:DeadLetterMaxBytes"
+        : "it would leave less than PrintFarm:DeadLetterDiskReserveBytes free on the disk (kept for the checkpoint)";
 
     // Free bytes on the disk of the dead-letter folder; null when the reserve is off or the disk cannot be asked.
     private long? FreeBytes()

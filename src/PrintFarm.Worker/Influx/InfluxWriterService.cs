@@ -437,7 +437,7 @@ internal sealed class InfluxWriterService : BackgroundService
                 _metrics.PointsRejected.Add(lines.Count);
                 _metrics.WriteFailures.Add(1, new KeyValuePair<string, object?>("status", result.StatusText));
                 var path = _deadLetters.WriteRejectedBatch(lines.ToLines(), result.StatusText, result.Error);
-                Log.InfluxRejected(_logger, result.StatusText, result.Error, lines.Count, path);
+                Log.InfluxRejected(_logger, result.StatusText, result.Error, lines.Count, path ?? "no file: the dead letters' budget or disk refused them (see the error above)");
                 return null;
 
             case WriteStatus.TooLarge:

@@ -104,6 +104,40 @@ public sealed class DeadLetterStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Batches_InfluxDB_rejected_count_against_the_same_budget_as_the_messages_also_after_a_restart()
+    {
+        // 20 batches of ~5 KB against a 64 KiB budget: the first ones are kept, then the files stop (no rotation).
+        var batch = Enumerable.Range(0, 50).Select(i => $"kpi,farm=f,scope=farm,window=1h bad=\"{new string('x', 80)}\" {i}").ToList();
+        var kept = new List<string>();
+        await using (var store = CreateSut(new PrintFarmOptions { DataFolder = _root, DeadLetterMaxBytes = 65536 }))
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                if (store.WriteRejectedBatch(batch, "400", "field type conflict") is { } path)
+                {
+                    kept.Add(path);
+                }
+            }
+        }
+
+        Assert.InRange(kept.Count, 1, 19);
+        Assert.Equal(kept.Order(StringComparer.Ordinal), Directory.GetFiles(Folder, "influx-rejected-*.lp").Order(StringComparer.Ordinal));
+        Assert.InRange(Directory.GetFiles(Folder).Sum(f => new FileInfo(f).Length), 60_000, 65536);
+
+        // After a restart the kept batches are counted: a message no longer fits either.
+        await using (var restarted = CreateSut(new PrintFarmOptions { DataFolder = _root, DeadLetterMaxBytes = 65536 }))
+        {
+            restarted.ReplayBefore(0);
+            await restarted.WriteAsync(1, "printfarm/p1/events", new byte[6000], false, Now, "invalid_json", "not json");
+            await restarted.FlushAsync(CancellationToken.None);
+            Assert.Null(restarted.WriteRejectedBatch(batch, "400", "field type conflict"));
+        }
+
+        Assert.Empty(Directory.GetFiles(Folder, "messages-*.jsonl"));
+        Assert.Equal(kept.Count, Directory.GetFiles(Folder, "influx-rejected-*.lp").Length);
+    }
+
+    [Fact]
     public async Task A_line_that_would_eat_into_the_disk_reserve_is_refused()
     {
         var free = new DriveInfo(_root).AvailableFreeSpace;
