@@ -75,19 +75,7 @@ public sealed class ShippedStackSecurityTests
         var (wrong, _) = await ConnectAsync(broker, "wrong", "pA", "b-secret");
         Assert.NotEqual(MqttClientConnectResultCode.Success, wrong);
 
-        var (workerCode, worker) = await ConnectAsync(broker, "worker", "printfarm-worker", users["MQTT_WORKER_PASSWORD"]);
-        Assert.Equal(MqttClientConnectResultCode.Success, workerCode);
-        var received = new List<string>();
-        worker!.ApplicationMessageReceivedAsync += e =>
-        {
-            lock (received)
-            {
-                received.Add(e.ApplicationMessage.Topic);
-            }
-
-            return Task.CompletedTask;
-        };
-        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await SubscribeAsync(worker, "#"));
+        var (worker, received) = await WorkerOnEverythingAsync(broker, users["MQTT_WORKER_PASSWORD"]);
 
         var (printerCode, printer) = await ConnectAsync(broker, "pa", "pA", "a-secret");
         Assert.Equal(MqttClientConnectResultCode.Success, printerCode);
@@ -136,19 +124,7 @@ public sealed class ShippedStackSecurityTests
             ["MQTT_PLUGS"] = "plugA:pa-secret shellyA:sa-secret",
         };
         await using var broker = await MosquittoServer.StartShippedAsync(users);
-        var (workerCode, worker) = await ConnectAsync(broker, "worker", "printfarm-worker", users["MQTT_WORKER_PASSWORD"]);
-        Assert.Equal(MqttClientConnectResultCode.Success, workerCode);
-        var received = new List<string>();
-        worker!.ApplicationMessageReceivedAsync += e =>
-        {
-            lock (received)
-            {
-                received.Add(e.ApplicationMessage.Topic);
-            }
-
-            return Task.CompletedTask;
-        };
-        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await SubscribeAsync(worker, "#"));
+        var (worker, received) = await WorkerOnEverythingAsync(broker, users["MQTT_WORKER_PASSWORD"]);
 
         // Each user sends what it may not first and what it may last, on one connection: the last arriving proves the
         // first were refused, not late.
@@ -191,6 +167,25 @@ public sealed class ShippedStackSecurityTests
         (code, output) = await MosquittoServer.RunInitScriptAsync(script, Path.Combine(folder, "passwd"), new Dictionary<string, string> { ["MQTT_WORKER_PASSWORD"] = "x1", ["MQTT_PRINTERS"] = "pA" }, throwOnFailure: false);
         Assert.Equal(2, code);
         Assert.Contains("'pA' has no password", output, StringComparison.Ordinal);
+    }
+
+    // The worker's user subscribed to #, and the topics it receives (lock the list to read it: Snapshot).
+    private static async Task<(IMqttClient Worker, List<string> Received)> WorkerOnEverythingAsync(MosquittoServer broker, string password)
+    {
+        var (code, worker) = await ConnectAsync(broker, "worker", "printfarm-worker", password);
+        Assert.Equal(MqttClientConnectResultCode.Success, code);
+        var received = new List<string>();
+        worker!.ApplicationMessageReceivedAsync += e =>
+        {
+            lock (received)
+            {
+                received.Add(e.ApplicationMessage.Topic);
+            }
+
+            return Task.CompletedTask;
+        };
+        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await SubscribeAsync(worker, "#"));
+        return (worker, received);
     }
 
     private static List<string> Snapshot(List<string> list)
