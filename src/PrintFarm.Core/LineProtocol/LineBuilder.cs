@@ -112,30 +112,36 @@ public sealed class LineBuilder
         }
 
         StartField(key);
-        Span<char> buffer = stackalloc char[24];
-        _ = (ticks / TicksPerSecond).TryFormat(buffer, out var at, default, CultureInfo.InvariantCulture);
         var fraction = ticks % TicksPerSecond;
-        if (fraction != 0)
+        var decimals = 7;
+        while (fraction != 0 && fraction % 10 == 0)
         {
-            var decimals = 7;
-            while (fraction % 10 == 0)
-            {
-                fraction /= 10;
-                decimals--;
-            }
+            fraction /= 10;
+            decimals--;
+        }
 
-            buffer[at++] = '.';
+        Span<char> buffer = stackalloc char[24];
+        _sb.Append(buffer[..WriteDecimal(ticks / TicksPerSecond, fraction, fraction == 0 ? 0 : decimals, buffer)]);
+        return this;
+    }
+
+    // Writes whole.fraction with exactly `decimals` digits after the point (none and no point for 0); returns the length.
+    private static int WriteDecimal(long whole, long fraction, int decimals, Span<char> destination)
+    {
+        _ = whole.TryFormat(destination, out var at, default, CultureInfo.InvariantCulture);
+        if (decimals > 0)
+        {
+            destination[at++] = '.';
             for (var d = decimals - 1; d >= 0; d--)
             {
-                buffer[at + d] = (char)('0' + (fraction % 10));
+                destination[at + d] = (char)('0' + (fraction % 10));
                 fraction /= 10;
             }
 
             at += decimals;
         }
 
-        _sb.Append(buffer[..at]);
-        return this;
+        return at;
     }
 
     /// <summary>
@@ -178,23 +184,7 @@ public sealed class LineBuilder
                 n = -n;
             }
 
-            var whole = n / scale;
-            var fraction = n % scale;
-            _ = whole.TryFormat(destination[at..], out var w, default, CultureInfo.InvariantCulture);
-            at += w;
-            if (decimals > 0)
-            {
-                destination[at++] = '.';
-                for (var d = decimals - 1; d >= 0; d--)
-                {
-                    destination[at + d] = (char)('0' + (fraction % 10));
-                    fraction /= 10;
-                }
-
-                at += decimals;
-            }
-
-            written = at;
+            written = at + WriteDecimal(n / scale, n % scale, decimals, destination[at..]);
             return true;
         }
 
