@@ -154,12 +154,7 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
             {
                 if (Refusal(_bytes, bytes.Length, FreeBytes()) is { } cause)
                 {
-                    _metrics.DeadLettersRefused.Add(lines.Count, new KeyValuePair<string, object?>("cause", cause));
-                    if (_throttle.ShouldLog("refused-" + cause, out var suppressed))
-                    {
-                        Log.DeadLetterRefused(_logger, "(influx batch)", status, Why(cause), _bytes, _maxBytes, suppressed);
-                    }
-
+                    Refuse(cause, lines.Count, "(influx batch)", status, _bytes);
                     return null;
                 }
 
@@ -409,11 +404,7 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
                 continue;
             }
 
-            _metrics.DeadLettersRefused.Add(1, new KeyValuePair<string, object?>("cause", cause));
-            if (_throttle.ShouldLog("refused-" + cause, out var suppressed))
-            {
-                Log.DeadLetterRefused(_logger, item.Topic!, item.Reason!, Why(cause), bytes, _maxBytes, suppressed);
-            }
+            Refuse(cause, 1, item.Topic!, item.Reason!, bytes);
         }
 
         return kept;
@@ -426,9 +417,18 @@ internal sealed class DeadLetterStore : IAsyncDisposable, IDisposable
         : free is { } f && f - length < _reserveBytes ? "reserve"
         : null;
 
-    private static string Why(string cause) => cause == "budget"
-        ? "the dead letters reached PrintFarm:DeadLetterMaxBytes"
-        : "it would leave less than PrintFarm:DeadLetterDiskReserveBytes free on the disk (kept for the checkpoint)";
+    // Counts `count` refused dead letters (a message's line, or a rejected batch's lines) and logs it, throttled.
+    private void Refuse(string cause, long count, string topic, string reason, long kept)
+    {
+        _metrics.DeadLettersRefused.Add(count, new KeyValuePair<string, object?>("cause", cause));
+        if (_throttle.ShouldLog("refused-" + cause, out var suppressed))
+        {
+            var why = cause == "budget"
+                ? "the dead letters reached PrintFarm:DeadLetterMaxBytes"
+                : "it would leave less than PrintFarm:DeadLetterDiskReserveBytes free on the disk (kept for the checkpoint)";
+            Log.DeadLetterRefused(_logger, topic, reason, why, kept, _maxBytes, suppressed);
+        }
+    }
 
     // Free bytes on the disk of the dead-letter folder; null when the reserve is off or the disk cannot be asked.
     private long? FreeBytes()
